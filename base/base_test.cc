@@ -1,0 +1,89 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/files.h"
+#include "base/hex.h"
+#include "base/ossl.h"
+#include "base/result.h"
+
+namespace fpconform {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(HexTest, EncodesWithCaseAndSeparator) {
+  struct Case {
+    const char* name;
+    std::vector<uint8_t> bytes;
+    HexCase hex_case;
+    char separator;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"empty", {}, HexCase::kUpper, ':', ""},
+      {"one byte", {0x0f}, HexCase::kUpper, ':', "0F"},
+      {"colon upper", {0xe6, 0xef, 0x5d}, HexCase::kUpper, ':', "E6:EF:5D"},
+      {"plain lower", {0xe6, 0xef, 0x5d}, HexCase::kLower, '\0', "e6ef5d"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(HexEncode(c.bytes, c.hex_case, c.separator), c.want);
+  }
+}
+
+TEST(ResultTest, HoldsValueOrError) {
+  Result<int> good(7);
+  ASSERT_TRUE(good.ok());
+  EXPECT_EQ(*good, 7);
+  Result<int> bad(MakeError(ErrorCode::kInvalidInput, "x: broken"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, ErrorCode::kInvalidInput);
+  EXPECT_EQ(Prefixed("file.json", bad.error()).message, "file.json: x: broken");
+  Status status = MakeError(ErrorCode::kIo, "disk");
+  EXPECT_FALSE(status.ok());
+  EXPECT_TRUE(Status::Ok().ok());
+}
+
+TEST(FilesTest, WriteReadAndTempDirRemoval) {
+  fs::path kept;
+  {
+    Result<TempDir> dir = TempDir::Create("fpconform-base-test-");
+    ASSERT_TRUE(dir.ok()) << dir.error().message;
+    kept = dir->path();
+    ASSERT_TRUE(fs::is_directory(kept));
+    fs::path file = kept / "sub.txt";
+    ASSERT_TRUE(WriteFile(file, "hello").ok());
+    Result<std::string> back = ReadFile(file);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(*back, "hello");
+    fs::create_directories(kept / "a" / "b");
+    ASSERT_TRUE(WriteFile(kept / "a" / "b" / "c", "x").ok());
+  }
+  EXPECT_FALSE(fs::exists(kept));
+}
+
+TEST(FilesTest, ErrorsNameThePath) {
+  Result<std::string> missing = ReadFile("/nonexistent/fpconform/file");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message.find("/nonexistent/fpconform/file"), std::string::npos);
+  Status write = WriteFile("/nonexistent/fpconform/file", "x");
+  ASSERT_FALSE(write.ok());
+  EXPECT_NE(write.error().message.find("/nonexistent/fpconform/file"), std::string::npos);
+}
+
+TEST(OsslTest, UniquePtrFreesAndUpRefShares) {
+  UniquePtr<X509> cert(X509_new());
+  ASSERT_NE(cert, nullptr);
+  UniquePtr<X509> second = UpRef(cert.get());
+  EXPECT_EQ(second.get(), cert.get());
+  ERR_put_error(ERR_LIB_X509, 0, X509_R_CERT_ALREADY_IN_HASH_TABLE, __FILE__, __LINE__);
+  EXPECT_NE(OpenSslErrors().find("already"), std::string::npos);
+  EXPECT_EQ(OpenSslErrors(), "no OpenSSL error queued");
+}
+
+}  // namespace
+}  // namespace fpconform

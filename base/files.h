@@ -1,0 +1,52 @@
+// Small file helpers that report failures as Results naming the path.
+#ifndef FPCONFORM_BASE_FILES_H_
+#define FPCONFORM_BASE_FILES_H_
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace fpconform {
+
+// ReadFile returns the whole content of `path`, or an Error naming the path and the reason
+// (kNotFound when it does not exist, kIo otherwise). Files larger than `max_bytes` fail.
+Result<std::string> ReadFile(const std::filesystem::path& path,
+                             size_t max_bytes = 64 * 1024 * 1024);
+
+// WriteFile replaces the content of `path` with `data` (write to a sibling temporary, then
+// rename), or returns an Error naming the path.
+Status WriteFile(const std::filesystem::path& path, std::string_view data);
+
+// TempDir: a directory made with mkdtemp under a parent directory and removed, with all
+// its content, when the object is destroyed (unless Release was called).
+class TempDir {
+ public:
+  // Create makes "<parent>/<prefix>XXXXXX" (parent defaults to $TMPDIR or /tmp), or returns
+  // an Error naming the parent directory.
+  static Result<TempDir> Create(std::string_view prefix,
+                                const std::filesystem::path& parent = {});
+
+  TempDir(TempDir&& other) noexcept;
+  TempDir& operator=(TempDir&& other) noexcept;
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Release keeps the directory on disk and returns its path.
+  std::filesystem::path Release();
+
+  // Remove deletes the directory now; returns an Error naming what could not be removed.
+  Status Remove();
+
+ private:
+  explicit TempDir(std::filesystem::path path) : path_(std::move(path)) {}
+  std::filesystem::path path_;
+};
+
+}  // namespace fpconform
+
+#endif  // FPCONFORM_BASE_FILES_H_
