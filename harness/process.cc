@@ -1,5 +1,11 @@
 #include "harness/process.h"
 
+// Boost.Process 1.74 compiles its vfork launch path only when the feature macros predate
+// POSIX 2008 (which dropped vfork); glibc still provides vfork. See LaunchWithVfork below.
+#ifndef BOOST_POSIX_HAS_VFORK
+#define BOOST_POSIX_HAS_VFORK 1
+#endif
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +22,7 @@
 #include <boost/process/child.hpp>
 #include <boost/process/exe.hpp>
 #include <boost/process/extend.hpp>
+#include <boost/process/posix.hpp>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -27,6 +34,21 @@ namespace fpconform::harness {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The launch uses vfork(): its cost does not grow with the harness's memory as fork()'s
+// does (see README.md). ThreadSanitizer turns vfork into fork, which would hide failures
+// that Boost reports through the memory vfork shares; fork is used there instead.
+#if defined(__SANITIZE_THREAD__)
+#define FPCONFORM_LAUNCH_WITH_VFORK 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FPCONFORM_LAUNCH_WITH_VFORK 0
+#endif
+#endif
+#ifndef FPCONFORM_LAUNCH_WITH_VFORK
+#define FPCONFORM_LAUNCH_WITH_VFORK 1
+#endif
+constexpr bool kLaunchWithVfork = FPCONFORM_LAUNCH_WITH_VFORK;
 
 // How much one read takes from a pipe, and how much the I/O thread reads from one stream
 // before it polls again (so that a stream that never pauses cannot starve the other one or
@@ -227,6 +249,14 @@ const char* FindVariable(const std::vector<std::string>& entries, std::string_vi
   return nullptr;
 }
 
+// KillAndReap ends a child that was launched but cannot be handed over to a ChildProcess.
+void KillAndReap(pid_t pid) {
+  kill(-pid, SIGKILL);
+  kill(pid, SIGKILL);
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
+
 // LaunchSetup is the Boost.Process extension that prepares the child between fork and
 // exec. Everything in on_exec_setup is async-signal-safe: the harness is multi-threaded.
 struct LaunchSetup : boost::process::extend::handler {
@@ -235,16 +265,31 @@ struct LaunchSetup : boost::process::extend::handler {
   int stderr_fd = -1;
   const char* workdir = nullptr;  // nullptr: keep the harness's
   char** envp = nullptr;
-  pid_t* failed_pid = nullptr;  // receives the pid of a child that failed before exec
 
   template <class Executor>
   void on_setup(Executor& exec) const {
     exec.env = envp;
   }
 
+  // on_error runs in the harness when the child failed before or at exec, while the child
+  // is still unreaped. On the fork path Boost then forgets it, so it is reaped here. On the
+  // vfork path Boost's boost::process::child reaps it when it goes out of scope, but with
+  // waitpid(WNOHANG), which misses a child that has not quite finished exiting: wait,
+  // without reaping, until it has.
   template <class Executor>
   void on_error(Executor& exec, const std::error_code&) const {
-    *failed_pid = exec.pid;
+    if (exec.pid <= 0) {
+      return;
+    }
+    if (!kLaunchWithVfork) {
+      KillAndReap(exec.pid);
+      return;
+    }
+    kill(exec.pid, SIGKILL);
+    siginfo_t info;
+    while (waitid(P_PID, static_cast<id_t>(exec.pid), &info, WEXITED | WNOWAIT) != 0 &&
+           errno == EINTR) {
+    }
   }
 
   template <class Executor>
@@ -418,12 +463,32 @@ struct ChildProcess::Fds {
 
 namespace {
 
-// KillAndReap ends a child that was launched but cannot be handed over to a ChildProcess.
-void KillAndReap(pid_t pid) {
-  kill(-pid, SIGKILL);
-  kill(pid, SIGKILL);
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+// Launch runs Boost.Process and returns the pid of the child, already detached from its
+// boost::process::child (which would kill it, unreaped, when destroyed). Signals stay
+// blocked in this thread during the launch, so that no handler of the harness can run in
+// the child before on_exec_setup has restored the default dispositions.
+pid_t Launch(const std::string& exe, const std::vector<std::string>& args,
+             LaunchSetup& setup, std::error_code& ec) {
+  sigset_t all;
+  sigset_t old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = -1;
+  {
+#if FPCONFORM_LAUNCH_WITH_VFORK
+    boost::process::child child(boost::process::exe = exe, boost::process::args = args, setup,
+                                boost::process::posix::use_vfork, ec);
+#else
+    boost::process::child child(boost::process::exe = exe, boost::process::args = args, setup,
+                                ec);
+#endif
+    if (!ec) {
+      pid = child.id();
+      child.detach();
+    }
   }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return pid;
 }
 
 // LaunchedGuard kills and reaps a launched child unless released.
@@ -509,24 +574,11 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     setup.stderr_fd = err->write_end.get();
     setup.workdir = workdir.empty() ? nullptr : workdir.c_str();
     setup.envp = envp.data();
-    pid_t failed_pid = -1;
-    setup.failed_pid = &failed_pid;
 
     std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
     std::error_code ec;
-    pid_t pid = -1;
-    {
-      boost::process::child child(boost::process::exe = *exe, boost::process::args = args,
-                                  setup, ec);
-      if (!ec) {
-        pid = child.id();
-        child.detach();
-      }
-    }
+    pid_t pid = Launch(*exe, args, setup, ec);
     if (ec) {
-      if (failed_pid > 0) {
-        KillAndReap(failed_pid);
-      }
       return MakeError(ErrorCode::kIo, "launching " + *exe + ": " + ec.message());
     }
     LaunchedGuard guard(pid);
