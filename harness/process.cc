@@ -467,8 +467,8 @@ namespace {
 // boost::process::child (which would kill it, unreaped, when destroyed). Signals stay
 // blocked in this thread during the launch, so that no handler of the harness can run in
 // the child before on_exec_setup has restored the default dispositions.
-pid_t Launch(const std::string& exe, const std::vector<std::string>& args,
-             LaunchSetup& setup, std::error_code& ec) {
+pid_t Launch(const std::string& exe, const std::vector<std::string>& args, LaunchSetup& setup,
+             std::error_code& ec) {
   sigset_t all;
   sigset_t old;
   sigfillset(&all);
@@ -678,9 +678,9 @@ void ChildProcess::Kill() {
 Status ChildProcess::WaitForOutput(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!cv_.wait_for(lock, timeout, [this] { return stdout_closed_ && stderr_closed_; })) {
-    return MakeError(ErrorCode::kTimeout,
-                     "output of process " + std::to_string(pid_) + " still open after " +
-                         std::to_string(timeout.count()) + " ms");
+    return MakeError(ErrorCode::kTimeout, "output of process " + std::to_string(pid_) +
+                                              " still open after " +
+                                              std::to_string(timeout.count()) + " ms");
   }
   return Status::Ok();
 }
@@ -850,13 +850,15 @@ void ChildProcess::IoLoop() {
       continue;  // the loop condition checks stop_io_
     }
     if (out_index >= 0 && pfds[out_index].revents != 0) {
-      stdout_open = ReadSome(fds_->stdout_read.get(), stdout_capture_, buffer, kMaxReadPerWake);
+      stdout_open =
+          ReadSome(fds_->stdout_read.get(), stdout_capture_, buffer, kMaxReadPerWake);
       if (!stdout_open) {
         mark_closed(stdout_closed_);
       }
     }
     if (err_index >= 0 && pfds[err_index].revents != 0) {
-      stderr_open = ReadSome(fds_->stderr_read.get(), stderr_capture_, buffer, kMaxReadPerWake);
+      stderr_open =
+          ReadSome(fds_->stderr_read.get(), stderr_capture_, buffer, kMaxReadPerWake);
       if (!stderr_open) {
         mark_closed(stderr_closed_);
       }

@@ -227,7 +227,8 @@ TEST(ProcessTest, DescribeStrings) {
       {{ExitKind::kExited, 3, 0, false}, "exited with status 3"},
       {{ExitKind::kSignaled, 0, 11, false}, "killed by signal 11 (SIGSEGV)"},
       {{ExitKind::kSignaled, 0, 9, true}, "killed by signal 9 (SIGKILL) sent by the harness"},
-      {{ExitKind::kSignaled, 0, 15, true}, "killed by signal 15 (SIGTERM) sent by the harness"},
+      {{ExitKind::kSignaled, 0, 15, true},
+       "killed by signal 15 (SIGTERM) sent by the harness"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.want);
@@ -516,7 +517,7 @@ TEST(ProcessTest, MissingOrNonExecutableProgramIsAnErrorNamingIt) {
   ASSERT_TRUE(WriteFile(plain, "#!/bin/sh\nexit 0\n").ok());
   ASSERT_EQ(chmod(plain.c_str(), 0644), 0);
   fs::path garbage = dir->path() / "garbage";
-  ASSERT_TRUE(WriteFile(garbage, std::string("\x7f" "ELG not a program\n")).ok());
+  ASSERT_TRUE(WriteFile(garbage, "neither ELF nor #! script\n").ok());
   ASSERT_EQ(chmod(garbage.c_str(), 0755), 0);
   const std::string missing = dir->path().string() + "/fpref";
 
@@ -535,29 +536,17 @@ TEST(ProcessTest, MissingOrNonExecutableProgramIsAnErrorNamingIt) {
   bad_env.env = {{"A=B", "c"}};
   const Case cases[] = {
       {"missing", Command({missing}), ErrorCode::kNotFound, missing + ": no such file"},
-      {"not executable",
-       Command({plain.string()}),
-       ErrorCode::kInvalidInput,
+      {"not executable", Command({plain.string()}), ErrorCode::kInvalidInput,
        plain.string() + ": not executable"},
-      {"directory",
-       Command({dir->path().string()}),
-       ErrorCode::kInvalidInput,
+      {"directory", Command({dir->path().string()}), ErrorCode::kInvalidInput,
        dir->path().string() + ": is a directory, not executable"},
-      {"exec format error",
-       Command({garbage.string()}),
-       ErrorCode::kIo,
+      {"exec format error", Command({garbage.string()}), ErrorCode::kIo,
        "launching " + garbage.string() + ": Exec format error"},
-      {"not in PATH",
-       not_in_path,
-       ErrorCode::kNotFound,
+      {"not in PATH", not_in_path, ErrorCode::kNotFound,
        "fpconform-no-such-program: not found in PATH (" + dir->path().string() + ")"},
-      {"missing workdir",
-       bad_workdir,
-       ErrorCode::kNotFound,
+      {"missing workdir", bad_workdir, ErrorCode::kNotFound,
        (dir->path() / "nowhere").string() + ": no such directory"},
-      {"bad variable name",
-       bad_env,
-       ErrorCode::kInvalidInput,
+      {"bad variable name", bad_env, ErrorCode::kInvalidInput,
        "environment variable name 'A=B' is not valid"},
       {"empty argv", Command({}), ErrorCode::kInvalidInput, "empty command line"},
   };
@@ -603,10 +592,10 @@ TEST(ProcessTest, SearchesPathAndSetsWorkdirAndEnvironment) {
       {"added variable", added, "a value with spaces\n"},
       {"overridden variable", overridden, "/override\n"},
       {"last override wins", twice, "second\n"},
-      {"inherited variable", Misbehave({"print-env", "PATH"}), std::string(inherited_path) + "\n"},
+      {"inherited variable", Misbehave({"print-env", "PATH"}),
+       std::string(inherited_path) + "\n"},
       {"unset variable", Misbehave({"print-env", "FPCONFORM_UNSET_VARIABLE"}), "<unset>\n"},
-      {"arguments verbatim",
-       Misbehave({"args", "a b", "", "*", "$HOME", "'\""}),
+      {"arguments verbatim", Misbehave({"args", "a b", "", "*", "$HOME", "'\""}),
        "a b\n\n*\n$HOME\n'\"\n"},
       {"own process group", Misbehave({"pgid"}), "leader\n"},
   };
@@ -651,7 +640,8 @@ TEST(ProcessTest, ChildStartsWithCleanDescriptorsAndSignals) {
     ASSERT_TRUE(child->WaitForOutput(kPatience).ok());
   }
   EXPECT_EQ(fds->Stdout().Text(), "");
-  EXPECT_EQ(signals->Stdout().Text(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+  EXPECT_EQ(signals->Stdout().Text(),
+            "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
 TEST(ProcessTest, OnExitIsCalledOnceWhenTheStatusIsKnown) {
@@ -743,8 +733,7 @@ TEST(ProcessTest, ConcurrentLaunchesDoNotLeakIntoEachOther) {
       for (int i = 0; i < kLaunchesPerThread; ++i) {
         // Each child lists the descriptors it got: another thread's pipes must not be
         // among them, or that thread's child would never see end of file.
-        Result<std::unique_ptr<ChildProcess>> child =
-            ChildProcess::Start(Misbehave({"fds"}));
+        Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(Misbehave({"fds"}));
         if (!child.ok()) {
           ADD_FAILURE() << child.error().message;
           return;
