@@ -1,7 +1,7 @@
 #include "harness/process.h"
 
 // Boost.Process 1.74 compiles its vfork launch path only when the feature macros predate
-// POSIX 2008 (which dropped vfork); glibc still provides vfork. See LaunchWithVfork below.
+// POSIX 2008 (which dropped vfork); glibc still provides vfork. See kLaunchWithVfork below.
 #ifndef BOOST_POSIX_HAS_VFORK
 #define BOOST_POSIX_HAS_VFORK 1
 #endif
@@ -556,9 +556,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     if (!err.ok()) {
       return err.take_error();
     }
-    Result<UniqueFd> devnull = AboveStdio(UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC)));
-    if (!devnull.ok() || !devnull->valid()) {
+    UniqueFd opened_devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!opened_devnull.valid()) {
       return IoError("/dev/null", errno);
+    }
+    Result<UniqueFd> devnull = AboveStdio(std::move(opened_devnull));
+    if (!devnull.ok()) {
+      return devnull.take_error();
     }
     auto fds = std::make_unique<Fds>();
     fds->stdout_read = std::move(out->read_end);

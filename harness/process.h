@@ -113,16 +113,17 @@ class ChildProcess {
   // Start checks the executable (an Error names its path: "/x/fpref: no such file",
   // "/x/f: not executable") and the working directory, then launches the process with stdin
   // from /dev/null and stdout/stderr captured. `on_exit` (may be empty) is called once, from
-  // the I/O thread, when the process has exited and its status is available; it must not
-  // destroy this object. Returns an Error when nothing could be launched; nothing is left
-  // running then.
+  // the I/O thread, when the process has exited and its status is available (also when the
+  // destructor ended it); it should only record or notify: it must not destroy this object
+  // nor call WaitForOutput, which waits for that same thread. Returns an Error when nothing
+  // could be launched; nothing is left running then.
   static Result<std::unique_ptr<ChildProcess>> Start(const ProcessSpec& spec,
                                                      std::function<void()> on_exit = {});
 
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
-  // ~ChildProcess kills the group if still running, reaps, stops and joins the I/O thread,
-  // and closes every descriptor.
+  // ~ChildProcess SIGKILLs the group (the process if it still runs, and whatever is left in
+  // its group), reaps, stops and joins the I/O thread, and closes every descriptor.
   ~ChildProcess();
 
   // pid returns the process id, which is also its process group id.
@@ -173,11 +174,16 @@ class ChildProcess {
                std::function<void()> on_exit,
                std::chrono::steady_clock::time_point started_at);
 
+  // IoLoop is the I/O thread: it drains both pipes and publishes the exit status.
   void IoLoop();
-  // DrainLocked-free helpers; each returns false once the stream reached end of file.
+  // ReadSome reads up to `max_bytes` from `fd` into `capture`; returns false once the
+  // stream has ended.
   bool ReadSome(int fd, StreamCapture& capture, std::vector<char>& buffer, size_t max_bytes);
+  // PublishExit reads the exit status without reaping, stores it and calls on_exit_.
   void PublishExit();
+  // SignalGroupLocked sends `signal` to the process group unless the leader was reaped.
   void SignalGroupLocked(int signal);
+  // ReapLocked reaps the exited leader, once.
   void ReapLocked();
   bool OnIoThread() const;
 
