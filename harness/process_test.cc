@@ -352,6 +352,15 @@ TEST(ProcessTest, GrandchildThatLeftTheGroupDoesNotHangDestruction) {
   EXPECT_EQ(Describe(*status), "exited with status 0");
   std::optional<pid_t> escaped = ReadPid(pid_file);
   ASSERT_TRUE(escaped.has_value());
+  // Nothing in the harness can reach it: kill it by pid whatever this test's outcome.
+  struct KillOnExit {
+    pid_t pid;
+    ~KillOnExit() {
+      if (pid > 0) {
+        kill(pid, SIGKILL);
+      }
+    }
+  } kill_on_exit{*escaped};
   EXPECT_TRUE(StdoutContains(*child, "ready"));
 
   // The escaped process holds stdout and stderr open, and the group kill cannot reach it.
@@ -365,6 +374,7 @@ TEST(ProcessTest, GrandchildThatLeftTheGroupDoesNotHangDestruction) {
 
   ASSERT_EQ(kill(*escaped, SIGKILL), 0);
   EXPECT_TRUE(WaitUntil([&] { return GoneOrZombie(*escaped); }));
+  kill_on_exit.pid = -1;
 }
 
 TEST(ProcessTest, HundredMegabytesOnBothStreamsStayBounded) {
