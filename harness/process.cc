@@ -736,7 +736,7 @@ void ChildProcess::ReapLocked() {
 }
 
 bool ChildProcess::OnIoThread() const {
-  return std::this_thread::get_id() == io_thread_.get_id();
+  return std::this_thread::get_id() == io_thread_id_.load();
 }
 
 bool ChildProcess::ReadSome(int fd, StreamCapture& capture, std::vector<char>& buffer,
@@ -809,6 +809,7 @@ void ChildProcess::PublishExit() {
 }
 
 void ChildProcess::IoLoop() {
+  io_thread_id_.store(std::this_thread::get_id());
   std::vector<char> buffer(kReadChunk);
   bool stdout_open = true;
   bool stderr_open = true;

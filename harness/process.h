@@ -204,6 +204,7 @@ class ChildProcess {
   StreamCapture stderr_capture_;
 
   std::atomic<bool> stop_io_{false};
+  std::atomic<std::thread::id> io_thread_id_{};  // set by the I/O thread when it starts
   std::thread io_thread_;
 };
 

@@ -713,6 +713,30 @@ TEST(ProcessTest, OnExitIsCalledOnceWhenTheStatusIsKnown) {
   }
 }
 
+TEST(ProcessTest, OnExitMayUseTheProcess) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<std::string> described;
+  std::atomic<ChildProcess*> observed{nullptr};
+  std::unique_ptr<ChildProcess> child = StartOrDie(Misbehave({"ignore-sigterm"}), [&] {
+    ChildProcess* self = observed.load();
+    std::string text = self == nullptr ? "no pointer" : Describe(self->Terminate(seconds(1)));
+    if (self != nullptr) {
+      text += "; " + self->Stdout().Text();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    described = text;
+    cv.notify_all();
+  });
+  ASSERT_NE(child, nullptr);
+  observed.store(child.get());
+  ASSERT_TRUE(WaitUntil([&] { return StdoutContains(*child, "ready"); }));
+  child->Kill();
+  std::unique_lock<std::mutex> lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, kPatience, [&] { return described.has_value(); }));
+  EXPECT_EQ(*described, "killed by signal 9 (SIGKILL) sent by the harness; ready\n");
+}
+
 TEST(ProcessTest, ThousandLaunchesLeaveNothingBehind) {
   WarmUp();
   Leftovers before = Leftovers::Now();
