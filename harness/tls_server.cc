@@ -39,10 +39,12 @@ constexpr size_t kMaxRequestLine = 512;
 constexpr size_t kReadChunk = 16 * 1024;
 // Reads per readable event before the loop serves the other connections.
 constexpr int kReadsPerEvent = 16;
-// After responding, how long the server waits for the client to close before it closes.
+// After responding, how long the server waits for the client to close before it
+// closes.
 constexpr std::chrono::milliseconds kMaxLinger{2000};
 
-constexpr std::string_view kWebSocketGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+constexpr std::string_view kWebSocketGuid =
+    "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 // Fd owns one file descriptor.
 class Fd {
@@ -104,19 +106,19 @@ const char* StageName(Stage stage) {
 
 struct Connection {
   Fd fd;
-  UniquePtr<SSL> ssl;     // null for plain HTTP
-  BIO* rbio = nullptr;    // owned by ssl: ciphertext from the client
-  BIO* wbio = nullptr;    // owned by ssl: ciphertext to the client
+  UniquePtr<SSL> ssl;   // null for plain HTTP
+  BIO* rbio = nullptr;  // owned by ssl: ciphertext from the client
+  BIO* wbio = nullptr;  // owned by ssl: ciphertext to the client
   Stage stage = Stage::kHandshake;
-  std::string head;       // the request head so far, at most kMaxRequestHead bytes
-  std::string out;        // bytes queued for the socket
+  std::string head;  // the request head so far, at most kMaxRequestHead bytes
+  std::string out;   // bytes queued for the socket
   size_t out_sent = 0;
   bool close_after_flush = false;
   bool write_shut = false;
   Clock::time_point last_progress;
   Clock::time_point linger_deadline;
   ServerObservation obs;
-  bool dirty = true;      // obs changed since it was last published
+  bool dirty = true;  // obs changed since it was last published
 };
 
 std::string VersionName(unsigned version) {
@@ -139,7 +141,8 @@ std::string VersionName(unsigned version) {
   }
 }
 
-// IsGrease says whether `version` is a GREASE value (RFC 8701): 0x?A?A with equal bytes.
+// IsGrease says whether `version` is a GREASE value (RFC 8701): 0x?A?A with
+// equal bytes.
 bool IsGrease(unsigned version) {
   return (version & 0x0f0f) == 0x0a0a && (version >> 8) == (version & 0xff);
 }
@@ -167,8 +170,10 @@ std::string ParseSni(const unsigned char* data, size_t len) {
   return std::string();
 }
 
-// ParseSupportedVersions returns the versions of a ClientHello supported_versions body.
-std::vector<std::string> ParseSupportedVersions(const unsigned char* data, size_t len) {
+// ParseSupportedVersions returns the versions of a ClientHello
+// supported_versions body.
+std::vector<std::string> ParseSupportedVersions(const unsigned char* data,
+                                                size_t len) {
   std::vector<std::string> out;
   if (len < 1) {
     return out;
@@ -193,15 +198,17 @@ int ClientHelloCallback(SSL* ssl, int* alert, void* arg) {
   const unsigned char* data = nullptr;
   size_t len = 0;
   c->obs.sni.clear();
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &data, &len) == 1) {
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &data, &len) ==
+      1) {
     c->obs.sni = ParseSni(data, len);
   }
   c->obs.offered_versions.clear();
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &data, &len) == 1) {
+  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &data,
+                                &len) == 1) {
     c->obs.offered_versions = ParseSupportedVersions(data, len);
   } else {
-    c->obs.offered_versions.push_back(
-        VersionName(static_cast<unsigned>(SSL_client_hello_get0_legacy_version(ssl))));
+    c->obs.offered_versions.push_back(VersionName(
+        static_cast<unsigned>(SSL_client_hello_get0_legacy_version(ssl))));
   }
   return SSL_CLIENT_HELLO_SUCCESS;
 }
@@ -237,11 +244,14 @@ std::string WebSocketAccept(std::string_view key) {
   std::string input(key);
   input += kWebSocketGuid;
   unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(), digest);
+  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+       digest);
   return Base64(digest, sizeof(digest));
 }
 
-char Lower(char ch) { return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch; }
+char Lower(char ch) {
+  return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
+}
 
 std::string LowerCase(std::string_view text) {
   std::string out(text);
@@ -253,7 +263,8 @@ std::string_view Trim(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
     text.remove_prefix(1);
   }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+  while (!text.empty() &&
+         (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
     text.remove_suffix(1);
   }
   return text;
@@ -271,15 +282,17 @@ RequestHeaders ParseHeaders(std::string_view head) {
   while (pos != std::string_view::npos && pos + 1 < head.size()) {
     size_t start = pos + 1;
     pos = head.find('\n', start);
-    std::string_view line =
-        head.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start);
+    std::string_view line = head.substr(start, pos == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : pos - start);
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) {
       continue;
     }
     std::string name = LowerCase(Trim(line.substr(0, colon)));
     std::string_view value = Trim(line.substr(colon + 1));
-    if (name == "upgrade" && LowerCase(value).find("websocket") != std::string::npos) {
+    if (name == "upgrade" &&
+        LowerCase(value).find("websocket") != std::string::npos) {
       headers.upgrade_websocket = true;
     } else if (name == "sec-websocket-key") {
       headers.websocket_key = std::string(value);
@@ -370,7 +383,8 @@ std::string Describe(const ServerObservation& o) {
   }
   if (!o.handshake_completed) {
     if (o.alert_received.has_value()) {
-      return "handshake aborted by client alert " + o.alert_description + offered;
+      return "handshake aborted by client alert " + o.alert_description +
+             offered;
     }
     switch (o.end) {
       case ConnectionEnd::kOpen:
@@ -387,11 +401,12 @@ std::string Describe(const ServerObservation& o) {
         return "handshake failed: " + end + offered;
     }
   }
-  return "handshake completed (" + o.negotiated_version + "), " + data + "; " + end;
+  return "handshake completed (" + o.negotiated_version + "), " + data + "; " +
+         end;
 }
 
-// serving_now: the server whose loop runs on this thread, so that Stop() called from
-// on_event does not join its own thread.
+// serving_now: the server whose loop runs on this thread, so that Stop() called
+// from on_event does not join its own thread.
 namespace {
 thread_local const void* serving_now = nullptr;
 }  // namespace
@@ -439,7 +454,8 @@ struct TlsTestServer::Impl {
 
 Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   if (config.chain.empty()) {
-    return MakeError(ErrorCode::kInvalidInput, "TLS server: the chain is empty (no leaf)");
+    return MakeError(ErrorCode::kInvalidInput,
+                     "TLS server: the chain is empty (no leaf)");
   }
   for (size_t i = 0; i < config.chain.size(); ++i) {
     if (config.chain[i] == nullptr) {
@@ -452,18 +468,20 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   }
   ERR_clear_error();
   if (X509_check_private_key(config.chain[0], config.key) != 1) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     "TLS server: the private key does not match the leaf (chain[0]): " +
-                         OpenSslErrors());
+    return MakeError(
+        ErrorCode::kInvalidInput,
+        "TLS server: the private key does not match the leaf (chain[0]): " +
+            OpenSslErrors());
   }
   ctx.reset(SSL_CTX_new(TLS_server_method()));
   if (ctx == nullptr) {
     return MakeError(ErrorCode::kCrypto, "SSL_CTX_new: " + OpenSslErrors());
   }
-  // The server presents whatever the scenario asks for (weak keys, SHA-1 signatures); the
-  // client under test is the one that judges.
+  // The server presents whatever the scenario asks for (weak keys, SHA-1
+  // signatures); the client under test is the one that judges.
   SSL_CTX_set_security_level(ctx.get(), 0);
-  // Every handshake is full: no session cache, no TLS 1.2 tickets, no TLS 1.3 tickets.
+  // Every handshake is full: no session cache, no TLS 1.2 tickets, no TLS 1.3
+  // tickets.
   SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_OFF);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_TICKET);
   SSL_CTX_set_num_tickets(ctx.get(), 0);
@@ -475,15 +493,18 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   } else if (config.version == TlsVersion::kTls13) {
     version = TLS1_3_VERSION;
   }
-  if (version != 0 && (SSL_CTX_set_min_proto_version(ctx.get(), version) != 1 ||
-                       SSL_CTX_set_max_proto_version(ctx.get(), version) != 1)) {
-    return MakeError(ErrorCode::kCrypto, std::string("TLS server: cannot pin ") +
-                                             TlsVersionName(config.version) + ": " +
-                                             OpenSslErrors());
+  if (version != 0 &&
+      (SSL_CTX_set_min_proto_version(ctx.get(), version) != 1 ||
+       SSL_CTX_set_max_proto_version(ctx.get(), version) != 1)) {
+    return MakeError(ErrorCode::kCrypto,
+                     std::string("TLS server: cannot pin ") +
+                         TlsVersionName(config.version) + ": " +
+                         OpenSslErrors());
   }
   if (SSL_CTX_use_certificate(ctx.get(), config.chain[0]) != 1) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     "TLS server: leaf certificate refused: " + OpenSslErrors());
+    return MakeError(
+        ErrorCode::kInvalidInput,
+        "TLS server: leaf certificate refused: " + OpenSslErrors());
   }
   if (SSL_CTX_use_PrivateKey(ctx.get(), config.key) != 1 ||
       SSL_CTX_check_private_key(ctx.get()) != 1) {
@@ -492,7 +513,8 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   }
   UniquePtr<STACK_OF(X509)> extra(sk_X509_new_null());
   if (extra == nullptr) {
-    return MakeError(ErrorCode::kCrypto, "sk_X509_new_null: " + OpenSslErrors());
+    return MakeError(ErrorCode::kCrypto,
+                     "sk_X509_new_null: " + OpenSslErrors());
   }
   for (size_t i = 1; i < config.chain.size(); ++i) {
     UniquePtr<X509> cert = UpRef(config.chain[i]);
@@ -501,10 +523,12 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
     }
     cert.release();  // now owned by `extra`
   }
-  // set1 takes its own references; an empty chain still stops OpenSSL from building one.
+  // set1 takes its own references; an empty chain still stops OpenSSL from
+  // building one.
   if (SSL_CTX_set1_chain(ctx.get(), extra.get()) != 1) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     "TLS server: certificate chain refused: " + OpenSslErrors());
+    return MakeError(
+        ErrorCode::kInvalidInput,
+        "TLS server: certificate chain refused: " + OpenSslErrors());
   }
   SSL_CTX_set_client_hello_cb(ctx.get(), ClientHelloCallback, nullptr);
   SSL_CTX_set_info_callback(ctx.get(), InfoCallback);
@@ -512,7 +536,8 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
 }
 
 Status TlsTestServer::Impl::Listen() {
-  listener.reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  listener.reset(
+      socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!listener.valid()) {
     return MakeError(ErrorCode::kIo, ErrnoText("TLS server: socket", errno));
   }
@@ -520,15 +545,19 @@ Status TlsTestServer::Impl::Listen() {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
-  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return MakeError(ErrorCode::kIo, ErrnoText("TLS server: bind 127.0.0.1:0", errno));
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
+      0) {
+    return MakeError(ErrorCode::kIo,
+                     ErrnoText("TLS server: bind 127.0.0.1:0", errno));
   }
   if (listen(listener.get(), SOMAXCONN) != 0) {
     return MakeError(ErrorCode::kIo, ErrnoText("TLS server: listen", errno));
   }
   socklen_t len = sizeof(addr);
-  if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return MakeError(ErrorCode::kIo, ErrnoText("TLS server: getsockname", errno));
+  if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) !=
+      0) {
+    return MakeError(ErrorCode::kIo,
+                     ErrnoText("TLS server: getsockname", errno));
   }
   port = ntohs(addr.sin_port);
   wake.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -552,14 +581,17 @@ void TlsTestServer::Impl::Run() {
         events |= POLLOUT;
       }
       fds.push_back(pollfd{c->fd.get(), events, 0});
-      next_deadline = std::min(next_deadline, c->stage == Stage::kLinger
-                                                  ? c->linger_deadline
-                                                  : c->last_progress + idle_timeout);
+      next_deadline =
+          std::min(next_deadline, c->stage == Stage::kLinger
+                                      ? c->linger_deadline
+                                      : c->last_progress + idle_timeout);
     }
     int timeout_ms = -1;
     if (next_deadline != Clock::time_point::max()) {
-      auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - Clock::now());
-      timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 3600 * 1000));
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_deadline -
+                                                               Clock::now());
+      timeout_ms =
+          static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 3600 * 1000));
     }
     int ready = poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0 && errno != EINTR) {
@@ -588,10 +620,12 @@ void TlsTestServer::Impl::Run() {
       AcceptAll();
     }
     Publish();
-    std::erase_if(connections, [](const auto& c) { return c->stage == Stage::kDone; });
+    std::erase_if(connections,
+                  [](const auto& c) { return c->stage == Stage::kDone; });
   }
   for (auto& c : connections) {
-    End(*c, ConnectionEnd::kServerStopped, std::string("server stopped ") + StageName(c->stage));
+    End(*c, ConnectionEnd::kServerStopped,
+        std::string("server stopped ") + StageName(c->stage));
   }
   listener.reset();
   Publish();
@@ -605,7 +639,8 @@ void TlsTestServer::Impl::Run() {
 
 void TlsTestServer::Impl::AcceptAll() {
   while (true) {
-    int fd = accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd =
+        accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) {
         continue;
@@ -681,7 +716,16 @@ void TlsTestServer::Impl::Service(Connection& c, short revents) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         break;
       }
-      End(c, ConnectionEnd::kReset, ErrnoText("recv", errno) + " " + StageName(c.stage));
+      if (c.stage == Stage::kLinger && c.out_sent == c.out.size()) {
+        // A client that closes without reading our close_notify makes its
+        // kernel reset.
+        End(c, ConnectionEnd::kServerClosed,
+            "server responded; client closed with a reset (" +
+                ErrnoText("recv", errno) + ")");
+      } else {
+        End(c, ConnectionEnd::kReset,
+            ErrnoText("recv", errno) + " " + StageName(c.stage));
+      }
       return;
     }
   }
@@ -725,7 +769,8 @@ void TlsTestServer::Impl::Drive(Connection& c) {
 void TlsTestServer::Impl::FailTls(Connection& c, int ssl_error) {
   if (ssl_error == SSL_ERROR_ZERO_RETURN) {
     if (c.stage == Stage::kLinger) {
-      End(c, ConnectionEnd::kServerClosed, "server responded; client sent close_notify");
+      End(c, ConnectionEnd::kServerClosed,
+          "server responded; client sent close_notify");
     } else {
       End(c, ConnectionEnd::kClientClosed,
           std::string("client sent close_notify ") + StageName(c.stage));
@@ -735,7 +780,8 @@ void TlsTestServer::Impl::FailTls(Connection& c, int ssl_error) {
   std::string errors = OpenSslErrors();
   if (c.obs.alert_received.has_value()) {
     End(c, ConnectionEnd::kClientAlert,
-        "client alert " + c.obs.alert_description + " " + StageName(c.stage) + ": " + errors);
+        "client alert " + c.obs.alert_description + " " + StageName(c.stage) +
+            ": " + errors);
   } else if (ssl_error == SSL_ERROR_SSL) {
     End(c, ConnectionEnd::kProtocolError, errors);
   } else {
@@ -744,7 +790,8 @@ void TlsTestServer::Impl::FailTls(Connection& c, int ssl_error) {
   }
 }
 
-void TlsTestServer::Impl::OnAppData(Connection& c, const char* data, size_t len) {
+void TlsTestServer::Impl::OnAppData(Connection& c, const char* data,
+                                    size_t len) {
   if (c.obs.app_bytes == 0) {
     c.obs.first_data_at = Clock::now();
   }
@@ -756,7 +803,8 @@ void TlsTestServer::Impl::OnAppData(Connection& c, const char* data, size_t len)
   size_t old_size = c.head.size();
   c.head.append(data, std::min(len, kMaxRequestHead - old_size));
   size_t line_end = c.head.find('\n');
-  std::string_view line = std::string_view(c.head).substr(0, std::min(line_end, kMaxRequestLine));
+  std::string_view line =
+      std::string_view(c.head).substr(0, std::min(line_end, kMaxRequestLine));
   if (!line.empty() && line.back() == '\r') {
     line.remove_suffix(1);
   }
@@ -773,19 +821,22 @@ void TlsTestServer::Impl::OnAppData(Connection& c, const char* data, size_t len)
     return;
   }
   if (c.head.size() >= kMaxRequestHead) {
-    Respond(c,
-            "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
-            "Connection: close\r\n\r\n",
-            false);
+    Respond(
+        c,
+        "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
+        "Connection: close\r\n\r\n",
+        false);
   }
 }
 
 void TlsTestServer::Impl::HandleRequest(Connection& c, size_t head_end) {
-  RequestHeaders headers = ParseHeaders(std::string_view(c.head).substr(0, head_end));
+  RequestHeaders headers =
+      ParseHeaders(std::string_view(c.head).substr(0, head_end));
   c.obs.websocket_upgrade = headers.upgrade_websocket;
   if (headers.upgrade_websocket && !headers.websocket_key.empty()) {
     std::string response =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
+        "Upgrade\r\n"
         "Sec-WebSocket-Accept: " +
         WebSocketAccept(headers.websocket_key) + "\r\n\r\n";
     Respond(c, response, true);
@@ -797,17 +848,21 @@ void TlsTestServer::Impl::HandleRequest(Connection& c, size_t head_end) {
           false);
 }
 
-void TlsTestServer::Impl::Respond(Connection& c, std::string_view response, bool keep_open) {
+void TlsTestServer::Impl::Respond(Connection& c, std::string_view response,
+                                  bool keep_open) {
   c.head.clear();
   c.head.shrink_to_fit();
   if (c.ssl != nullptr) {
     // A memory BIO takes all of it at once.
-    if (SSL_write(c.ssl.get(), response.data(), static_cast<int>(response.size())) <= 0) {
+    if (SSL_write(c.ssl.get(), response.data(),
+                  static_cast<int>(response.size())) <= 0) {
       End(c, ConnectionEnd::kProtocolError, "SSL_write: " + OpenSslErrors());
       return;
     }
     if (!keep_open) {
-      SSL_shutdown(c.ssl.get());  // queues close_notify; the client's comes later, or not
+      SSL_shutdown(
+          c.ssl
+              .get());  // queues close_notify; the client's comes later, or not
     }
     QueueTlsOutput(c);
   } else {
@@ -839,8 +894,8 @@ void TlsTestServer::Impl::Flush(Connection& c) {
     return;
   }
   while (c.out_sent < c.out.size()) {
-    ssize_t n = send(c.fd.get(), c.out.data() + c.out_sent, c.out.size() - c.out_sent,
-                     MSG_NOSIGNAL);
+    ssize_t n = send(c.fd.get(), c.out.data() + c.out_sent,
+                     c.out.size() - c.out_sent, MSG_NOSIGNAL);
     if (n > 0) {
       c.out_sent += static_cast<size_t>(n);
       c.last_progress = Clock::now();
@@ -852,7 +907,8 @@ void TlsTestServer::Impl::Flush(Connection& c) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       return;
     }
-    End(c, ConnectionEnd::kReset, ErrnoText("send", errno) + " " + StageName(c.stage));
+    End(c, ConnectionEnd::kReset,
+        ErrnoText("send", errno) + " " + StageName(c.stage));
     return;
   }
   c.out.clear();
@@ -867,14 +923,17 @@ void TlsTestServer::Impl::OnEof(Connection& c) {
   std::string detail;
   switch (c.stage) {
     case Stage::kHandshake:
-      detail = c.obs.client_hello_seen
-                   ? "client closed the connection during the handshake without an alert"
-                   : "client closed the connection before sending a ClientHello";
+      detail =
+          c.obs.client_hello_seen
+              ? "client closed the connection during the handshake without an "
+                "alert"
+              : "client closed the connection before sending a ClientHello";
       break;
     case Stage::kRequest:
       detail = c.obs.app_bytes == 0
                    ? std::string(c.ssl != nullptr
-                                     ? "client closed after the handshake without sending data"
+                                     ? "client closed after the handshake "
+                                       "without sending data"
                                      : "client closed without sending data")
                    : "client closed after " + std::to_string(c.obs.app_bytes) +
                          " bytes, before the end of the request head";
@@ -914,16 +973,18 @@ void TlsTestServer::Impl::CheckTimers(Connection& c, Clock::time_point now) {
   }
 }
 
-void TlsTestServer::Impl::End(Connection& c, ConnectionEnd end, std::string detail) {
+void TlsTestServer::Impl::End(Connection& c, ConnectionEnd end,
+                              std::string detail) {
   if (c.stage == Stage::kDone) {
     return;
   }
   if (end != ConnectionEnd::kReset && end != ConnectionEnd::kServerStopped) {
-    // Best effort: an alert OpenSSL queued for the client, or the rest of a response.
+    // Best effort: an alert OpenSSL queued for the client, or the rest of a
+    // response.
     QueueTlsOutput(c);
     if (c.out_sent < c.out.size()) {
-      ssize_t n = send(c.fd.get(), c.out.data() + c.out_sent, c.out.size() - c.out_sent,
-                       MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = send(c.fd.get(), c.out.data() + c.out_sent,
+                       c.out.size() - c.out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       (void)n;
     }
   }
@@ -965,15 +1026,17 @@ void TlsTestServer::Impl::Publish() {
   }
 }
 
-TlsTestServer::TlsTestServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TlsTestServer::TlsTestServer(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
 
 TlsTestServer::~TlsTestServer() { Stop(); }
 
-Result<std::unique_ptr<TlsTestServer>> TlsTestServer::Start(const TlsServerConfig& config,
-                                                            std::function<void()> on_event) {
+Result<std::unique_ptr<TlsTestServer>> TlsTestServer::Start(
+    const TlsServerConfig& config, std::function<void()> on_event) {
   auto impl = std::make_unique<Impl>();
   impl->tls = config.tls;
-  impl->idle_timeout = std::max(config.idle_timeout, std::chrono::milliseconds(1));
+  impl->idle_timeout =
+      std::max(config.idle_timeout, std::chrono::milliseconds(1));
   impl->on_event = std::move(on_event);
   if (config.tls) {
     Status made = impl->MakeContext(config);
@@ -989,7 +1052,8 @@ Result<std::unique_ptr<TlsTestServer>> TlsTestServer::Start(const TlsServerConfi
   try {
     impl->thread = std::thread([raw] { raw->Run(); });
   } catch (const std::system_error& e) {
-    return MakeError(ErrorCode::kIo, std::string("TLS server: thread: ") + e.what());
+    return MakeError(ErrorCode::kIo,
+                     std::string("TLS server: thread: ") + e.what());
   }
   return std::unique_ptr<TlsTestServer>(new TlsTestServer(std::move(impl)));
 }
@@ -1005,8 +1069,9 @@ bool TlsTestServer::WaitUntil(
     const std::function<bool(const std::vector<ServerObservation>&)>& done,
     std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->changed.wait_for(lock, timeout,
-                          [&] { return impl_->stopped || done(impl_->observations); });
+  impl_->changed.wait_for(lock, timeout, [&] {
+    return impl_->stopped || done(impl_->observations);
+  });
   return done(impl_->observations);
 }
 
