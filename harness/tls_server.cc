@@ -42,6 +42,9 @@ constexpr int kReadsPerEvent = 16;
 // After responding, how long the server waits for the client to close before it
 // closes.
 constexpr std::chrono::milliseconds kMaxLinger{2000};
+// After accept fails for lack of descriptors or memory, accepting pauses this
+// long.
+constexpr std::chrono::milliseconds kAcceptPause{10};
 
 constexpr std::string_view kWebSocketGuid =
     "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -433,6 +436,7 @@ struct TlsTestServer::Impl {
   // Owned by the server thread.
   std::vector<std::unique_ptr<Connection>> connections;
   uint64_t next_index = 0;
+  Clock::time_point accept_paused_until;
 
   Status MakeContext(const TlsServerConfig& config);
   Status Listen();
@@ -573,8 +577,13 @@ void TlsTestServer::Impl::Run() {
   while (!stop_requested.load(std::memory_order_acquire)) {
     fds.clear();
     fds.push_back(pollfd{wake.get(), POLLIN, 0});
-    fds.push_back(pollfd{listener.get(), POLLIN, 0});
     Clock::time_point next_deadline = Clock::time_point::max();
+    bool accepting = Clock::now() >= accept_paused_until;
+    if (!accepting) {
+      next_deadline = accept_paused_until;
+    }
+    fds.push_back(
+        pollfd{listener.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
     for (const auto& c : connections) {
       short events = POLLIN;
       if (c->out_sent < c->out.size()) {
@@ -645,7 +654,11 @@ void TlsTestServer::Impl::AcceptAll() {
       if (errno == EINTR || errno == ECONNABORTED) {
         continue;
       }
-      return;  // EAGAIN, or out of descriptors: the next poll retries
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+          errno == ENOMEM) {
+        accept_paused_until = Clock::now() + kAcceptPause;
+      }
+      return;
     }
     auto c = std::make_unique<Connection>();
     c->fd.reset(fd);

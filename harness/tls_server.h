@@ -51,12 +51,13 @@ struct TlsServerConfig {
 
 // ConnectionEnd: how one accepted TCP connection ended.
 enum class ConnectionEnd {
-  kOpen,           // still open
-  kClientClosed,   // the client sent close_notify or closed the TCP connection
-                   // (EOF)
-  kClientAlert,    // the client sent a TLS alert other than close_notify
-  kReset,          // the TCP connection was reset (ECONNRESET / EPIPE)
-  kServerClosed,   // the server closed it after responding
+  kOpen,          // still open
+  kClientClosed,  // the client closed first (close_notify or EOF)
+  kClientAlert,   // the client sent a TLS alert other than close_notify
+  kReset,         // the TCP connection was reset (ECONNRESET / EPIPE)
+  // The server responded and closed; recorded once the client closes too (in
+  // any way, a reset included) or at most min(idle_timeout, 2 s) later.
+  kServerClosed,
   kIdleTimeout,    // no progress for idle_timeout
   kProtocolError,  // a TLS protocol error without a client alert (e.g. garbage)
   kServerStopped,  // TlsTestServer::Stop() closed it while open

@@ -8,6 +8,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -999,6 +1000,39 @@ TEST(TlsServerTest, StartStopCyclesLeaveNothingBehind) {
     sched_yield();
   }
   EXPECT_EQ(CountEntries("/proc/self/task"), tasks_before);
+}
+
+double CpuMillis() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
+         (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+}
+
+TEST(TlsServerTest, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
+  auto server = MustStart(ServerConfig(TlsVersion::kAny));
+  ASSERT_NE(server, nullptr);
+  auto client = TestClient::Connect(server->port());  // waits in the backlog
+  ASSERT_NE(client, nullptr);
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int lowest_free = dup(0);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free);  // no new descriptor at all
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  double cpu_before = CpuMillis();
+  bool accepted = server->WaitUntil(
+      [](const std::vector<ServerObservation>& all) { return !all.empty(); },
+      milliseconds(200));
+  double cpu_used = CpuMillis() - cpu_before;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_FALSE(accepted);
+  EXPECT_LT(cpu_used, 100.0) << "the loop spins while it cannot accept";
+  EXPECT_TRUE(server->WaitUntil(
+      [](const std::vector<ServerObservation>& all) { return !all.empty(); },
+      kWait));
 }
 
 // --- Describe, on its own. ---
