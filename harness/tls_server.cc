@@ -353,7 +353,11 @@ std::string Describe(const ServerObservation& o) {
   if (o.app_bytes == 0) {
     data = "no application data";
   } else {
-    data = std::to_string(o.app_bytes) + " bytes: " + o.first_request_line;
+    data =
+        std::to_string(o.app_bytes) + (o.app_bytes == 1 ? " byte" : " bytes");
+    if (!o.first_request_line.empty()) {
+      data += ": " + o.first_request_line;
+    }
     if (o.websocket_upgrade) {
       data += " (WebSocket upgrade)";
     }
@@ -450,7 +454,8 @@ struct TlsTestServer::Impl {
   void Respond(Connection& c, std::string_view response, bool keep_open);
   void QueueTlsOutput(Connection& c);
   void Flush(Connection& c);
-  void OnEof(Connection& c);
+  // OnClientClose ends `c` after the client closed (`how`: what it did).
+  void OnClientClose(Connection& c, std::string_view how);
   void CheckTimers(Connection& c, Clock::time_point now);
   void End(Connection& c, ConnectionEnd end, std::string detail);
   void Publish();
@@ -719,7 +724,7 @@ void TlsTestServer::Impl::Service(Connection& c, short revents) {
       if (n == 0) {
         Flush(c);
         if (c.stage != Stage::kDone) {
-          OnEof(c);
+          OnClientClose(c, "closed the connection");
         }
         return;
       }
@@ -781,13 +786,7 @@ void TlsTestServer::Impl::Drive(Connection& c) {
 
 void TlsTestServer::Impl::FailTls(Connection& c, int ssl_error) {
   if (ssl_error == SSL_ERROR_ZERO_RETURN) {
-    if (c.stage == Stage::kLinger) {
-      End(c, ConnectionEnd::kServerClosed,
-          "server responded; client sent close_notify");
-    } else {
-      End(c, ConnectionEnd::kClientClosed,
-          std::string("client sent close_notify ") + StageName(c.stage));
-    }
+    OnClientClose(c, "sent close_notify");
     return;
   }
   std::string errors = OpenSslErrors();
@@ -932,34 +931,34 @@ void TlsTestServer::Impl::Flush(Connection& c) {
   }
 }
 
-void TlsTestServer::Impl::OnEof(Connection& c) {
+void TlsTestServer::Impl::OnClientClose(Connection& c, std::string_view how) {
+  std::string who = "client " + std::string(how);
   std::string detail;
   switch (c.stage) {
     case Stage::kHandshake:
-      detail =
-          c.obs.client_hello_seen
-              ? "client closed the connection during the handshake without an "
-                "alert"
-              : "client closed the connection before sending a ClientHello";
+      detail = who + (c.obs.client_hello_seen
+                          ? " during the handshake without an alert"
+                          : " before sending a ClientHello");
       break;
     case Stage::kRequest:
-      detail = c.obs.app_bytes == 0
-                   ? std::string(c.ssl != nullptr
-                                     ? "client closed after the handshake "
-                                       "without sending data"
-                                     : "client closed without sending data")
-                   : "client closed after " + std::to_string(c.obs.app_bytes) +
-                         " bytes, before the end of the request head";
+      if (c.obs.app_bytes == 0) {
+        detail = who + (c.ssl != nullptr
+                            ? " after the handshake without sending data"
+                            : " without sending data");
+      } else {
+        detail = who + " after " + std::to_string(c.obs.app_bytes) +
+                 " bytes, before the end of the request head";
+      }
       break;
     case Stage::kWebSocket:
-      detail = "client closed the WebSocket connection";
+      detail = who + " on the WebSocket connection";
       break;
     case Stage::kLinger:
       if (c.out_sent < c.out.size()) {
         End(c, ConnectionEnd::kClientClosed,
-            "client closed before reading the whole response");
+            who + " before reading the whole response");
       } else {
-        End(c, ConnectionEnd::kServerClosed, "server responded; client closed");
+        End(c, ConnectionEnd::kServerClosed, "server responded; " + who);
       }
       return;
     case Stage::kDone:

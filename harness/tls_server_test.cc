@@ -1051,6 +1051,10 @@ TEST(TlsServerTest, DescribeGivesOneLineOfEvidence) {
   accepted.app_bytes = 78;
   accepted.first_request_line = "GET /x HTTP/1.1";
   accepted.end = ConnectionEnd::kServerClosed;
+  ServerObservation one_byte = accepted;
+  one_byte.app_bytes = 1;
+  one_byte.first_request_line = "";
+  one_byte.end = ConnectionEnd::kClientClosed;
   ServerObservation open;
   struct Case {
     const char* name;
@@ -1063,6 +1067,8 @@ TEST(TlsServerTest, DescribeGivesOneLineOfEvidence) {
       {"accepted", &accepted,
        "handshake completed (TLSv1.2), 78 bytes: GET /x HTTP/1.1; server "
        "closed"},
+      {"one-byte-no-line", &one_byte,
+       "handshake completed (TLSv1.2), 1 byte; client closed"},
       {"open", &open, "connected, no ClientHello yet"},
   };
   for (const Case& tc : cases) {
