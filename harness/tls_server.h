@@ -81,18 +81,18 @@ struct ServerObservation {
   std::vector<std::string> offered_versions;
   bool handshake_completed = false;
   std::string negotiated_version;  // "TLSv1.3", "TLSv1.2", ...
-  std::optional<int>
-      alert_received;  // TLS alert description code sent by the client
-  std::string
-      alert_description;  // SSL_alert_desc_string_long, e.g. "bad certificate"
+  // The TLS alert description code the client sent (first one, close_notify
+  // aside), and its SSL_alert_desc_string_long text, e.g. "bad certificate".
+  std::optional<int> alert_received;
+  std::string alert_description;
   std::optional<int> alert_sent;  // the first alert the server sent, if any
-  uint64_t app_bytes =
-      0;  // application data bytes received after the handshake
+  // Application data bytes received (after the handshake, for TLS).
+  uint64_t app_bytes = 0;
   std::string first_request_line;  // without CRLF, at most 512 bytes
   bool websocket_upgrade = false;  // the request asked for Upgrade: websocket
   ConnectionEnd end = ConnectionEnd::kOpen;
-  std::string
-      detail;  // one line: the OpenSSL error or what ended the connection
+  // One line: the OpenSSL error or what ended the connection.
+  std::string detail;
 };
 
 // Describe returns one line of evidence for `o`, e.g. "handshake aborted by
