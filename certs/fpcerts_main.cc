@@ -1,6 +1,8 @@
-// fpcerts: generates the test PKI and writes its files and manifest to a directory.
+// fpcerts: generates the test PKI and writes its files and manifest to a
+// directory.
 //
-// Exit status: 0 written, 1 generation or write failure, 2 usage or description error.
+// Exit status: 0 written, 1 generation or write failure, 2 usage or description
+// error.
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
@@ -17,7 +19,8 @@ constexpr int kExitUsage = 2;
 // Options holds every setting of the command with its default.
 struct Options {
   std::string out_dir;
-  std::string description = fpconform::certs::DefaultPkiDescriptionPath().string();
+  std::string description =
+      fpconform::certs::DefaultPkiDescriptionPath().string();
 };
 
 int Run(const Options& options) {
@@ -33,7 +36,8 @@ int Run(const Options& options) {
     std::cerr << "fpcerts: " << pki.error().message << "\n";
     return kExitFailure;
   }
-  if (fpconform::Status written = pki->WriteTo(options.out_dir); !written.ok()) {
+  if (fpconform::Status written = pki->WriteTo(options.out_dir);
+      !written.ok()) {
     std::cerr << "fpcerts: " << written.error().message << "\n";
     return kExitFailure;
   }
@@ -48,13 +52,16 @@ int Run(const Options& options) {
 int main(int argc, char** argv) {
   Options options;
   CLI::App app(
-      "Generates the fpconform test PKI (certificates, keys, chains, CA bundles) with validity "
+      "Generates the fpconform test PKI (certificates, keys, chains, CA "
+      "bundles) with validity "
       "relative to now, and writes the files and manifest.json to a directory.",
       "fpcerts");
-  app.add_option("--out", options.out_dir, "Directory to write (created if missing)")
+  app.add_option("--out", options.out_dir,
+                 "Directory to write (created if missing)")
       ->required()
       ->type_name("DIR");
-  app.add_option("--description", options.description, "PKI description to generate")
+  app.add_option("--description", options.description,
+                 "PKI description to generate")
       ->type_name("FILE")
       ->capture_default_str();
   try {

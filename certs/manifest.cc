@@ -47,7 +47,10 @@ std::string Pki::ManifestJson() const {
     certificates.push_back({
         {"name", cert->name},
         {"files",
-         {{"pem", files.pem}, {"der", files.der}, {"key", files.key}, {"chain", files.chain}}},
+         {{"pem", files.pem},
+          {"der", files.der},
+          {"key", files.key},
+          {"chain", files.chain}}},
         {"subject", cert->subject},
         {"issuer", cert->issuer_name},
         {"issuer_certificate",
@@ -60,7 +63,8 @@ std::string Pki::ManifestJson() const {
         {"is_ca", cert->is_ca},
         {"dns", cert->dns_names},
         {"ip", cert->ip_addresses},
-        {"chain", [&] {
+        {"chain",
+         [&] {
            json names = json::array();
            for (const Certificate* link : cert->Chain()) {
              names.push_back(link->name);
@@ -96,18 +100,20 @@ Status Pki::WriteTo(const fs::path& dir) const {
   for (const std::unique_ptr<Certificate>& cert : certificates_) {
     CertificateFiles files = FilesOf(cert->name);
     std::string der(cert->der.begin(), cert->der.end());
-    for (const auto& [file, content] : {std::pair{&files.pem, &cert->pem},
-                                        std::pair{&files.der, &der},
-                                        std::pair{&files.chain, &cert->chain_pem},
-                                        std::pair{&files.key, &cert->key_pem}}) {
+    for (const auto& [file, content] :
+         {std::pair{&files.pem, &cert->pem}, std::pair{&files.der, &der},
+          std::pair{&files.chain, &cert->chain_pem},
+          std::pair{&files.key, &cert->key_pem}}) {
       if (Status s = WriteFile(dir / *file, *content); !s.ok()) {
         return s;
       }
     }
-    fs::permissions(dir / files.key, fs::perms::owner_read | fs::perms::owner_write,
+    fs::permissions(dir / files.key,
+                    fs::perms::owner_read | fs::perms::owner_write,
                     fs::perm_options::replace, ec);
     if (ec) {
-      return MakeError(ErrorCode::kIo, (dir / files.key).string() + ": " + ec.message());
+      return MakeError(ErrorCode::kIo,
+                       (dir / files.key).string() + ": " + ec.message());
     }
   }
   for (const BundleSpec& bundle : bundles_) {

@@ -47,8 +47,8 @@ const char* JsonTypeName(const json& value) {
   }
 }
 
-// ParseErrorCatcher is a SAX handler that only records why the text is not JSON; every
-// other event is accepted and dropped.
+// ParseErrorCatcher is a SAX handler that only records why the text is not
+// JSON; every other event is accepted and dropped.
 class ParseErrorCatcher : public nlohmann::json_sax<json> {
  public:
   bool null() override { return true; }
@@ -66,9 +66,11 @@ class ParseErrorCatcher : public nlohmann::json_sax<json> {
   bool parse_error(std::size_t, const std::string&,
                    const nlohmann::detail::exception& ex) override {
     message_ = ex.what();
-    // Drop the "[json.exception.parse_error.101] " tag: the rest says where and why.
+    // Drop the "[json.exception.parse_error.101] " tag: the rest says where and
+    // why.
     size_t tag_end = message_.find("] ");
-    if (message_.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
+    if (message_.rfind("[json.exception.", 0) == 0 &&
+        tag_end != std::string::npos) {
       message_.erase(0, tag_end + 2);
     }
     return false;
@@ -79,9 +81,10 @@ class ParseErrorCatcher : public nlohmann::json_sax<json> {
   std::string message_;
 };
 
-// Describes one failure; Parser turns it into "<source>: <where>: <field>: <what>".
-Error Fault(std::string_view source, std::string_view where, std::string_view field,
-            std::string_view what) {
+// Describes one failure; Parser turns it into "<source>: <where>: <field>:
+// <what>".
+Error Fault(std::string_view source, std::string_view where,
+            std::string_view field, std::string_view what) {
   std::string message(source.empty() ? "pki description" : source);
   if (!where.empty()) {
     message += ": ";
@@ -96,7 +99,8 @@ Error Fault(std::string_view source, std::string_view where, std::string_view fi
   return MakeError(ErrorCode::kInvalidInput, std::move(message));
 }
 
-std::string EntryLabel(std::string_view list, size_t index, std::string_view name) {
+std::string EntryLabel(std::string_view list, size_t index,
+                       std::string_view name) {
   std::string label(list);
   label += "[" + std::to_string(index) + "]";
   if (!name.empty()) {
@@ -107,10 +111,13 @@ std::string EntryLabel(std::string_view list, size_t index, std::string_view nam
   return label;
 }
 
-std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+std::string Quoted(std::string_view text) {
+  return "'" + std::string(text) + "'";
+}
 
-// ObjectReader reads the fields of one JSON object, checking each type and rejecting the
-// fields it was not told about. Errors name the source, the entry and the field.
+// ObjectReader reads the fields of one JSON object, checking each type and
+// rejecting the fields it was not told about. Errors name the source, the entry
+// and the field.
 class ObjectReader {
  public:
   ObjectReader(const json& object, std::string_view source, std::string where)
@@ -131,8 +138,10 @@ class ObjectReader {
     return Status::Ok();
   }
 
-  // Find returns the field's value, or nullptr (with an Error in `status` when required).
-  const json* Find(std::string_view field, bool required, Status* status) const {
+  // Find returns the field's value, or nullptr (with an Error in `status` when
+  // required).
+  const json* Find(std::string_view field, bool required,
+                   Status* status) const {
     auto it = object_.find(std::string(field));
     if (it == object_.end()) {
       if (required) {
@@ -150,7 +159,8 @@ class ObjectReader {
       return status;
     }
     if (!value->is_string()) {
-      return FieldError(field, std::string("want a string, got ") + JsonTypeName(*value));
+      return FieldError(
+          field, std::string("want a string, got ") + JsonTypeName(*value));
     }
     *out = value->get<std::string>();
     if (out->empty()) {
@@ -166,7 +176,8 @@ class ObjectReader {
       return status;
     }
     if (!value->is_boolean()) {
-      return FieldError(field, std::string("want true or false, got ") + JsonTypeName(*value));
+      return FieldError(field, std::string("want true or false, got ") +
+                                   JsonTypeName(*value));
     }
     *out = value->get<bool>();
     return Status::Ok();
@@ -179,12 +190,14 @@ class ObjectReader {
       return status;
     }
     if (!(*out)->is_array()) {
-      return FieldError(field, std::string("want an array, got ") + JsonTypeName(**out));
+      return FieldError(
+          field, std::string("want an array, got ") + JsonTypeName(**out));
     }
     return Status::Ok();
   }
 
-  Status StringArray(std::string_view field, bool required, std::vector<std::string>* out) const {
+  Status StringArray(std::string_view field, bool required,
+                     std::vector<std::string>* out) const {
     const json* array = nullptr;
     Status status = Array(field, required, &array);
     if (!status.ok() || array == nullptr) {
@@ -192,9 +205,11 @@ class ObjectReader {
     }
     for (size_t i = 0; i < array->size(); ++i) {
       const json& item = (*array)[i];
-      std::string item_field = std::string(field) + "[" + std::to_string(i) + "]";
+      std::string item_field =
+          std::string(field) + "[" + std::to_string(i) + "]";
       if (!item.is_string()) {
-        return FieldError(item_field, std::string("want a string, got ") + JsonTypeName(item));
+        return FieldError(item_field, std::string("want a string, got ") +
+                                          JsonTypeName(item));
       }
       out->push_back(item.get<std::string>());
     }
@@ -217,7 +232,8 @@ bool ParseOffset(std::string_view text, std::chrono::seconds* out) {
   }
   size_t digits_start = pos;
   int64_t count = 0;
-  while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])) != 0) {
+  while (pos < text.size() &&
+         std::isdigit(static_cast<unsigned char>(text[pos])) != 0) {
     count = count * 10 + (text[pos] - '0');
     if (count > kMaxOffsetSeconds) {
       return false;
@@ -262,8 +278,8 @@ bool ParseKeyType(std::string_view text, KeyType* out) {
   return false;
 }
 
-// A name is 1-64 characters of lower-case letters, digits and '-', starting with a letter or
-// digit; it becomes a file name, so it has no '.' or '/'.
+// A name is 1-64 characters of lower-case letters, digits and '-', starting
+// with a letter or digit; it becomes a file name, so it has no '.' or '/'.
 Status CheckName(const ObjectReader& reader, std::string_view name) {
   bool valid = !name.empty() && name.size() <= kMaxNameLength && name[0] != '-';
   for (char c : name) {
@@ -272,9 +288,10 @@ Status CheckName(const ObjectReader& reader, std::string_view name) {
     }
   }
   if (!valid) {
-    return reader.FieldError("name", Quoted(name) +
-                                         " is not a name (1-64 lower-case letters, digits "
-                                         "and '-', not starting with '-')");
+    return reader.FieldError(
+        "name", Quoted(name) +
+                    " is not a name (1-64 lower-case letters, digits "
+                    "and '-', not starting with '-')");
   }
   return Status::Ok();
 }
@@ -284,8 +301,8 @@ bool IsDnsName(std::string_view name) {
     return false;
   }
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.' || c == '*';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '*';
     if (!ok) {
       return false;
     }
@@ -299,10 +316,12 @@ bool IsIpAddress(const std::string& text) {
   return address != nullptr;
 }
 
-Result<KeySpec> ParseKey(const json& entry, std::string_view source, size_t index) {
+Result<KeySpec> ParseKey(const json& entry, std::string_view source,
+                         size_t index) {
   ObjectReader reader(entry, source, EntryLabel("keys", index, ""));
   if (!entry.is_object()) {
-    return reader.FieldError("", std::string("want an object, got ") + JsonTypeName(entry));
+    return reader.FieldError(
+        "", std::string("want an object, got ") + JsonTypeName(entry));
   }
   KeySpec key;
   if (Status s = reader.String("name", true, &key.name); !s.ok()) {
@@ -327,11 +346,13 @@ Result<KeySpec> ParseKey(const json& entry, std::string_view source, size_t inde
   return key;
 }
 
-Result<CertificateSpec> ParseCertificate(const json& entry, std::string_view source,
+Result<CertificateSpec> ParseCertificate(const json& entry,
+                                         std::string_view source,
                                          size_t index) {
   ObjectReader reader(entry, source, EntryLabel("certificates", index, ""));
   if (!entry.is_object()) {
-    return reader.FieldError("", std::string("want an object, got ") + JsonTypeName(entry));
+    return reader.FieldError(
+        "", std::string("want an object, got ") + JsonTypeName(entry));
   }
   CertificateSpec cert;
   if (Status s = reader.String("name", true, &cert.name); !s.ok()) {
@@ -341,11 +362,13 @@ Result<CertificateSpec> ParseCertificate(const json& entry, std::string_view sou
     return s.take_error();
   }
   if (cert.name == kSelfIssuer) {
-    return reader.FieldError("name", "'self' is reserved (it marks a self-signed issuer)");
+    return reader.FieldError(
+        "name", "'self' is reserved (it marks a self-signed issuer)");
   }
   reader.set_where(EntryLabel("certificates", index, cert.name));
-  Status status = reader.CheckFields({"name", "description", "key", "issuer", "ca",
-                                      "common_name", "dns", "ip", "not_before", "not_after"});
+  Status status = reader.CheckFields({"name", "description", "key", "issuer",
+                                      "ca", "common_name", "dns", "ip",
+                                      "not_before", "not_after"});
   if (status.ok()) {
     status = reader.String("key", true, &cert.key);
   }
@@ -378,14 +401,16 @@ Result<CertificateSpec> ParseCertificate(const json& entry, std::string_view sou
   }
   for (size_t i = 0; i < cert.dns_names.size(); ++i) {
     if (!IsDnsName(cert.dns_names[i])) {
-      return reader.FieldError("dns[" + std::to_string(i) + "]",
-                               Quoted(cert.dns_names[i]) + " is not a DNS name");
+      return reader.FieldError(
+          "dns[" + std::to_string(i) + "]",
+          Quoted(cert.dns_names[i]) + " is not a DNS name");
     }
   }
   for (size_t i = 0; i < cert.ip_addresses.size(); ++i) {
     if (!IsIpAddress(cert.ip_addresses[i])) {
-      return reader.FieldError("ip[" + std::to_string(i) + "]",
-                               Quoted(cert.ip_addresses[i]) + " is not an IP address");
+      return reader.FieldError(
+          "ip[" + std::to_string(i) + "]",
+          Quoted(cert.ip_addresses[i]) + " is not an IP address");
     }
   }
   for (auto [field, out] : {std::pair{"not_before", &cert.not_before},
@@ -395,18 +420,21 @@ Result<CertificateSpec> ParseCertificate(const json& entry, std::string_view sou
       return s.take_error();
     }
     if (!ParseOffset(text, out)) {
-      return reader.FieldError(field, "bad duration " + Quoted(text) +
-                                          " (want a signed count and a unit s, m, h or d, "
-                                          "at most 100 years, e.g. \"-1d\")");
+      return reader.FieldError(
+          field, "bad duration " + Quoted(text) +
+                     " (want a signed count and a unit s, m, h or d, "
+                     "at most 100 years, e.g. \"-1d\")");
     }
   }
   return cert;
 }
 
-Result<BundleSpec> ParseBundle(const json& entry, std::string_view source, size_t index) {
+Result<BundleSpec> ParseBundle(const json& entry, std::string_view source,
+                               size_t index) {
   ObjectReader reader(entry, source, EntryLabel("bundles", index, ""));
   if (!entry.is_object()) {
-    return reader.FieldError("", std::string("want an object, got ") + JsonTypeName(entry));
+    return reader.FieldError(
+        "", std::string("want an object, got ") + JsonTypeName(entry));
   }
   BundleSpec bundle;
   if (Status s = reader.String("name", true, &bundle.name); !s.ok()) {
@@ -434,10 +462,9 @@ Result<BundleSpec> ParseBundle(const json& entry, std::string_view source, size_
 
 // Index of each name in `items`, or the first duplicate as an Error.
 template <typename Spec>
-Result<std::map<std::string, size_t, std::less<>>> IndexNames(const std::vector<Spec>& items,
-                                                             std::string_view source,
-                                                             std::string_view list,
-                                                             std::string_view kind) {
+Result<std::map<std::string, size_t, std::less<>>> IndexNames(
+    const std::vector<Spec>& items, std::string_view source,
+    std::string_view list, std::string_view kind) {
   std::map<std::string, size_t, std::less<>> index;
   for (size_t i = 0; i < items.size(); ++i) {
     auto [it, inserted] = index.emplace(items[i].name, i);
@@ -470,7 +497,8 @@ Status CheckPkiDescription(const PkiDescription& description) {
   if (!keys.ok()) {
     return keys.take_error();
   }
-  auto certs = IndexNames(description.certificates, source, "certificates", "certificate");
+  auto certs = IndexNames(description.certificates, source, "certificates",
+                          "certificate");
   if (!certs.ok()) {
     return certs.take_error();
   }
@@ -491,36 +519,41 @@ Status CheckPkiDescription(const PkiDescription& description) {
     if (!cert.issuer.empty()) {
       auto issuer = certs->find(cert.issuer);
       if (issuer == certs->end()) {
-        return Fault(source, where, "issuer", "unknown certificate " + Quoted(cert.issuer));
+        return Fault(source, where, "issuer",
+                     "unknown certificate " + Quoted(cert.issuer));
       }
       if (!specs[issuer->second].ca) {
         return Fault(source, where, "issuer",
-                     "certificate " + Quoted(cert.issuer) + " is not a CA (\"ca\": true)");
+                     "certificate " + Quoted(cert.issuer) +
+                         " is not a CA (\"ca\": true)");
       }
     }
     if (cert.not_after <= cert.not_before) {
       return Fault(source, where, "not_after", "not after not_before");
     }
   }
-  // Follow each issuer chain; coming back to the start is a cycle. A chain that is longer
-  // than the list without coming back holds a cycle reported at its own first member.
+  // Follow each issuer chain; coming back to the start is a cycle. A chain that
+  // is longer than the list without coming back holds a cycle reported at its
+  // own first member.
   for (size_t i = 0; i < specs.size(); ++i) {
     std::string path = specs[i].name;
     size_t current = i;
-    for (size_t steps = 0; steps <= specs.size() && !specs[current].issuer.empty(); ++steps) {
+    for (size_t steps = 0;
+         steps <= specs.size() && !specs[current].issuer.empty(); ++steps) {
       current = certs->find(specs[current].issuer)->second;
       path += " -> " + specs[current].name;
       if (current == i) {
-        return Fault(source, EntryLabel("certificates", i, specs[i].name), "issuer",
-                     "cycle in issuers: " + path +
-                         " (a self-signed certificate has \"issuer\": \"self\")");
+        return Fault(
+            source, EntryLabel("certificates", i, specs[i].name), "issuer",
+            "cycle in issuers: " + path +
+                " (a self-signed certificate has \"issuer\": \"self\")");
       }
     }
   }
   for (size_t i = 0; i < description.keys.size(); ++i) {
     if (!key_used[i]) {
-      return Fault(source, EntryLabel("keys", i, description.keys[i].name), "name",
-                   "not used by any certificate");
+      return Fault(source, EntryLabel("keys", i, description.keys[i].name),
+                   "name", "not used by any certificate");
     }
   }
   for (size_t i = 0; i < description.bundles.size(); ++i) {
@@ -533,11 +566,14 @@ Status CheckPkiDescription(const PkiDescription& description) {
       std::string field = "certificates[" + std::to_string(j) + "]";
       const std::string& member = bundle.certificates[j];
       if (certs->find(member) == certs->end()) {
-        return Fault(source, where, field, "unknown certificate " + Quoted(member));
+        return Fault(source, where, field,
+                     "unknown certificate " + Quoted(member));
       }
-      if (std::find(bundle.certificates.begin(), bundle.certificates.begin() + j, member) !=
-          bundle.certificates.begin() + j) {
-        return Fault(source, where, field, "certificate " + Quoted(member) + " listed twice");
+      if (std::find(bundle.certificates.begin(),
+                    bundle.certificates.begin() + j,
+                    member) != bundle.certificates.begin() + j) {
+        return Fault(source, where, field,
+                     "certificate " + Quoted(member) + " listed twice");
       }
     }
   }
@@ -555,15 +591,16 @@ Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
   ObjectReader top(root, source_name, "");
   if (!root.is_object()) {
     return Fault(source_name, "", "",
-                 std::string("want a JSON object at the top, got ") + JsonTypeName(root));
+                 std::string("want a JSON object at the top, got ") +
+                     JsonTypeName(root));
   }
   PkiDescription description;
   description.source_name = std::string(source_name);
   const json* keys = nullptr;
   const json* certificates = nullptr;
   const json* bundles = nullptr;
-  Status status =
-      top.CheckFields({"description", "organization", "keys", "certificates", "bundles"});
+  Status status = top.CheckFields(
+      {"description", "organization", "keys", "certificates", "bundles"});
   if (status.ok()) {
     status = top.String("description", false, &description.description);
   }
@@ -590,7 +627,8 @@ Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
     description.keys.push_back(std::move(key).value());
   }
   for (size_t i = 0; i < certificates->size(); ++i) {
-    Result<CertificateSpec> cert = ParseCertificate((*certificates)[i], source_name, i);
+    Result<CertificateSpec> cert =
+        ParseCertificate((*certificates)[i], source_name, i);
     if (!cert.ok()) {
       return cert.take_error();
     }
