@@ -101,8 +101,8 @@ struct Certificate {
   const Certificate* issuer = nullptr;  // nullptr when self-signed
   bool is_ca = false;
   std::vector<uint8_t> der;
-  std::string pem, key_pem,
-      chain_pem;  // chain: leaf then intermediates, root excluded
+  // chain_pem: the leaf then the intermediates, root excluded.
+  std::string pem, key_pem, chain_pem;
   std::array<uint8_t, 32> sha256{};       // of the DER
   std::array<uint8_t, 20> sha1{};         // of the DER
   std::array<uint8_t, 32> spki_sha256{};  // of the DER SubjectPublicKeyInfo
