@@ -57,7 +57,7 @@ std::string NameText(const X509_NAME* name) {
   return BioText(bio.get());
 }
 
-// Hash holds the digests the manifest needs, fetched once per generation.
+// Digests holds the digests the manifest needs, fetched once per generation.
 struct Digests {
   UniquePtr<EVP_MD> sha256{EVP_MD_fetch(nullptr, "SHA256", nullptr)};
   UniquePtr<EVP_MD> sha1{EVP_MD_fetch(nullptr, "SHA1", nullptr)};

@@ -22,24 +22,20 @@ namespace fpconform::certs {
 // KeyType: the algorithm and size of a generated key.
 enum class KeyType { kEcP256, kEcP384, kRsa2048 };
 
-// KeyTypeName returns the description's spelling of `type` ("ec-p256",
-// "ec-p384", "rsa-2048").
+// KeyTypeName returns the file's spelling of `type` ("ec-p256"); never fails.
 const char* KeyTypeName(KeyType type);
 
-// KeySpec: one key of the description, generated once and shared by every
-// certificate that names it.
+// KeySpec: a key, made once per generation, shared by the certs naming it.
 struct KeySpec {
   std::string name;
   KeyType type = KeyType::kEcP256;
 };
 
-// CertificateSpec: one certificate of the description. Validity offsets are
-// relative to the generation time; `issuer` is empty for a self-signed
-// certificate ("self" in the file).
+// CertificateSpec: one certificate; offsets are relative to generation time.
 struct CertificateSpec {
   std::string name;
   std::string key;
-  std::string issuer;
+  std::string issuer;  // empty when self-signed ("self" in the file)
   bool ca = false;
   std::string common_name;
   std::vector<std::string> dns_names;
@@ -49,16 +45,14 @@ struct CertificateSpec {
   std::string description;
 };
 
-// BundleSpec: a named CA bundle, the PEM concatenation of the listed
-// certificates.
+// BundleSpec: a named CA bundle, the PEM of the listed certificates.
 struct BundleSpec {
   std::string name;
   std::vector<std::string> certificates;
   std::string description;
 };
 
-// PkiDescription: a parsed and checked PKI description; entries keep the file's
-// order.
+// PkiDescription: a parsed, checked description; entries in the file's order.
 struct PkiDescription {
   std::string source_name;
   std::string description;
@@ -68,32 +62,23 @@ struct PkiDescription {
   std::vector<BundleSpec> bundles;
 };
 
-// ParsePkiDescription parses and checks a description; on any fault it returns
-// a kInvalidInput Error of one line naming `source_name`, the entry and the
-// field.
+// ParsePkiDescription parses; kInvalidInput naming source, entry, field if bad.
 Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
                                            std::string_view source_name);
 
-// LoadPkiDescription reads and parses the file at `path`; returns the read
-// Error (naming the path) or the parse Error.
+// LoadPkiDescription reads and parses `path`; the read or the parse Error.
 Result<PkiDescription> LoadPkiDescription(const std::filesystem::path& path);
 
-// DefaultPkiDescriptionPath returns <source dir>/certs/pki.json; it cannot
-// fail.
+// DefaultPkiDescriptionPath returns <source dir>/certs/pki.json; never fails.
 std::filesystem::path DefaultPkiDescriptionPath();
 
-// CheckPkiDescription checks the references of a description built in code
-// (unknown keys, issuers and bundle members, issuer cycles, duplicate names);
-// returns the first fault as a kInvalidInput Error in the form
-// ParsePkiDescription uses.
+// CheckPkiDescription checks names and references; kInvalidInput on a fault.
 Status CheckPkiDescription(const PkiDescription& description);
 
-// GenerateKey makes one fresh key of `type`; returns a kCrypto Error with
-// OpenSSL's reason.
+// GenerateKey makes one fresh key of `type`; kCrypto with OpenSSL's reason.
 Result<UniquePtr<EVP_PKEY>> GenerateKey(KeyType type);
 
-// Certificate: one generated certificate with its key, encodings and
-// fingerprints.
+// Certificate: one generated certificate, its key, encodings, fingerprints.
 struct Certificate {
   std::string name;
   UniquePtr<X509> cert;
@@ -111,54 +96,44 @@ struct Certificate {
   std::vector<std::string> dns_names, ip_addresses;
   time_t not_before = 0, not_after = 0;
 
-  // Chain returns this certificate, then its issuers up to but excluding the
-  // self-signed root; it cannot fail.
+  // Chain returns this, then issuers up to (excluding) the self-signed root.
   std::vector<const Certificate*> Chain() const;
 };
 
-// Pki: every certificate and bundle of one generation.
+// Pki: every certificate and bundle of one generation. WriteTo(dir) writes
+// <name>.pem, <name>.der, <name>.key.pem and <name>.chain.pem per certificate,
+// <bundle>.bundle.pem per bundle, and manifest.json (see certs/README.md).
 class Pki {
  public:
-  // Generate makes every key and certificate of `description` with validity
-  // relative to `now`; returns a kInvalidInput Error for a faulty description,
-  // kCrypto if OpenSSL fails.
+  // Generate makes the whole PKI; kInvalidInput or kCrypto Error on failure.
   static Result<Pki> Generate(const PkiDescription& description,
                               time_t now = time(nullptr));
 
   // Find returns the certificate called `name`, or nullptr if there is none.
   const Certificate* Find(std::string_view name) const;
 
-  // certificates returns every certificate in the description's order;
-  // addresses are stable for the life of the Pki.
+  // certificates returns all, in the description's order; stable addresses.
   const std::vector<std::unique_ptr<Certificate>>& certificates() const {
     return certificates_;
   }
 
-  // BundlePem returns the PEM concatenation of a bundle's certificates, or a
-  // kNotFound Error for an unknown bundle.
+  // BundlePem returns a bundle's PEM; kNotFound Error for an unknown bundle.
   Result<std::string> BundlePem(std::string_view bundle_name) const;
 
-  // BundleNames returns the bundle names in the description's order; it cannot
-  // fail.
+  // BundleNames returns the bundle names in the description's order.
   std::vector<std::string> BundleNames() const;
 
-  // BundleCertificates returns the certificates of a bundle, or an empty list
-  // for an unknown bundle.
+  // BundleCertificates returns a bundle's members; empty for an unknown one.
   std::vector<const Certificate*> BundleCertificates(
       std::string_view bundle_name) const;
 
-  // generated_at returns the `now` the validity offsets were applied to.
+  // generated_at returns the `now` that validity offsets were applied to.
   time_t generated_at() const { return generated_at_; }
 
-  // WriteTo writes into dir: <name>.pem, <name>.der, <name>.key.pem,
-  // <name>.chain.pem for every certificate, <bundle>.bundle.pem for every
-  // bundle, and manifest.json; creates dir if needed. Returns an Error naming
-  // the file on failure.
+  // WriteTo writes every file and manifest.json; an Error naming the file.
   Status WriteTo(const std::filesystem::path& dir) const;
 
-  // ManifestJson returns the manifest (names, files, subjects, validity,
-  // fingerprints of every certificate; members of every bundle) as indented
-  // JSON; it cannot fail.
+  // ManifestJson returns the manifest as indented JSON; never fails.
   std::string ManifestJson() const;
 
  private:
