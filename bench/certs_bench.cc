@@ -11,18 +11,13 @@
 namespace fpconform::certs {
 namespace {
 
-double Min(const std::vector<double>& v) {
-  return *std::min_element(v.begin(), v.end());
-}
-double Max(const std::vector<double>& v) {
-  return *std::max_element(v.begin(), v.end());
-}
+double Min(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+double Max(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
 
 // One whole generation per iteration: every key (RSA concurrently), certificate
 // and PEM.
 void BM_GeneratePki(benchmark::State& state) {
-  Result<PkiDescription> description =
-      LoadPkiDescription(DefaultPkiDescriptionPath());
+  Result<PkiDescription> description = LoadPkiDescription(DefaultPkiDescriptionPath());
   if (!description.ok()) {
     state.SkipWithError(description.error().message.c_str());
     return;

@@ -19,8 +19,7 @@ constexpr int kExitUsage = 2;
 // Options holds every setting of the command with its default.
 struct Options {
   std::string out_dir;
-  std::string description =
-      fpconform::certs::DefaultPkiDescriptionPath().string();
+  std::string description = fpconform::certs::DefaultPkiDescriptionPath().string();
 };
 
 int Run(const Options& options) {
@@ -36,14 +35,13 @@ int Run(const Options& options) {
     std::cerr << "fpcerts: " << pki.error().message << "\n";
     return kExitFailure;
   }
-  if (fpconform::Status written = pki->WriteTo(options.out_dir);
-      !written.ok()) {
+  if (fpconform::Status written = pki->WriteTo(options.out_dir); !written.ok()) {
     std::cerr << "fpcerts: " << written.error().message << "\n";
     return kExitFailure;
   }
   std::cout << "wrote " << pki->certificates().size() << " certificates, "
-            << pki->BundleNames().size() << " bundles and manifest.json to "
-            << options.out_dir << "\n";
+            << pki->BundleNames().size() << " bundles and manifest.json to " << options.out_dir
+            << "\n";
   return kExitOk;
 }
 
@@ -56,12 +54,10 @@ int main(int argc, char** argv) {
       "bundles) with validity "
       "relative to now, and writes the files and manifest.json to a directory.",
       "fpcerts");
-  app.add_option("--out", options.out_dir,
-                 "Directory to write (created if missing)")
+  app.add_option("--out", options.out_dir, "Directory to write (created if missing)")
       ->required()
       ->type_name("DIR");
-  app.add_option("--description", options.description,
-                 "PKI description to generate")
+  app.add_option("--description", options.description, "PKI description to generate")
       ->type_name("FILE")
       ->capture_default_str();
   try {

@@ -47,14 +47,10 @@ std::string Pki::ManifestJson() const {
     certificates.push_back({
         {"name", cert->name},
         {"files",
-         {{"pem", files.pem},
-          {"der", files.der},
-          {"key", files.key},
-          {"chain", files.chain}}},
+         {{"pem", files.pem}, {"der", files.der}, {"key", files.key}, {"chain", files.chain}}},
         {"subject", cert->subject},
         {"issuer", cert->issuer_name},
-        {"issuer_certificate",
-         cert->issuer != nullptr ? json(cert->issuer->name) : json(nullptr)},
+        {"issuer_certificate", cert->issuer != nullptr ? json(cert->issuer->name) : json(nullptr)},
         {"serial", cert->serial_hex},
         {"not_before", Iso8601(cert->not_before)},
         {"not_after", Iso8601(cert->not_after)},
@@ -102,18 +98,15 @@ Status Pki::WriteTo(const fs::path& dir) const {
     std::string der(cert->der.begin(), cert->der.end());
     for (const auto& [file, content] :
          {std::pair{&files.pem, &cert->pem}, std::pair{&files.der, &der},
-          std::pair{&files.chain, &cert->chain_pem},
-          std::pair{&files.key, &cert->key_pem}}) {
+          std::pair{&files.chain, &cert->chain_pem}, std::pair{&files.key, &cert->key_pem}}) {
       if (Status s = WriteFile(dir / *file, *content); !s.ok()) {
         return s;
       }
     }
-    fs::permissions(dir / files.key,
-                    fs::perms::owner_read | fs::perms::owner_write,
+    fs::permissions(dir / files.key, fs::perms::owner_read | fs::perms::owner_write,
                     fs::perm_options::replace, ec);
     if (ec) {
-      return MakeError(ErrorCode::kIo,
-                       (dir / files.key).string() + ": " + ec.message());
+      return MakeError(ErrorCode::kIo, (dir / files.key).string() + ": " + ec.message());
     }
   }
   for (const BundleSpec& bundle : bundles_) {

@@ -25,8 +25,7 @@ Error CryptoError(const std::string& what) {
 std::string BioText(BIO* bio) {
   char* data = nullptr;
   long length = BIO_get_mem_data(bio, &data);
-  return length > 0 ? std::string(data, static_cast<size_t>(length))
-                    : std::string();
+  return length > 0 ? std::string(data, static_cast<size_t>(length)) : std::string();
 }
 
 Result<std::string> CertificatePem(X509* cert) {
@@ -40,8 +39,7 @@ Result<std::string> CertificatePem(X509* cert) {
 Result<std::string> PrivateKeyPem(EVP_PKEY* key) {
   UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
   if (bio == nullptr ||
-      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr,
-                               nullptr) != 1) {
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return CryptoError("PEM encoding of a private key");
   }
   return BioText(bio.get());
@@ -49,8 +47,7 @@ Result<std::string> PrivateKeyPem(EVP_PKEY* key) {
 
 std::string NameText(const X509_NAME* name) {
   UniquePtr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (bio == nullptr ||
-      X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
+  if (bio == nullptr || X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) < 0) {
     ERR_clear_error();
     return "";
   }
@@ -64,20 +61,17 @@ struct Digests {
 };
 
 template <size_t N>
-bool Digest(const EVP_MD* md, const std::vector<uint8_t>& data,
-            std::array<uint8_t, N>* out) {
+bool Digest(const EVP_MD* md, const std::vector<uint8_t>& data, std::array<uint8_t, N>* out) {
   unsigned int length = 0;
   return EVP_MD_get_size(md) == static_cast<int>(N) &&
-         EVP_Digest(data.data(), data.size(), out->data(), &length, md,
-                    nullptr) == 1 &&
+         EVP_Digest(data.data(), data.size(), out->data(), &length, md, nullptr) == 1 &&
          length == N;
 }
 
 // GenerateKeys makes every key of the description, in its order. RSA keys are
 // slow, so they are made on worker threads (at most one per core) while this
 // thread makes the EC keys.
-Result<std::vector<UniquePtr<EVP_PKEY>>> GenerateKeys(
-    const std::vector<KeySpec>& specs) {
+Result<std::vector<UniquePtr<EVP_PKEY>>> GenerateKeys(const std::vector<KeySpec>& specs) {
   std::vector<UniquePtr<EVP_PKEY>> keys(specs.size());
   std::vector<Error> errors(specs.size());
   std::vector<size_t> slow;
@@ -133,8 +127,7 @@ Result<std::vector<UniquePtr<EVP_PKEY>>> GenerateKeys(
 Status AddExtension(X509* cert, X509V3_CTX* ctx, int nid, const char* value) {
   UniquePtr<X509_EXTENSION> ext(X509V3_EXT_conf_nid(nullptr, ctx, nid, value));
   if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
-    return CryptoError(std::string("extension ") + OBJ_nid2sn(nid) + " = " +
-                       value);
+    return CryptoError(std::string("extension ") + OBJ_nid2sn(nid) + " = " + value);
   }
   return Status::Ok();
 }
@@ -162,8 +155,7 @@ Status AddSubjectAltNames(X509* cert, const CertificateSpec& spec) {
   for (const std::string& dns : spec.dns_names) {
     UniquePtr<ASN1_STRING> text(ASN1_IA5STRING_new());
     if (text == nullptr ||
-        ASN1_STRING_set(text.get(), dns.data(), static_cast<int>(dns.size())) !=
-            1 ||
+        ASN1_STRING_set(text.get(), dns.data(), static_cast<int>(dns.size())) != 1 ||
         !push(GEN_DNS, std::move(text))) {
       return CryptoError("subjectAltName DNS:" + dns);
     }
@@ -173,8 +165,7 @@ Status AddSubjectAltNames(X509* cert, const CertificateSpec& spec) {
       return CryptoError("subjectAltName IP:" + ip);
     }
   }
-  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0,
-                        X509V3_ADD_DEFAULT) != 1) {
+  if (X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
     return CryptoError("subjectAltName");
   }
   return Status::Ok();
@@ -183,8 +174,7 @@ Status AddSubjectAltNames(X509* cert, const CertificateSpec& spec) {
 Status SetValidity(ASN1_TIME* field, time_t now, std::chrono::seconds offset) {
   int64_t seconds = offset.count();
   if (X509_time_adj_ex(field, static_cast<int>(seconds / kSecondsPerDay),
-                       static_cast<long>(seconds % kSecondsPerDay),
-                       &now) == nullptr) {
+                       static_cast<long>(seconds % kSecondsPerDay), &now) == nullptr) {
     return CryptoError("validity");
   }
   return Status::Ok();
@@ -192,9 +182,8 @@ Status SetValidity(ASN1_TIME* field, time_t now, std::chrono::seconds offset) {
 
 // Builds and signs `spec` into `out`, then fills the encodings and fingerprints
 // (all but the chain, which needs every issuer done).
-Status BuildCertificate(const CertificateSpec& spec,
-                        const std::string& organization, KeyType key_type,
-                        EVP_PKEY* key, time_t now, const Digests& digests,
+Status BuildCertificate(const CertificateSpec& spec, const std::string& organization,
+                        KeyType key_type, EVP_PKEY* key, time_t now, const Digests& digests,
                         Certificate* out) {
   const Certificate* issuer = out->issuer;
   out->cert.reset(X509_new());
@@ -211,32 +200,26 @@ Status BuildCertificate(const CertificateSpec& spec,
   serial[0] = static_cast<uint8_t>((serial[0] & 0x7f) | 0x40);
   UniquePtr<BIGNUM> serial_bn(BN_bin2bn(serial, sizeof(serial), nullptr));
   if (serial_bn == nullptr ||
-      BN_to_ASN1_INTEGER(serial_bn.get(), X509_get_serialNumber(cert)) ==
-          nullptr) {
+      BN_to_ASN1_INTEGER(serial_bn.get(), X509_get_serialNumber(cert)) == nullptr) {
     return CryptoError("serial");
   }
 
   UniquePtr<X509_NAME> subject(X509_NAME_new());
   auto add_entry = [&](const char* field, const std::string& value) {
-    return X509_NAME_add_entry_by_txt(
-               subject.get(), field, MBSTRING_UTF8,
-               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
-               0) == 1;
+    return X509_NAME_add_entry_by_txt(subject.get(), field, MBSTRING_UTF8,
+                                      reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
+                                      0) == 1;
   };
-  if (subject == nullptr || !add_entry("O", organization) ||
-      !add_entry("CN", spec.common_name) ||
+  if (subject == nullptr || !add_entry("O", organization) || !add_entry("CN", spec.common_name) ||
       X509_set_subject_name(cert, subject.get()) != 1 ||
-      X509_set_issuer_name(cert, issuer != nullptr
-                                     ? X509_get_subject_name(issuer->cert.get())
-                                     : subject.get()) != 1) {
+      X509_set_issuer_name(cert, issuer != nullptr ? X509_get_subject_name(issuer->cert.get())
+                                                   : subject.get()) != 1) {
     return CryptoError("names");
   }
-  if (Status s = SetValidity(X509_getm_notBefore(cert), now, spec.not_before);
-      !s.ok()) {
+  if (Status s = SetValidity(X509_getm_notBefore(cert), now, spec.not_before); !s.ok()) {
     return s;
   }
-  if (Status s = SetValidity(X509_getm_notAfter(cert), now, spec.not_after);
-      !s.ok()) {
+  if (Status s = SetValidity(X509_getm_notAfter(cert), now, spec.not_after); !s.ok()) {
     return s;
   }
   if (X509_set_pubkey(cert, key) != 1) {
@@ -245,8 +228,7 @@ Status BuildCertificate(const CertificateSpec& spec,
 
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer != nullptr ? issuer->cert.get() : cert, cert,
-                 nullptr, nullptr, 0);
+  X509V3_set_ctx(&ctx, issuer != nullptr ? issuer->cert.get() : cert, cert, nullptr, nullptr, 0);
   const bool rsa = key_type == KeyType::kRsa2048;
   struct Extension {
     int nid;
@@ -263,8 +245,8 @@ Status BuildCertificate(const CertificateSpec& spec,
   } else {
     extensions = {
         {NID_basic_constraints, "critical,CA:FALSE"},
-        {NID_key_usage, rsa ? "critical,digitalSignature,keyEncipherment"
-                            : "critical,digitalSignature"},
+        {NID_key_usage,
+         rsa ? "critical,digitalSignature,keyEncipherment" : "critical,digitalSignature"},
         {NID_ext_key_usage, "serverAuth"},
         {NID_subject_key_identifier, "hash"},
         {NID_authority_key_identifier, "keyid:always"},
@@ -294,8 +276,7 @@ Status BuildCertificate(const CertificateSpec& spec,
   }
   X509_PUBKEY* spki = X509_get_X509_PUBKEY(cert);
   int spki_length = i2d_X509_PUBKEY(spki, nullptr);
-  std::vector<uint8_t> spki_der(
-      spki_length > 0 ? static_cast<size_t>(spki_length) : 0);
+  std::vector<uint8_t> spki_der(spki_length > 0 ? static_cast<size_t>(spki_length) : 0);
   uint8_t* spki_out = spki_der.data();
   if (spki_length <= 0 || i2d_X509_PUBKEY(spki, &spki_out) != spki_length) {
     return CryptoError("SubjectPublicKeyInfo encoding");
@@ -333,14 +314,12 @@ Status BuildCertificate(const CertificateSpec& spec,
 
 Result<UniquePtr<EVP_PKEY>> GenerateKey(KeyType type) {
   const bool rsa = type == KeyType::kRsa2048;
-  UniquePtr<EVP_PKEY_CTX> ctx(
-      EVP_PKEY_CTX_new_from_name(nullptr, rsa ? "RSA" : "EC", nullptr));
+  UniquePtr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, rsa ? "RSA" : "EC", nullptr));
   bool ok = ctx != nullptr && EVP_PKEY_keygen_init(ctx.get()) > 0;
   if (ok && rsa) {
     ok = EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048) > 0;
   } else if (ok) {
-    ok = EVP_PKEY_CTX_set_group_name(
-             ctx.get(), type == KeyType::kEcP384 ? "P-384" : "P-256") > 0;
+    ok = EVP_PKEY_CTX_set_group_name(ctx.get(), type == KeyType::kEcP384 ? "P-384" : "P-256") > 0;
   }
   EVP_PKEY* raw = nullptr;
   if (ok) {
@@ -348,16 +327,14 @@ Result<UniquePtr<EVP_PKEY>> GenerateKey(KeyType type) {
   }
   UniquePtr<EVP_PKEY> key(raw);
   if (!ok || key == nullptr) {
-    return CryptoError(std::string("generating a key of type ") +
-                       KeyTypeName(type));
+    return CryptoError(std::string("generating a key of type ") + KeyTypeName(type));
   }
   return key;
 }
 
 std::vector<const Certificate*> Certificate::Chain() const {
   std::vector<const Certificate*> chain = {this};
-  for (const Certificate* c = issuer; c != nullptr && c->issuer != nullptr;
-       c = c->issuer) {
+  for (const Certificate* c = issuer; c != nullptr && c->issuer != nullptr; c = c->issuer) {
     chain.push_back(c);
   }
   return chain;
@@ -371,8 +348,7 @@ Result<Pki> Pki::Generate(const PkiDescription& description, time_t now) {
   if (digests.sha256 == nullptr || digests.sha1 == nullptr) {
     return CryptoError("fetching SHA-256 and SHA-1");
   }
-  Result<std::vector<UniquePtr<EVP_PKEY>>> keys =
-      GenerateKeys(description.keys);
+  Result<std::vector<UniquePtr<EVP_PKEY>>> keys = GenerateKeys(description.keys);
   if (!keys.ok()) {
     return keys.take_error();
   }
@@ -382,8 +358,7 @@ Result<Pki> Pki::Generate(const PkiDescription& description, time_t now) {
         return i;
       }
     }
-    return description.keys
-        .size();  // Not reached: CheckPkiDescription found every key.
+    return description.keys.size();  // Not reached: CheckPkiDescription found every key.
   };
 
   Pki pki;
@@ -412,19 +387,16 @@ Result<Pki> Pki::Generate(const PkiDescription& description, time_t now) {
         cert->issuer = issuer;
       }
       size_t k = key_index(specs[i].key);
-      Status status = BuildCertificate(specs[i], description.organization,
-                                       description.keys[k].type,
+      Status status = BuildCertificate(specs[i], description.organization, description.keys[k].type,
                                        (*keys)[k].get(), now, digests, cert);
       if (!status.ok()) {
-        return Prefixed("certificates (" + specs[i].name + ")",
-                        status.take_error());
+        return Prefixed("certificates (" + specs[i].name + ")", status.take_error());
       }
       done[i] = true;
       ++built;
     }
     if (built == built_before) {
-      return MakeError(ErrorCode::kInternal,
-                       "issuer order: no certificate could be built");
+      return MakeError(ErrorCode::kInternal, "issuer order: no certificate could be built");
     }
   }
   for (const std::unique_ptr<Certificate>& cert : pki.certificates_) {
@@ -444,8 +416,7 @@ const Certificate* Pki::Find(std::string_view name) const {
   return nullptr;
 }
 
-std::vector<const Certificate*> Pki::BundleCertificates(
-    std::string_view bundle_name) const {
+std::vector<const Certificate*> Pki::BundleCertificates(std::string_view bundle_name) const {
   std::vector<const Certificate*> out;
   for (const BundleSpec& bundle : bundles_) {
     if (bundle.name == bundle_name) {
@@ -469,8 +440,7 @@ Result<std::string> Pki::BundlePem(std::string_view bundle_name) const {
       return pem;
     }
   }
-  return MakeError(ErrorCode::kNotFound,
-                   "unknown bundle '" + std::string(bundle_name) + "'");
+  return MakeError(ErrorCode::kNotFound, "unknown bundle '" + std::string(bundle_name) + "'");
 }
 
 std::vector<std::string> Pki::BundleNames() const {

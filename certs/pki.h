@@ -1,6 +1,6 @@
-// The test PKI: its declarative description (certs/pki.json) and the generator
-// that makes every certificate, key, chain and CA bundle of it with OpenSSL,
-// with validity relative to the moment of generation.
+// The test PKI: its declarative description (certs/pki.json) and the generator that makes every
+// certificate, key, chain and CA bundle of it with OpenSSL, with validity relative to the moment
+// of generation. The description format is documented in certs/README.md.
 #ifndef FPCONFORM_CERTS_PKI_H_
 #define FPCONFORM_CERTS_PKI_H_
 
@@ -25,13 +25,13 @@ enum class KeyType { kEcP256, kEcP384, kRsa2048 };
 // KeyTypeName returns the file's spelling of `type` ("ec-p256"); never fails.
 const char* KeyTypeName(KeyType type);
 
-// KeySpec: a key, made once per generation, shared by the certs naming it.
+// KeySpec: one key, made once per generation and shared by every certificate that names it.
 struct KeySpec {
   std::string name;
   KeyType type = KeyType::kEcP256;
 };
 
-// CertificateSpec: one certificate; offsets are relative to generation time.
+// CertificateSpec: one certificate of the description; validity offsets are from generation time.
 struct CertificateSpec {
   std::string name;
   std::string key;
@@ -45,14 +45,14 @@ struct CertificateSpec {
   std::string description;
 };
 
-// BundleSpec: a named CA bundle, the PEM of the listed certificates.
+// BundleSpec: a named CA bundle, the PEM concatenation of the listed certificates.
 struct BundleSpec {
   std::string name;
   std::vector<std::string> certificates;
   std::string description;
 };
 
-// PkiDescription: a parsed, checked description; entries in the file's order.
+// PkiDescription: a parsed and checked description; entries keep the file's order.
 struct PkiDescription {
   std::string source_name;
   std::string description;
@@ -62,27 +62,27 @@ struct PkiDescription {
   std::vector<BundleSpec> bundles;
 };
 
-// ParsePkiDescription parses; kInvalidInput naming source, entry, field if bad.
+// ParsePkiDescription parses and checks; on a fault, one-line kInvalidInput naming entry, field.
 Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
                                            std::string_view source_name);
 
-// LoadPkiDescription reads and parses `path`; the read or the parse Error.
+// LoadPkiDescription reads and parses `path`; returns the read Error or the parse Error.
 Result<PkiDescription> LoadPkiDescription(const std::filesystem::path& path);
 
 // DefaultPkiDescriptionPath returns <source dir>/certs/pki.json; never fails.
 std::filesystem::path DefaultPkiDescriptionPath();
 
-// CheckPkiDescription checks names and references; kInvalidInput on a fault.
+// CheckPkiDescription checks names, references and issuer cycles; returns kInvalidInput on a fault.
 Status CheckPkiDescription(const PkiDescription& description);
 
-// GenerateKey makes one fresh key of `type`; kCrypto with OpenSSL's reason.
+// GenerateKey makes one fresh key of `type`; returns a kCrypto Error with OpenSSL's reason.
 Result<UniquePtr<EVP_PKEY>> GenerateKey(KeyType type);
 
-// Certificate: one generated certificate, its key, encodings, fingerprints.
+// Certificate: one generated certificate with its key, encodings and fingerprints.
 struct Certificate {
   std::string name;
   UniquePtr<X509> cert;
-  UniquePtr<EVP_PKEY> key;  // private key (shared keys are up-ref'd)
+  UniquePtr<EVP_PKEY> key;              // private key (shared keys are up-ref'd)
   const Certificate* issuer = nullptr;  // nullptr when self-signed
   bool is_ca = false;
   std::vector<uint8_t> der;
@@ -96,44 +96,39 @@ struct Certificate {
   std::vector<std::string> dns_names, ip_addresses;
   time_t not_before = 0, not_after = 0;
 
-  // Chain returns this, then issuers up to (excluding) the self-signed root.
+  // Chain returns this, then its issuers up to but excluding the self-signed root; never fails.
   std::vector<const Certificate*> Chain() const;
 };
 
-// Pki: every certificate and bundle of one generation. WriteTo(dir) writes
-// <name>.pem, <name>.der, <name>.key.pem and <name>.chain.pem per certificate,
-// <bundle>.bundle.pem per bundle, and manifest.json (see certs/README.md).
+// Pki: every certificate and bundle of one generation.
 class Pki {
  public:
-  // Generate makes the whole PKI; kInvalidInput or kCrypto Error on failure.
-  static Result<Pki> Generate(const PkiDescription& description,
-                              time_t now = time(nullptr));
+  // Generate makes every key and certificate, validity relative to `now`; kInvalidInput or kCrypto.
+  static Result<Pki> Generate(const PkiDescription& description, time_t now = time(nullptr));
 
   // Find returns the certificate called `name`, or nullptr if there is none.
   const Certificate* Find(std::string_view name) const;
 
-  // certificates returns all, in the description's order; stable addresses.
-  const std::vector<std::unique_ptr<Certificate>>& certificates() const {
-    return certificates_;
-  }
+  // certificates returns every certificate in the description's order; addresses are stable.
+  const std::vector<std::unique_ptr<Certificate>>& certificates() const { return certificates_; }
 
-  // BundlePem returns a bundle's PEM; kNotFound Error for an unknown bundle.
+  // BundlePem returns the PEM of a bundle's certificates, or a kNotFound Error for an unknown one.
   Result<std::string> BundlePem(std::string_view bundle_name) const;
 
   // BundleNames returns the bundle names in the description's order.
   std::vector<std::string> BundleNames() const;
 
-  // BundleCertificates returns a bundle's members; empty for an unknown one.
-  std::vector<const Certificate*> BundleCertificates(
-      std::string_view bundle_name) const;
+  // BundleCertificates returns a bundle's certificates in order; empty for an unknown bundle.
+  std::vector<const Certificate*> BundleCertificates(std::string_view bundle_name) const;
 
   // generated_at returns the `now` that validity offsets were applied to.
   time_t generated_at() const { return generated_at_; }
 
-  // WriteTo writes every file and manifest.json; an Error naming the file.
+  // WriteTo writes <name>.pem, .der, .key.pem, .chain.pem, <bundle>.bundle.pem and manifest.json
+  // into dir (created if missing); returns an Error naming the file it could not write.
   Status WriteTo(const std::filesystem::path& dir) const;
 
-  // ManifestJson returns the manifest as indented JSON; never fails.
+  // ManifestJson returns the manifest (every certificate and bundle) as indented JSON; never fails.
   std::string ManifestJson() const;
 
  private:

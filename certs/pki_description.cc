@@ -69,8 +69,7 @@ class ParseErrorCatcher : public nlohmann::json_sax<json> {
     // Drop the "[json.exception.parse_error.101] " tag: the rest says where and
     // why.
     size_t tag_end = message_.find("] ");
-    if (message_.rfind("[json.exception.", 0) == 0 &&
-        tag_end != std::string::npos) {
+    if (message_.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
       message_.erase(0, tag_end + 2);
     }
     return false;
@@ -83,8 +82,8 @@ class ParseErrorCatcher : public nlohmann::json_sax<json> {
 
 // Describes one failure; Parser turns it into "<source>: <where>: <field>:
 // <what>".
-Error Fault(std::string_view source, std::string_view where,
-            std::string_view field, std::string_view what) {
+Error Fault(std::string_view source, std::string_view where, std::string_view field,
+            std::string_view what) {
   std::string message(source.empty() ? "pki description" : source);
   if (!where.empty()) {
     message += ": ";
@@ -99,8 +98,7 @@ Error Fault(std::string_view source, std::string_view where,
   return MakeError(ErrorCode::kInvalidInput, std::move(message));
 }
 
-std::string EntryLabel(std::string_view list, size_t index,
-                       std::string_view name) {
+std::string EntryLabel(std::string_view list, size_t index, std::string_view name) {
   std::string label(list);
   label += "[" + std::to_string(index) + "]";
   if (!name.empty()) {
@@ -111,9 +109,7 @@ std::string EntryLabel(std::string_view list, size_t index,
   return label;
 }
 
-std::string Quoted(std::string_view text) {
-  return "'" + std::string(text) + "'";
-}
+std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 // ObjectReader reads the fields of one JSON object, checking each type and
 // rejecting the fields it was not told about. Errors name the source, the entry
@@ -140,8 +136,7 @@ class ObjectReader {
 
   // Find returns the field's value, or nullptr (with an Error in `status` when
   // required).
-  const json* Find(std::string_view field, bool required,
-                   Status* status) const {
+  const json* Find(std::string_view field, bool required, Status* status) const {
     auto it = object_.find(std::string(field));
     if (it == object_.end()) {
       if (required) {
@@ -159,8 +154,7 @@ class ObjectReader {
       return status;
     }
     if (!value->is_string()) {
-      return FieldError(
-          field, std::string("want a string, got ") + JsonTypeName(*value));
+      return FieldError(field, std::string("want a string, got ") + JsonTypeName(*value));
     }
     *out = value->get<std::string>();
     if (out->empty()) {
@@ -176,8 +170,7 @@ class ObjectReader {
       return status;
     }
     if (!value->is_boolean()) {
-      return FieldError(field, std::string("want true or false, got ") +
-                                   JsonTypeName(*value));
+      return FieldError(field, std::string("want true or false, got ") + JsonTypeName(*value));
     }
     *out = value->get<bool>();
     return Status::Ok();
@@ -190,14 +183,12 @@ class ObjectReader {
       return status;
     }
     if (!(*out)->is_array()) {
-      return FieldError(
-          field, std::string("want an array, got ") + JsonTypeName(**out));
+      return FieldError(field, std::string("want an array, got ") + JsonTypeName(**out));
     }
     return Status::Ok();
   }
 
-  Status StringArray(std::string_view field, bool required,
-                     std::vector<std::string>* out) const {
+  Status StringArray(std::string_view field, bool required, std::vector<std::string>* out) const {
     const json* array = nullptr;
     Status status = Array(field, required, &array);
     if (!status.ok() || array == nullptr) {
@@ -205,11 +196,9 @@ class ObjectReader {
     }
     for (size_t i = 0; i < array->size(); ++i) {
       const json& item = (*array)[i];
-      std::string item_field =
-          std::string(field) + "[" + std::to_string(i) + "]";
+      std::string item_field = std::string(field) + "[" + std::to_string(i) + "]";
       if (!item.is_string()) {
-        return FieldError(item_field, std::string("want a string, got ") +
-                                          JsonTypeName(item));
+        return FieldError(item_field, std::string("want a string, got ") + JsonTypeName(item));
       }
       out->push_back(item.get<std::string>());
     }
@@ -232,8 +221,7 @@ bool ParseOffset(std::string_view text, std::chrono::seconds* out) {
   }
   size_t digits_start = pos;
   int64_t count = 0;
-  while (pos < text.size() &&
-         std::isdigit(static_cast<unsigned char>(text[pos])) != 0) {
+  while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])) != 0) {
     count = count * 10 + (text[pos] - '0');
     if (count > kMaxOffsetSeconds) {
       return false;
@@ -288,10 +276,9 @@ Status CheckName(const ObjectReader& reader, std::string_view name) {
     }
   }
   if (!valid) {
-    return reader.FieldError(
-        "name", Quoted(name) +
-                    " is not a name (1-64 lower-case letters, digits "
-                    "and '-', not starting with '-')");
+    return reader.FieldError("name", Quoted(name) +
+                                         " is not a name (1-64 lower-case letters, digits "
+                                         "and '-', not starting with '-')");
   }
   return Status::Ok();
 }
@@ -301,8 +288,8 @@ bool IsDnsName(std::string_view name) {
     return false;
   }
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '*';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.' || c == '*';
     if (!ok) {
       return false;
     }
@@ -316,12 +303,10 @@ bool IsIpAddress(const std::string& text) {
   return address != nullptr;
 }
 
-Result<KeySpec> ParseKey(const json& entry, std::string_view source,
-                         size_t index) {
+Result<KeySpec> ParseKey(const json& entry, std::string_view source, size_t index) {
   ObjectReader reader(entry, source, EntryLabel("keys", index, ""));
   if (!entry.is_object()) {
-    return reader.FieldError(
-        "", std::string("want an object, got ") + JsonTypeName(entry));
+    return reader.FieldError("", std::string("want an object, got ") + JsonTypeName(entry));
   }
   KeySpec key;
   if (Status s = reader.String("name", true, &key.name); !s.ok()) {
@@ -339,20 +324,16 @@ Result<KeySpec> ParseKey(const json& entry, std::string_view source,
     return s.take_error();
   }
   if (!ParseKeyType(type, &key.type)) {
-    return reader.FieldError("type",
-                             "unknown key type " + Quoted(type) +
-                                 " (want ec-p256, ec-p384 or rsa-2048)");
+    return reader.FieldError(
+        "type", "unknown key type " + Quoted(type) + " (want ec-p256, ec-p384 or rsa-2048)");
   }
   return key;
 }
 
-Result<CertificateSpec> ParseCertificate(const json& entry,
-                                         std::string_view source,
-                                         size_t index) {
+Result<CertificateSpec> ParseCertificate(const json& entry, std::string_view source, size_t index) {
   ObjectReader reader(entry, source, EntryLabel("certificates", index, ""));
   if (!entry.is_object()) {
-    return reader.FieldError(
-        "", std::string("want an object, got ") + JsonTypeName(entry));
+    return reader.FieldError("", std::string("want an object, got ") + JsonTypeName(entry));
   }
   CertificateSpec cert;
   if (Status s = reader.String("name", true, &cert.name); !s.ok()) {
@@ -362,13 +343,11 @@ Result<CertificateSpec> ParseCertificate(const json& entry,
     return s.take_error();
   }
   if (cert.name == kSelfIssuer) {
-    return reader.FieldError(
-        "name", "'self' is reserved (it marks a self-signed issuer)");
+    return reader.FieldError("name", "'self' is reserved (it marks a self-signed issuer)");
   }
   reader.set_where(EntryLabel("certificates", index, cert.name));
-  Status status = reader.CheckFields({"name", "description", "key", "issuer",
-                                      "ca", "common_name", "dns", "ip",
-                                      "not_before", "not_after"});
+  Status status = reader.CheckFields({"name", "description", "key", "issuer", "ca", "common_name",
+                                      "dns", "ip", "not_before", "not_after"});
   if (status.ok()) {
     status = reader.String("key", true, &cert.key);
   }
@@ -401,40 +380,35 @@ Result<CertificateSpec> ParseCertificate(const json& entry,
   }
   for (size_t i = 0; i < cert.dns_names.size(); ++i) {
     if (!IsDnsName(cert.dns_names[i])) {
-      return reader.FieldError(
-          "dns[" + std::to_string(i) + "]",
-          Quoted(cert.dns_names[i]) + " is not a DNS name");
+      return reader.FieldError("dns[" + std::to_string(i) + "]",
+                               Quoted(cert.dns_names[i]) + " is not a DNS name");
     }
   }
   for (size_t i = 0; i < cert.ip_addresses.size(); ++i) {
     if (!IsIpAddress(cert.ip_addresses[i])) {
-      return reader.FieldError(
-          "ip[" + std::to_string(i) + "]",
-          Quoted(cert.ip_addresses[i]) + " is not an IP address");
+      return reader.FieldError("ip[" + std::to_string(i) + "]",
+                               Quoted(cert.ip_addresses[i]) + " is not an IP address");
     }
   }
-  for (auto [field, out] : {std::pair{"not_before", &cert.not_before},
-                            std::pair{"not_after", &cert.not_after}}) {
+  for (auto [field, out] :
+       {std::pair{"not_before", &cert.not_before}, std::pair{"not_after", &cert.not_after}}) {
     std::string text;
     if (Status s = reader.String(field, true, &text); !s.ok()) {
       return s.take_error();
     }
     if (!ParseOffset(text, out)) {
-      return reader.FieldError(
-          field, "bad duration " + Quoted(text) +
-                     " (want a signed count and a unit s, m, h or d, "
-                     "at most 100 years, e.g. \"-1d\")");
+      return reader.FieldError(field, "bad duration " + Quoted(text) +
+                                          " (want a signed count and a unit s, m, h or d, "
+                                          "at most 100 years, e.g. \"-1d\")");
     }
   }
   return cert;
 }
 
-Result<BundleSpec> ParseBundle(const json& entry, std::string_view source,
-                               size_t index) {
+Result<BundleSpec> ParseBundle(const json& entry, std::string_view source, size_t index) {
   ObjectReader reader(entry, source, EntryLabel("bundles", index, ""));
   if (!entry.is_object()) {
-    return reader.FieldError(
-        "", std::string("want an object, got ") + JsonTypeName(entry));
+    return reader.FieldError("", std::string("want an object, got ") + JsonTypeName(entry));
   }
   BundleSpec bundle;
   if (Status s = reader.String("name", true, &bundle.name); !s.ok()) {
@@ -462,9 +436,10 @@ Result<BundleSpec> ParseBundle(const json& entry, std::string_view source,
 
 // Index of each name in `items`, or the first duplicate as an Error.
 template <typename Spec>
-Result<std::map<std::string, size_t, std::less<>>> IndexNames(
-    const std::vector<Spec>& items, std::string_view source,
-    std::string_view list, std::string_view kind) {
+Result<std::map<std::string, size_t, std::less<>>> IndexNames(const std::vector<Spec>& items,
+                                                              std::string_view source,
+                                                              std::string_view list,
+                                                              std::string_view kind) {
   std::map<std::string, size_t, std::less<>> index;
   for (size_t i = 0; i < items.size(); ++i) {
     auto [it, inserted] = index.emplace(items[i].name, i);
@@ -497,8 +472,7 @@ Status CheckPkiDescription(const PkiDescription& description) {
   if (!keys.ok()) {
     return keys.take_error();
   }
-  auto certs = IndexNames(description.certificates, source, "certificates",
-                          "certificate");
+  auto certs = IndexNames(description.certificates, source, "certificates", "certificate");
   if (!certs.ok()) {
     return certs.take_error();
   }
@@ -519,13 +493,11 @@ Status CheckPkiDescription(const PkiDescription& description) {
     if (!cert.issuer.empty()) {
       auto issuer = certs->find(cert.issuer);
       if (issuer == certs->end()) {
-        return Fault(source, where, "issuer",
-                     "unknown certificate " + Quoted(cert.issuer));
+        return Fault(source, where, "issuer", "unknown certificate " + Quoted(cert.issuer));
       }
       if (!specs[issuer->second].ca) {
         return Fault(source, where, "issuer",
-                     "certificate " + Quoted(cert.issuer) +
-                         " is not a CA (\"ca\": true)");
+                     "certificate " + Quoted(cert.issuer) + " is not a CA (\"ca\": true)");
       }
     }
     if (cert.not_after <= cert.not_before) {
@@ -538,22 +510,20 @@ Status CheckPkiDescription(const PkiDescription& description) {
   for (size_t i = 0; i < specs.size(); ++i) {
     std::string path = specs[i].name;
     size_t current = i;
-    for (size_t steps = 0;
-         steps <= specs.size() && !specs[current].issuer.empty(); ++steps) {
+    for (size_t steps = 0; steps <= specs.size() && !specs[current].issuer.empty(); ++steps) {
       current = certs->find(specs[current].issuer)->second;
       path += " -> " + specs[current].name;
       if (current == i) {
         return Fault(
             source, EntryLabel("certificates", i, specs[i].name), "issuer",
-            "cycle in issuers: " + path +
-                " (a self-signed certificate has \"issuer\": \"self\")");
+            "cycle in issuers: " + path + " (a self-signed certificate has \"issuer\": \"self\")");
       }
     }
   }
   for (size_t i = 0; i < description.keys.size(); ++i) {
     if (!key_used[i]) {
-      return Fault(source, EntryLabel("keys", i, description.keys[i].name),
-                   "name", "not used by any certificate");
+      return Fault(source, EntryLabel("keys", i, description.keys[i].name), "name",
+                   "not used by any certificate");
     }
   }
   for (size_t i = 0; i < description.bundles.size(); ++i) {
@@ -566,14 +536,11 @@ Status CheckPkiDescription(const PkiDescription& description) {
       std::string field = "certificates[" + std::to_string(j) + "]";
       const std::string& member = bundle.certificates[j];
       if (certs->find(member) == certs->end()) {
-        return Fault(source, where, field,
-                     "unknown certificate " + Quoted(member));
+        return Fault(source, where, field, "unknown certificate " + Quoted(member));
       }
-      if (std::find(bundle.certificates.begin(),
-                    bundle.certificates.begin() + j,
-                    member) != bundle.certificates.begin() + j) {
-        return Fault(source, where, field,
-                     "certificate " + Quoted(member) + " listed twice");
+      if (std::find(bundle.certificates.begin(), bundle.certificates.begin() + j, member) !=
+          bundle.certificates.begin() + j) {
+        return Fault(source, where, field, "certificate " + Quoted(member) + " listed twice");
       }
     }
   }
@@ -591,16 +558,15 @@ Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
   ObjectReader top(root, source_name, "");
   if (!root.is_object()) {
     return Fault(source_name, "", "",
-                 std::string("want a JSON object at the top, got ") +
-                     JsonTypeName(root));
+                 std::string("want a JSON object at the top, got ") + JsonTypeName(root));
   }
   PkiDescription description;
   description.source_name = std::string(source_name);
   const json* keys = nullptr;
   const json* certificates = nullptr;
   const json* bundles = nullptr;
-  Status status = top.CheckFields(
-      {"description", "organization", "keys", "certificates", "bundles"});
+  Status status =
+      top.CheckFields({"description", "organization", "keys", "certificates", "bundles"});
   if (status.ok()) {
     status = top.String("description", false, &description.description);
   }
@@ -627,8 +593,7 @@ Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
     description.keys.push_back(std::move(key).value());
   }
   for (size_t i = 0; i < certificates->size(); ++i) {
-    Result<CertificateSpec> cert =
-        ParseCertificate((*certificates)[i], source_name, i);
+    Result<CertificateSpec> cert = ParseCertificate((*certificates)[i], source_name, i);
     if (!cert.ok()) {
       return cert.take_error();
     }

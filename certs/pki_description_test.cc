@@ -33,8 +33,7 @@ json BaseDescription() {
 }
 
 TEST(PkiDescriptionTest, DefaultDescriptionLoads) {
-  Result<PkiDescription> description =
-      LoadPkiDescription(DefaultPkiDescriptionPath());
+  Result<PkiDescription> description = LoadPkiDescription(DefaultPkiDescriptionPath());
   ASSERT_TRUE(description.ok()) << description.error().message;
   std::vector<std::string> names;
   for (const CertificateSpec& cert : description->certificates) {
@@ -42,9 +41,8 @@ TEST(PkiDescriptionTest, DefaultDescriptionLoads) {
   }
   // Scenarios refer to these names.
   for (const char* want :
-       {"root-ec", "root-rsa", "intermediate", "platform-root",
-        "untrusted-root", "untrusted-leaf", "edge-a", "edge-b", "edge-rsa",
-        "edge-rsa-root", "edge-a-reissued", "edge-expired",
+       {"root-ec", "root-rsa", "intermediate", "platform-root", "untrusted-root", "untrusted-leaf",
+        "edge-a", "edge-b", "edge-rsa", "edge-rsa-root", "edge-a-reissued", "edge-expired",
         "edge-not-yet-valid", "edge-self-signed", "edge-wrong-name", "platform",
         "platform-wrong-name"}) {
     SCOPED_TRACE(want);
@@ -54,8 +52,7 @@ TEST(PkiDescriptionTest, DefaultDescriptionLoads) {
   for (const BundleSpec& bundle : description->bundles) {
     bundles.push_back(bundle.name);
   }
-  EXPECT_EQ(bundles,
-            (std::vector<std::string>{"ca-all", "ca-platform", "ca-edge"}));
+  EXPECT_EQ(bundles, (std::vector<std::string>{"ca-all", "ca-platform", "ca-edge"}));
 }
 
 TEST(PkiDescriptionTest, ParsesEveryField) {
@@ -79,8 +76,7 @@ TEST(PkiDescriptionTest, ParsesEveryField) {
                                   {"issuer", "self"},
                                   {"not_before", "0s"},
                                   {"not_after", "+2h"}});
-  Result<PkiDescription> description =
-      ParsePkiDescription(text.dump(), "test.json");
+  Result<PkiDescription> description = ParsePkiDescription(text.dump(), "test.json");
   ASSERT_TRUE(description.ok()) << description.error().message;
   EXPECT_EQ(description->source_name, "test.json");
   EXPECT_EQ(description->description, "small");
@@ -98,15 +94,12 @@ TEST(PkiDescriptionTest, ParsesEveryField) {
   EXPECT_EQ(other.issuer, "root");
   EXPECT_EQ(other.common_name, "Other CN");
   EXPECT_EQ(other.description, "more");
-  EXPECT_EQ(other.dns_names,
-            (std::vector<std::string>{"a.example", "*.b.example"}));
+  EXPECT_EQ(other.dns_names, (std::vector<std::string>{"a.example", "*.b.example"}));
   EXPECT_EQ(other.ip_addresses, (std::vector<std::string>{"::1", "192.0.2.7"}));
   EXPECT_EQ(other.not_before, std::chrono::seconds(-90 * 60));
   EXPECT_EQ(other.not_after, std::chrono::seconds(3600));
-  EXPECT_EQ(description->certificates[3].not_after,
-            std::chrono::seconds(2 * 3600));
-  EXPECT_EQ(description->bundles[0].certificates,
-            (std::vector<std::string>{"root"}));
+  EXPECT_EQ(description->certificates[3].not_after, std::chrono::seconds(2 * 3600));
+  EXPECT_EQ(description->bundles[0].certificates, (std::vector<std::string>{"root"}));
 }
 
 TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
@@ -116,8 +109,7 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
     std::string want;
   };
   const Case cases[] = {
-      {"unknown issuer",
-       [](json& d) { d["certificates"][1]["issuer"] = "nope"; },
+      {"unknown issuer", [](json& d) { d["certificates"][1]["issuer"] = "nope"; },
        "pki.json: certificates[1] (leaf): issuer: unknown certificate 'nope'"},
       {"cycle in issuers",
        [](json& d) {
@@ -137,8 +129,7 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
        "pki.json: certificates[2] (ca-a): issuer: cycle in issuers: ca-a -> "
        "ca-b -> ca-a (a "
        "self-signed certificate has \"issuer\": \"self\")"},
-      {"issuer is itself",
-       [](json& d) { d["certificates"][0]["issuer"] = "root"; },
+      {"issuer is itself", [](json& d) { d["certificates"][0]["issuer"] = "root"; },
        "pki.json: certificates[0] (root): issuer: cycle in issuers: root -> "
        "root (a "
        "self-signed certificate has \"issuer\": \"self\")"},
@@ -152,26 +143,22 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
          d["keys"].push_back({{"name", "k-root"}, {"type", "ec-p256"}});
        },
        "pki.json: keys[2] (k-root): name: duplicate key name (also keys[0])"},
-      {"duplicate bundle name",
-       [](json& d) { d["bundles"].push_back(d["bundles"][0]); },
+      {"duplicate bundle name", [](json& d) { d["bundles"].push_back(d["bundles"][0]); },
        "pki.json: bundles[1] (ca): name: duplicate bundle name (also "
        "bundles[0])"},
       {"unknown key type", [](json& d) { d["keys"][0]["type"] = "rsa-1024"; },
        "pki.json: keys[0] (k-root): type: unknown key type 'rsa-1024' (want "
        "ec-p256, ec-p384 "
        "or rsa-2048)"},
-      {"unknown field in a certificate",
-       [](json& d) { d["certificates"][1]["colour"] = "blue"; },
+      {"unknown field in a certificate", [](json& d) { d["certificates"][1]["colour"] = "blue"; },
        "pki.json: certificates[1] (leaf): colour: unknown field"},
       {"unknown field in a key", [](json& d) { d["keys"][1]["bits"] = 2048; },
        "pki.json: keys[1] (k-leaf): bits: unknown field"},
-      {"unknown field in a bundle",
-       [](json& d) { d["bundles"][0]["files"] = json::array(); },
+      {"unknown field in a bundle", [](json& d) { d["bundles"][0]["files"] = json::array(); },
        "pki.json: bundles[0] (ca): files: unknown field"},
       {"unknown top-level field", [](json& d) { d["version"] = 2; },
        "pki.json: version: unknown field"},
-      {"missing not_after",
-       [](json& d) { d["certificates"][1].erase("not_after"); },
+      {"missing not_after", [](json& d) { d["certificates"][1].erase("not_after"); },
        "pki.json: certificates[1] (leaf): not_after: missing required field"},
       {"missing key", [](json& d) { d["certificates"][1].erase("key"); },
        "pki.json: certificates[1] (leaf): key: missing required field"},
@@ -183,27 +170,22 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
        "pki.json: keys[0] (k-root): type: missing required field"},
       {"missing bundles", [](json& d) { d.erase("bundles"); },
        "pki.json: bundles: missing required field"},
-      {"bad duration",
-       [](json& d) { d["certificates"][1]["not_before"] = "1 day"; },
+      {"bad duration", [](json& d) { d["certificates"][1]["not_before"] = "1 day"; },
        "pki.json: certificates[1] (leaf): not_before: bad duration '1 day' "
        "(want a signed "
        "count and a unit s, m, h or d, at most 100 years, e.g. \"-1d\")"},
-      {"bad duration unit",
-       [](json& d) { d["certificates"][1]["not_after"] = "+2w"; },
+      {"bad duration unit", [](json& d) { d["certificates"][1]["not_after"] = "+2w"; },
        "pki.json: certificates[1] (leaf): not_after: bad duration '+2w' (want "
        "a signed count "
        "and a unit s, m, h or d, at most 100 years, e.g. \"-1d\")"},
-      {"duration too long",
-       [](json& d) { d["certificates"][1]["not_after"] = "+99999999d"; },
+      {"duration too long", [](json& d) { d["certificates"][1]["not_after"] = "+99999999d"; },
        "pki.json: certificates[1] (leaf): not_after: bad duration '+99999999d' "
        "(want a signed "
        "count and a unit s, m, h or d, at most 100 years, e.g. \"-1d\")"},
-      {"duration as a number",
-       [](json& d) { d["certificates"][1]["not_after"] = 365; },
+      {"duration as a number", [](json& d) { d["certificates"][1]["not_after"] = 365; },
        "pki.json: certificates[1] (leaf): not_after: want a string, got a "
        "number"},
-      {"validity ends before it starts",
-       [](json& d) { d["certificates"][1]["not_after"] = "-2d"; },
+      {"validity ends before it starts", [](json& d) { d["certificates"][1]["not_after"] = "-2d"; },
        "pki.json: certificates[1] (leaf): not_after: not after not_before"},
       {"bundle names an unknown certificate",
        [](json& d) { d["bundles"][0]["certificates"].push_back("nope"); },
@@ -213,8 +195,7 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
        [](json& d) { d["bundles"][0]["certificates"].push_back("root"); },
        "pki.json: bundles[0] (ca): certificates[1]: certificate 'root' listed "
        "twice"},
-      {"empty bundle",
-       [](json& d) { d["bundles"][0]["certificates"] = json::array(); },
+      {"empty bundle", [](json& d) { d["bundles"][0]["certificates"] = json::array(); },
        "pki.json: bundles[0] (ca): certificates: empty list"},
       {"unknown key", [](json& d) { d["certificates"][1]["key"] = "k-nope"; },
        "pki.json: certificates[1] (leaf): key: unknown key 'k-nope'"},
@@ -234,28 +215,23 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
        "pki.json: certificates[2] (under-leaf): issuer: certificate 'leaf' is "
        "not a CA "
        "(\"ca\": true)"},
-      {"ca is not a boolean",
-       [](json& d) { d["certificates"][0]["ca"] = "yes"; },
+      {"ca is not a boolean", [](json& d) { d["certificates"][0]["ca"] = "yes"; },
        "pki.json: certificates[0] (root): ca: want true or false, got a "
        "string"},
-      {"dns is not an array",
-       [](json& d) { d["certificates"][1]["dns"] = "localhost"; },
+      {"dns is not an array", [](json& d) { d["certificates"][1]["dns"] = "localhost"; },
        "pki.json: certificates[1] (leaf): dns: want an array, got a string"},
       {"dns holds a number",
        [](json& d) {
          d["certificates"][1]["dns"] = {"localhost", 7};
        },
        "pki.json: certificates[1] (leaf): dns[1]: want a string, got a number"},
-      {"bad DNS name",
-       [](json& d) { d["certificates"][1]["dns"] = {"local host"}; },
+      {"bad DNS name", [](json& d) { d["certificates"][1]["dns"] = {"local host"}; },
        "pki.json: certificates[1] (leaf): dns[0]: 'local host' is not a DNS "
        "name"},
-      {"bad IP address",
-       [](json& d) { d["certificates"][1]["ip"] = {"127.0.0"}; },
+      {"bad IP address", [](json& d) { d["certificates"][1]["ip"] = {"127.0.0"}; },
        "pki.json: certificates[1] (leaf): ip[0]: '127.0.0' is not an IP "
        "address"},
-      {"name not usable as a file name",
-       [](json& d) { d["certificates"][1]["name"] = "Edge_A"; },
+      {"name not usable as a file name", [](json& d) { d["certificates"][1]["name"] = "Edge_A"; },
        "pki.json: certificates[1]: name: 'Edge_A' is not a name (1-64 "
        "lower-case letters, "
        "digits and '-', not starting with '-')"},
@@ -264,8 +240,7 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
        "self-signed issuer)"},
       {"entry is not an object", [](json& d) { d["keys"][1] = "k-leaf"; },
        "pki.json: keys[1]: want an object, got a string"},
-      {"certificates is not an array",
-       [](json& d) { d["certificates"] = json::object(); },
+      {"certificates is not an array", [](json& d) { d["certificates"] = json::object(); },
        "pki.json: certificates: want an array, got an object"},
       {"no certificates",
        [](json& d) {
@@ -281,8 +256,7 @@ TEST(PkiDescriptionTest, MalformedDescriptionsGiveOneLineNamingEntryAndField) {
     SCOPED_TRACE(c.name);
     json description = BaseDescription();
     c.change(description);
-    Result<PkiDescription> parsed =
-        ParsePkiDescription(description.dump(2), "pki.json");
+    Result<PkiDescription> parsed = ParsePkiDescription(description.dump(2), "pki.json");
     ASSERT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidInput);
     EXPECT_EQ(parsed.error().message, c.want);
@@ -298,32 +272,25 @@ TEST(PkiDescriptionTest, TextThatIsNotJsonSaysWhere) {
   };
   const Case cases[] = {
       {"empty", "", "pki.json: not JSON: parse error at line 1, column 1: "},
-      {"unclosed object", "{\n  \"keys\": [\n",
-       "pki.json: not JSON: parse error at line 3, "},
-      {"trailing comma", "{\"keys\": [1,]}",
-       "pki.json: not JSON: parse error at line 1, "},
-      {"comment", "// pki\n{}",
-       "pki.json: not JSON: parse error at line 1, column 1: "},
+      {"unclosed object", "{\n  \"keys\": [\n", "pki.json: not JSON: parse error at line 3, "},
+      {"trailing comma", "{\"keys\": [1,]}", "pki.json: not JSON: parse error at line 1, "},
+      {"comment", "// pki\n{}", "pki.json: not JSON: parse error at line 1, column 1: "},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Result<PkiDescription> parsed = ParsePkiDescription(c.text, "pki.json");
     ASSERT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidInput);
-    EXPECT_EQ(parsed.error().message.rfind(c.want, 0), 0u)
-        << parsed.error().message;
-    EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos)
-        << parsed.error().message;
+    EXPECT_EQ(parsed.error().message.rfind(c.want, 0), 0u) << parsed.error().message;
+    EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos) << parsed.error().message;
   }
 }
 
 TEST(PkiDescriptionTest, LoadNamesTheMissingFile) {
-  Result<PkiDescription> missing =
-      LoadPkiDescription("/nonexistent/fpconform/pki.json");
+  Result<PkiDescription> missing = LoadPkiDescription("/nonexistent/fpconform/pki.json");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
-  EXPECT_NE(missing.error().message.find("/nonexistent/fpconform/pki.json"),
-            std::string::npos);
+  EXPECT_NE(missing.error().message.find("/nonexistent/fpconform/pki.json"), std::string::npos);
 }
 
 TEST(PkiDescriptionTest, LoadErrorsNameThePath) {
@@ -336,13 +303,11 @@ TEST(PkiDescriptionTest, LoadErrorsNameThePath) {
   Result<PkiDescription> parsed = LoadPkiDescription(path);
   ASSERT_FALSE(parsed.ok());
   EXPECT_EQ(parsed.error().message,
-            path.string() +
-                ": certificates[1] (leaf): issuer: unknown certificate 'nope'");
+            path.string() + ": certificates[1] (leaf): issuer: unknown certificate 'nope'");
 }
 
 TEST(PkiDescriptionTest, CheckCatchesFaultsInDescriptionsBuiltInCode) {
-  Result<PkiDescription> parsed =
-      ParsePkiDescription(BaseDescription().dump(), "base");
+  Result<PkiDescription> parsed = ParsePkiDescription(BaseDescription().dump(), "base");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   PkiDescription description = *parsed;
   description.source_name.clear();

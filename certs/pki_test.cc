@@ -29,12 +29,10 @@ using testing::SharedPki;
 using testing::SharedPkiDir;
 using testing::VerifyWithBundle;
 
-const char* const kLeaves[] = {"untrusted-leaf",   "edge-a",
-                               "edge-b",           "edge-rsa",
-                               "edge-rsa-root",    "edge-a-reissued",
-                               "edge-expired",     "edge-not-yet-valid",
-                               "edge-self-signed", "edge-wrong-name",
-                               "platform",         "platform-wrong-name"};
+const char* const kLeaves[] = {
+    "untrusted-leaf",   "edge-a",          "edge-b",       "edge-rsa",
+    "edge-rsa-root",    "edge-a-reissued", "edge-expired", "edge-not-yet-valid",
+    "edge-self-signed", "edge-wrong-name", "platform",     "platform-wrong-name"};
 
 TEST(PkiTest, EveryCertificateVerifiesOrFailsAsDescribed) {
   const Pki* pki = SharedPki();
@@ -50,8 +48,7 @@ TEST(PkiTest, EveryCertificateVerifiesOrFailsAsDescribed) {
       {"intermediate", "ca-edge", X509_V_OK},
       {"platform-root", "ca-platform", X509_V_OK},
       {"untrusted-root", "ca-all", X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT},
-      {"untrusted-leaf", "ca-all",
-       X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
+      {"untrusted-leaf", "ca-all", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
       {"edge-a", "ca-edge", X509_V_OK},
       {"edge-a", "ca-all", X509_V_OK},
       {"edge-b", "ca-edge", X509_V_OK},
@@ -61,8 +58,7 @@ TEST(PkiTest, EveryCertificateVerifiesOrFailsAsDescribed) {
       {"edge-expired", "ca-edge", X509_V_ERR_CERT_HAS_EXPIRED},
       {"edge-not-yet-valid", "ca-edge", X509_V_ERR_CERT_NOT_YET_VALID},
       {"edge-self-signed", "ca-all", X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT},
-      {"edge-wrong-name", "ca-edge",
-       X509_V_OK},  // names are checked separately
+      {"edge-wrong-name", "ca-edge", X509_V_OK},  // names are checked separately
       {"platform", "ca-platform", X509_V_OK},
       {"platform", "ca-all", X509_V_OK},
       {"platform-wrong-name", "ca-platform", X509_V_OK},
@@ -70,16 +66,14 @@ TEST(PkiTest, EveryCertificateVerifiesOrFailsAsDescribed) {
       {"edge-a", "ca-platform", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
       {"edge-b", "ca-platform", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
       {"edge-rsa", "ca-platform", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
-      {"edge-rsa-root", "ca-platform",
-       X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
+      {"edge-rsa-root", "ca-platform", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.certificate) + " against " + c.bundle);
     const Certificate* cert = pki->Find(c.certificate);
     ASSERT_NE(cert, nullptr);
     long got = VerifyWithBundle(*pki, *cert, c.bundle);
-    EXPECT_EQ(got, c.want) << "got " << X509_verify_cert_error_string(got)
-                           << "; want "
+    EXPECT_EQ(got, c.want) << "got " << X509_verify_cert_error_string(got) << "; want "
                            << X509_verify_cert_error_string(c.want);
   }
 }
@@ -92,13 +86,10 @@ TEST(PkiTest, OnlyTheWrongNameLeavesFailTheNameChecks) {
     const Certificate* cert = pki->Find(name);
     ASSERT_NE(cert, nullptr);
     bool wrong = std::string(name).find("wrong-name") != std::string::npos;
-    EXPECT_EQ(X509_check_host(cert->cert.get(), "localhost", 0, 0, nullptr),
-              wrong ? 0 : 1);
-    EXPECT_EQ(X509_check_ip_asc(cert->cert.get(), "127.0.0.1", 0),
-              wrong ? 0 : 1);
-    EXPECT_EQ(
-        X509_check_host(cert->cert.get(), "wrong-name.invalid", 0, 0, nullptr),
-        wrong ? 1 : 0);
+    EXPECT_EQ(X509_check_host(cert->cert.get(), "localhost", 0, 0, nullptr), wrong ? 0 : 1);
+    EXPECT_EQ(X509_check_ip_asc(cert->cert.get(), "127.0.0.1", 0), wrong ? 0 : 1);
+    EXPECT_EQ(X509_check_host(cert->cert.get(), "wrong-name.invalid", 0, 0, nullptr),
+              wrong ? 1 : 0);
   }
 }
 
@@ -125,30 +116,24 @@ TEST(PkiTest, ExtensionsSerialsAndSignaturesFollowTheDescription) {
         want |= KU_KEY_ENCIPHERMENT;
       }
       EXPECT_EQ(usage, want);
-      EXPECT_EQ(X509_get_extended_key_usage(cert),
-                static_cast<uint32_t>(XKU_SSL_SERVER));
+      EXPECT_EQ(X509_get_extended_key_usage(cert), static_cast<uint32_t>(XKU_SSL_SERVER));
       EXPECT_NE(X509_get0_authority_key_id(cert), nullptr);
       EXPECT_EQ(X509_check_ca(cert), 0);
     }
     if (c->issuer != nullptr) {
       const ASN1_OCTET_STRING* akid = X509_get0_authority_key_id(cert);
       ASSERT_NE(akid, nullptr);
-      EXPECT_EQ(ASN1_OCTET_STRING_cmp(
-                    akid, X509_get0_subject_key_id(c->issuer->cert.get())),
-                0);
+      EXPECT_EQ(ASN1_OCTET_STRING_cmp(akid, X509_get0_subject_key_id(c->issuer->cert.get())), 0);
       EXPECT_EQ(X509_check_issued(c->issuer->cert.get(), cert), X509_V_OK);
     } else {
       EXPECT_EQ(X509_self_signed(cert, /*verify_signature=*/1), 1);
     }
     int signature_nid = 0;
-    ASSERT_EQ(X509_get_signature_info(cert, &signature_nid, nullptr, nullptr,
-                                      nullptr),
-              1);
+    ASSERT_EQ(X509_get_signature_info(cert, &signature_nid, nullptr, nullptr, nullptr), 1);
     EXPECT_EQ(signature_nid, NID_sha256);
 
     // A random positive serial of 16 bytes, as the manifest prints it.
-    UniquePtr<BIGNUM> serial(
-        ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
+    UniquePtr<BIGNUM> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), nullptr));
     ASSERT_NE(serial, nullptr);
     EXPECT_FALSE(BN_is_negative(serial.get()));
     EXPECT_EQ(BN_num_bytes(serial.get()), 16);
@@ -160,10 +145,9 @@ TEST(PkiTest, ExtensionsSerialsAndSignaturesFollowTheDescription) {
     EXPECT_EQ(X509_check_private_key(cert, c->key.get()), 1);
     EXPECT_EQ(EVP_PKEY_get_id(c->key.get()),
               c->key_type == "rsa-2048" ? EVP_PKEY_RSA : EVP_PKEY_EC);
-    EXPECT_EQ(EVP_PKEY_get_bits(c->key.get()), c->key_type == "rsa-2048" ? 2048
-                                               : c->key_type == "ec-p384"
-                                                   ? 384
-                                                   : 256);
+    EXPECT_EQ(EVP_PKEY_get_bits(c->key.get()), c->key_type == "rsa-2048"  ? 2048
+                                               : c->key_type == "ec-p384" ? 384
+                                                                          : 256);
   }
   std::set<std::string> serials;
   for (const std::unique_ptr<Certificate>& c : pki->certificates()) {
@@ -199,13 +183,12 @@ TEST(PkiTest, ValidityIsRelativeToGenerationTime) {
     int seconds = 0;
     UniquePtr<ASN1_STRING> want_before(ASN1_TIME_set(nullptr, c.not_before));
     UniquePtr<ASN1_STRING> want_after(ASN1_TIME_set(nullptr, c.not_after));
-    ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, want_before.get(),
-                             X509_get0_notBefore(cert->cert.get())),
-              1);
+    ASSERT_EQ(
+        ASN1_TIME_diff(&days, &seconds, want_before.get(), X509_get0_notBefore(cert->cert.get())),
+        1);
     EXPECT_EQ(days * 86400 + seconds, 0);
-    ASSERT_EQ(ASN1_TIME_diff(&days, &seconds, want_after.get(),
-                             X509_get0_notAfter(cert->cert.get())),
-              1);
+    ASSERT_EQ(
+        ASN1_TIME_diff(&days, &seconds, want_after.get(), X509_get0_notAfter(cert->cert.get())), 1);
     EXPECT_EQ(days * 86400 + seconds, 0);
   }
 }
@@ -283,8 +266,7 @@ TEST(PkiTest, ChainsStopBeforeTheRoot) {
 TEST(PkiTest, BundlesHoldTheirRoots) {
   const Pki* pki = SharedPki();
   ASSERT_NE(pki, nullptr);
-  EXPECT_EQ(pki->BundleNames(),
-            (std::vector<std::string>{"ca-all", "ca-platform", "ca-edge"}));
+  EXPECT_EQ(pki->BundleNames(), (std::vector<std::string>{"ca-all", "ca-platform", "ca-edge"}));
   struct Case {
     const char* bundle;
     std::vector<std::string> want;
@@ -302,8 +284,7 @@ TEST(PkiTest, BundlesHoldTheirRoots) {
     ASSERT_TRUE(certs.ok()) << certs.error().message;
     ASSERT_EQ(certs->size(), c.want.size());
     for (size_t i = 0; i < c.want.size(); ++i) {
-      EXPECT_EQ(X509_cmp((*certs)[i].get(), pki->Find(c.want[i])->cert.get()),
-                0);
+      EXPECT_EQ(X509_cmp((*certs)[i].get(), pki->Find(c.want[i])->cert.get()), 0);
     }
   }
   Result<std::string> unknown = pki->BundlePem("ca-nope");
@@ -315,11 +296,9 @@ TEST(PkiTest, BundlesHoldTheirRoots) {
 // Runs `openssl x509 -noout -fingerprint -<digest>` on a PEM file and returns
 // the value after the "... Fingerprint=" label (whose case differs between
 // OpenSSL versions).
-std::string OpensslFingerprint(const fs::path& file,
-                               const std::string& digest) {
-  std::string command = std::string(FPCONFORM_OPENSSL_COMMAND) +
-                        " x509 -noout -fingerprint -" + digest +
-                        " -inform pem -in '" + file.string() + "' 2>&1";
+std::string OpensslFingerprint(const fs::path& file, const std::string& digest) {
+  std::string command = std::string(FPCONFORM_OPENSSL_COMMAND) + " x509 -noout -fingerprint -" +
+                        digest + " -inform pem -in '" + file.string() + "' 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) {
     return "popen failed";
@@ -357,14 +336,11 @@ TEST(PkiTest, ManifestFingerprintsMatchTheOpensslCommand) {
     std::string name = entry["name"];
     SCOPED_TRACE(name);
     fs::path pem = dir / entry["files"]["pem"].get<std::string>();
-    EXPECT_EQ(entry["sha256"].get<std::string>(),
-              OpensslFingerprint(pem, "sha256"));
-    EXPECT_EQ(entry["sha1"].get<std::string>(),
-              OpensslFingerprint(pem, "sha1"));
+    EXPECT_EQ(entry["sha256"].get<std::string>(), OpensslFingerprint(pem, "sha256"));
+    EXPECT_EQ(entry["sha1"].get<std::string>(), OpensslFingerprint(pem, "sha1"));
     const Certificate* cert = pki->Find(name);
     ASSERT_NE(cert, nullptr);
-    EXPECT_EQ(entry["sha256"].get<std::string>(),
-              HexEncode(cert->sha256, HexCase::kUpper, ':'));
+    EXPECT_EQ(entry["sha256"].get<std::string>(), HexEncode(cert->sha256, HexCase::kUpper, ':'));
     EXPECT_EQ(entry["spki_sha256"].get<std::string>(),
               HexEncode(cert->spki_sha256, HexCase::kUpper, ':'));
   }
@@ -390,8 +366,7 @@ TEST(PkiTest, WriteToWritesEveryFileAndTheManifest) {
     EXPECT_EQ(entry["files"]["key"], cert.name + ".key.pem");
     EXPECT_EQ(entry["files"]["chain"], cert.name + ".chain.pem");
     EXPECT_EQ(ReadFile(dir / (cert.name + ".pem")).value(), cert.pem);
-    EXPECT_EQ(ReadFile(dir / (cert.name + ".chain.pem")).value(),
-              cert.chain_pem);
+    EXPECT_EQ(ReadFile(dir / (cert.name + ".chain.pem")).value(), cert.chain_pem);
     EXPECT_EQ(ReadFile(dir / (cert.name + ".key.pem")).value(), cert.key_pem);
     std::string der = ReadFile(dir / (cert.name + ".der")).value();
     EXPECT_EQ(std::vector<uint8_t>(der.begin(), der.end()), cert.der);
@@ -420,15 +395,13 @@ TEST(PkiTest, WriteToWritesEveryFileAndTheManifest) {
       EXPECT_EQ(value.back(), 'Z');
     }
   }
-  EXPECT_EQ(manifest["certificates"][0]["subject"],
-            "CN=fpconform Root EC,O=fpconform test PKI");
+  EXPECT_EQ(manifest["certificates"][0]["subject"], "CN=fpconform Root EC,O=fpconform test PKI");
   ASSERT_EQ(manifest["bundles"].size(), 3u);
   for (const json& bundle : manifest["bundles"]) {
     std::string name = bundle["name"];
     SCOPED_TRACE(name);
     EXPECT_EQ(bundle["file"], name + ".bundle.pem");
-    EXPECT_EQ(ReadFile(dir / (name + ".bundle.pem")).value(),
-              pki->BundlePem(name).value());
+    EXPECT_EQ(ReadFile(dir / (name + ".bundle.pem")).value(), pki->BundlePem(name).value());
     std::vector<std::string> members;
     for (const Certificate* cert : pki->BundleCertificates(name)) {
       members.push_back(cert->name);
@@ -448,16 +421,14 @@ TEST(PkiTest, WriteToNamesTheFileItCouldNotWrite) {
   Status status = pki->WriteTo(dir->path());
   ASSERT_FALSE(status.ok());
   EXPECT_EQ(status.error().code, ErrorCode::kIo);
-  EXPECT_NE(status.error().message.find((dir->path() / first).string()),
-            std::string::npos)
+  EXPECT_NE(status.error().message.find((dir->path() / first).string()), std::string::npos)
       << status.error().message;
   // A file where the directory should go.
   ASSERT_TRUE(WriteFile(dir->path() / "plain", "x").ok());
   Status under_file = pki->WriteTo(dir->path() / "plain" / "out");
   ASSERT_FALSE(under_file.ok());
-  EXPECT_NE(
-      under_file.error().message.find((dir->path() / "plain" / "out").string()),
-      std::string::npos)
+  EXPECT_NE(under_file.error().message.find((dir->path() / "plain" / "out").string()),
+            std::string::npos)
       << under_file.error().message;
 }
 
@@ -473,10 +444,8 @@ TEST(PkiTest, AddingACertificateIsADataChange) {
                                          {"ip", {"127.0.0.1", "::1"}},
                                          {"not_before", "-1h"},
                                          {"not_after", "+30d"}});
-  description["bundles"].push_back(
-      {{"name", "ca-ec"}, {"certificates", {"root-ec"}}});
-  Result<PkiDescription> parsed =
-      ParsePkiDescription(description.dump(), "extended.json");
+  description["bundles"].push_back({{"name", "ca-ec"}, {"certificates", {"root-ec"}}});
+  Result<PkiDescription> parsed = ParsePkiDescription(description.dump(), "extended.json");
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   const time_t now = 1700000000;
   Result<Pki> pki = Pki::Generate(*parsed, now);
@@ -489,16 +458,13 @@ TEST(PkiTest, AddingACertificateIsADataChange) {
   EXPECT_EQ(pki->BundlePem("ca-ec").value(), pki->Find("root-ec")->pem);
   // Validity is fixed at 2023-11-14, so verify at that time.
   UniquePtr<X509_STORE> store(X509_STORE_new());
-  ASSERT_EQ(X509_STORE_add_cert(store.get(), pki->Find("root-ec")->cert.get()),
-            1);
+  ASSERT_EQ(X509_STORE_add_cert(store.get(), pki->Find("root-ec")->cert.get()), 1);
   UniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   UniquePtr<X509> intermediate = UpRef(pki->Find("intermediate")->cert.get());
   ASSERT_EQ(sk_X509_push(untrusted.get(), intermediate.get()), 1);
   intermediate.release();
   UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-  ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), cert->cert.get(),
-                                untrusted.get()),
-            1);
+  ASSERT_EQ(X509_STORE_CTX_init(ctx.get(), store.get(), cert->cert.get(), untrusted.get()), 1);
   X509_STORE_CTX_set_time(ctx.get(), 0, now);
   EXPECT_EQ(X509_verify_cert(ctx.get()), 1)
       << X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx.get()));

@@ -11,17 +11,14 @@ namespace fpconform::certs::testing {
 
 const Pki* SharedPki() {
   static const std::optional<Pki> pki = []() -> std::optional<Pki> {
-    Result<PkiDescription> description =
-        LoadPkiDescription(DefaultPkiDescriptionPath());
+    Result<PkiDescription> description = LoadPkiDescription(DefaultPkiDescriptionPath());
     if (!description.ok()) {
-      std::fprintf(stderr, "SharedPki: %s\n",
-                   description.error().message.c_str());
+      std::fprintf(stderr, "SharedPki: %s\n", description.error().message.c_str());
       return std::nullopt;
     }
     Result<Pki> generated = Pki::Generate(*description);
     if (!generated.ok()) {
-      std::fprintf(stderr, "SharedPki: %s\n",
-                   generated.error().message.c_str());
+      std::fprintf(stderr, "SharedPki: %s\n", generated.error().message.c_str());
       return std::nullopt;
     }
     return std::move(generated).value();
@@ -42,8 +39,7 @@ const std::filesystem::path& SharedPkiDir() {
       return std::nullopt;
     }
     if (Status written = pki->WriteTo(temp->path()); !written.ok()) {
-      std::fprintf(stderr, "SharedPkiDir: %s\n",
-                   written.error().message.c_str());
+      std::fprintf(stderr, "SharedPkiDir: %s\n", written.error().message.c_str());
       return std::nullopt;
     }
     return std::move(temp).value();
@@ -52,13 +48,11 @@ const std::filesystem::path& SharedPkiDir() {
   return dir.has_value() ? dir->path() : empty;
 }
 
-Result<std::vector<UniquePtr<X509>>> ParsePemCertificates(
-    const std::string& pem) {
+Result<std::vector<UniquePtr<X509>>> ParsePemCertificates(const std::string& pem) {
   UniquePtr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   std::vector<UniquePtr<X509>> certs;
   while (bio != nullptr) {
-    UniquePtr<X509> cert(
-        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    UniquePtr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
     if (cert == nullptr) {
       break;
     }
@@ -76,8 +70,7 @@ Result<std::vector<UniquePtr<X509>>> ParsePemCertificates(
   return certs;
 }
 
-long VerifyWithBundle(const Pki& pki, const Certificate& leaf,
-                      const std::string& bundle) {
+long VerifyWithBundle(const Pki& pki, const Certificate& leaf, const std::string& bundle) {
   Result<std::string> pem = pki.BundlePem(bundle);
   if (!pem.ok()) {
     return -1;
@@ -86,8 +79,7 @@ long VerifyWithBundle(const Pki& pki, const Certificate& leaf,
   UniquePtr<X509_STORE> store(X509_STORE_new());
   UniquePtr<STACK_OF(X509)> untrusted(sk_X509_new_null());
   UniquePtr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
-  if (!trusted.ok() || store == nullptr || untrusted == nullptr ||
-      ctx == nullptr) {
+  if (!trusted.ok() || store == nullptr || untrusted == nullptr || ctx == nullptr) {
     return -1;
   }
   for (const UniquePtr<X509>& cert : *trusted) {
@@ -103,12 +95,10 @@ long VerifyWithBundle(const Pki& pki, const Certificate& leaf,
     }
     link.release();  // Owned by `untrusted` now.
   }
-  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.cert.get(),
-                          untrusted.get()) != 1) {
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.cert.get(), untrusted.get()) != 1) {
     return -1;
   }
-  if (!leaf.is_ca &&
-      X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER) != 1) {
+  if (!leaf.is_ca && X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER) != 1) {
     return -1;
   }
   int verified = X509_verify_cert(ctx.get());

@@ -23,15 +23,13 @@ const std::filesystem::path& SharedPkiDir();
 
 // ParsePemCertificates returns every certificate of a PEM text, or a kCrypto
 // Error.
-Result<std::vector<UniquePtr<X509>>> ParsePemCertificates(
-    const std::string& pem);
+Result<std::vector<UniquePtr<X509>>> ParsePemCertificates(const std::string& pem);
 
 // VerifyWithBundle runs X509_verify_cert on `leaf` with a store loaded from the
 // PEM of `bundle`, the rest of the leaf's chain as untrusted certificates and,
 // for a leaf, the TLS server purpose. Returns the verify result (X509_V_OK on
 // success), or -1 if the verification could not be set up.
-long VerifyWithBundle(const Pki& pki, const Certificate& leaf,
-                      const std::string& bundle);
+long VerifyWithBundle(const Pki& pki, const Certificate& leaf, const std::string& bundle);
 
 }  // namespace fpconform::certs::testing
 

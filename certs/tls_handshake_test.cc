@@ -66,8 +66,7 @@ struct SideResult {
 // bounded.
 class LoopbackTlsServer {
  public:
-  LoopbackTlsServer(const Certificate& leaf, int version)
-      : leaf_(leaf), version_(version) {}
+  LoopbackTlsServer(const Certificate& leaf, int version) : leaf_(leaf), version_(version) {}
   ~LoopbackTlsServer() { Join(); }
 
   // Start binds and listens, then serves on a thread; returns false if the
@@ -80,11 +79,9 @@ class LoopbackTlsServer {
     addr.sin_port = 0;
     socklen_t length = sizeof(addr);
     if (listener_.fd() < 0 ||
-        bind(listener_.fd(), reinterpret_cast<sockaddr*>(&addr),
-             sizeof(addr)) != 0 ||
+        bind(listener_.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
         listen(listener_.fd(), 1) != 0 ||
-        getsockname(listener_.fd(), reinterpret_cast<sockaddr*>(&addr),
-                    &length) != 0) {
+        getsockname(listener_.fd(), reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
       return false;
     }
     port_ = ntohs(addr.sin_port);
@@ -106,8 +103,7 @@ class LoopbackTlsServer {
   SideResult Serve() {
     SideResult result;
     UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()));
-    bool ok = ctx != nullptr &&
-              SSL_CTX_set_min_proto_version(ctx.get(), version_) == 1 &&
+    bool ok = ctx != nullptr && SSL_CTX_set_min_proto_version(ctx.get(), version_) == 1 &&
               SSL_CTX_set_max_proto_version(ctx.get(), version_) == 1 &&
               SSL_CTX_set_num_tickets(ctx.get(), 0) == 1 &&
               SSL_CTX_use_certificate(ctx.get(), leaf_.cert.get()) == 1 &&
@@ -163,18 +159,15 @@ struct ClientResult {
 
 enum class NameCheck { kHost, kIp };
 
-ClientResult Connect(uint16_t port, const std::string& bundle_pem, int version,
-                     NameCheck check) {
+ClientResult Connect(uint16_t port, const std::string& bundle_pem, int version, NameCheck check) {
   ClientResult result;
   UniquePtr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()));
-  Result<std::vector<UniquePtr<X509>>> trusted =
-      ParsePemCertificates(bundle_pem);
+  Result<std::vector<UniquePtr<X509>>> trusted = ParsePemCertificates(bundle_pem);
   bool ok = ctx != nullptr && trusted.ok() &&
             SSL_CTX_set_min_proto_version(ctx.get(), version) == 1 &&
             SSL_CTX_set_max_proto_version(ctx.get(), version) == 1;
   for (size_t i = 0; ok && i < trusted->size(); ++i) {
-    ok = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()),
-                             (*trusted)[i].get()) == 1;
+    ok = X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), (*trusted)[i].get()) == 1;
   }
   if (!ok) {
     result.side.error = "client setup: " + OpenSslErrors();
@@ -189,8 +182,7 @@ ClientResult Connect(uint16_t port, const std::string& bundle_pem, int version,
   if (sock.fd() >= 0) {
     SetTimeouts(sock.fd());
   }
-  if (sock.fd() < 0 || connect(sock.fd(), reinterpret_cast<sockaddr*>(&addr),
-                               sizeof(addr)) != 0) {
+  if (sock.fd() < 0 || connect(sock.fd(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     result.side.error = "connect failed";
     return result;
   }
@@ -200,8 +192,7 @@ ClientResult Connect(uint16_t port, const std::string& bundle_pem, int version,
     ok = SSL_set_tlsext_host_name(ssl.get(), "localhost") == 1 &&
          SSL_set1_host(ssl.get(), "localhost") == 1;
   } else if (ok) {
-    ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()),
-                                       "127.0.0.1") == 1;
+    ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), "127.0.0.1") == 1;
   }
   if (!ok) {
     result.side.error = "client SSL: " + OpenSslErrors();
@@ -239,29 +230,25 @@ TEST(TlsHandshakeTest, EachLeafHandshakesOrFailsAsDescribed) {
       {"platform", "ca-all", X509_V_OK},
       {"edge-expired", "ca-edge", X509_V_ERR_CERT_HAS_EXPIRED},
       {"edge-not-yet-valid", "ca-edge", X509_V_ERR_CERT_NOT_YET_VALID},
-      {"untrusted-leaf", "ca-all",
-       X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
+      {"untrusted-leaf", "ca-all", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
       {"edge-self-signed", "ca-all", X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT},
       {"edge-wrong-name", "ca-edge", kNameMismatch},
       {"platform-wrong-name", "ca-platform", kNameMismatch},
       {"platform", "ca-edge", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
       {"edge-a", "ca-platform", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
       {"edge-rsa", "ca-platform", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
-      {"edge-rsa-root", "ca-platform",
-       X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
+      {"edge-rsa-root", "ca-platform", X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY},
   };
   struct Version {
     const char* name;
     int version;
   };
-  const Version versions[] = {{"TLS 1.2", TLS1_2_VERSION},
-                              {"TLS 1.3", TLS1_3_VERSION}};
+  const Version versions[] = {{"TLS 1.2", TLS1_2_VERSION}, {"TLS 1.3", TLS1_3_VERSION}};
   for (const Case& c : cases) {
     for (const Version& v : versions) {
       for (NameCheck check : {NameCheck::kHost, NameCheck::kIp}) {
-        std::string case_name =
-            std::string(c.leaf) + " against " + c.bundle + ", " + v.name +
-            (check == NameCheck::kHost ? ", host localhost" : ", IP 127.0.0.1");
+        std::string case_name = std::string(c.leaf) + " against " + c.bundle + ", " + v.name +
+                                (check == NameCheck::kHost ? ", host localhost" : ", IP 127.0.0.1");
         SCOPED_TRACE(case_name);
         const Certificate* leaf = pki->Find(c.leaf);
         ASSERT_NE(leaf, nullptr);
@@ -280,8 +267,8 @@ TEST(TlsHandshakeTest, EachLeafHandshakesOrFailsAsDescribed) {
         ASSERT_EQ(client.side.error, "");
         ASSERT_EQ(served.error, "");
         EXPECT_EQ(client.verify_result, want)
-            << "got " << X509_verify_cert_error_string(client.verify_result)
-            << "; want " << X509_verify_cert_error_string(want);
+            << "got " << X509_verify_cert_error_string(client.verify_result) << "; want "
+            << X509_verify_cert_error_string(want);
         EXPECT_EQ(client.side.handshake_done, want == X509_V_OK);
         EXPECT_EQ(served.handshake_done, want == X509_V_OK);
       }
