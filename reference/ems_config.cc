@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <nlohmann/json.hpp>
 #include <unordered_set>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "base/files.h"
 #include "reference/printable.h"
@@ -38,9 +37,7 @@ class SyntaxChecker final : public json::json_sax_t {
   bool boolean(bool /*value*/) override { return Value(); }
   bool number_integer(number_integer_t /*value*/) override { return Value(); }
   bool number_unsigned(number_unsigned_t /*value*/) override { return Value(); }
-  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override {
-    return Value();
-  }
+  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return Value(); }
   bool string(string_t& /*value*/) override { return Value(); }
   bool binary(binary_t& /*value*/) override { return Value(); }
 
@@ -62,7 +59,9 @@ class SyntaxChecker final : public json::json_sax_t {
     return Value();
   }
   bool start_array(std::size_t /*elements*/) override {
-    frames_.push_back(Frame{.is_array = true});
+    Frame frame;
+    frame.is_array = true;
+    frames_.push_back(std::move(frame));
     return true;
   }
   bool end_array() override {
@@ -101,8 +100,8 @@ class SyntaxChecker final : public json::json_sax_t {
  private:
   struct Frame {
     bool is_array = false;
-    size_t index = 0;                     // arrays: the element being read
-    std::string key;                      // objects: the member being read
+    size_t index = 0;                      // arrays: the element being read
+    std::string key;                       // objects: the member being read
     std::unordered_set<std::string> keys;  // objects: the keys seen so far
   };
 
@@ -215,8 +214,7 @@ Status ReadBool(const json& value, const std::string& path, bool* out) {
   return Invalid(path, "got " + TypeOf(value) + ", want a boolean");
 }
 
-Status ReadString(const json& value, const std::string& path, bool allow_empty,
-                  std::string* out) {
+Status ReadString(const json& value, const std::string& path, bool allow_empty, std::string* out) {
   const auto* text = value.get_ptr<const json::string_t*>();
   if (text == nullptr) {
     return Invalid(path, "got " + TypeOf(value) + ", want a string");
@@ -284,7 +282,8 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
                                 std::vector<std::string>* warnings) {
   const auto* items = value.get_ptr<const json::array_t*>();
   if (items == nullptr) {
-    return Invalid(path, "got " + TypeOf(value) + ", want an array of fingerprint strings (C11, I7)");
+    return Invalid(path,
+                   "got " + TypeOf(value) + ", want an array of fingerprint strings (C11, I7)");
   }
   if (items->empty()) {
     return Invalid(path, "empty array; remove the key to disable fingerprint validation (C7)");
@@ -359,8 +358,7 @@ Status ReadPlatform(const json& root, EmsConfig* config) {
     }
     if (const json* encryption = Member(*connection, "encryption")) {
       std::string value;
-      if (Status s = ReadString(*encryption, "ws_connection.encryption", true, &value);
-          !s.ok()) {
+      if (Status s = ReadString(*encryption, "ws_connection.encryption", true, &value); !s.ok()) {
         return s;
       }
       if (value != "ssl" && value != "tls" && value != "none") {
@@ -403,14 +401,13 @@ Status ReadCertificates(const json& root, EmsConfig* config) {
     }
   }
   if (const json* chain = Member(*certificates, "cert_chain")) {
-    if (Status s = ReadFileList(*chain, "certificates.cert_chain", &config->cert_chain);
-        !s.ok()) {
+    if (Status s = ReadFileList(*chain, "certificates.cert_chain", &config->cert_chain); !s.ok()) {
       return s;
     }
   }
   if (const json* ca = Member(*certificates, "http_client_ca_certs")) {
-    if (Status s = ReadFileList(*ca, "certificates.http_client_ca_certs",
-                                &config->http_client_ca_certs);
+    if (Status s =
+            ReadFileList(*ca, "certificates.http_client_ca_certs", &config->http_client_ca_certs);
         !s.ok()) {
       return s;
     }

@@ -3,9 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <functional>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "base/files.h"
 
@@ -18,8 +17,7 @@ using json = nlohmann::json;
 constexpr char kFingerprintA[] =
     "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:"
     "15:AD";
-constexpr char kFingerprintB[] =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+constexpr char kFingerprintB[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 // A configuration shaped like the vendor's examples: many keys the reference does not read,
 // string booleans, a pinned https auto_bind endpoint and a gateway entry without one.
@@ -116,8 +114,7 @@ TEST(ParseEmsConfigTest, AcceptsValidVariants) {
        }},
       {"I8 duplicates allowed, noted as a warning",
        [](json& j) {
-         j["certificates"]["fingerprint_allowlist"] = {kFingerprintA, kFingerprintB,
-                                                       kFingerprintA};
+         j["certificates"]["fingerprint_allowlist"] = {kFingerprintA, kFingerprintB, kFingerprintA};
        },
        [](const EmsConfig& c) {
          ASSERT_TRUE(c.allowlist.has_value());
@@ -132,7 +129,9 @@ TEST(ParseEmsConfigTest, AcceptsValidVariants) {
       {"cert_chain as one string", [](json& j) { j["certificates"]["cert_chain"] = "/ca.pem"; },
        [](const EmsConfig& c) { EXPECT_EQ(c.cert_chain, std::vector<std::string>{"/ca.pem"}); }},
       {"cert_chain as an array",
-       [](json& j) { j["certificates"]["cert_chain"] = {"/a.pem", "/b.pem"}; },
+       [](json& j) {
+         j["certificates"]["cert_chain"] = {"/a.pem", "/b.pem"};
+       },
        [](const EmsConfig& c) {
          EXPECT_EQ(c.cert_chain, (std::vector<std::string>{"/a.pem", "/b.pem"}));
        }},
@@ -156,10 +155,12 @@ TEST(ParseEmsConfigTest, AcceptsValidVariants) {
          EXPECT_EQ(c.platform.port, 8443);
          EXPECT_EQ(c.auto_bind[0].port, 65535);
        }},
-      {"C8 plain platform connection",
-       [](json& j) { j["ws_connection"]["encryption"] = "none"; },
+      {"C8 plain platform connection", [](json& j) { j["ws_connection"]["encryption"] = "none"; },
        [](const EmsConfig& c) { EXPECT_FALSE(c.platform_tls); }},
-      {"only ws_servers", [](json& j) { j = {{"ws_servers", j["ws_servers"]}}; },
+      {"only ws_servers",
+       [](json& j) {
+         j = {{"ws_servers", j["ws_servers"]}};
+       },
        [](const EmsConfig& c) {
          EXPECT_EQ(c.platform.host, "platform.example.test");
          EXPECT_TRUE(c.auto_bind.empty());
@@ -215,8 +216,7 @@ TEST(ParseEmsConfigTest, RejectsWithOneLineNamingThePath) {
   const std::string renamed =
       "certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist in 5.4.10; "
       "rename it to fingerprint_allowlist (C5)";
-  const std::string want_array =
-      ", want an array of fingerprint strings (C11, I7)";
+  const std::string want_array = ", want an array of fingerprint strings (C11, I7)";
   const Case cases[] = {
       {"I7 string", allowlist(kFingerprintA),
        "certificates.fingerprint_allowlist: got a string" + want_array},
@@ -287,7 +287,10 @@ TEST(ParseEmsConfigTest, RejectsWithOneLineNamingThePath) {
        R"(certificates.disable_hostname_validation: got "TRUE", want true, false, "true" or "false")"},
       {"cert_chain a number", [](json& j) { j["certificates"]["cert_chain"] = 5; },
        "certificates.cert_chain: got a number, want a file name or an array of them"},
-      {"cert_chain holding a number", [](json& j) { j["certificates"]["cert_chain"] = {"/a", 3}; },
+      {"cert_chain holding a number",
+       [](json& j) {
+         j["certificates"]["cert_chain"] = {"/a", 3};
+       },
        "certificates.cert_chain[1]: got a number, want a string"},
       {"cert_chain empty name", [](json& j) { j["certificates"]["cert_chain"] = ""; },
        "certificates.cert_chain: empty string"},
@@ -324,7 +327,10 @@ TEST(ParseEmsConfigTest, RejectsWithOneLineNamingThePath) {
        R"(ws_servers[0].port: got "", want a port number 1..65535)"},
       {"port a boolean", [](json& j) { j["ws_servers"][0]["port"] = true; },
        "ws_servers[0].port: got a boolean, want a port number 1..65535"},
-      {"second server checked too", [](json& j) { j["ws_servers"].push_back({{"host", "b"}}); },
+      {"second server checked too",
+       [](json& j) {
+         j["ws_servers"].push_back({{"host", "b"}});
+       },
        "ws_servers[1].port: missing"},
       {"resource a number", [](json& j) { j["resource"] = 5; },
        "resource: got a number, want a string"},
@@ -414,8 +420,9 @@ TEST(LoadEmsConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {
   ASSERT_TRUE(WriteFile(bad, R"({"ws_servers": []})").ok());
   Result<EmsConfig> invalid = LoadEmsConfig(bad);
   ASSERT_FALSE(invalid.ok());
-  EXPECT_EQ(invalid.error().message,
-            bad.string() + R"(: ws_servers: empty array; want at least one {"host", "port"} object)");
+  EXPECT_EQ(
+      invalid.error().message,
+      bad.string() + R"(: ws_servers: empty array; want at least one {"host", "port"} object)");
 
   Result<EmsConfig> missing = LoadEmsConfig(dir->path() / "absent.json");
   ASSERT_FALSE(missing.ok());

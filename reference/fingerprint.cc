@@ -106,8 +106,8 @@ template <size_t N>
 std::array<uint8_t, N> Digest(const EVP_MD* md, std::span<const uint8_t> data) {
   std::array<uint8_t, N> out{};
   unsigned int len = 0;
-  if (md == nullptr ||
-      EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N) {
+  if (md == nullptr || EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 ||
+      len != N) {
     // No error channel by design: hashing bytes in memory only fails when the process
     // cannot work at all, and a made-up digest could match an allowlist entry.
     std::abort();
@@ -136,8 +136,9 @@ Result<Sha256Digest> ParseFingerprint(std::string_view text) {
     if (EqualsIgnoringCase(label, "sha256 fingerprint=")) {
       message += "copy only the value after '='";
     } else {
-      message += "want the SHA-256 value (openssl x509 -noout -fingerprint -sha256), without "
-                 "the label";
+      message +=
+          "want the SHA-256 value (openssl x509 -noout -fingerprint -sha256), without "
+          "the label";
     }
     return MakeError(ErrorCode::kInvalidInput, message);
   }
@@ -151,8 +152,8 @@ Result<Sha256Digest> ParseFingerprint(std::string_view text) {
     }
     int nibble = HexValue(c);
     if (nibble < 0) {
-      return MakeError(ErrorCode::kInvalidInput, "character " + DescribeChar(c) +
-                                                     " at position " + std::to_string(i + 1) +
+      return MakeError(ErrorCode::kInvalidInput, "character " + DescribeChar(c) + " at position " +
+                                                     std::to_string(i + 1) +
                                                      " is not a hex digit or ':'");
     }
     if (digits < kSha256HexDigits) {
@@ -180,9 +181,7 @@ std::string FormatFingerprint(const Sha256Digest& digest, FingerprintStyle style
   return HexEncode(digest, HexCase::kUpper, ':');
 }
 
-std::string FormatSha1(const Sha1Digest& digest) {
-  return HexEncode(digest, HexCase::kUpper, ':');
-}
+std::string FormatSha1(const Sha1Digest& digest) { return HexEncode(digest, HexCase::kUpper, ':'); }
 
 Sha256Digest Sha256OfDer(std::span<const uint8_t> der) {
   return Digest<std::tuple_size_v<Sha256Digest>>(Sha256Md(), der);

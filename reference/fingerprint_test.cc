@@ -20,8 +20,7 @@ constexpr char kAbcColon[] =
 constexpr char kAbcPlain[] = "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD";
 constexpr char kAbcLower[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 constexpr char kAbcSha1[] = "A9:99:3E:36:47:06:81:6A:BA:3E:25:71:78:50:C2:6C:9C:D0:D8:9D";
-constexpr char kEmptySha256[] =
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+constexpr char kEmptySha256[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 std::vector<uint8_t> Bytes(std::string_view text) { return {text.begin(), text.end()}; }
 
@@ -40,8 +39,9 @@ TEST(ParseFingerprintTest, AcceptsEveryWrittenForm) {
       {"C10 colon upper, as OpenSSL prints it", kAbcColon},
       {"C10 plain upper", kAbcPlain},
       {"D1 plain lower", kAbcLower},
-      {"D1 colon lower", "ba:78:16:bf:8f:01:cf:ea:41:41:40:de:5d:ae:22:23:b0:03:61:a3:96:17:7a:9c:"
-                         "b4:10:ff:61:f2:00:15:ad"},
+      {"D1 colon lower",
+       "ba:78:16:bf:8f:01:cf:ea:41:41:40:de:5d:ae:22:23:b0:03:61:a3:96:17:7a:9c:"
+       "b4:10:ff:61:f2:00:15:ad"},
       {"D1 mixed case", "Ba7816bF8f01CfEa414140De5dAe2223B00361a396177A9cB410Ff61F20015aD"},
       {"D2 leading and trailing spaces", "   "s + kAbcColon + "  "},
       {"D2 leading and trailing tabs", "\t"s + kAbcPlain + "\t\t"},
@@ -49,9 +49,11 @@ TEST(ParseFingerprintTest, AcceptsEveryWrittenForm) {
       {"C10 colon after every digit",
        "B:A:7:8:1:6:B:F:8:F:0:1:C:F:E:A:4:1:4:1:4:0:D:E:5:D:A:E:2:2:2:3:B:0:0:3:6:1:A:3:9:6:1:7:7:"
        "A:9:C:B:4:1:0:F:F:6:1:F:2:0:0:1:5:A:D"},
-      {"C10 colons splitting pairs", "B:A78:16BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015A:D"},
+      {"C10 colons splitting pairs",
+       "B:A78:16BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015A:D"},
       {"C10 leading and trailing colons", ":"s + kAbcColon + ":"},
-      {"C10 doubled colons", "BA::78:::16BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"},
+      {"C10 doubled colons",
+       "BA::78:::16BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"},
   };
   const Sha256Digest want = AbcDigest();
   for (const Case& c : cases) {

@@ -28,9 +28,14 @@ enum Key {
   kKeyCount,
 };
 constexpr const char* kKeyNames[kKeyCount] = {
-    "rap_host",     "rap_port",      "rap_ssl",
-    "rap_validate", "rap_deny_selfsigned", "rap_cert_file",
-    "fingerprint_allowlist", "fingerprint_whitelist",
+    "rap_host",
+    "rap_port",
+    "rap_ssl",
+    "rap_validate",
+    "rap_deny_selfsigned",
+    "rap_cert_file",
+    "fingerprint_allowlist",
+    "fingerprint_whitelist",
 };
 
 // Location returns "<chunk>:<line>" for a value whose assignment line is known, "<chunk>"
@@ -77,8 +82,8 @@ struct Setting {
   const ScriptsValue& value;
 
   Error Invalid(const std::string& why) const {
-    return MakeError(ErrorCode::kInvalidInput, Location(chunk_name, value) + ": scripts." +
-                                                   kKeyNames[key] + ": " + why);
+    return MakeError(ErrorCode::kInvalidInput,
+                     Location(chunk_name, value) + ": scripts." + kKeyNames[key] + ": " + why);
   }
 };
 
@@ -225,8 +230,9 @@ Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chu
   // also set.
   if (present(kFingerprintWhitelist)) {
     return setting(kFingerprintWhitelist)
-        .Invalid("the key was renamed fingerprint_allowlist in 5.4.10; rename it to "
-                 "fingerprint_allowlist (C5)");
+        .Invalid(
+            "the key was renamed fingerprint_allowlist in 5.4.10; rename it to "
+            "fingerprint_allowlist (C5)");
   }
 
   LsrConfig config;
@@ -241,9 +247,9 @@ Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chu
     Key key;
     bool* out;
   };
-  for (BoolSetting entry : {BoolSetting{kRapSsl, &config.rap_ssl},
-                            BoolSetting{kRapValidate, &config.rap_validate},
-                            BoolSetting{kRapDenySelfSigned, &config.rap_deny_selfsigned}}) {
+  for (BoolSetting entry :
+       {BoolSetting{kRapSsl, &config.rap_ssl}, BoolSetting{kRapValidate, &config.rap_validate},
+        BoolSetting{kRapDenySelfSigned, &config.rap_deny_selfsigned}}) {
     if (status.ok() && present(entry.key)) {
       status = ReadBool(setting(entry.key), entry.out);
     }

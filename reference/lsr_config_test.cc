@@ -136,15 +136,15 @@ TEST(ParseLsrConfigTest, AcceptsValidVariants) {
            "\n]==]\n",
        holds({kDocA, kDocB})},
       {"C13 concatenation over two lines",
-       "scripts.fingerprint_allowlist = \"" + std::string(kDocA) + ",\" ..\n  \"" + kDocB +
-           "\"\n",
+       "scripts.fingerprint_allowlist = \"" + std::string(kDocA) + ",\" ..\n  \"" + kDocB + "\"\n",
        holds({kDocA, kDocB})},
       {"C13 \\n escapes", Assign(kDocA + ",\\n"s + kDocB), holds({kDocA, kDocB})},
       {"C13 backslash-newline continuation", Assign(kDocA + ",\\\n"s + kDocB),
        holds({kDocA, kDocB})},
       {"built with Lua code",
-       "local list = {\"" + std::string(kA) + "\", \"" + kB + "\"}\n"
-       "scripts.fingerprint_allowlist = table.concat(list, \", \")\n",
+       "local list = {\"" + std::string(kA) + "\", \"" + kB +
+           "\"}\n"
+           "scripts.fingerprint_allowlist = table.concat(list, \", \")\n",
        holds({kA, kB})},
       {"string methods", "scripts.fingerprint_allowlist = (\"" + std::string(kA) + "\"):lower()\n",
        holds({kA})},
@@ -223,8 +223,7 @@ TEST(ParseLsrConfigTest, RejectsWithOneLineNamingTheKeyAndLine) {
   const std::string renamed =
       ": scripts.fingerprint_whitelist: the key was renamed fingerprint_allowlist in 5.4.10; "
       "rename it to fingerprint_allowlist (C5)";
-  const std::string want_string =
-      ", want one string of comma-separated fingerprints (C12, I7)";
+  const std::string want_string = ", want one string of comma-separated fingerprints (C12, I7)";
   struct Case {
     const char* name;
     std::string text;
@@ -261,8 +260,8 @@ TEST(ParseLsrConfigTest, RejectsWithOneLineNamingTheKeyAndLine) {
       {"D6 trailing comma", Assign(kA + ","s),
        "config.lua:1: scripts.fingerprint_allowlist item 2: empty item after the trailing comma "
        "(D6)"},
-      {"D6 trailing comma and newline", "scripts.fingerprint_allowlist = [[\n" + std::string(kA) +
-                                             ",\n]]\n",
+      {"D6 trailing comma and newline",
+       "scripts.fingerprint_allowlist = [[\n" + std::string(kA) + ",\n]]\n",
        "config.lua:3: scripts.fingerprint_allowlist item 2: empty item after the trailing comma "
        "(D6)"},
       {"I5 short second item", Assign(kA + ","s + short_b),

@@ -1,11 +1,10 @@
 #include "reference/lua_sandbox.h"
 
-#include <lua.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <limits>
+#include <lua.hpp>
 #include <memory>
 
 #include "reference/printable.h"
@@ -370,10 +369,10 @@ Result<std::vector<ScriptsValue>> RunScriptsChunk(std::string_view lua_text,
 
   LuaStatePtr state(lua_newstate(LimitedAlloc, &budget));
   if (state == nullptr) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     std::string(chunk_name) + ": not enough memory for a Lua state (the "
-                                               "sandbox allows " +
-                         std::to_string(limits.max_memory_bytes) + " bytes)");
+    std::string limit = std::to_string(limits.max_memory_bytes);
+    return MakeError(ErrorCode::kInvalidInput, std::string(chunk_name) +
+                                                   ": not enough memory for a Lua state (the " +
+                                                   "sandbox allows " + limit + " bytes)");
   }
   lua_State* L = state.get();
   auto fail = [&](int status) {
@@ -424,8 +423,7 @@ Result<std::vector<ScriptsValue>> RunScriptsChunk(std::string_view lua_text,
     ScriptsValue value = ReadValue(L, slot);
     if (lua_isinteger(L, slot + 1) != 0) {
       lua_Integer line = lua_tointeger(L, slot + 1);
-      value.line = line > 0 && line <= std::numeric_limits<int>::max() ? static_cast<int>(line)
-                                                                       : 0;
+      value.line = line > 0 && line <= std::numeric_limits<int>::max() ? static_cast<int>(line) : 0;
     }
     values.push_back(std::move(value));
   }

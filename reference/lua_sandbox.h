@@ -26,7 +26,7 @@ struct ScriptsValue {
   int64_t integer = 0;            // kNumber with is_integer
   double number = 0;              // kNumber, either subtype
   std::string string;             // kString
-  int line = 0;  // line of the last assignment to the key, 0 when unknown
+  int line = 0;                   // line of the last assignment to the key, 0 when unknown
 };
 
 // RunScriptsChunk runs `lua_text` as the chunk `chunk_name` in a fresh sandbox and returns
