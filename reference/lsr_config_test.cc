@@ -467,6 +467,47 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
   }
 }
 
+TEST(LsrSandboxTest, LimitsAreHonoured) {
+  struct Case {
+    const char* name;
+    const char* text;
+    LsrLimits limits;
+    const char* want;  // empty: the chunk must succeed
+  };
+  auto memory = [](size_t bytes) {
+    LsrLimits limits;
+    limits.max_memory_bytes = bytes;
+    return limits;
+  };
+  auto instructions = [](uint64_t count) {
+    LsrLimits limits;
+    limits.max_instructions = count;
+    return limits;
+  };
+  const Case cases[] = {
+      {"no room for a Lua state", "x = 1", memory(100),
+       "config.lua: not enough memory for a Lua state (the sandbox allows 100 bytes)"},
+      {"no room for the libraries", "x = 1", memory(9000),
+       "config.lua: not enough memory (the sandbox allows 9000 bytes)"},
+      {"enough room for a small chunk", "x = 1", memory(64 << 10), ""},
+      {"ten instructions", "for i = 1, 100 do end", instructions(10),
+       "config.lua:1: instruction budget of 10 exceeded"},
+      {"zero instructions", "local x = 1", instructions(0),
+       "config.lua:1: instruction budget of 0 exceeded"},
+      {"a loop within the budget", "for i = 1, 100 do end", instructions(1000), ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<LsrConfig> config = ParseLsrConfig(c.text, "config.lua", c.limits);
+    if (*c.want == '\0') {
+      EXPECT_TRUE(config.ok()) << config.error().message;
+    } else {
+      ASSERT_FALSE(config.ok());
+      EXPECT_EQ(config.error().message, c.want);
+    }
+  }
+}
+
 // Work that only looks dangerous finishes at once.
 TEST(LsrSandboxTest, HarmlessLookalikesSucceedFast) {
   const char* cases[] = {
