@@ -1,0 +1,546 @@
+#include "reference/ems_config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+#include <utility>
+
+#include "base/files.h"
+#include "reference/printable.h"
+
+namespace fpconform::ref {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr int kMaxPort = 65535;
+
+Error Invalid(const std::string& path, const std::string& why) {
+  return MakeError(ErrorCode::kInvalidInput, path + ": " + why);
+}
+
+// ---------------------------------------------------------------------------------------
+// Syntax. A first pass with a SAX handler finds what the DOM parser would not report: the
+// position of a syntax error (the DOM parser without exceptions only says "discarded") and
+// keys written twice in one object (nlohmann keeps the last silently; for a pinning setting
+// that ambiguity is an error).
+
+class SyntaxChecker final : public json::json_sax_t {
+ public:
+  explicit SyntaxChecker(std::string_view text) : text_(text) {}
+
+  // error returns the message of the first problem found, empty when there was none.
+  const std::string& error() const { return error_; }
+
+  bool null() override { return Value(); }
+  bool boolean(bool /*value*/) override { return Value(); }
+  bool number_integer(number_integer_t /*value*/) override { return Value(); }
+  bool number_unsigned(number_unsigned_t /*value*/) override { return Value(); }
+  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return Value(); }
+  bool string(string_t& /*value*/) override { return Value(); }
+  bool binary(binary_t& /*value*/) override { return Value(); }
+
+  bool start_object(std::size_t /*elements*/) override {
+    frames_.push_back(Frame{});
+    return true;
+  }
+  bool key(string_t& key) override {
+    Frame& frame = frames_.back();
+    frame.key = key;
+    if (!frame.keys.insert(key).second) {
+      error_ = CurrentPath() + ": duplicate key; write each key once";
+      return false;
+    }
+    return true;
+  }
+  bool end_object() override {
+    frames_.pop_back();
+    return Value();
+  }
+  bool start_array(std::size_t /*elements*/) override {
+    Frame frame;
+    frame.is_array = true;
+    frames_.push_back(std::move(frame));
+    return true;
+  }
+  bool end_array() override {
+    frames_.pop_back();
+    return Value();
+  }
+
+  bool parse_error(std::size_t position, const std::string& /*last_token*/,
+                   const json::exception& ex) override {
+    // nlohmann counts characters read, so `position` is the 1-based offset of the byte at
+    // which parsing stopped.
+    size_t offset = std::min(position, text_.size() + 1);
+    size_t line = 1;
+    size_t line_start = 0;
+    for (size_t i = 0; i + 1 < offset; ++i) {
+      if (text_[i] == '\n') {
+        ++line;
+        line_start = i + 1;
+      }
+    }
+    std::string_view reason = ex.what();
+    if (size_t bracket = reason.find("] "); reason.starts_with("[") && bracket != reason.npos) {
+      reason.remove_prefix(bracket + 2);
+    }
+    if (reason.starts_with("parse error at line ")) {
+      if (size_t colon = reason.find(": "); colon != reason.npos) {
+        reason.remove_prefix(colon + 2);
+      }
+    }
+    error_ = "not JSON: line " + std::to_string(line) + ", column " +
+             std::to_string(offset - line_start) + " (byte " + std::to_string(offset) +
+             "): " + Printable(reason);
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool is_array = false;
+    size_t index = 0;                      // arrays: the element being read
+    std::string key;                       // objects: the member being read
+    std::unordered_set<std::string> keys;  // objects: the keys seen so far
+  };
+
+  // Value counts a finished value as one element of the enclosing array.
+  bool Value() {
+    if (!frames_.empty() && frames_.back().is_array) {
+      ++frames_.back().index;
+    }
+    return true;
+  }
+
+  // CurrentPath returns the JSON path of the value being read ("certificates.cert_chain[1]").
+  std::string CurrentPath() const {
+    std::string path;
+    for (const Frame& frame : frames_) {
+      if (frame.is_array) {
+        path += "[" + std::to_string(frame.index) + "]";
+      } else {
+        path += (path.empty() ? "" : ".") + Printable(frame.key);
+      }
+    }
+    return path;
+  }
+
+  std::string_view text_;
+  std::vector<Frame> frames_;
+  std::string error_;
+};
+
+Status CheckSyntax(std::string_view text) {
+  SyntaxChecker checker(text);
+  if (json::sax_parse(text, &checker)) {
+    return Status::Ok();
+  }
+  return MakeError(ErrorCode::kInvalidInput,
+                   checker.error().empty() ? "not JSON" : checker.error());
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed reading. Every reader takes the value's JSON path for its message and never throws:
+// values are reached through type checks and get_ptr.
+
+// Member returns `object[key]`, or nullptr when the key is absent.
+const json* Member(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
+}
+
+std::string Join(const std::string& path, const char* key) {
+  return path.empty() ? std::string(key) : path + "." + key;
+}
+
+std::string Index(const std::string& path, size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+// TypeOf names the JSON type of `value` with its article: "a string", "an array", "null".
+std::string TypeOf(const json& value) {
+  switch (value.type()) {
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "an object";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float:
+      return "a number";
+    default:
+      return std::string("a ") + value.type_name();
+  }
+}
+
+// Shown returns a scalar as JSON text, cut to a readable length.
+std::string Shown(const json& value) {
+  constexpr size_t kMaxShown = 48;
+  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (text.size() > kMaxShown) {
+    text = text.substr(0, kMaxShown) + "...";
+  }
+  return Printable(text);
+}
+
+Status ReadObject(const json& value, const std::string& path) {
+  if (!value.is_object()) {
+    return Invalid(path, "got " + TypeOf(value) + ", want an object");
+  }
+  return Status::Ok();
+}
+
+// ReadBool accepts a JSON boolean or the strings "true" and "false", which the vendor's
+// example configurations use.
+Status ReadBool(const json& value, const std::string& path, bool* out) {
+  if (const auto* boolean = value.get_ptr<const json::boolean_t*>()) {
+    *out = *boolean;
+    return Status::Ok();
+  }
+  if (const auto* text = value.get_ptr<const json::string_t*>()) {
+    if (*text == "true" || *text == "false") {
+      *out = *text == "true";
+      return Status::Ok();
+    }
+    return Invalid(path, "got " + Shown(value) + R"(, want true, false, "true" or "false")");
+  }
+  return Invalid(path, "got " + TypeOf(value) + ", want a boolean");
+}
+
+Status ReadString(const json& value, const std::string& path, bool allow_empty, std::string* out) {
+  const auto* text = value.get_ptr<const json::string_t*>();
+  if (text == nullptr) {
+    return Invalid(path, "got " + TypeOf(value) + ", want a string");
+  }
+  if (!allow_empty && text->empty()) {
+    return Invalid(path, "empty string");
+  }
+  *out = *text;
+  return Status::Ok();
+}
+
+// ReadPort accepts a JSON integer or a string of decimal digits, 1..65535.
+Status ReadPort(const json& value, const std::string& path, int* out) {
+  const std::string want = ", want a port number 1.." + std::to_string(kMaxPort);
+  uint64_t port = 0;
+  if (const auto* unsigned_number = value.get_ptr<const json::number_unsigned_t*>()) {
+    port = *unsigned_number;
+  } else if (const auto* text = value.get_ptr<const json::string_t*>()) {
+    const char* end = text->data() + text->size();
+    auto [stop, ec] = std::from_chars(text->data(), end, port);
+    if (text->empty() || ec != std::errc() || stop != end) {
+      return Invalid(path, "got " + Shown(value) + want);
+    }
+  } else if (value.is_number()) {
+    return Invalid(path, "got " + Shown(value) + want);  // negative or fractional
+  } else {
+    return Invalid(path, "got " + TypeOf(value) + want);
+  }
+  if (port < 1 || port > kMaxPort) {
+    return Invalid(path, "got " + Shown(value) + want);
+  }
+  *out = static_cast<int>(port);
+  return Status::Ok();
+}
+
+// ReadFileList reads a certificate file setting: one file name or an array of them.
+Status ReadFileList(const json& value, const std::string& path, std::vector<std::string>* out) {
+  if (value.is_string()) {
+    out->emplace_back();
+    return ReadString(value, path, /*allow_empty=*/false, &out->back());
+  }
+  const auto* items = value.get_ptr<const json::array_t*>();
+  if (items == nullptr) {
+    return Invalid(path, "got " + TypeOf(value) + ", want a file name or an array of them");
+  }
+  for (size_t i = 0; i < items->size(); ++i) {
+    out->emplace_back();
+    if (Status s = ReadString((*items)[i], Index(path, i), false, &out->back()); !s.ok()) {
+      return s;
+    }
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------
+// The settings.
+
+const char kRenamedKey[] =
+    "the key was renamed fingerprint_allowlist in 5.4.10; rename it to fingerprint_allowlist "
+    "(C5)";
+
+// ReadAllowlist applies C11, C7, I7 and I5: a non-empty array of strings, each of which must
+// parse as a fingerprint. Repeated fingerprints are allowed (I8) and noted as warnings.
+Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
+                                std::vector<std::string>* warnings) {
+  const auto* items = value.get_ptr<const json::array_t*>();
+  if (items == nullptr) {
+    return Invalid(path,
+                   "got " + TypeOf(value) + ", want an array of fingerprint strings (C11, I7)");
+  }
+  if (items->empty()) {
+    return Invalid(path, "empty array; remove the key to disable fingerprint validation (C7)");
+  }
+  Allowlist allowlist;
+  for (size_t i = 0; i < items->size(); ++i) {
+    const json& item = (*items)[i];
+    std::string item_path = Index(path, i);
+    const auto* text = item.get_ptr<const json::string_t*>();
+    if (text == nullptr) {
+      return Invalid(item_path, "got " + TypeOf(item) + ", want a fingerprint string (I7)");
+    }
+    Result<Sha256Digest> digest = ParseFingerprint(*text);
+    if (!digest.ok()) {
+      return Prefixed(item_path, digest.take_error());
+    }
+    if (const AllowlistEntry* first = allowlist.Find(*digest)) {
+      warnings->push_back(item_path + ": same fingerprint as " + first->origin + " (I8)");
+    }
+    allowlist.Add(*digest, item_path);
+  }
+  return allowlist;
+}
+
+Status ReadPlatform(const json& root, EmsConfig* config) {
+  const json* servers = Member(root, "ws_servers");
+  if (servers == nullptr) {
+    return Invalid("ws_servers", "missing; want an array of {\"host\", \"port\"} objects");
+  }
+  const auto* items = servers->get_ptr<const json::array_t*>();
+  if (items == nullptr) {
+    return Invalid("ws_servers",
+                   "got " + TypeOf(*servers) + ", want an array of {\"host\", \"port\"} objects");
+  }
+  if (items->empty()) {
+    return Invalid("ws_servers", "empty array; want at least one {\"host\", \"port\"} object");
+  }
+  for (size_t i = 0; i < items->size(); ++i) {
+    const json& server = (*items)[i];
+    std::string path = Index("ws_servers", i);
+    if (Status s = ReadObject(server, path); !s.ok()) {
+      return s;
+    }
+    Endpoint endpoint;
+    const json* host = Member(server, "host");
+    const json* port = Member(server, "port");
+    if (host == nullptr) {
+      return Invalid(Join(path, "host"), "missing");
+    }
+    if (port == nullptr) {
+      return Invalid(Join(path, "port"), "missing");
+    }
+    if (Status s = ReadString(*host, Join(path, "host"), false, &endpoint.host); !s.ok()) {
+      return s;
+    }
+    if (Status s = ReadPort(*port, Join(path, "port"), &endpoint.port); !s.ok()) {
+      return s;
+    }
+    if (i == 0) {
+      config->platform = std::move(endpoint);
+    }
+  }
+
+  if (const json* resource = Member(root, "resource")) {
+    if (Status s = ReadString(*resource, "resource", false, &config->resource); !s.ok()) {
+      return s;
+    }
+  }
+  if (const json* connection = Member(root, "ws_connection")) {
+    if (Status s = ReadObject(*connection, "ws_connection"); !s.ok()) {
+      return s;
+    }
+    if (const json* encryption = Member(*connection, "encryption")) {
+      std::string value;
+      if (Status s = ReadString(*encryption, "ws_connection.encryption", true, &value); !s.ok()) {
+        return s;
+      }
+      if (value != "ssl" && value != "tls" && value != "none") {
+        return Invalid("ws_connection.encryption",
+                       "got " + Shown(*encryption) + R"(, want "ssl", "tls" or "none")");
+      }
+      config->platform_tls = value != "none";
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadCertificates(const json& root, EmsConfig* config) {
+  const json* certificates = Member(root, "certificates");
+  if (certificates == nullptr) {
+    return Status::Ok();
+  }
+  if (Status s = ReadObject(*certificates, "certificates"); !s.ok()) {
+    return s;
+  }
+  // C5, I6: the legacy key is an error whatever its value and whether or not the new key is
+  // also present, so it is checked before anything else in the group.
+  if (Member(*certificates, "fingerprint_whitelist") != nullptr) {
+    return Invalid("certificates.fingerprint_whitelist", kRenamedKey);
+  }
+  struct BoolSetting {
+    const char* key;
+    bool* out;
+  };
+  const BoolSetting bools[] = {
+      {"validate", &config->validate},
+      {"allow_self_signed", &config->allow_self_signed},
+      {"disable_hostname_validation", &config->disable_hostname_validation},
+  };
+  for (const BoolSetting& setting : bools) {
+    if (const json* value = Member(*certificates, setting.key)) {
+      if (Status s = ReadBool(*value, Join("certificates", setting.key), setting.out); !s.ok()) {
+        return s;
+      }
+    }
+  }
+  if (const json* chain = Member(*certificates, "cert_chain")) {
+    if (Status s = ReadFileList(*chain, "certificates.cert_chain", &config->cert_chain); !s.ok()) {
+      return s;
+    }
+  }
+  if (const json* ca = Member(*certificates, "http_client_ca_certs")) {
+    if (Status s =
+            ReadFileList(*ca, "certificates.http_client_ca_certs", &config->http_client_ca_certs);
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (const json* allowlist = Member(*certificates, "fingerprint_allowlist")) {
+    Result<Allowlist> parsed =
+        ReadAllowlist(*allowlist, "certificates.fingerprint_allowlist", &config->warnings);
+    if (!parsed.ok()) {
+      return parsed.take_error();
+    }
+    config->allowlist = std::move(parsed).value();
+  }
+  return Status::Ok();
+}
+
+Status ReadAutoBind(const json& root, EmsConfig* config) {
+  const json* auto_bind = Member(root, "auto_bind");
+  if (auto_bind == nullptr) {
+    return Status::Ok();
+  }
+  const auto* items = auto_bind->get_ptr<const json::array_t*>();
+  if (items == nullptr) {
+    return Invalid("auto_bind", "got " + TypeOf(*auto_bind) + ", want an array of objects");
+  }
+  for (size_t i = 0; i < items->size(); ++i) {
+    const json& item = (*items)[i];
+    std::string path = Index("auto_bind", i);
+    if (Status s = ReadObject(item, path); !s.ok()) {
+      return s;
+    }
+    AutoBind entry;
+    const json* name = Member(item, "name");
+    if (name == nullptr) {
+      return Invalid(Join(path, "name"), "missing");
+    }
+    if (Status s = ReadString(*name, Join(path, "name"), false, &entry.name); !s.ok()) {
+      return s;
+    }
+    if (const json* host = Member(item, "host")) {
+      if (Status s = ReadString(*host, Join(path, "host"), false, &entry.host); !s.ok()) {
+        return s;
+      }
+    }
+    if (const json* port = Member(item, "port")) {
+      if (Status s = ReadPort(*port, Join(path, "port"), &entry.port); !s.ok()) {
+        return s;
+      }
+    }
+    if (const json* url_path = Member(item, "path")) {
+      if (Status s = ReadString(*url_path, Join(path, "path"), false, &entry.path); !s.ok()) {
+        return s;
+      }
+    }
+    if (const json* protocol = Member(item, "protocol")) {
+      std::string value;
+      if (Status s = ReadString(*protocol, Join(path, "protocol"), true, &value); !s.ok()) {
+        return s;
+      }
+      if (value != "http" && value != "https") {
+        return Invalid(Join(path, "protocol"),
+                       "got " + Shown(*protocol) + R"(, want "http" or "https")");
+      }
+      entry.https = value == "https";
+    }
+    // An endpoint needs both halves of its address; an https entry always names one.
+    if (!entry.host.empty() && entry.port == 0) {
+      return Invalid(path, "\"host\" without \"port\"; an endpoint needs both");
+    }
+    if (entry.host.empty() && entry.port != 0) {
+      return Invalid(path, "\"port\" without \"host\"; an endpoint needs both");
+    }
+    if (entry.https && entry.host.empty()) {
+      return Invalid(path, "https without \"host\" and \"port\"; an https endpoint needs both");
+    }
+    config->auto_bind.push_back(std::move(entry));
+  }
+  return Status::Ok();
+}
+
+// AddWarnings notes settings that are valid but do not do what their writer may expect.
+void AddWarnings(const json& root, EmsConfig* config) {
+  for (const char* key : {"fingerprint_allowlist", "fingerprint_whitelist"}) {
+    if (Member(root, key) != nullptr) {
+      config->warnings.push_back(std::string(key) +
+                                 ": outside \"certificates\", so it is ignored (C11)");
+    }
+  }
+  if (!config->allowlist.has_value()) {
+    return;
+  }
+  for (size_t i = 0; i < config->auto_bind.size(); ++i) {
+    const AutoBind& entry = config->auto_bind[i];
+    if (!entry.https && !entry.host.empty()) {
+      config->warnings.push_back(Index("auto_bind", i) + ": plain HTTP endpoint " + entry.host +
+                                 ":" + std::to_string(entry.port) +
+                                 " is not checked against the fingerprint allowlist (D7)");
+    }
+  }
+}
+
+}  // namespace
+
+Result<EmsConfig> ParseEmsConfig(std::string_view json_text) {
+  if (Status syntax = CheckSyntax(json_text); !syntax.ok()) {
+    return syntax.take_error();
+  }
+  json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) {
+    return MakeError(ErrorCode::kInternal, "not JSON, although the syntax check passed");
+  }
+  if (!root.is_object()) {
+    return Invalid("top level", "got " + TypeOf(root) + ", want an object");
+  }
+  EmsConfig config;
+  for (Status (*read)(const json&, EmsConfig*) : {ReadPlatform, ReadCertificates, ReadAutoBind}) {
+    if (Status s = read(root, &config); !s.ok()) {
+      return s.take_error();
+    }
+  }
+  AddWarnings(root, &config);
+  return config;
+}
+
+Result<EmsConfig> LoadEmsConfig(const std::filesystem::path& path) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  Result<EmsConfig> config = ParseEmsConfig(*text);
+  if (!config.ok()) {
+    return Prefixed(path.string(), config.take_error());
+  }
+  return config;
+}
+
+}  // namespace fpconform::ref

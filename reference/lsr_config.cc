@@ -1,0 +1,293 @@
+#include "reference/lsr_config.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+#include "base/files.h"
+#include "reference/lua_sandbox.h"
+#include "reference/printable.h"
+
+namespace fpconform::ref {
+namespace {
+
+constexpr int kMaxPort = 65535;
+constexpr char kAllowlistKey[] = "scripts.fingerprint_allowlist";
+
+// The scripts.* keys the LSR reads, in the order RunScriptsChunk returns their values.
+enum Key {
+  kRapHost,
+  kRapPort,
+  kRapSsl,
+  kRapValidate,
+  kRapDenySelfSigned,
+  kRapCertFile,
+  kFingerprintAllowlist,
+  kFingerprintWhitelist,
+  kKeyCount,
+};
+constexpr const char* kKeyNames[kKeyCount] = {
+    "rap_host",
+    "rap_port",
+    "rap_ssl",
+    "rap_validate",
+    "rap_deny_selfsigned",
+    "rap_cert_file",
+    "fingerprint_allowlist",
+    "fingerprint_whitelist",
+};
+
+// Location returns "<chunk>:<line>" for a value whose assignment line is known, "<chunk>"
+// otherwise: the start of every message about that value, in the form Lua uses.
+std::string Location(std::string_view chunk_name, const ScriptsValue& value) {
+  std::string location(chunk_name);
+  if (value.line > 0) {
+    location += ":" + std::to_string(value.line);
+  }
+  return location;
+}
+
+// TypeOf names the Lua type of `value` with its article: "a table", "nil".
+std::string TypeOf(const ScriptsValue& value) {
+  return value.type == LuaType::kNil ? "nil" : "a " + value.type_name;
+}
+
+// Shown returns a string or number value as Lua source would write it, cut to a readable
+// length.
+std::string Shown(const ScriptsValue& value) {
+  constexpr size_t kMaxShown = 48;
+  if (value.type == LuaType::kString) {
+    std::string text = Printable(value.string);
+    if (text.size() > kMaxShown) {
+      text = text.substr(0, kMaxShown) + "...";
+    }
+    return "\"" + text + "\"";
+  }
+  if (value.type == LuaType::kNumber) {
+    if (value.is_integer) {
+      return std::to_string(value.integer);
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.14g", value.number);
+    return buf;
+  }
+  return TypeOf(value);
+}
+
+// Setting: one scripts.<key> value and what is needed to report about it.
+struct Setting {
+  std::string_view chunk_name;
+  Key key;
+  const ScriptsValue& value;
+
+  Error Invalid(const std::string& why) const {
+    return MakeError(ErrorCode::kInvalidInput,
+                     Location(chunk_name, value) + ": scripts." + kKeyNames[key] + ": " + why);
+  }
+};
+
+// ReadBool accepts a Lua boolean or the strings "true" and "false".
+Status ReadBool(const Setting& setting, bool* out) {
+  const ScriptsValue& value = setting.value;
+  if (value.type == LuaType::kBoolean) {
+    *out = value.boolean;
+    return Status::Ok();
+  }
+  if (value.type == LuaType::kString) {
+    if (value.string == "true" || value.string == "false") {
+      *out = value.string == "true";
+      return Status::Ok();
+    }
+    return setting.Invalid("got " + Shown(value) + R"(, want true, false, "true" or "false")");
+  }
+  return setting.Invalid("got " + TypeOf(value) + ", want a boolean");
+}
+
+// ReadPort accepts a Lua number with an integer value or a string of decimal digits,
+// 1..65535.
+Status ReadPort(const Setting& setting, int* out) {
+  const ScriptsValue& value = setting.value;
+  const std::string want = ", want a port number 1.." + std::to_string(kMaxPort);
+  double port = 0;
+  if (value.type == LuaType::kNumber) {
+    port = value.is_integer ? static_cast<double>(value.integer) : value.number;
+  } else if (value.type == LuaType::kString) {
+    const std::string& text = value.string;
+    uint32_t digits_value = 0;
+    const char* end = text.data() + text.size();
+    auto [stop, ec] = std::from_chars(text.data(), end, digits_value);
+    if (text.empty() || ec != std::errc() || stop != end) {
+      return setting.Invalid("got " + Shown(value) + want);
+    }
+    port = digits_value;
+  } else {
+    return setting.Invalid("got " + TypeOf(value) + want);
+  }
+  if (!(port >= 1 && port <= kMaxPort) || port != std::floor(port)) {
+    return setting.Invalid("got " + Shown(value) + want);
+  }
+  *out = static_cast<int>(port);
+  return Status::Ok();
+}
+
+Status ReadString(const Setting& setting, bool allow_empty, std::string* out) {
+  const ScriptsValue& value = setting.value;
+  if (value.type != LuaType::kString) {
+    return setting.Invalid("got " + TypeOf(value) + ", want a string");
+  }
+  if (!allow_empty && value.string.empty()) {
+    return setting.Invalid("empty string");
+  }
+  *out = value.string;
+  return Status::Ok();
+}
+
+bool IsBlank(std::string_view text) {
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\v' && c != '\f') {
+      return false;
+    }
+  }
+  return true;
+}
+
+// ParseItems applies C12, C7, D6, D2 and I5 to the value of scripts.fingerprint_allowlist.
+// Origins are "scripts.fingerprint_allowlist item N" followed by `origin_suffix`; errors
+// start with "scripts.fingerprint_allowlist" (and the item). Repeated fingerprints are
+// allowed (I8) and noted in `warnings`.
+Result<Allowlist> ParseItems(std::string_view value, std::string_view origin_suffix,
+                             std::vector<std::string>* warnings) {
+  if (IsBlank(value)) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     std::string(kAllowlistKey) +
+                         ": empty string; remove the key to disable fingerprint validation (C7)");
+  }
+  Allowlist allowlist;
+  size_t number = 0;
+  size_t start = 0;
+  while (true) {
+    ++number;
+    size_t comma = value.find(',', start);
+    bool last = comma == std::string_view::npos;
+    std::string_view item = value.substr(start, last ? std::string_view::npos : comma - start);
+    std::string name = std::string(kAllowlistKey) + " item " + std::to_string(number);
+    if (IsBlank(item)) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       name + (last ? ": empty item after the trailing comma (D6)"
+                                    : ": empty item; two commas in a row or a leading comma (D6)"));
+    }
+    Result<Sha256Digest> digest = ParseFingerprint(item);  // trims the item (D2)
+    if (!digest.ok()) {
+      return Prefixed(name, digest.take_error());
+    }
+    if (const AllowlistEntry* first = allowlist.Find(*digest)) {
+      warnings->push_back(name + ": same fingerprint as " + first->origin + " (I8)");
+    }
+    allowlist.Add(*digest, name + std::string(origin_suffix));
+    if (last) {
+      break;
+    }
+    start = comma + 1;
+  }
+  return allowlist;
+}
+
+// ReadAllowlist reads scripts.fingerprint_allowlist: one string (C12, I7).
+Status ReadAllowlist(const Setting& setting, LsrConfig* config) {
+  const ScriptsValue& value = setting.value;
+  if (value.type != LuaType::kString) {
+    return setting.Invalid("got " + TypeOf(value) +
+                           ", want one string of comma-separated fingerprints (C12, I7)");
+  }
+  std::string location = Location(setting.chunk_name, value);
+  std::string suffix = value.line > 0 ? " (line " + std::to_string(value.line) + ")" : "";
+  std::vector<std::string> notes;
+  Result<Allowlist> allowlist = ParseItems(value.string, suffix, &notes);
+  if (!allowlist.ok()) {
+    return Prefixed(location, allowlist.take_error());
+  }
+  for (std::string& note : notes) {
+    config->warnings.push_back(location + ": " + note);
+  }
+  config->allowlist = std::move(allowlist).value();
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chunk_name,
+                                 const LsrLimits& limits) {
+  Result<std::vector<ScriptsValue>> values =
+      RunScriptsChunk(lua_text, chunk_name, limits, kKeyNames);
+  if (!values.ok()) {
+    return values.take_error();
+  }
+  auto setting = [&](Key key) { return Setting{chunk_name, key, (*values)[key]}; };
+  auto present = [&](Key key) { return (*values)[key].type != LuaType::kNil; };
+
+  // C5, I6: the legacy key is an error whatever its value and whether or not the new key is
+  // also set.
+  if (present(kFingerprintWhitelist)) {
+    return setting(kFingerprintWhitelist)
+        .Invalid(
+            "the key was renamed fingerprint_allowlist in 5.4.10; rename it to "
+            "fingerprint_allowlist (C5)");
+  }
+
+  LsrConfig config;
+  Status status;
+  if (present(kRapHost)) {
+    status = ReadString(setting(kRapHost), /*allow_empty=*/false, &config.rap_host);
+  }
+  if (status.ok() && present(kRapPort)) {
+    status = ReadPort(setting(kRapPort), &config.rap_port);
+  }
+  struct BoolSetting {
+    Key key;
+    bool* out;
+  };
+  for (BoolSetting entry :
+       {BoolSetting{kRapSsl, &config.rap_ssl}, BoolSetting{kRapValidate, &config.rap_validate},
+        BoolSetting{kRapDenySelfSigned, &config.rap_deny_selfsigned}}) {
+    if (status.ok() && present(entry.key)) {
+      status = ReadBool(setting(entry.key), entry.out);
+    }
+  }
+  if (status.ok() && present(kRapCertFile)) {
+    status = ReadString(setting(kRapCertFile), /*allow_empty=*/true, &config.rap_cert_file);
+  }
+  if (status.ok() && present(kFingerprintAllowlist)) {
+    status = ReadAllowlist(setting(kFingerprintAllowlist), &config);
+  }
+  if (!status.ok()) {
+    return status.take_error();
+  }
+
+  if (config.allowlist.has_value() && !config.rap_ssl) {
+    config.warnings.push_back(
+        Location(chunk_name, (*values)[kFingerprintAllowlist]) + ": " + kAllowlistKey +
+        ": scripts.rap_ssl is false, so the connection to the EMS is plain HTTP and is not "
+        "checked against the allowlist (D7)");
+  }
+  return config;
+}
+
+Result<LsrConfig> LoadLsrConfig(const std::filesystem::path& path, const LsrLimits& limits) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  Result<LsrConfig> config = ParseLsrConfig(*text, path.filename().string(), limits);
+  if (!config.ok()) {
+    return Prefixed(path.string(), config.take_error());
+  }
+  return config;
+}
+
+Result<Allowlist> ParseLsrAllowlist(std::string_view value) {
+  std::vector<std::string> ignored_notes;
+  return ParseItems(value, "", &ignored_notes);
+}
+
+}  // namespace fpconform::ref

@@ -1,0 +1,529 @@
+#include "reference/lsr_config.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "base/files.h"
+
+namespace fpconform::ref {
+namespace {
+
+using namespace std::string_literals;
+
+// SHA-256 of "abc" and of "".
+constexpr char kA[] =
+    "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:"
+    "15:AD";
+constexpr char kB[] = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855";
+
+// The two fingerprints of the documentation's LSR example, and the example's multi-fingerprint
+// assignment exactly as printed: a "..." string continued on the next line (C13).
+constexpr char kDocA[] =
+    "E6:EF:5D:37:22:FC:EF:EA:4B:22:92:45:BD:49:D2:29:3D:84:19:BC:C3:45:23:A1:22:A4:01:20:9D:03:"
+    "E6:47";
+constexpr char kDocB[] =
+    "D1:BA:B0:17:66:6D:7F:42:7B:91:1E:22:7E:3A:27:D2:EF:5D:37:22:FC:EF:EA:4B:22:92:45:BD:01:7E:"
+    "92:52";
+const std::string kDocLiteral = "-- Multiple Fingerprints\nscripts.fingerprint_allowlist = \""s +
+                                kDocA + ",\n" + kDocB + "\"\n";
+
+// A config.lua shaped like a real LSR one: settings the reference does not read, a Thing
+// table, and the allowlist as a long string over several lines.
+const std::string kRealistic = R"lua(-- Lua Script Resource configuration
+scripts.log_level = "WARN"
+scripts.script_resource_host = "0.0.0.0"
+scripts.script_resource_port = 8001
+scripts.script_resource_ssl = true
+scripts.script_resource_authenticate = true
+scripts.script_resource_userid = "admin"
+scripts.script_resource_password = "changeme"
+scripts.script_resource_certificate_chain = "/opt/lsr/certs/lsr.pem"
+scripts.script_resource_private_key = "/opt/lsr/certs/lsr.key"
+
+-- The EMS this LSR talks to
+scripts.rap_host = "127.0.0.1"
+scripts.rap_port = 8000
+scripts.rap_ssl = true
+scripts.rap_deny_selfsigned = true
+scripts.rap_validate = true
+scripts.rap_cert_file = "/opt/lsr/certs/ems-ca.pem"
+scripts.rap_server_name = "ems.example.test"
+
+scripts.fingerprint_allowlist = [[
+  BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD,
+  E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855
+]]
+
+scripts.SteamSensor1 = {
+  file = "thing.lua",
+  template = "SteamSensor",
+  scanRate = 1000,
+  taskRate = 30000,
+}
+)lua";
+
+Sha256Digest Digest(const char* text) {
+  Result<Sha256Digest> digest = ParseFingerprint(text);
+  EXPECT_TRUE(digest.ok()) << text;
+  return digest.ok() ? *digest : Sha256Digest{};
+}
+
+// Assign returns the Lua statement `scripts.fingerprint_allowlist = "<value>"`.
+std::string Assign(const std::string& value) {
+  return "scripts.fingerprint_allowlist = \"" + value + "\"\n";
+}
+
+TEST(ParseLsrConfigTest, ReadsARealisticConfig) {
+  Result<LsrConfig> config = ParseLsrConfig(kRealistic);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->rap_host, "127.0.0.1");
+  EXPECT_EQ(config->rap_port, 8000);
+  EXPECT_TRUE(config->rap_ssl);
+  EXPECT_TRUE(config->rap_validate);
+  EXPECT_TRUE(config->rap_deny_selfsigned);
+  EXPECT_EQ(config->rap_cert_file, "/opt/lsr/certs/ems-ca.pem");
+  ASSERT_TRUE(config->allowlist.has_value());
+  EXPECT_EQ(config->allowlist->size(), 2u);
+  const AllowlistEntry* b = config->allowlist->Find(Digest(kB));
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->origin, "scripts.fingerprint_allowlist item 2 (line 24)");
+  EXPECT_TRUE(config->warnings.empty());
+}
+
+TEST(ParseLsrConfigTest, DefaultsWhenNothingIsSet) {
+  Result<LsrConfig> config = ParseLsrConfig("-- nothing\n");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->rap_host, "localhost");
+  EXPECT_EQ(config->rap_port, 8000);
+  EXPECT_FALSE(config->rap_ssl);
+  EXPECT_TRUE(config->rap_validate);
+  EXPECT_TRUE(config->rap_deny_selfsigned);
+  EXPECT_TRUE(config->rap_cert_file.empty());
+  EXPECT_FALSE(config->allowlist.has_value());  // C6
+  EXPECT_TRUE(config->warnings.empty());
+}
+
+TEST(ParseLsrConfigTest, AcceptsValidVariants) {
+  struct Case {
+    const char* name;
+    std::string text;
+    std::function<void(const LsrConfig&)> check;
+  };
+  auto holds = [](std::vector<const char*> fingerprints) {
+    return [fingerprints](const LsrConfig& c) {
+      ASSERT_TRUE(c.allowlist.has_value());
+      EXPECT_EQ(c.allowlist->size(), fingerprints.size());
+      for (const char* fingerprint : fingerprints) {
+        EXPECT_TRUE(c.allowlist->Contains(Digest(fingerprint))) << fingerprint;
+      }
+    };
+  };
+  const Case cases[] = {
+      {"C12 one fingerprint", Assign(kA), holds({kA})},
+      {"C12 two fingerprints", Assign(kA + ","s + kB), holds({kA, kB})},
+      {"D2 spaces after commas", Assign(kA + ",  "s + kB + "  "), holds({kA, kB})},
+      {"D1 lower case", Assign("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+       holds({kA})},
+      {"C13 long string over several lines",
+       "scripts.fingerprint_allowlist = [[" + std::string(kDocA) + ",\n" + kDocB + "]]\n",
+       holds({kDocA, kDocB})},
+      {"C13 long string with level and leading newline",
+       "scripts.fingerprint_allowlist = [==[\n  " + std::string(kDocA) + ",\n  " + kDocB +
+           "\n]==]\n",
+       holds({kDocA, kDocB})},
+      {"C13 concatenation over two lines",
+       "scripts.fingerprint_allowlist = \"" + std::string(kDocA) + ",\" ..\n  \"" + kDocB + "\"\n",
+       holds({kDocA, kDocB})},
+      {"C13 \\n escapes", Assign(kDocA + ",\\n"s + kDocB), holds({kDocA, kDocB})},
+      {"C13 backslash-newline continuation", Assign(kDocA + ",\\\n"s + kDocB),
+       holds({kDocA, kDocB})},
+      {"built with Lua code",
+       "local list = {\"" + std::string(kA) + "\", \"" + kB +
+           "\"}\n"
+           "scripts.fingerprint_allowlist = table.concat(list, \", \")\n",
+       holds({kA, kB})},
+      {"string methods", "scripts.fingerprint_allowlist = (\"" + std::string(kA) + "\"):lower()\n",
+       holds({kA})},
+      {"string settings",
+       "scripts.rap_host = \"ems.local\"\nscripts.rap_port = \"8443\"\nscripts.rap_ssl = \"true\"\n"
+       "scripts.rap_validate = \"false\"\nscripts.rap_deny_selfsigned = \"false\"\n",
+       [](const LsrConfig& c) {
+         EXPECT_EQ(c.rap_host, "ems.local");
+         EXPECT_EQ(c.rap_port, 8443);
+         EXPECT_TRUE(c.rap_ssl);
+         EXPECT_FALSE(c.rap_validate);
+         EXPECT_FALSE(c.rap_deny_selfsigned);
+       }},
+      {"native settings",
+       "scripts.rap_port = 8443\nscripts.rap_ssl = true\nscripts.rap_validate = false\n"
+       "scripts.rap_deny_selfsigned = false\nscripts.rap_cert_file = \"/ca.pem\"\n",
+       [](const LsrConfig& c) {
+         EXPECT_EQ(c.rap_port, 8443);
+         EXPECT_TRUE(c.rap_ssl);
+         EXPECT_FALSE(c.rap_validate);
+         EXPECT_FALSE(c.rap_deny_selfsigned);
+         EXPECT_EQ(c.rap_cert_file, "/ca.pem");
+       }},
+      {"port as a float with an integer value", "scripts.rap_port = 8443.0\n",
+       [](const LsrConfig& c) { EXPECT_EQ(c.rap_port, 8443); }},
+      {"last assignment wins and gives the line",
+       "scripts.rap_ssl = true\n" + Assign(kA) + "\n" + Assign(kB),
+       [](const LsrConfig& c) {
+         ASSERT_TRUE(c.allowlist.has_value());
+         EXPECT_FALSE(c.allowlist->Contains(Digest(kA)));
+         ASSERT_NE(c.allowlist->Find(Digest(kB)), nullptr);
+         EXPECT_EQ(c.allowlist->Find(Digest(kB))->origin,
+                   "scripts.fingerprint_allowlist item 1 (line 4)");
+       }},
+      {"scripts replaced by a table of its own",
+       "scripts = {rap_port = 9000, fingerprint_allowlist = \"" + std::string(kA) + "\"}\n",
+       [](const LsrConfig& c) {
+         EXPECT_EQ(c.rap_port, 9000);
+         ASSERT_TRUE(c.allowlist.has_value());
+         EXPECT_EQ(c.allowlist->Find(Digest(kA))->origin, "scripts.fingerprint_allowlist item 1");
+       }},
+      {"pairs over scripts sees the settings",
+       "scripts.rap_host = \"h\"\nlocal n = 0\nfor k, v in pairs(scripts) do n = n + 1 end\n"
+       "scripts.rap_port = 8000 + n\n",
+       [](const LsrConfig& c) { EXPECT_EQ(c.rap_port, 8001); }},
+      {"D7 allowlist over plain HTTP: warning", Assign(kA),
+       [](const LsrConfig& c) {
+         EXPECT_EQ(c.warnings,
+                   std::vector<std::string>{
+                       "config.lua:1: scripts.fingerprint_allowlist: scripts.rap_ssl is false, so "
+                       "the connection to the EMS is plain HTTP and is not checked against the "
+                       "allowlist (D7)"});
+       }},
+      {"I8 duplicates allowed, noted",
+       "scripts.rap_ssl = true\n" + Assign(kA + ","s + kB + "," + kA),
+       [](const LsrConfig& c) {
+         ASSERT_TRUE(c.allowlist.has_value());
+         EXPECT_EQ(c.allowlist->size(), 3u);
+         EXPECT_EQ(c.allowlist->distinct(), 2u);
+         EXPECT_EQ(c.warnings, std::vector<std::string>{
+                                   "config.lua:2: scripts.fingerprint_allowlist item 3: same "
+                                   "fingerprint as scripts.fingerprint_allowlist item 1 (line 2) "
+                                   "(I8)"});
+       }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<LsrConfig> config = ParseLsrConfig(c.text);
+    ASSERT_TRUE(config.ok()) << config.error().message;
+    c.check(*config);
+  }
+}
+
+TEST(ParseLsrConfigTest, RejectsWithOneLineNamingTheKeyAndLine) {
+  const std::string short_b = std::string(kB).substr(1);
+  const std::string renamed =
+      ": scripts.fingerprint_whitelist: the key was renamed fingerprint_allowlist in 5.4.10; "
+      "rename it to fingerprint_allowlist (C5)";
+  const std::string want_string = ", want one string of comma-separated fingerprints (C12, I7)";
+  struct Case {
+    const char* name;
+    std::string text;
+    std::string want;
+  };
+  const Case cases[] = {
+      {"C13 the documentation's multi-line example copied literally", kDocLiteral,
+       "config.lua:2: unfinished string near '\"" + std::string(kDocA) + ",'"},
+      {"I7 table", "scripts.fingerprint_allowlist = {\"" + std::string(kA) + "\"}\n",
+       "config.lua:1: scripts.fingerprint_allowlist: got a table" + want_string},
+      {"I7 number", "scripts.fingerprint_allowlist = 42\n",
+       "config.lua:1: scripts.fingerprint_allowlist: got a number" + want_string},
+      {"I7 boolean", "scripts.fingerprint_allowlist = true\n",
+       "config.lua:1: scripts.fingerprint_allowlist: got a boolean" + want_string},
+      {"I7 false", "scripts.fingerprint_allowlist = false\n",
+       "config.lua:1: scripts.fingerprint_allowlist: got a boolean" + want_string},
+      {"I7 function", "\nscripts.fingerprint_allowlist = function() end\n",
+       "config.lua:2: scripts.fingerprint_allowlist: got a function" + want_string},
+      {"C7 empty string", Assign(""),
+       "config.lua:1: scripts.fingerprint_allowlist: empty string; remove the key to disable "
+       "fingerprint validation (C7)"},
+      {"C7 blank string", Assign("  \\n\\t "),
+       "config.lua:1: scripts.fingerprint_allowlist: empty string; remove the key to disable "
+       "fingerprint validation (C7)"},
+      {"D6 empty item", Assign(kA + ",,"s + kB),
+       "config.lua:1: scripts.fingerprint_allowlist item 2: empty item; two commas in a row or a "
+       "leading comma (D6)"},
+      {"D6 blank item", Assign(kA + ", ,"s + kB),
+       "config.lua:1: scripts.fingerprint_allowlist item 2: empty item; two commas in a row or a "
+       "leading comma (D6)"},
+      {"D6 leading comma", Assign(","s + kA),
+       "config.lua:1: scripts.fingerprint_allowlist item 1: empty item; two commas in a row or a "
+       "leading comma (D6)"},
+      {"D6 trailing comma", Assign(kA + ","s),
+       "config.lua:1: scripts.fingerprint_allowlist item 2: empty item after the trailing comma "
+       "(D6)"},
+      {"D6 trailing comma and newline",
+       "scripts.fingerprint_allowlist = [[\n" + std::string(kA) + ",\n]]\n",
+       "config.lua:3: scripts.fingerprint_allowlist item 2: empty item after the trailing comma "
+       "(D6)"},
+      {"I5 short second item", Assign(kA + ","s + short_b),
+       "config.lua:1: scripts.fingerprint_allowlist item 2: 63 hex digits, want 64"},
+      {"D3 space separators", Assign("BA 78 16"),
+       "config.lua:1: scripts.fingerprint_allowlist item 1: character ' ' at position 3 is not a "
+       "hex digit or ':'"},
+      {"D3 OpenSSL label", Assign("sha256 Fingerprint="s + kA),
+       "config.lua:1: scripts.fingerprint_allowlist item 1: starts with OpenSSL's \"sha256 "
+       "Fingerprint=\" label; copy only the value after '='"},
+      {"I3 SHA-1 value", Assign("A9:99:3E:36:47:06:81:6A:BA:3E:25:71:78:50:C2:6C:9C:D0:D8:9D"),
+       "config.lua:1: scripts.fingerprint_allowlist item 1: 40 hex digits, want 64 (a SHA-1 "
+       "fingerprint?)"},
+      {"C5 legacy key alone", "scripts.fingerprint_whitelist = \"" + std::string(kA) + "\"\n",
+       "config.lua:1" + renamed},
+      {"C5 I6 legacy key with the new key",
+       Assign(kA) + "scripts.fingerprint_whitelist = \"" + std::string(kA) + "\"\n",
+       "config.lua:2" + renamed},
+      {"C5 legacy key empty", "scripts.fingerprint_whitelist = \"\"\n", "config.lua:1" + renamed},
+      {"C5 I6 legacy key wins over an invalid new key",
+       "scripts.fingerprint_whitelist = 1\n" + Assign(""), "config.lua:1" + renamed},
+      {"rap_port with a letter", "scripts.rap_port = \"80a\"\n",
+       "config.lua:1: scripts.rap_port: got \"80a\", want a port number 1..65535"},
+      {"rap_port out of range", "\n\nscripts.rap_port = 70000\n",
+       "config.lua:3: scripts.rap_port: got 70000, want a port number 1..65535"},
+      {"rap_port zero", "scripts.rap_port = 0\n",
+       "config.lua:1: scripts.rap_port: got 0, want a port number 1..65535"},
+      {"rap_port fractional", "scripts.rap_port = 8000.5\n",
+       "config.lua:1: scripts.rap_port: got 8000.5, want a port number 1..65535"},
+      {"rap_port boolean", "scripts.rap_port = true\n",
+       "config.lua:1: scripts.rap_port: got a boolean, want a port number 1..65535"},
+      {"rap_ssl unknown string", "scripts.rap_ssl = \"yes\"\n",
+       "config.lua:1: scripts.rap_ssl: got \"yes\", want true, false, \"true\" or \"false\""},
+      {"rap_validate number", "scripts.rap_validate = 1\n",
+       "config.lua:1: scripts.rap_validate: got a number, want a boolean"},
+      {"rap_deny_selfsigned table", "scripts.rap_deny_selfsigned = {}\n",
+       "config.lua:1: scripts.rap_deny_selfsigned: got a table, want a boolean"},
+      {"rap_host number", "scripts.rap_host = 5\n",
+       "config.lua:1: scripts.rap_host: got a number, want a string"},
+      {"rap_host empty", "scripts.rap_host = \"\"\n",
+       "config.lua:1: scripts.rap_host: empty string"},
+      {"rap_cert_file boolean", "scripts.rap_cert_file = false\n",
+       "config.lua:1: scripts.rap_cert_file: got a boolean, want a string"},
+      {"scripts removed", "scripts = nil\n", "config.lua: scripts: got nil, want a table"},
+      {"scripts a string", "scripts = \"x\"\n", "config.lua: scripts: got a string, want a table"},
+      {"runtime error", "\nerror(\"boom\")\n", "config.lua:2: boom"},
+      {"error without position", "error(\"boom\", 0)\n", "config.lua: boom"},
+      {"error with a table", "error({})\n", "config.lua: error object is a table value"},
+      {"undefined global called", "scripts.rap_port = tonumbr(\"1\")\n",
+       "config.lua:1: attempt to call a nil value (global 'tonumbr')"},
+      {"syntax error", "scripts.rap_port = = 1\n", "config.lua:1: unexpected symbol near '='"},
+      {"bytecode", "\x1bLuaT\x00\x19\x93\r\n\x1a\n"s,
+       "config.lua: attempt to load a binary chunk (mode is 't')"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<LsrConfig> config = ParseLsrConfig(c.text);
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.error().code, ErrorCode::kInvalidInput);
+    EXPECT_EQ(config.error().message, c.want);
+  }
+}
+
+TEST(ParseLsrAllowlistTest, SplitsTrimsAndRejects) {
+  Result<Allowlist> two = ParseLsrAllowlist(" "s + kA + " ,\n\t" + kB + "\n");
+  ASSERT_TRUE(two.ok()) << two.error().message;
+  EXPECT_EQ(two->size(), 2u);
+  ASSERT_NE(two->Find(Digest(kB)), nullptr);
+  EXPECT_EQ(two->Find(Digest(kB))->origin, "scripts.fingerprint_allowlist item 2");
+
+  struct Case {
+    const char* name;
+    std::string value;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"C7 empty", "",
+       "scripts.fingerprint_allowlist: empty string; remove the key to disable fingerprint "
+       "validation (C7)"},
+      {"C7 blank", " \n ",
+       "scripts.fingerprint_allowlist: empty string; remove the key to disable fingerprint "
+       "validation (C7)"},
+      {"D6 only a comma", ",",
+       "scripts.fingerprint_allowlist item 1: empty item; two commas in a row or a leading comma "
+       "(D6)"},
+      {"D6 trailing comma", kA + ","s,
+       "scripts.fingerprint_allowlist item 2: empty item after the trailing comma (D6)"},
+      {"I5 bad item", kA + ",xyz"s,
+       "scripts.fingerprint_allowlist item 2: character 'x' at position 1 is not a hex digit or "
+       "':'"},
+      {"D2 position counts the item's own spaces", kA + ",  xyz"s,
+       "scripts.fingerprint_allowlist item 2: character 'x' at position 3 is not a hex digit or "
+       "':'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<Allowlist> got = ParseLsrAllowlist(c.value);
+    ASSERT_FALSE(got.ok());
+    EXPECT_EQ(got.error().message, c.want);
+  }
+}
+
+TEST(LoadLsrConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {
+  Result<TempDir> dir = TempDir::Create("fpconform-lsr-test-");
+  ASSERT_TRUE(dir.ok()) << dir.error().message;
+  std::filesystem::path good = dir->path() / "config.lua";
+  ASSERT_TRUE(WriteFile(good, kRealistic).ok());
+  Result<LsrConfig> config = LoadLsrConfig(good);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_TRUE(config->allowlist.has_value());
+
+  std::filesystem::path bad = dir->path() / "broken.lua";
+  ASSERT_TRUE(WriteFile(bad, kDocLiteral).ok());
+  Result<LsrConfig> invalid = LoadLsrConfig(bad);
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_EQ(invalid.error().message,
+            bad.string() + ": broken.lua:2: unfinished string near '\"" + kDocA + ",'");
+
+  Result<LsrConfig> missing = LoadLsrConfig(dir->path() / "absent.lua");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+// Hostile or runaway config.lua files: each must fail with a clean error, quickly, without
+// touching the file system. The time bound is only a hang guard, far above real costs.
+TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
+  Result<TempDir> dir = TempDir::Create("fpconform-lsr-sandbox-");
+  ASSERT_TRUE(dir.ok()) << dir.error().message;
+  const std::string target = (dir->path() / "created").string();
+  struct Case {
+    const char* name;
+    std::string text;
+    std::string want;  // a part of the message
+    LsrLimits limits = {};
+  };
+  LsrLimits small_memory;
+  small_memory.max_memory_bytes = 1 << 20;
+  LsrLimits slow_work;
+  slow_work.max_instructions = uint64_t{1} << 50;
+  slow_work.max_run_time = std::chrono::milliseconds(200);
+  const Case cases[] = {
+      {"os.execute", "os.execute('touch " + target + "')",
+       "config.lua:1: attempt to index a nil value (global 'os')"},
+      {"io.open", "io.open('" + target + "', 'w')",
+       "config.lua:1: attempt to index a nil value (global 'io')"},
+      {"require", "require('os')", "config.lua:1: attempt to call a nil value (global 'require')"},
+      {"load", "load('x = 1')()", "config.lua:1: attempt to call a nil value (global 'load')"},
+      {"dofile", "dofile('" + target + "')",
+       "config.lua:1: attempt to call a nil value (global 'dofile')"},
+      {"loadfile", "loadfile('" + target + "')",
+       "config.lua:1: attempt to call a nil value (global 'loadfile')"},
+      {"collectgarbage", "collectgarbage()",
+       "config.lua:1: attempt to call a nil value (global 'collectgarbage')"},
+      {"print", "print('x')", "config.lua:1: attempt to call a nil value (global 'print')"},
+      {"package", "package.loadlib('libc.so.6', 'system')",
+       "config.lua:1: attempt to index a nil value (global 'package')"},
+      {"debug", "debug.sethook()", "config.lua:1: attempt to index a nil value (global 'debug')"},
+      {"_G", "_G.os.execute('true')", "config.lua:1: attempt to index a nil value (global '_G')"},
+      {"setmetatable (finalizers escape hooks)", "setmetatable({}, {__gc = function() end})",
+       "config.lua:1: attempt to call a nil value (global 'setmetatable')"},
+      {"string.dump", "string.dump(function() end)",
+       "config.lua:1: attempt to call a nil value (field 'dump')"},
+      {"pattern backtracking", "local s = string.rep('a', 300) return s:find('.-.-.-.-.-b')",
+       "config.lua:1: attempt to call a nil value (method 'find')"},
+      {"table.move over a huge range", "table.move({}, 1, 1e12, 2)",
+       "config.lua:1: attempt to call a nil value (field 'move')"},
+      {"string.rep bomb", "local s = string.rep('x', 1e9)",
+       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
+      {"string.rep beyond Lua's size limit", "local s = string.rep('x', 1e10)",
+       "config.lua: resulting string too large"},
+      {"string.rep with a separator", "local s = string.rep('', 1e9, ',')",
+       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
+      {"doubling string", "local s = string.rep('x', 1024) while true do s = s .. s end",
+       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
+      {"growing table", "local t = {} for i = 1, 1e9 do t[i] = i end",
+       "config.lua: not enough memory (the sandbox allows 1048576 bytes)", small_memory},
+      {"deep recursion", "local function f() return 1 + f() end f()", "config.lua:"},
+      {"infinite loop", "while true do end",
+       "config.lua:1: instruction budget of 20000000 exceeded"},
+      {"pcall cannot outlast the budget",
+       "while true do pcall(function() while true do end end) end",
+       "instruction budget of 20000000 exceeded"},
+      {"xpcall (its handler runs with hooks off)",
+       "xpcall(error, function() while true do end end)",
+       "config.lua:1: attempt to call a nil value (global 'xpcall')"},
+      {"long work per instruction hits the run time limit",
+       "local a = string.rep('x', 1e7) local b = string.rep('x', 1e7)\n"
+       "while true do local same = a == b end",
+       "config.lua:2: run time limit of 200 ms exceeded", slow_work},
+      {"bytecode", "\x1bLua\x54\x00"s, "config.lua: attempt to load a binary chunk (mode is 't')"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    auto start = std::chrono::steady_clock::now();
+    Result<LsrConfig> config = ParseLsrConfig(c.text, "config.lua", c.limits);
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.error().code, ErrorCode::kInvalidInput);
+    EXPECT_NE(config.error().message.find(c.want), std::string::npos) << config.error().message;
+    EXPECT_EQ(config.error().message.find('\n'), std::string::npos) << config.error().message;
+    EXPECT_LT(elapsed, std::chrono::seconds(5));
+    EXPECT_TRUE(std::filesystem::is_empty(dir->path()));
+  }
+}
+
+TEST(LsrSandboxTest, LimitsAreHonoured) {
+  struct Case {
+    const char* name;
+    const char* text;
+    LsrLimits limits;
+    const char* want;  // empty: the chunk must succeed
+  };
+  auto memory = [](size_t bytes) {
+    LsrLimits limits;
+    limits.max_memory_bytes = bytes;
+    return limits;
+  };
+  auto instructions = [](uint64_t count) {
+    LsrLimits limits;
+    limits.max_instructions = count;
+    return limits;
+  };
+  const Case cases[] = {
+      {"no room for a Lua state", "x = 1", memory(100),
+       "config.lua: not enough memory for a Lua state (the sandbox allows 100 bytes)"},
+      {"no room for the libraries", "x = 1", memory(9000),
+       "config.lua: not enough memory (the sandbox allows 9000 bytes)"},
+      {"enough room for a small chunk", "x = 1", memory(64 << 10), ""},
+      {"ten instructions", "for i = 1, 100 do end", instructions(10),
+       "config.lua:1: instruction budget of 10 exceeded"},
+      {"zero instructions", "local x = 1", instructions(0),
+       "config.lua:1: instruction budget of 0 exceeded"},
+      {"a loop within the budget", "for i = 1, 100 do end", instructions(1000), ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<LsrConfig> config = ParseLsrConfig(c.text, "config.lua", c.limits);
+    if (*c.want == '\0') {
+      EXPECT_TRUE(config.ok()) << config.error().message;
+    } else {
+      ASSERT_FALSE(config.ok());
+      EXPECT_EQ(config.error().message, c.want);
+    }
+  }
+}
+
+// Work that only looks dangerous finishes at once.
+TEST(LsrSandboxTest, HarmlessLookalikesSucceedFast) {
+  const char* cases[] = {
+      "local s = string.rep('', 1e15)",
+      "local s = string.rep('', 1e15, '')",
+      "local s = string.rep('ab', 1000, ',')",
+      "local t = {} for i = 1, 1000 do t[i] = i end scripts.rap_port = #t",
+  };
+  for (const char* text : cases) {
+    SCOPED_TRACE(text);
+    auto start = std::chrono::steady_clock::now();
+    Result<LsrConfig> config = ParseLsrConfig(text);
+    EXPECT_TRUE(config.ok()) << config.error().message;
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  }
+}
+
+}  // namespace
+}  // namespace fpconform::ref
