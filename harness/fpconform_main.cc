@@ -1,0 +1,494 @@
+// fpconform: the command line of the conformance suite.
+//
+//   fpconform run          run scenarios against targets and report
+//   fpconform list         list scenarios, clauses or targets
+//   fpconform fingerprint  print certificate fingerprints ready to paste
+//   fpconform lint-config  tell whether a real configuration would make the product exit
+//   fpconform fixtures     write the test PKI to a directory
+//
+// Exit status: 0 all as expected, 1 failures (or an invalid configuration for
+// lint-config), 2 usage or input errors.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/files.h"
+#include "base/ossl.h"
+#include "certs/pki.h"
+#include "harness/tools.h"
+#include "harness/report.h"
+#include "harness/runner.h"
+#include "harness/scenario.h"
+#include "harness/target.h"
+
+namespace fpconform::harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailures = 1;
+constexpr int kExitUsage = 2;
+
+// InputError prints one line for a bad file or argument and returns the usage status.
+int InputError(const std::string& message) {
+  std::cerr << "fpconform: " << message << "\n";
+  return kExitUsage;
+}
+
+struct CommonOptions {
+  std::string data_dir;
+  std::string build_dir;
+  std::vector<std::string> scenario_dirs;
+};
+
+Paths MakePaths(const CommonOptions& common) {
+  Paths paths = DefaultPaths();
+  if (!common.data_dir.empty()) {
+    paths.data_dir = common.data_dir;
+  }
+  if (!common.build_dir.empty()) {
+    paths.build_dir = common.build_dir;
+  }
+  return paths;
+}
+
+// LoadSuite loads the clauses, the PKI names and every scenario (the built-in directory
+// and any --scenarios directories).
+Result<std::vector<Scenario>> LoadSuite(const Paths& paths, const CommonOptions& common,
+                                        std::vector<Clause>* clauses_out) {
+  Result<std::vector<Clause>> clauses = LoadClauses(paths.Clauses());
+  if (!clauses.ok()) {
+    return clauses.take_error();
+  }
+  Result<certs::PkiDescription> pki = certs::LoadPkiDescription(paths.PkiDescription());
+  if (!pki.ok()) {
+    return pki.take_error();
+  }
+  ScenarioVocabulary vocabulary;
+  for (const Clause& c : *clauses) {
+    vocabulary.clauses.insert(c.id);
+  }
+  for (const certs::CertificateSpec& c : pki->certificates) {
+    vocabulary.certificates.insert(c.name);
+  }
+  for (const certs::BundleSpec& b : pki->bundles) {
+    vocabulary.bundles.insert(b.name);
+  }
+  std::vector<fs::path> dirs = {paths.Scenarios()};
+  for (const std::string& dir : common.scenario_dirs) {
+    dirs.emplace_back(dir);
+  }
+  std::vector<Scenario> all;
+  for (const fs::path& dir : dirs) {
+    Result<std::vector<Scenario>> loaded = LoadScenarioDir(dir, vocabulary);
+    if (!loaded.ok()) {
+      return loaded.take_error();
+    }
+    for (Scenario& s : *loaded) {
+      for (const Scenario& existing : all) {
+        if (existing.id == s.id) {
+          return MakeError(ErrorCode::kInvalidInput,
+                           s.file + ": duplicate scenario id '" + s.id + "' (also in " +
+                               existing.file + ")");
+        }
+      }
+      all.push_back(std::move(s));
+    }
+  }
+  std::sort(all.begin(), all.end(),
+            [](const Scenario& a, const Scenario& b) { return a.id < b.id; });
+  if (clauses_out != nullptr) {
+    *clauses_out = std::move(*clauses);
+  }
+  return all;
+}
+
+// ProgressPrinter shows a live line on a terminal and occasional plain lines otherwise.
+class ProgressPrinter {
+ public:
+  ProgressPrinter(size_t total, bool verbose)
+      : total_(total), verbose_(verbose), tty_(isatty(STDERR_FILENO) == 1) {}
+
+  void Done(const JobResult& r) {
+    ++done_;
+    if (r.status == JobStatus::kPass) {
+      ++passed_;
+    } else if (r.status != JobStatus::kKnownDeviation) {
+      ++failed_;
+    }
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu passed, %zu failed  %s", done_, total_,
+                   passed_, failed_, r.scenario->id.c_str());
+      if (done_ == total_) {
+        std::fprintf(stderr, "\r\033[K");
+      }
+    } else if (verbose_ || done_ == total_ || done_ % std::max<size_t>(1, total_ / 4) == 0) {
+      std::fprintf(stderr, "fpconform: %zu/%zu done (%zu passed, %zu failed)\n", done_, total_,
+                   passed_, failed_);
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  size_t total_;
+  bool verbose_;
+  bool tty_;
+  size_t done_ = 0, passed_ = 0, failed_ = 0;
+};
+
+struct RunCommand {
+  std::vector<std::string> targets;
+  std::vector<std::string> filters;
+  int jobs = 0;
+  std::string shard;
+  int repeat = 1;
+  std::string json_path, junit_path, markdown_path;
+  bool keep_workdirs = false;
+  bool verbose = false;
+};
+
+int Run(const RunCommand& cmd, const CommonOptions& common) {
+  Paths paths = MakePaths(common);
+  RunOptions options;
+  options.filters = cmd.filters;
+  options.jobs = cmd.jobs;
+  options.repeat = cmd.repeat;
+  if (!cmd.shard.empty()) {
+    int index = 0;
+    int count = 0;
+    char slash = 0;
+    if (std::sscanf(cmd.shard.c_str(), "%d%c%d", &index, &slash, &count) != 3 || slash != '/' ||
+        count < 1 || index < 1 || index > count) {
+      return InputError("--shard " + cmd.shard + ": want I/N with 1 <= I <= N, e.g. 2/4");
+    }
+    options.shard_index = index - 1;
+    options.shard_count = count;
+  }
+  std::vector<Clause> clauses;
+  Result<std::vector<Scenario>> scenarios = LoadSuite(paths, common, &clauses);
+  if (!scenarios.ok()) {
+    return InputError(scenarios.error().message);
+  }
+  std::vector<std::string> target_names = cmd.targets;
+  if (target_names.empty()) {
+    target_names = {"reference-ems", "reference-lsr"};
+  }
+  std::vector<TargetDescriptor> targets;
+  for (const std::string& name : target_names) {
+    Result<TargetDescriptor> target = ResolveTarget(name, paths.Targets());
+    if (!target.ok()) {
+      return InputError(target.error().message);
+    }
+    targets.push_back(std::move(*target));
+  }
+  std::vector<Job> jobs = PlanJobs(*scenarios, targets, options);
+  if (jobs.empty()) {
+    return InputError("no scenario matches the filters for the selected targets");
+  }
+  Result<std::unique_ptr<RunEnvironment>> env =
+      RunEnvironment::Create(paths, targets, cmd.keep_workdirs);
+  if (!env.ok()) {
+    return InputError(env.error().message);
+  }
+  if (cmd.keep_workdirs) {
+    (*env)->KeepRoot();
+    std::cerr << "fpconform: keeping work directories under " << (*env)->root().string()
+              << "\n";
+  }
+  auto started = std::chrono::steady_clock::now();
+  ProgressPrinter progress(jobs.size(), cmd.verbose);
+  std::vector<JobResult> results =
+      RunJobs(jobs, **env, options.jobs, [&](const JobResult& r) { progress.Done(r); });
+  auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+
+  std::vector<Scenario> selected;
+  for (const Scenario& s : *scenarios) {
+    for (const Job& job : jobs) {
+      if (job.scenario == &s) {
+        selected.push_back(s);
+        break;
+      }
+    }
+  }
+  ReportInputs inputs{&results, &targets, &selected, &clauses, duration};
+  for (const auto& [path, render] :
+       {std::pair{cmd.json_path, &JsonReport}, std::pair{cmd.junit_path, &JunitReport},
+        std::pair{cmd.markdown_path, &MarkdownReport}}) {
+    if (path.empty()) {
+      continue;
+    }
+    Status written = WriteFile(path, render(inputs));
+    if (!written.ok()) {
+      return InputError(written.error().message);
+    }
+  }
+  for (const JobResult& r : results) {
+    if (r.status != JobStatus::kPass || cmd.verbose) {
+      std::cout << ResultLine(r) << "\n";
+    }
+    if (cmd.verbose && r.status != JobStatus::kPass) {
+      std::cout << "  process: " << Describe(r.process) << "\n";
+      for (const auto& [name, text] :
+           {std::pair{"stderr", &r.stderr_tail}, std::pair{"log", &r.log_tail}}) {
+        if (!text->empty()) {
+          std::cout << "  " << name << ":\n" << *text << (text->back() == '\n' ? "" : "\n");
+        }
+      }
+      if (!r.workdir.empty()) {
+        std::cout << "  workdir: " << r.workdir << "\n";
+      }
+    }
+  }
+  Totals totals = CountResults(results);
+  std::cout << SummaryLine(totals) << "\n";
+  return totals.failed == 0 ? kExitOk : kExitFailures;
+}
+
+struct ListCommand {
+  std::vector<std::string> filters;
+  bool clauses = false;
+  bool targets = false;
+  bool check = false;
+};
+
+int List(const ListCommand& cmd, const CommonOptions& common) {
+  Paths paths = MakePaths(common);
+  if (cmd.targets) {
+    Result<std::vector<TargetDescriptor>> targets = ListTargets(paths.Targets());
+    if (!targets.ok()) {
+      return InputError(targets.error().message);
+    }
+    for (const TargetDescriptor& t : *targets) {
+      std::printf("%-32s %-6s %s\n", t.name.c_str(), ProductName(t.product),
+                  t.description.c_str());
+    }
+    return kExitOk;
+  }
+  std::vector<Clause> clauses;
+  Result<std::vector<Scenario>> scenarios = LoadSuite(paths, common, &clauses);
+  if (!scenarios.ok()) {
+    return InputError(scenarios.error().message);
+  }
+  if (cmd.clauses) {
+    int uncovered = 0;
+    for (const Clause& clause : clauses) {
+      std::vector<std::string> ids;
+      for (const Scenario& s : *scenarios) {
+        if (std::find(s.clauses.begin(), s.clauses.end(), clause.id) != s.clauses.end() &&
+            MatchesAnyFilter(cmd.filters, s.id)) {
+          ids.push_back(s.id);
+        }
+      }
+      std::printf("%-4s %-22s %zu scenario%s\n", clause.id.c_str(), LevelName(clause.level),
+                  ids.size(), ids.size() == 1 ? "" : "s");
+      for (const std::string& id : ids) {
+        std::printf("       %s\n", id.c_str());
+      }
+      uncovered += ids.empty();
+    }
+    if (cmd.check && uncovered > 0) {
+      std::fprintf(stderr, "fpconform: %d clause(s) without a scenario\n", uncovered);
+      return kExitFailures;
+    }
+    return kExitOk;
+  }
+  for (const Scenario& s : *scenarios) {
+    if (!MatchesAnyFilter(cmd.filters, s.id)) {
+      continue;
+    }
+    std::string products;
+    for (Product p : s.products) {
+      products += (products.empty() ? "" : ",") + std::string(ProductName(p));
+    }
+    std::string clause_list;
+    for (const std::string& c : s.clauses) {
+      clause_list += (clause_list.empty() ? "" : ",") + c;
+    }
+    std::printf("%-56s %-22s %-14s %s\n", s.id.c_str(), LevelName(s.level), products.c_str(),
+                clause_list.c_str());
+  }
+  return kExitOk;
+}
+
+int Fixtures(const std::string& out_dir, const CommonOptions& common) {
+  Paths paths = MakePaths(common);
+  std::error_code ec;
+  if (fs::exists(out_dir, ec) && !fs::is_empty(out_dir, ec)) {
+    return InputError(out_dir + ": exists and is not empty (fpconform never overwrites files)");
+  }
+  Result<certs::PkiDescription> description = certs::LoadPkiDescription(paths.PkiDescription());
+  if (!description.ok()) {
+    return InputError(description.error().message);
+  }
+  Result<certs::Pki> pki = certs::Pki::Generate(*description);
+  if (!pki.ok()) {
+    return InputError(pki.error().message);
+  }
+  Status written = pki->WriteTo(out_dir);
+  if (!written.ok()) {
+    return InputError(written.error().message);
+  }
+  std::printf("wrote %zu certificates and %zu bundles to %s (see manifest.json)\n",
+              pki->certificates().size(), pki->BundleNames().size(), out_dir.c_str());
+  return kExitOk;
+}
+
+int Fingerprint(const std::vector<std::string>& files) {
+  std::vector<std::string> values;
+  for (const std::string& file : files) {
+    Result<std::string> value = CertificateFingerprint(file);
+    if (!value.ok()) {
+      return InputError(value.error().message);
+    }
+    std::printf("%s: %s\n", file.c_str(), value->c_str());
+    values.push_back(*value);
+  }
+  std::printf("\nEMS, config.json (certificates):\n  \"fingerprint_allowlist\": [");
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::printf("%s\n    \"%s\"", i == 0 ? "" : ",", values[i].c_str());
+  }
+  std::printf("\n  ]\n\nLSR, config.lua:\n  scripts.fingerprint_allowlist = \"");
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::printf("%s%s", i == 0 ? "" : ",", values[i].c_str());
+  }
+  std::printf("\"\n");
+  return kExitOk;
+}
+
+int LintConfig(const std::string& product_name, const std::string& file) {
+  std::optional<Product> product = ParseProduct(product_name);
+  if (!product || *product == Product::kClient) {
+    return InputError("--product " + product_name + ": want ems or lsr");
+  }
+  Result<LintReport> report = LintConfigFile(*product, file);
+  if (!report.ok()) {
+    return InputError(report.error().message);
+  }
+  for (const std::string& line : report->lines) {
+    std::printf("%s\n", line.c_str());
+  }
+  return report->valid ? kExitOk : kExitFailures;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "fpconform: conformance tests for certificate fingerprint validation in EMS and LSR "
+      "clients.\nExit status: 0 all as expected, 1 failures, 2 usage or input errors.",
+      "fpconform"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show the help of every command");
+  CommonOptions common;
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("--data-dir", common.data_dir,
+                    "Directory holding certs/, fixtures/, scenarios/ and harness/targets/")
+        ->default_str(DefaultPaths().data_dir.string());
+    sub->add_option("--build-dir", common.build_dir,
+                    "Build directory, the {build} placeholder of target descriptors")
+        ->default_str(DefaultPaths().build_dir.string());
+    sub->add_option("--scenarios", common.scenario_dirs,
+                    "An extra directory of scenario files (repeatable)");
+  };
+
+  RunCommand run;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run scenarios against targets and report");
+  run_cmd->add_option("-t,--target", run.targets,
+                      "Built-in target name or descriptor file (repeatable)")
+      ->default_str("reference-ems, reference-lsr");
+  run_cmd->add_option("-f,--filter", run.filters, "Scenario id glob (repeatable)")
+      ->default_str("all");
+  run_cmd->add_option("-j,--jobs", run.jobs, "Parallel runs")
+      ->default_str("number of cores")
+      ->check(CLI::Range(1, 256));
+  run_cmd->add_option("--shard", run.shard, "Run only shard I of N, written I/N");
+  run_cmd->add_option("--repeat", run.repeat, "Run every pair N times (flake detection)")
+      ->default_val(1)
+      ->check(CLI::Range(1, 1000));
+  run_cmd->add_option("--json", run.json_path, "Write the JSON report to FILE");
+  run_cmd->add_option("--junit", run.junit_path, "Write a JUnit XML report to FILE");
+  run_cmd->add_option("--markdown", run.markdown_path, "Write a Markdown matrix to FILE");
+  run_cmd->add_flag("--keep-workdirs", run.keep_workdirs,
+                    "Keep every work directory (configs, logs) and print where");
+  run_cmd->add_flag("-v,--verbose", run.verbose, "Print every result and failure details");
+  add_common(run_cmd);
+
+  ListCommand list;
+  CLI::App* list_cmd = app.add_subcommand("list", "List scenarios (ids, levels, clauses)");
+  list_cmd->add_option("-f,--filter", list.filters, "Scenario id glob (repeatable)");
+  list_cmd->add_flag("--clauses", list.clauses, "List each clause with its scenarios");
+  list_cmd->add_flag("--check", list.check,
+                     "With --clauses: exit 1 when a clause has no scenario");
+  list_cmd->add_flag("--targets", list.targets, "List the built-in targets");
+  add_common(list_cmd);
+
+  std::vector<std::string> cert_files;
+  CLI::App* fp_cmd = app.add_subcommand(
+      "fingerprint", "Print the SHA-256 fingerprint of certificates (PEM or DER) as config "
+                     "entries, as openssl x509 -fingerprint -sha256 prints it");
+  fp_cmd->add_option("CERT", cert_files, "Certificate files")->required();
+
+  std::string lint_product;
+  std::string lint_file;
+  CLI::App* lint_cmd = app.add_subcommand(
+      "lint-config", "Check a real config.json or config.lua with the reference loader: "
+                     "exit 0 valid, 1 invalid (the product would exit), 2 unreadable");
+  lint_cmd->add_option("--product", lint_product, "ems or lsr")->required();
+  lint_cmd->add_option("FILE", lint_file, "The configuration file")->required();
+
+  std::string out_dir;
+  CLI::App* fixtures_cmd =
+      app.add_subcommand("fixtures", "Write the test PKI (certificates, keys, bundles, "
+                                     "manifest.json) to a new directory");
+  fixtures_cmd->add_option("--out", out_dir, "Directory to create")->required();
+  add_common(fixtures_cmd);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "fpconform: " << e.what() << "\n";
+    CLI::App* failed = &app;
+    for (CLI::App* sub : app.get_subcommands()) {
+      failed = sub;
+    }
+    std::cerr << failed->help();
+    return kExitUsage;
+  }
+  if (run_cmd->parsed()) {
+    return Run(run, common);
+  }
+  if (list_cmd->parsed()) {
+    return List(list, common);
+  }
+  if (fp_cmd->parsed()) {
+    return Fingerprint(cert_files);
+  }
+  if (lint_cmd->parsed()) {
+    return LintConfig(lint_product, lint_file);
+  }
+  if (fixtures_cmd->parsed()) {
+    return Fixtures(out_dir, common);
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace fpconform::harness
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  return fpconform::harness::Main(argc, argv);
+}

@@ -1,0 +1,438 @@
+#include "harness/report.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+#include <set>
+
+namespace fpconform::harness {
+
+using nlohmann::ordered_json;
+
+namespace {
+
+std::string StatusWord(JobStatus status) {
+  switch (status) {
+    case JobStatus::kPass:
+      return "PASS";
+    case JobStatus::kFail:
+      return "FAIL";
+    case JobStatus::kKnownDeviation:
+      return "DEVIATION";
+    case JobStatus::kDeviationFixed:
+      return "FIXED";
+    case JobStatus::kError:
+      return "ERROR";
+  }
+  return "?";
+}
+
+std::string EndName(ConnectionEnd end) {
+  switch (end) {
+    case ConnectionEnd::kOpen:
+      return "open";
+    case ConnectionEnd::kClientClosed:
+      return "client-closed";
+    case ConnectionEnd::kClientAlert:
+      return "client-alert";
+    case ConnectionEnd::kReset:
+      return "reset";
+    case ConnectionEnd::kServerClosed:
+      return "server-closed";
+    case ConnectionEnd::kIdleTimeout:
+      return "idle-timeout";
+    case ConnectionEnd::kProtocolError:
+      return "protocol-error";
+    case ConnectionEnd::kServerStopped:
+      return "server-stopped";
+  }
+  return "?";
+}
+
+ordered_json OutcomesJson(const std::vector<Outcome>& outcomes) {
+  ordered_json out = ordered_json::array();
+  for (Outcome o : outcomes) {
+    out.push_back(OutcomeName(o));
+  }
+  return out;
+}
+
+ordered_json ObservationJson(const ServerObservation& o, std::chrono::steady_clock::time_point t0) {
+  auto ms = [&](std::chrono::steady_clock::time_point t) -> ordered_json {
+    if (t.time_since_epoch().count() == 0) {
+      return nullptr;
+    }
+    return std::chrono::duration<double, std::milli>(t - t0).count();
+  };
+  ordered_json j;
+  j["index"] = o.index;
+  j["client_hello_seen"] = o.client_hello_seen;
+  j["sni"] = o.sni;
+  j["offered_versions"] = o.offered_versions;
+  j["handshake_completed"] = o.handshake_completed;
+  j["negotiated_version"] = o.negotiated_version;
+  j["alert_received"] = o.alert_received ? ordered_json(*o.alert_received) : ordered_json();
+  j["alert_description"] = o.alert_description;
+  j["app_bytes"] = o.app_bytes;
+  j["first_request_line"] = o.first_request_line;
+  j["websocket_upgrade"] = o.websocket_upgrade;
+  j["end"] = EndName(o.end);
+  j["detail"] = o.detail;
+  j["accepted_ms"] = ms(o.accepted_at);
+  j["handshake_done_ms"] = ms(o.handshake_done_at);
+  j["first_data_ms"] = ms(o.first_data_at);
+  j["ended_ms"] = ms(o.ended_at);
+  return j;
+}
+
+ordered_json ResultJson(const JobResult& r) {
+  ordered_json j;
+  j["scenario"] = r.scenario->id;
+  j["target"] = r.target->name;
+  j["product"] = ProductName(r.target->product);
+  j["level"] = LevelName(r.scenario->level);
+  j["clauses"] = r.scenario->clauses;
+  j["description"] = r.scenario->description;
+  j["repeat"] = r.repeat;
+  j["status"] = JobStatusName(r.status);
+  j["got"] = OutcomeName(r.verdict.headline);
+  ordered_json want = ordered_json::object();
+  for (const auto& [connection, outcomes] : r.scenario->expect) {
+    want[connection] = OutcomesJson(outcomes);
+  }
+  j["want"] = want;
+  j["message"] = r.message;
+  j["deviation"] = r.deviation.empty() ? ordered_json() : ordered_json(r.deviation);
+  j["duration_ms"] = r.duration.count();
+  j["rerun"] = r.rerun;
+  ordered_json connections = ordered_json::array();
+  std::chrono::steady_clock::time_point t0{};
+  for (const ConnectionEvidence& e : r.connections) {
+    for (const ServerObservation& o : e.observations) {
+      if (t0.time_since_epoch().count() == 0 || o.accepted_at < t0) {
+        t0 = o.accepted_at;
+      }
+    }
+  }
+  for (size_t i = 0; i < r.connections.size(); ++i) {
+    const ConnectionEvidence& e = r.connections[i];
+    ordered_json c;
+    c["connection"] = e.connection;
+    if (i < r.verdict.connections.size()) {
+      const ConnectionVerdict& v = r.verdict.connections[i];
+      c["expected"] = OutcomesJson(v.expected);
+      c["observed"] = OutcomeName(v.observed);
+      c["ok"] = v.ok;
+      c["evidence"] = v.evidence;
+    }
+    ordered_json observations = ordered_json::array();
+    for (const ServerObservation& o : e.observations) {
+      observations.push_back(ObservationJson(o, t0));
+    }
+    c["observations"] = observations;
+    connections.push_back(c);
+  }
+  j["connections"] = connections;
+  j["problems"] = r.verdict.problems;
+  ordered_json process;
+  process["description"] = Describe(r.process);
+  process["exit_code"] =
+      r.process.kind == ExitKind::kExited ? ordered_json(r.process.exit_code) : ordered_json();
+  process["signal"] =
+      r.process.kind == ExitKind::kSignaled ? ordered_json(r.process.signal) : ordered_json();
+  process["killed_by_harness"] = r.process.killed_by_harness;
+  j["process"] = process;
+  j["stdout_tail"] = r.stdout_tail;
+  j["stderr_tail"] = r.stderr_tail;
+  j["log_tail"] = r.log_tail;
+  j["workdir"] = r.workdir.empty() ? ordered_json() : ordered_json(r.workdir);
+  return j;
+}
+
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        // XML 1.0 forbids most control characters, even escaped.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+          out += "?";
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
+
+std::string Seconds(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3f", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
+// ClauseIndex maps each clause id to the selected scenarios that cite it.
+std::map<std::string, std::vector<const Scenario*>> ClauseIndex(
+    const std::vector<Scenario>& scenarios) {
+  std::map<std::string, std::vector<const Scenario*>> index;
+  for (const Scenario& s : scenarios) {
+    for (const std::string& clause : s.clauses) {
+      index[clause].push_back(&s);
+    }
+  }
+  return index;
+}
+
+bool IsFailure(JobStatus status) {
+  return status == JobStatus::kFail || status == JobStatus::kError ||
+         status == JobStatus::kDeviationFixed;
+}
+
+}  // namespace
+
+Totals CountResults(const std::vector<JobResult>& results) {
+  Totals t;
+  for (const JobResult& r : results) {
+    switch (r.status) {
+      case JobStatus::kPass:
+        ++t.passed;
+        break;
+      case JobStatus::kKnownDeviation:
+        ++t.known_deviations;
+        break;
+      case JobStatus::kError:
+        ++t.errors;
+        ++t.failed;
+        break;
+      case JobStatus::kFail:
+      case JobStatus::kDeviationFixed:
+        ++t.failed;
+        break;
+    }
+  }
+  return t;
+}
+
+std::string SummaryLine(const Totals& totals) {
+  std::string line = std::to_string(totals.passed) + " passed, " +
+                     std::to_string(totals.failed) + " failed";
+  if (totals.known_deviations > 0) {
+    line += ", " + std::to_string(totals.known_deviations) + " known deviations";
+  }
+  return line;
+}
+
+std::string ResultLine(const JobResult& r) {
+  std::string line = StatusWord(r.status) + " " + r.scenario->id + " [" + r.target->name;
+  if (r.repeat > 0) {
+    line += " #" + std::to_string(r.repeat + 1);
+  }
+  line += "]: " + r.message;
+  if (r.status == JobStatus::kKnownDeviation) {
+    line += " -- known deviation: " + r.deviation;
+  }
+  if (r.status != JobStatus::kPass) {
+    line += " -- rerun: " + r.rerun;
+  }
+  return line;
+}
+
+std::string JsonReport(const ReportInputs& in) {
+  ordered_json doc;
+  doc["tool"] = "fpconform";
+  doc["duration_ms"] = in.duration.count();
+  Totals totals = CountResults(*in.results);
+  doc["totals"] = {{"passed", totals.passed},
+                   {"failed", totals.failed},
+                   {"known_deviations", totals.known_deviations},
+                   {"errors", totals.errors}};
+  ordered_json targets = ordered_json::array();
+  for (const TargetDescriptor& t : *in.targets) {
+    targets.push_back({{"name", t.name},
+                       {"product", ProductName(t.product)},
+                       {"file", t.file},
+                       {"description", t.description}});
+  }
+  doc["targets"] = targets;
+  ordered_json results = ordered_json::array();
+  for (const JobResult& r : *in.results) {
+    results.push_back(ResultJson(r));
+  }
+  doc["results"] = results;
+  // By clause: which sentence of the documentation each target meets or breaks.
+  std::map<std::string, std::vector<const JobResult*>> by_clause;
+  for (const JobResult& r : *in.results) {
+    for (const std::string& clause : r.scenario->clauses) {
+      by_clause[clause].push_back(&r);
+    }
+  }
+  auto index = ClauseIndex(*in.scenarios);
+  ordered_json clauses = ordered_json::array();
+  for (const Clause& clause : *in.clauses) {
+    ordered_json c;
+    c["id"] = clause.id;
+    c["level"] = LevelName(clause.level);
+    c["summary"] = clause.summary;
+    ordered_json scenario_ids = ordered_json::array();
+    for (const Scenario* s : index[clause.id]) {
+      scenario_ids.push_back(s->id);
+    }
+    c["scenarios"] = scenario_ids;
+    ordered_json per_target = ordered_json::object();
+    for (const JobResult* r : by_clause[clause.id]) {
+      ordered_json& t = per_target[r->target->name];
+      if (t.is_null()) {
+        t = {{"passed", 0}, {"failed", 0}, {"known_deviations", 0}, {"failing", ordered_json::array()}};
+      }
+      if (r->status == JobStatus::kPass) {
+        t["passed"] = t["passed"].get<int>() + 1;
+      } else if (r->status == JobStatus::kKnownDeviation) {
+        t["known_deviations"] = t["known_deviations"].get<int>() + 1;
+      } else {
+        t["failed"] = t["failed"].get<int>() + 1;
+        t["failing"].push_back(r->scenario->id);
+      }
+    }
+    c["targets"] = per_target;
+    clauses.push_back(c);
+  }
+  doc["clauses"] = clauses;
+  return doc.dump(2) + "\n";
+}
+
+std::string JunitReport(const ReportInputs& in) {
+  std::map<std::string, std::vector<const JobResult*>> by_target;
+  for (const JobResult& r : *in.results) {
+    by_target[r.target->name].push_back(&r);
+  }
+  Totals all = CountResults(*in.results);
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += "<testsuites name=\"fpconform\" tests=\"" + std::to_string(in.results->size()) +
+         "\" failures=\"" + std::to_string(all.failed - all.errors) + "\" errors=\"" +
+         std::to_string(all.errors) + "\" time=\"" + Seconds(in.duration) + "\">\n";
+  for (const TargetDescriptor& t : *in.targets) {
+    const std::vector<const JobResult*>& results = by_target[t.name];
+    int failures = 0;
+    int errors = 0;
+    int skipped = 0;
+    std::chrono::milliseconds time{0};
+    for (const JobResult* r : results) {
+      failures += r->status == JobStatus::kFail || r->status == JobStatus::kDeviationFixed;
+      errors += r->status == JobStatus::kError;
+      skipped += r->status == JobStatus::kKnownDeviation;
+      time += r->duration;
+    }
+    out += "  <testsuite name=\"" + XmlEscape(t.name) + "\" tests=\"" +
+           std::to_string(results.size()) + "\" failures=\"" + std::to_string(failures) +
+           "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
+           std::to_string(skipped) + "\" time=\"" + Seconds(time) + "\">\n";
+    for (const JobResult* r : results) {
+      const std::string& id = r->scenario->id;
+      size_t slash = id.rfind('/');
+      std::string classname = t.name + "." + id.substr(0, slash);
+      std::string name = id.substr(slash + 1);
+      if (r->repeat > 0) {
+        name += " #" + std::to_string(r->repeat + 1);
+      }
+      out += "    <testcase classname=\"" + XmlEscape(classname) + "\" name=\"" +
+             XmlEscape(name) + "\" time=\"" + Seconds(r->duration) + "\"";
+      if (r->status == JobStatus::kPass) {
+        out += "/>\n";
+        continue;
+      }
+      out += ">\n";
+      std::string details = ResultLine(*r) + "\n\nstderr (tail):\n" + r->stderr_tail;
+      if (r->status == JobStatus::kKnownDeviation) {
+        out += "      <skipped message=\"" + XmlEscape("known deviation: " + r->deviation) +
+               "\"/>\n";
+      } else {
+        std::string tag = r->status == JobStatus::kError ? "error" : "failure";
+        out += "      <" + tag + " message=\"" + XmlEscape(r->message) + "\">" +
+               XmlEscape(details) + "</" + tag + ">\n";
+      }
+      out += "    </testcase>\n";
+    }
+    out += "  </testsuite>\n";
+  }
+  out += "</testsuites>\n";
+  return out;
+}
+
+std::string MarkdownReport(const ReportInputs& in) {
+  std::map<std::pair<std::string, std::string>, std::vector<const JobResult*>> cell;
+  for (const JobResult& r : *in.results) {
+    cell[{r.scenario->id, r.target->name}].push_back(&r);
+  }
+  auto mark = [&](const Scenario& s, const TargetDescriptor& t) -> std::string {
+    auto it = cell.find({s.id, t.name});
+    if (it == cell.end()) {
+      return "n/a";
+    }
+    bool any_fail = false;
+    bool any_deviation = false;
+    for (const JobResult* r : it->second) {
+      any_fail |= IsFailure(r->status);
+      any_deviation |= r->status == JobStatus::kKnownDeviation;
+    }
+    return any_fail ? "**FAIL**" : (any_deviation ? "deviation" : "pass");
+  };
+  Totals totals = CountResults(*in.results);
+  std::string out = "# fpconform report\n\n" + SummaryLine(totals) + ".\n\n";
+  std::string header = "| clause | scenario | level |";
+  std::string rule = "|---|---|---|";
+  for (const TargetDescriptor& t : *in.targets) {
+    header += " " + t.name + " |";
+    rule += "---|";
+  }
+  out += header + "\n" + rule + "\n";
+  auto index = ClauseIndex(*in.scenarios);
+  for (const Clause& clause : *in.clauses) {
+    const std::vector<const Scenario*>& scenarios = index[clause.id];
+    if (scenarios.empty()) {
+      out += "| " + clause.id + " | (no scenario selected) | " + LevelName(clause.level) + " |";
+      for (size_t i = 0; i < in.targets->size(); ++i) {
+        out += " |";
+      }
+      out += "\n";
+      continue;
+    }
+    for (const Scenario* s : scenarios) {
+      out += "| " + clause.id + " | `" + s->id + "` | " + LevelName(s->level) + " |";
+      for (const TargetDescriptor& t : *in.targets) {
+        out += " " + mark(*s, t) + " |";
+      }
+      out += "\n";
+    }
+  }
+  std::vector<const JobResult*> failures;
+  for (const JobResult& r : *in.results) {
+    if (IsFailure(r.status)) {
+      failures.push_back(&r);
+    }
+  }
+  if (!failures.empty()) {
+    out += "\n## Failures\n\n";
+    for (const JobResult* r : failures) {
+      out += "- `" + r->scenario->id + "` [" + r->target->name + "]: " + r->message + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace fpconform::harness

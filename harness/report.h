@@ -1,0 +1,52 @@
+// Reports of a run: console lines, JSON, JUnit XML and a Markdown matrix.
+#ifndef FPCONFORM_HARNESS_REPORT_H_
+#define FPCONFORM_HARNESS_REPORT_H_
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "harness/runner.h"
+#include "harness/scenario.h"
+
+namespace fpconform::harness {
+
+// Totals: the counts of a run.
+struct Totals {
+  int passed = 0;
+  int failed = 0;            // kFail, kDeviationFixed and kError
+  int known_deviations = 0;
+  int errors = 0;            // included in failed
+};
+
+Totals CountResults(const std::vector<JobResult>& results);
+
+// SummaryLine returns "N passed, N failed" (", N known deviations" when any).
+std::string SummaryLine(const Totals& totals);
+
+// ResultLine returns the one line a result gets on the console, e.g.
+// "FAIL topic/name [target]: got reject; want accept (...) -- rerun: fpconform run ...".
+// Passing results get "PASS ..." (shown with -v only).
+std::string ResultLine(const JobResult& result);
+
+// ReportInputs: what the file reports need besides the results.
+struct ReportInputs {
+  const std::vector<JobResult>* results = nullptr;
+  const std::vector<TargetDescriptor>* targets = nullptr;
+  const std::vector<Scenario>* scenarios = nullptr;  // the selected scenarios
+  const std::vector<Clause>* clauses = nullptr;
+  std::chrono::milliseconds duration{0};
+};
+
+// JsonReport returns every result with its evidence, and the results grouped by clause.
+std::string JsonReport(const ReportInputs& inputs);
+
+// JunitReport returns JUnit XML: one testsuite per target, one testcase per scenario run.
+std::string JunitReport(const ReportInputs& inputs);
+
+// MarkdownReport returns a matrix of scenarios x targets, grouped by clause.
+std::string MarkdownReport(const ReportInputs& inputs);
+
+}  // namespace fpconform::harness
+
+#endif  // FPCONFORM_HARNESS_REPORT_H_

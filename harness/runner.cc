@@ -1,0 +1,629 @@
+#include "harness/runner.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "harness/render.h"
+#include "harness/tls_server.h"
+
+#ifndef FPCONFORM_SOURCE_DIR
+#error "FPCONFORM_SOURCE_DIR must be defined by the build"
+#endif
+#ifndef FPCONFORM_BUILD_DIR
+#error "FPCONFORM_BUILD_DIR must be defined by the build"
+#endif
+
+namespace fpconform::harness {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kLogTailBytes = 64 * 1024;
+
+// JobSignal wakes a job's wait loop when a server or the process has news.
+struct JobSignal {
+  std::mutex mutex;
+  std::condition_variable cv;
+  uint64_t generation = 0;
+
+  void Notify() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      ++generation;
+    }
+    cv.notify_all();
+  }
+};
+
+// FreeLoopbackPort returns a port that was free on 127.0.0.1 a moment ago, for the
+// target's own listening sockets (EMS http_server, LSR script resource).
+uint16_t FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return 0;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  uint16_t port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// ReadTail returns the last `max` bytes of `path`, or "" when it cannot be read.
+std::string ReadTail(const fs::path& path, size_t max) {
+  Result<std::string> text = ReadFile(path, 512 * 1024 * 1024);
+  if (!text.ok()) {
+    return "";
+  }
+  if (text->size() > max) {
+    return "[... " + std::to_string(text->size() - max) + " bytes cut ...]\n" +
+           text->substr(text->size() - max);
+  }
+  return std::move(*text);
+}
+
+std::string ShellQuote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_./=:,") == std::string::npos) {
+    return s;
+  }
+  std::string out = "'";
+  for (char c : s) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+std::string SafeName(std::string_view id) {
+  std::string out;
+  for (char c : id) {
+    out.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_');
+  }
+  return out.substr(0, 60);
+}
+
+TlsVersion ToTlsVersion(ScenarioTls tls) {
+  switch (tls) {
+    case ScenarioTls::kTls12:
+      return TlsVersion::kTls12;
+    case ScenarioTls::kTls13:
+      return TlsVersion::kTls13;
+    case ScenarioTls::kAny:
+      return TlsVersion::kAny;
+  }
+  return TlsVersion::kAny;
+}
+
+// ServerPlan: one server a job starts, with the connection it stands for.
+struct ServerPlan {
+  ServerSpec spec;
+  std::unique_ptr<TlsTestServer> server;
+};
+
+// PlanServers lists the servers a product needs for `scenario`: the EMS always has a
+// platform (the default one when the scenario names none), the others only "edge".
+std::vector<ServerSpec> ServersFor(const Scenario& scenario, Product product) {
+  std::vector<ServerSpec> out;
+  if (product == Product::kEms) {
+    const ServerSpec* platform = scenario.Server("platform");
+    if (platform != nullptr) {
+      out.push_back(*platform);
+    } else {
+      ServerSpec spec;
+      spec.connection = "platform";
+      spec.chain = {"platform"};
+      out.push_back(spec);
+    }
+    for (const ServerSpec& server : scenario.servers) {
+      if (server.connection != "platform") {
+        out.push_back(server);
+      }
+    }
+  } else if (const ServerSpec* edge = scenario.Server("edge")) {
+    out.push_back(*edge);
+  }
+  return out;
+}
+
+Result<TlsServerConfig> ServerConfig(const ServerSpec& spec, const certs::Pki& pki) {
+  TlsServerConfig config;
+  config.tls = !spec.plain_http;
+  config.version = ToTlsVersion(spec.tls);
+  std::vector<const certs::Certificate*> chain;
+  if (spec.chain_from_issuers) {
+    const certs::Certificate* leaf = pki.Find(spec.chain.front());
+    if (leaf == nullptr) {
+      return MakeError(ErrorCode::kNotFound, "unknown certificate '" + spec.chain.front() + "'");
+    }
+    chain = leaf->Chain();
+  } else {
+    for (const std::string& name : spec.chain) {
+      const certs::Certificate* cert = pki.Find(name);
+      if (cert == nullptr) {
+        return MakeError(ErrorCode::kNotFound, "unknown certificate '" + name + "'");
+      }
+      chain.push_back(cert);
+    }
+  }
+  for (const certs::Certificate* cert : chain) {
+    config.chain.push_back(cert->cert.get());
+  }
+  config.key = chain.front()->key.get();
+  return config;
+}
+
+std::string CaBundleFor(const Scenario& scenario, const std::string& connection) {
+  if (connection == "platform") {
+    return scenario.settings.ca_platform;
+  }
+  return scenario.settings.ca_edge.value_or("ca-all");
+}
+
+}  // namespace
+
+fs::path Paths::DefaultTemplate(Product product) const {
+  switch (product) {
+    case Product::kEms:
+      return data_dir / "fixtures" / "ems" / "config.json";
+    case Product::kLsr:
+      return data_dir / "fixtures" / "lsr" / "config.lua";
+    case Product::kClient:
+      return {};
+  }
+  return {};
+}
+
+Paths DefaultPaths() { return Paths{FPCONFORM_SOURCE_DIR, FPCONFORM_BUILD_DIR}; }
+
+Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
+    const Paths& paths, const std::vector<TargetDescriptor>& targets, bool keep_workdirs) {
+  Result<TempDir> root = TempDir::Create("fpconform-run-");
+  if (!root.ok()) {
+    return root.take_error();
+  }
+  std::unique_ptr<RunEnvironment> env(
+      new RunEnvironment(paths, std::move(*root), keep_workdirs));
+  Result<certs::PkiDescription> description =
+      certs::LoadPkiDescription(paths.PkiDescription());
+  if (!description.ok()) {
+    return description.take_error();
+  }
+  Result<certs::Pki> pki = certs::Pki::Generate(*description);
+  if (!pki.ok()) {
+    return pki.take_error();
+  }
+  env->pki_ = std::make_unique<certs::Pki>(std::move(*pki));
+  std::error_code ec;
+  fs::create_directories(env->fixtures_dir(), ec);
+  fs::create_directories(env->jobs_dir(), ec);
+  if (ec) {
+    return MakeError(ErrorCode::kIo, env->root().string() + ": " + ec.message());
+  }
+  Status written = env->pki_->WriteTo(env->fixtures_dir());
+  if (!written.ok()) {
+    return written.take_error();
+  }
+  for (const TargetDescriptor& target : targets) {
+    fs::path templ = target.config_template.empty() ? paths.DefaultTemplate(target.product)
+                                                    : target.config_template;
+    if (templ.empty() || env->templates_.count(templ) != 0) {
+      continue;
+    }
+    Result<std::string> text = ReadFile(templ);
+    if (!text.ok()) {
+      return Prefixed(target.file + ": template", text.take_error());
+    }
+    env->templates_[templ] = std::move(*text);
+  }
+  return env;
+}
+
+const std::string& RunEnvironment::Template(const TargetDescriptor& target) const {
+  static const std::string kEmpty;
+  fs::path templ = target.config_template.empty() ? paths_.DefaultTemplate(target.product)
+                                                  : target.config_template;
+  auto it = templates_.find(templ);
+  return it == templates_.end() ? kEmpty : it->second;
+}
+
+const char* JobStatusName(JobStatus status) {
+  switch (status) {
+    case JobStatus::kPass:
+      return "pass";
+    case JobStatus::kFail:
+      return "fail";
+    case JobStatus::kKnownDeviation:
+      return "known-deviation";
+    case JobStatus::kDeviationFixed:
+      return "deviation-fixed";
+    case JobStatus::kError:
+      return "error";
+  }
+  return "?";
+}
+
+namespace {
+
+// JobRun holds the moving parts of one scenario run; its destructor tears them down in
+// order: process first (so connections close), then the servers.
+class JobRun {
+ public:
+  JobRun(const Scenario& scenario, const TargetDescriptor& target,
+         const RunEnvironment& environment, JobResult& result)
+      : scenario_(scenario), target_(target), env_(environment), result_(result) {}
+
+  ~JobRun() {
+    if (trigger_) {
+      trigger_->Terminate(std::chrono::milliseconds(0));
+    }
+    if (child_) {
+      child_->Terminate(target_.grace);
+    }
+    for (ServerPlan& plan : servers_) {
+      if (plan.server) {
+        plan.server->Stop();
+      }
+    }
+  }
+
+  Status Run();
+
+ private:
+  Status Prepare();
+  Status Launch();
+  bool EvidenceComplete(bool exited);
+  std::vector<ConnectionEvidence> Snapshot() const;
+  Status RunTrigger();
+
+  const Scenario& scenario_;
+  const TargetDescriptor& target_;
+  const RunEnvironment& env_;
+  JobResult& result_;
+  std::shared_ptr<JobSignal> signal_ = std::make_shared<JobSignal>();
+  std::optional<TempDir> workdir_;
+  std::vector<ServerPlan> servers_;
+  std::map<std::string, std::string> placeholders_;
+  std::unique_ptr<ChildProcess> child_;
+  std::unique_ptr<ChildProcess> trigger_;
+  bool trigger_done_ = false;
+};
+
+Status JobRun::Prepare() {
+  Result<TempDir> dir =
+      TempDir::Create(target_.name + "-" + SafeName(scenario_.id) + "-", env_.jobs_dir());
+  if (!dir.ok()) {
+    return dir.take_error();
+  }
+  workdir_ = std::move(*dir);
+  const fs::path& workdir = workdir_->path();
+
+  std::shared_ptr<JobSignal> signal = signal_;
+  RenderContext render;
+  render.scenario = &scenario_;
+  render.pki = &env_.pki();
+  render.fixtures_dir = env_.fixtures_dir();
+  for (const ServerSpec& spec : ServersFor(scenario_, target_.product)) {
+    Result<TlsServerConfig> config = ServerConfig(spec, env_.pki());
+    if (!config.ok()) {
+      return Prefixed("servers." + spec.connection, config.take_error());
+    }
+    Result<std::unique_ptr<TlsTestServer>> server =
+        TlsTestServer::Start(*config, [signal] { signal->Notify(); });
+    if (!server.ok()) {
+      return Prefixed("servers." + spec.connection, server.take_error());
+    }
+    render.ports[spec.connection] = (*server)->port();
+    placeholders_["port:" + spec.connection] = std::to_string((*server)->port());
+    placeholders_["ca:" + spec.connection] =
+        BundlePath(env_.fixtures_dir(), CaBundleFor(scenario_, spec.connection)).string();
+    servers_.push_back(ServerPlan{spec, std::move(*server)});
+  }
+  if (target_.product != Product::kClient) {
+    uint16_t own_port = FreeLoopbackPort();
+    render.ports["http_server"] = own_port;
+    placeholders_["port:http_server"] = std::to_string(own_port);
+  }
+  // Placeholders that a descriptor may use even where a connection does not exist.
+  for (const char* connection : {"platform", "edge", "edge2", "edge3", "http_server"}) {
+    placeholders_.emplace(std::string("port:") + connection, "0");
+    placeholders_.emplace(std::string("ca:") + connection,
+                          BundlePath(env_.fixtures_dir(), "ca-all").string());
+  }
+  placeholders_["workdir"] = workdir.string();
+  placeholders_["build"] = env_.paths().build_dir.string();
+  placeholders_["data"] = env_.paths().data_dir.string();
+  placeholders_["host"] = "127.0.0.1";
+  placeholders_["config"] =
+      target_.config_file.empty() ? "" : (workdir / target_.config_file).string();
+  placeholders_["log"] = "";
+  std::string log = (workdir / "target.log").string();
+  if (!target_.log_file.empty()) {
+    Result<std::string> expanded = ExpandPlaceholders(target_.log_file, placeholders_);
+    if (!expanded.ok()) {
+      return Prefixed(target_.file + ": log_file", expanded.take_error());
+    }
+    log = *expanded;
+  }
+  placeholders_["log"] = log;
+
+  if (!target_.config_file.empty()) {
+    Result<std::string> text = MakeError(ErrorCode::kInternal, "no renderer");
+    const std::string& templ = env_.Template(target_);
+    if (target_.product == Product::kEms) {
+      text = RenderEmsConfig(render, templ, target_.config_template.string());
+    } else if (target_.product == Product::kLsr) {
+      text = RenderLsrConfig(render, templ);
+    }
+    if (!text.ok()) {
+      return text.take_error();
+    }
+    Status written = WriteFile(workdir / target_.config_file, *text);
+    if (!written.ok()) {
+      return written;
+    }
+  }
+  // D8: an EMS may fall back to config.json.booted; no work directory ever holds one.
+  std::error_code ignored;
+  fs::remove(workdir / "config.json.booted", ignored);
+  return Status::Ok();
+}
+
+Status JobRun::Launch() {
+  ProcessSpec spec;
+  spec.workdir = workdir_->path();
+  for (const std::string& arg : target_.argv) {
+    Result<std::string> expanded = ExpandPlaceholders(arg, placeholders_);
+    if (!expanded.ok()) {
+      return Prefixed(target_.file + ": argv", expanded.take_error());
+    }
+    spec.argv.push_back(std::move(*expanded));
+  }
+  for (const auto& [name, value] : target_.env) {
+    Result<std::string> expanded = ExpandPlaceholders(value, placeholders_);
+    if (!expanded.ok()) {
+      return Prefixed(target_.file + ": env." + name, expanded.take_error());
+    }
+    spec.env.emplace_back(name, std::move(*expanded));
+  }
+  std::shared_ptr<JobSignal> signal = signal_;
+  Result<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start(spec, [signal] { signal->Notify(); });
+  if (!child.ok()) {
+    return Prefixed(target_.file, child.take_error());
+  }
+  child_ = std::move(*child);
+  return Status::Ok();
+}
+
+Status JobRun::RunTrigger() {
+  trigger_done_ = true;
+  ProcessSpec spec;
+  spec.workdir = workdir_->path();
+  for (const std::string& arg : target_.trigger->argv) {
+    Result<std::string> expanded = ExpandPlaceholders(arg, placeholders_);
+    if (!expanded.ok()) {
+      return Prefixed(target_.file + ": trigger.argv", expanded.take_error());
+    }
+    spec.argv.push_back(std::move(*expanded));
+  }
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec, {});
+  if (!child.ok()) {
+    return Prefixed(target_.file + ": trigger", child.take_error());
+  }
+  trigger_ = std::move(*child);
+  return Status::Ok();
+}
+
+std::vector<ConnectionEvidence> JobRun::Snapshot() const {
+  std::vector<ConnectionEvidence> out;
+  for (const ServerPlan& plan : servers_) {
+    out.push_back(ConnectionEvidence{plan.spec.connection, plan.spec.plain_http,
+                                     plan.server->Observations()});
+  }
+  return out;
+}
+
+bool JobRun::EvidenceComplete(bool exited) {
+  std::vector<ConnectionEvidence> evidence = Snapshot();
+  if (exited) {
+    return std::none_of(evidence.begin(), evidence.end(), HasOpenConnection);
+  }
+  if (target_.lifecycle == Lifecycle::kOneShot) {
+    return false;
+  }
+  bool any_judged = false;
+  for (const ConnectionEvidence& e : evidence) {
+    if (scenario_.expect.count(e.connection) == 0) {
+      continue;
+    }
+    any_judged = true;
+    if (!IsConcluded(e)) {
+      return false;
+    }
+  }
+  return any_judged;
+}
+
+Status JobRun::Run() {
+  Status prepared = Prepare();
+  if (!prepared.ok()) {
+    return prepared;
+  }
+  Status launched = Launch();
+  if (!launched.ok()) {
+    return launched;
+  }
+  const Clock::time_point start = child_->started_at();
+  const Clock::time_point deadline =
+      start + (scenario_.ExpectsExitOnly() ? target_.startup_timeout : target_.observe_timeout);
+  uint64_t seen_generation = 0;
+  bool exited = false;
+  while (true) {
+    if (target_.trigger && !trigger_done_) {
+      bool platform_ready = target_.trigger->when == TriggerSpec::When::kAfterStart;
+      for (const ServerPlan& plan : servers_) {
+        if (plan.spec.connection == "platform") {
+          ConnectionEvidence e{plan.spec.connection, false, plan.server->Observations()};
+          platform_ready |= IsConcluded(e);
+        }
+      }
+      if (platform_ready) {
+        Status triggered = RunTrigger();
+        if (!triggered.ok()) {
+          return triggered;
+        }
+      }
+    }
+    exited = child_->ExitStatus().has_value();
+    if (EvidenceComplete(exited) || Clock::now() >= deadline) {
+      break;
+    }
+    std::unique_lock<std::mutex> lock(signal_->mutex);
+    signal_->cv.wait_until(lock, deadline,
+                           [&] { return signal_->generation != seen_generation; });
+    seen_generation = signal_->generation;
+  }
+  result_.connections = Snapshot();
+
+  // Stop the target (unless it ended by itself) before reading its output. A status the
+  // harness caused counts as "still running at the verdict".
+  ProcessStatus final_status = child_->Terminate(target_.grace);
+  result_.process = final_status;
+  ProcessEvidence process;
+  process.status = final_status.killed_by_harness ? ProcessStatus{} : final_status;
+  process.sanitizer_report = child_->SanitizerReportSeen();
+  CapturedOutput out = child_->Stdout();
+  CapturedOutput err = child_->Stderr();
+  result_.stdout_tail = out.Text();
+  result_.stderr_tail = err.Text();
+  process.output = result_.stdout_tail + "\n" + result_.stderr_tail;
+  if (!placeholders_["log"].empty()) {
+    result_.log_tail = ReadTail(placeholders_["log"], kLogTailBytes);
+    process.log = result_.log_tail;
+  }
+  result_.verdict = Judge(scenario_, target_, result_.connections, process);
+  if (env_.keep_workdirs()) {
+    result_.workdir = workdir_->Release().string();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
+                      const RunEnvironment& environment) {
+  JobResult result;
+  result.scenario = &scenario;
+  result.target = &target;
+  const Clock::time_point start = Clock::now();
+  std::string target_arg = target.builtin ? target.name : target.file;
+  result.rerun = "fpconform run --target " + ShellQuote(target_arg) + " --filter " +
+                 ShellQuote(scenario.id) + " -v";
+  Status status = Status::Ok();
+  {
+    JobRun run(scenario, target, environment, result);
+    status = run.Run();
+  }
+  if (!status.ok()) {
+    result.status = JobStatus::kError;
+    result.verdict.headline = Outcome::kError;
+    result.message = "error: " + status.error().message;
+  } else {
+    const Deviation* deviation = target.FindDeviation(scenario.id);
+    if (result.verdict.pass) {
+      result.status = deviation != nullptr ? JobStatus::kDeviationFixed : JobStatus::kPass;
+    } else {
+      result.status = deviation != nullptr ? JobStatus::kKnownDeviation : JobStatus::kFail;
+    }
+    result.message = result.verdict.Summary();
+    if (deviation != nullptr) {
+      result.deviation = deviation->reason;
+      if (result.status == JobStatus::kDeviationFixed) {
+        result.message = "known deviation no longer occurs; remove it from the target's "
+                         "deviations (" + deviation->reason + ")";
+      }
+    }
+  }
+  result.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  return result;
+}
+
+std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
+                          const std::vector<TargetDescriptor>& targets,
+                          const RunOptions& options) {
+  std::vector<Job> all;
+  for (const TargetDescriptor& target : targets) {
+    const std::vector<std::string>& filters =
+        options.filters.empty() ? target.filters : options.filters;
+    for (const Scenario& scenario : scenarios) {
+      if (!scenario.AppliesTo(target.product) || !MatchesAnyFilter(filters, scenario.id)) {
+        continue;
+      }
+      for (int r = 0; r < std::max(1, options.repeat); ++r) {
+        all.push_back(Job{&scenario, &target, r});
+      }
+    }
+  }
+  if (options.shard_count <= 1) {
+    return all;
+  }
+  std::vector<Job> shard;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (static_cast<int>(i % options.shard_count) == options.shard_index) {
+      shard.push_back(all[i]);
+    }
+  }
+  return shard;
+}
+
+std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
+                               int threads,
+                               const std::function<void(const JobResult&)>& on_done) {
+  std::vector<JobResult> results(jobs.size());
+  std::atomic<size_t> next{0};
+  std::mutex done_mutex;
+  auto worker = [&] {
+    while (true) {
+      size_t i = next.fetch_add(1);
+      if (i >= jobs.size()) {
+        return;
+      }
+      results[i] = RunScenario(*jobs[i].scenario, *jobs[i].target, environment);
+      results[i].repeat = jobs[i].repeat;
+      if (on_done) {
+        std::lock_guard<std::mutex> lock(done_mutex);
+        on_done(results[i]);
+      }
+    }
+  };
+  int count = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  count = std::max(1, std::min<int>(count, static_cast<int>(jobs.size())));
+  std::vector<std::thread> pool;
+  for (int t = 1; t < count; ++t) {
+    pool.emplace_back(worker);
+  }
+  worker();
+  for (std::thread& t : pool) {
+    t.join();
+  }
+  return results;
+}
+
+}  // namespace fpconform::harness

@@ -1,0 +1,134 @@
+// The runner: scenario x target pairs, each in a fresh work directory with its own
+// servers and process, in parallel, with a deterministic report order.
+#ifndef FPCONFORM_HARNESS_RUNNER_H_
+#define FPCONFORM_HARNESS_RUNNER_H_
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/files.h"
+#include "base/result.h"
+#include "certs/pki.h"
+#include "harness/oracle.h"
+#include "harness/scenario.h"
+#include "harness/target.h"
+
+namespace fpconform::harness {
+
+// Paths: where the runner finds its data and the built programs.
+struct Paths {
+  std::filesystem::path data_dir;   // the source tree: certs/, fixtures/, scenarios/, harness/
+  std::filesystem::path build_dir;  // the {build} placeholder of target descriptors
+
+  std::filesystem::path Scenarios() const { return data_dir / "scenarios"; }
+  std::filesystem::path Clauses() const { return data_dir / "scenarios" / "clauses.json"; }
+  std::filesystem::path Targets() const { return data_dir / "harness" / "targets"; }
+  std::filesystem::path PkiDescription() const { return data_dir / "certs" / "pki.json"; }
+  std::filesystem::path DefaultTemplate(Product product) const;
+};
+
+// DefaultPaths returns the source and build directories this program was built from.
+Paths DefaultPaths();
+
+// RunEnvironment: what every job of a run shares: the generated PKI written once, the
+// configuration templates read once, and the run's temporary directory.
+class RunEnvironment {
+ public:
+  // Create generates the PKI, writes it under a new temporary directory and reads the
+  // templates of `targets`; errors name the file.
+  static Result<std::unique_ptr<RunEnvironment>> Create(
+      const Paths& paths, const std::vector<TargetDescriptor>& targets, bool keep_workdirs);
+
+  const Paths& paths() const { return paths_; }
+  const certs::Pki& pki() const { return *pki_; }
+  const std::filesystem::path& root() const { return root_.path(); }
+  std::filesystem::path fixtures_dir() const { return root_.path() / "pki"; }
+  std::filesystem::path jobs_dir() const { return root_.path() / "jobs"; }
+  bool keep_workdirs() const { return keep_workdirs_; }
+  // Template returns the text of the configuration template `target` uses.
+  const std::string& Template(const TargetDescriptor& target) const;
+  // KeepRoot stops the run directory from being removed (for --keep-workdirs).
+  void KeepRoot() { kept_root_ = root_.Release(); }
+
+ private:
+  RunEnvironment(Paths paths, TempDir root, bool keep_workdirs)
+      : paths_(std::move(paths)), root_(std::move(root)), keep_workdirs_(keep_workdirs) {}
+
+  Paths paths_;
+  TempDir root_;
+  std::filesystem::path kept_root_;
+  bool keep_workdirs_;
+  std::unique_ptr<certs::Pki> pki_;
+  std::map<std::filesystem::path, std::string> templates_;
+};
+
+// JobStatus: how a scenario run counts in the totals.
+enum class JobStatus {
+  kPass,            // as expected
+  kFail,            // not as expected
+  kKnownDeviation,  // not as expected, listed in the target's deviations
+  kDeviationFixed,  // listed as a deviation but now as expected (counts as a failure)
+  kError,           // the harness could not run it
+};
+
+const char* JobStatusName(JobStatus status);
+
+// JobResult: everything one scenario x target run produced.
+struct JobResult {
+  const Scenario* scenario = nullptr;
+  const TargetDescriptor* target = nullptr;
+  int repeat = 0;
+  JobStatus status = JobStatus::kError;
+  Verdict verdict;
+  std::string message;        // one line: the verdict summary or the error
+  std::string deviation;      // the reason, for kKnownDeviation / kDeviationFixed
+  std::vector<ConnectionEvidence> connections;
+  ProcessStatus process;
+  std::string stdout_tail, stderr_tail, log_tail;
+  std::string workdir;        // kept work directory, if any
+  std::chrono::milliseconds duration{0};
+  std::string rerun;          // the command that reruns just this
+};
+
+// RunScenario runs one scenario against one target and never throws; harness faults
+// become kError results.
+JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
+                      const RunEnvironment& environment);
+
+// RunOptions: the selection and parallelism of a run.
+struct RunOptions {
+  std::vector<std::string> filters;  // scenario id globs; empty: all
+  int jobs = 0;                      // 0: the number of cores
+  int shard_index = 0;               // this shard, 0-based
+  int shard_count = 1;
+  int repeat = 1;
+};
+
+// Job: one planned scenario x target run.
+struct Job {
+  const Scenario* scenario;
+  const TargetDescriptor* target;
+  int repeat;
+};
+
+// PlanJobs lists the runs in report order: by target, then scenario id, then repeat,
+// keeping only scenarios that apply to the target's product and match the filters (or,
+// when no filter is given, the target's own filters), then this shard's share.
+std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
+                          const std::vector<TargetDescriptor>& targets,
+                          const RunOptions& options);
+
+// RunJobs runs `jobs` on `options.jobs` threads; `on_done` (may be empty) is called after
+// each job from the worker thread, serialised. Results come back in the order of `jobs`.
+std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
+                               int threads,
+                               const std::function<void(const JobResult&)>& on_done);
+
+}  // namespace fpconform::harness
+
+#endif  // FPCONFORM_HARNESS_RUNNER_H_

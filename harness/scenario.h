@@ -1,0 +1,181 @@
+// Scenarios: the suite as data (scenarios/*.json), loaded and validated strictly.
+//
+// The schema is documented in scenarios/README.md. A scenario describes, for the products
+// it applies to, the servers the harness plays (one per connection), the allowlist written
+// symbolically (fingerprints *of* named certificates in a chosen textual style), other
+// settings, and the expected outcome per connection.
+#ifndef FPCONFORM_HARNESS_SCENARIO_H_
+#define FPCONFORM_HARNESS_SCENARIO_H_
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace fpconform::harness {
+
+// Product: which configuration dialect and connections a target has.
+enum class Product {
+  kEms,     // config.json; connections "platform" and "edge", "edge2", "edge3" (auto_bind)
+  kLsr,     // config.lua; connection "edge" (the EMS it registers with)
+  kClient,  // a generic TLS client (curl, openssl s_client); connection "edge", no config
+};
+
+// Level: how firmly the documentation fixes a scenario's expectation.
+enum class Level { kNormative, kInferred, kImplementationDefined };
+
+// Outcome: what happened on one connection (or to the process, for kExit and kCrash).
+enum class Outcome {
+  kAccept,        // handshake completed and application data sent
+  kReject,        // connected, then aborted the handshake or closed without data
+  kExit,          // the process ended by itself before connecting
+  kTimeout,       // nothing conclusive happened within the observation window
+  kCrash,         // a signal or a sanitizer report
+  kInconsistent,  // the target's own exit status contradicts what the servers saw
+  kError,         // a harness fault
+};
+
+// ScenarioTls: the protocol version a server accepts.
+enum class ScenarioTls { kAny, kTls12, kTls13 };
+
+// EntryStyle: how an allowlist entry writes the fingerprint of a certificate.
+enum class EntryStyle {
+  kColon,         // E6:EF:...  (OpenSSL's output)
+  kColonQuads,    // E6EF:5D37:... (colons in other places)
+  kPlain,         // E6EF...
+  kLowerColon,    // e6:ef:...
+  kLower,         // e6ef...
+  kMixed,         // E6:eF:... (alternating case)
+  kSpaces,        // E6 EF ...
+  kHyphens,       // E6-EF-...
+  kOpenSslLabel,  // SHA256 Fingerprint=E6:EF:...
+  kOpenSslLabelLower,  // sha256 Fingerprint=E6:EF:...
+  kSha1,          // the SHA-1 of the certificate, colon form
+  kSpki,          // the SHA-256 of the SubjectPublicKeyInfo, colon form
+  kFlipped,       // the last hex digit changed
+  kTruncated,     // 63 digits: the last digit dropped
+  kExtended,      // 65 digits: a digit appended
+  kForeignChar,   // the colon form with a 'Z' after the first digit
+};
+
+// AllowlistEntrySpec: one entry, before rendering.
+struct AllowlistEntrySpec {
+  enum class Kind { kFingerprintOf, kLiteral, kFiller };
+  Kind kind = Kind::kFingerprintOf;
+  std::string certificate;  // kFingerprintOf
+  EntryStyle style = EntryStyle::kColon;
+  std::string pad;          // white space written before and after the value
+  std::string literal;      // kLiteral
+  int filler_count = 0;     // kFiller: this many fingerprints of no certificate
+};
+
+// LsrForm: how the LSR dialect writes the comma-separated list in config.lua.
+enum class LsrForm {
+  kString,        // one quoted Lua string with escapes
+  kLongString,    // [[...]] (may span lines)
+  kConcat,        // "A," .. "B"
+  kDocMultiline,  // a quoted string continued on the next line, as the documentation prints it
+};
+
+// AllowlistSpec: the value of one allowlist key.
+struct AllowlistSpec {
+  std::vector<AllowlistEntrySpec> entries;
+  LsrForm lsr_form = LsrForm::kString;
+  std::optional<std::string> lsr_separator;  // join text; default per form
+  std::optional<nlohmann::json> ems_json;  // replaces the rendered EMS value
+  std::optional<std::string> lsr_lua;      // a Lua expression replacing the rendered value
+};
+
+// ServerSpec: one server the harness plays.
+struct ServerSpec {
+  std::string connection;                 // "platform", "edge", "edge2", "edge3"
+  std::vector<std::string> chain;         // certificate names, leaf first, in sending order
+  bool chain_from_issuers = true;         // chain given as one name: leaf + its intermediates
+  ScenarioTls tls = ScenarioTls::kAny;
+  bool plain_http = false;                // the endpoint speaks plain HTTP (D7)
+};
+
+// Settings: product settings written in both dialects.
+struct Settings {
+  std::optional<bool> validate;                     // certificates.validate / rap_validate
+  std::optional<bool> allow_self_signed;            // allow_self_signed / !rap_deny_selfsigned
+  std::optional<bool> disable_hostname_validation;  // EMS only
+  std::string ca_platform = "ca-all";               // bundle for the platform (cert_chain)
+  std::optional<std::string> ca_edge;               // EMS http_client_ca_certs; LSR rap_cert_file
+};
+
+// Scenario: one test case of the suite.
+struct Scenario {
+  std::string id;           // "<topic>/<name>", topic = file path under scenarios/ without .json
+  std::string file;         // the file it came from, for messages
+  std::string description;
+  Level level = Level::kNormative;
+  std::vector<std::string> clauses;
+  std::vector<Product> products;
+  std::vector<ServerSpec> servers;  // in connection order: platform, edge, edge2, edge3
+  std::optional<AllowlistSpec> allowlist;         // certificates/scripts.fingerprint_allowlist
+  std::optional<AllowlistSpec> legacy_allowlist;  // fingerprint_whitelist
+  Settings settings;
+  nlohmann::json ems_patch;  // JSON merge patch applied to the rendered config.json (null: none)
+  std::string lsr_append;    // Lua text appended to the rendered config.lua
+  std::map<std::string, std::vector<Outcome>> expect;  // connection -> allowed outcomes
+  std::optional<std::string> diagnostic;  // regex the output must match when the outcome is exit
+
+  bool AppliesTo(Product product) const;
+  const ServerSpec* Server(std::string_view connection) const;
+  // ExpectsExitOnly is true when every judged connection allows only kExit.
+  bool ExpectsExitOnly() const;
+};
+
+// ScenarioVocabulary: the names a scenario may refer to.
+struct ScenarioVocabulary {
+  std::set<std::string, std::less<>> certificates;  // from the PKI description
+  std::set<std::string, std::less<>> bundles;
+  std::set<std::string, std::less<>> clauses;       // from scenarios/clauses.json
+};
+
+// Clause: one entry of scenarios/clauses.json.
+struct Clause {
+  std::string id;
+  Level level = Level::kNormative;
+  std::string summary;
+};
+
+// LoadClauses reads scenarios/clauses.json, or returns an Error naming the file and field.
+Result<std::vector<Clause>> LoadClauses(const std::filesystem::path& path);
+
+// ParseScenarioFile parses the text of one scenario file whose topic is `topic`; errors
+// name `source` and the field ("scenarios/x.json: scenarios[2] (name): expect.edge: ...").
+Result<std::vector<Scenario>> ParseScenarioFile(std::string_view text, std::string_view source,
+                                                std::string_view topic,
+                                                const ScenarioVocabulary& vocabulary);
+
+// LoadScenarioDir loads every *.json under `dir` except clauses.json, sorted by id; a
+// duplicate id across files is an error naming both files.
+Result<std::vector<Scenario>> LoadScenarioDir(const std::filesystem::path& dir,
+                                              const ScenarioVocabulary& vocabulary);
+
+// GlobMatch is shell-style matching of `text` against `pattern` (*, ?, [...]); '*' also
+// matches '/', so "allowlist/*" and "*lowercase*" both work.
+bool GlobMatch(std::string_view pattern, std::string_view text);
+
+// MatchesAnyFilter is true when `filters` is empty or one of them matches `id`.
+bool MatchesAnyFilter(const std::vector<std::string>& filters, std::string_view id);
+
+// Names for messages and reports.
+const char* ProductName(Product product);
+const char* LevelName(Level level);
+const char* OutcomeName(Outcome outcome);
+std::optional<Product> ParseProduct(std::string_view name);
+std::optional<Outcome> ParseOutcome(std::string_view name);
+
+}  // namespace fpconform::harness
+
+#endif  // FPCONFORM_HARNESS_SCENARIO_H_

@@ -1,0 +1,211 @@
+#include "harness/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "harness/json_fields.h"
+#include "harness/target.h"
+
+namespace fpconform::harness {
+namespace {
+
+ScenarioVocabulary Vocabulary() {
+  ScenarioVocabulary v;
+  v.certificates = {"edge-a", "edge-b", "platform", "intermediate"};
+  v.bundles = {"ca-all", "ca-edge", "ca-platform"};
+  v.clauses = {"C4", "C6", "C7", "C8", "D1"};
+  return v;
+}
+
+// Wrap puts one scenario object into a file.
+std::string Wrap(const std::string& scenario) {
+  return R"({"description": "test file", "scenarios": [)" + scenario + "]}";
+}
+
+const char* kValid = R"({
+  "name": "listed",
+  "description": "d",
+  "level": "normative",
+  "clauses": ["C4"],
+  "servers": {"edge": "edge-a"},
+  "allowlist": {"entries": [{"of": "edge-a", "style": "lower", "pad": " "}, {"literal": "x"},
+                            {"filler": 3}]},
+  "expect": {"edge": "accept"}
+})";
+
+TEST(ScenarioTest, ParsesAValidScenario) {
+  Result<std::vector<Scenario>> s =
+      ParseScenarioFile(Wrap(kValid), "scenarios/match.json", "match", Vocabulary());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  ASSERT_EQ(s->size(), 1u);
+  const Scenario& sc = (*s)[0];
+  EXPECT_EQ(sc.id, "match/listed");
+  EXPECT_EQ(sc.products, (std::vector<Product>{Product::kEms, Product::kLsr}));
+  ASSERT_NE(sc.Server("edge"), nullptr);
+  EXPECT_TRUE(sc.Server("edge")->chain_from_issuers);
+  ASSERT_TRUE(sc.allowlist.has_value());
+  ASSERT_EQ(sc.allowlist->entries.size(), 3u);
+  EXPECT_EQ(sc.allowlist->entries[0].style, EntryStyle::kLower);
+  EXPECT_EQ(sc.allowlist->entries[0].pad, " ");
+  EXPECT_EQ(sc.allowlist->entries[2].filler_count, 3);
+  EXPECT_EQ(sc.expect.at("edge"), std::vector<Outcome>{Outcome::kAccept});
+  ASSERT_TRUE(sc.diagnostic.has_value());
+  EXPECT_FALSE(sc.ExpectsExitOnly());
+}
+
+TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
+  struct Case {
+    const char* name;
+    std::string text;
+    const char* want;
+  };
+  const std::string base_prefix = "scenarios/t.json: scenarios[0] (x)";
+  auto scenario = [](const std::string& fields) {
+    return Wrap(R"({"name": "x", "description": "d", "level": "normative", "clauses": ["C4"],
+                   "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"})" +
+                fields + "}");
+  };
+  const Case cases[] = {
+      {"not json", "{", "scenarios/t.json:1:2: not valid JSON"},
+      {"unknown top key", R"({"description": "d", "scenarios": [], "extra": 1})",
+       "scenarios/t.json: scenarios: empty"},
+      {"unknown key", scenario(R"(, "colour": "red")"),
+       "scenarios/t.json: scenarios[0] (x).colour: unknown key"},
+      {"unknown clause", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C99"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"}})"),
+       "scenarios[0] (x).clauses: unknown clause id 'C99'"},
+      {"unknown certificate", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "servers": {"edge": "edge-z"}, "expect": {"edge": "accept"}})"),
+       "scenarios[0] (x).servers.edge.chain: unknown certificate 'edge-z'"},
+      {"unknown entry certificate",
+       scenario(R"(, "allowlist": {"entries": [{"of": "nope"}]})"),
+       "scenarios[0] (x).allowlist.entries[0].of: unknown certificate 'nope'"},
+      {"bad style", scenario(R"(, "allowlist": {"entries": [{"of": "edge-a", "style": "x"}]})"),
+       "allowlist.entries[0].style: want one of"},
+      {"bad outcome", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "maybe"}})"),
+       "scenarios[0] (x).expect.edge: want \"accept\", \"reject\" or \"exit\""},
+      {"bad level", Wrap(R"({"name": "x", "description": "d", "level": "strict",
+          "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"}})"),
+       "scenarios[0] (x).level: want one of"},
+      {"bad name", Wrap(R"({"name": "Bad Name", "description": "d", "level": "normative",
+          "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"}})"),
+       "scenarios[0] (Bad Name).name: want lower-case"},
+      {"edge2 for lsr", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "servers": {"edge": "edge-a", "edge2": "edge-b"},
+          "expect": {"edge": "accept", "edge2": "accept"}})"),
+       "scenarios[0] (x).servers.edge2: the lsr and client products have only the edge"},
+      {"expect without server", Wrap(R"({"name": "x", "description": "d",
+          "level": "normative", "clauses": ["C4"], "products": ["ems"],
+          "servers": {"edge": "edge-a"}, "expect": {"edge": "accept", "edge2": "reject"}})"),
+       "scenarios[0] (x).expect.edge2: no server is defined"},
+      {"mixed exit", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "products": ["ems"], "servers": {"edge": "edge-a"},
+          "expect": {"edge": "exit", "platform": "accept"}})"),
+       "scenarios[0] (x).expect: one connection allows only exit"},
+      {"raw value missing for lsr", scenario(R"(, "allowlist": {"ems_json": []})"),
+       "scenarios[0] (x).allowlist: no value for the lsr product"},
+      {"bad regex", scenario(R"(, "diagnostic": "(")"),
+       "scenarios[0] (x).diagnostic: not a valid regular expression"},
+      {"unknown bundle", scenario(R"(, "settings": {"ca": {"edge": "ca-nope"}})"),
+       "scenarios[0] (x).settings.ca.edge: unknown CA bundle 'ca-nope'"},
+      {"client with allowlist",
+       Wrap(R"({"name": "x", "description": "d", "level": "normative", "clauses": ["C4"],
+          "products": ["client"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"},
+          "allowlist": {"entries": [{"of": "edge-a"}]}})"),
+       "scenarios[0] (x).products: the client product only runs scenarios without"},
+      {"duplicate names", Wrap(std::string(kValid) + "," + kValid),
+       "scenarios/t.json: scenarios[1].name: duplicate scenario id 'match/listed'"},
+      {"plain platform", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "products": ["ems"],
+          "servers": {"platform": {"chain": "platform", "protocol": "http"}},
+          "expect": {"platform": "accept"}})"),
+       "scenarios[0] (x).servers.platform.protocol: the platform connection is always TLS"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<std::vector<Scenario>> s =
+        ParseScenarioFile(c.text, "scenarios/t.json", "match", Vocabulary());
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find(c.want), std::string::npos) << s.error().message;
+    EXPECT_EQ(s.error().message.find('\n'), std::string::npos) << "one line";
+  }
+}
+
+TEST(ScenarioTest, GlobFilters) {
+  EXPECT_TRUE(GlobMatch("match/*", "match/listed"));
+  EXPECT_TRUE(GlobMatch("*listed*", "match/listed-colon"));
+  EXPECT_FALSE(GlobMatch("enable/*", "match/listed"));
+  EXPECT_TRUE(MatchesAnyFilter({}, "anything"));
+  EXPECT_TRUE(MatchesAnyFilter({"x/*", "match/l?sted"}, "match/listed"));
+}
+
+TEST(TargetTest, ParsesAndRejectsDescriptors) {
+  const char* valid = R"({
+    "description": "d", "product": "lsr",
+    "argv": ["{build}/fpref", "--config", "{config}", "--port", "{port:edge}"],
+    "lifecycle": "daemon", "timeouts_ms": {"startup": 100, "observe": 200, "grace": 10},
+    "deviations": [{"scenario": "syntax/*", "reason": "documented difference"}]
+  })";
+  Result<TargetDescriptor> t = ParseTargetDescriptor(valid, "targets/x.json");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_EQ(t->name, "x");
+  EXPECT_EQ(t->product, Product::kLsr);
+  EXPECT_EQ(t->config_file, "config.lua");
+  EXPECT_EQ(t->observe_timeout.count(), 200);
+  ASSERT_NE(t->FindDeviation("syntax/lower"), nullptr);
+  EXPECT_EQ(t->FindDeviation("match/x"), nullptr);
+
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"no product", R"({"description": "d", "argv": ["x"]})",
+       "targets/x.json: product: missing"},
+      {"unknown key", R"({"description": "d", "product": "ems", "argv": ["x"], "argvs": 1})",
+       "targets/x.json: argvs: unknown key"},
+      {"bad placeholder", R"({"description": "d", "product": "ems", "argv": ["{confg}"]})",
+       "unknown placeholder {confg}"},
+      {"deviation without reason",
+       R"({"description": "d", "product": "ems", "argv": ["x"],
+           "deviations": [{"scenario": "a/b", "reason": " "}]})",
+       "deviations[0].reason: empty"},
+      {"status reports on daemon",
+       R"({"description": "d", "product": "client", "argv": ["x"],
+           "exit_status_reports": true})",
+       "exit_status_reports: only one-shot targets"},
+      {"timeout out of range",
+       R"({"description": "d", "product": "ems", "argv": ["x"],
+           "timeouts_ms": {"observe": 1}})",
+       "timeouts_ms.observe: want an integer from 50"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<TargetDescriptor> bad = ParseTargetDescriptor(c.text, "targets/x.json");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find(c.want), std::string::npos) << bad.error().message;
+  }
+}
+
+TEST(TargetTest, ExpandsPlaceholders) {
+  std::map<std::string, std::string> values = {{"config", "/w/c.json"}, {"port:edge", "4433"}};
+  Result<std::string> out = ExpandPlaceholders("--config={config} :{port:edge} {{x}", values);
+  ASSERT_TRUE(out.ok()) << out.error().message;
+  EXPECT_EQ(*out, "--config=/w/c.json :4433 {x}");
+  Result<std::string> bad = ExpandPlaceholders("{nope}", values);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("unknown placeholder {nope}"), std::string::npos);
+  EXPECT_FALSE(ExpandPlaceholders("{config", values).ok());
+}
+
+TEST(JsonFieldsTest, ReportsLineAndColumnOfBadJson) {
+  Result<nlohmann::json> bad = ParseJsonText("{\n  \"a\": tru\n}", "f.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("f.json:2:"), std::string::npos) << bad.error().message;
+}
+
+}  // namespace
+}  // namespace fpconform::harness

@@ -1,0 +1,303 @@
+#include "harness/target.h"
+
+#include <algorithm>
+
+#include "base/files.h"
+#include "harness/json_fields.h"
+
+namespace fpconform::harness {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+Status ParseDeviations(const json& list, const std::string& path,
+                       std::vector<Deviation>& out) {
+  if (!list.is_array()) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     path + ": want an array of {scenario, reason}, got " + JsonTypeName(list));
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    JsonFields f(list[i], path + "[" + std::to_string(i) + "]");
+    Deviation d;
+    d.scenario = f.String("scenario");
+    d.reason = f.String("reason");
+    if (f.ok() && d.reason.find_first_not_of(" \t") == std::string::npos) {
+      f.Fail("reason", "empty (every known deviation says why)");
+    }
+    Status status = f.Finish();
+    if (!status.ok()) {
+      return status;
+    }
+    out.push_back(std::move(d));
+  }
+  return Status::Ok();
+}
+
+// LoadDeviations reads a deviations file: {"deviations": [{"scenario", "reason"}, ...]}.
+Result<std::vector<Deviation>> LoadDeviations(const fs::path& path) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  Result<json> doc = ParseJsonText(*text, path.string());
+  if (!doc.ok()) {
+    return doc.take_error();
+  }
+  JsonFields f(*doc, "");
+  f.String("description", /*required=*/false);
+  const json* list = f.Array("deviations", /*required=*/true);
+  std::vector<Deviation> out;
+  Status status = f.Finish();
+  if (status.ok() && list != nullptr) {
+    status = ParseDeviations(*list, "deviations", out);
+  }
+  if (!status.ok()) {
+    return Prefixed(path.string(), status.take_error());
+  }
+  return out;
+}
+
+// CheckPlaceholders accepts the placeholders a job can fill: {config}, {workdir}, {log},
+// {build}, {data}, {host}, {port:CONNECTION}, {ca:CONNECTION}.
+Status CheckPlaceholders(std::string_view text) {
+  std::map<std::string, std::string> values;
+  for (const char* name : {"config", "workdir", "log", "build", "data", "host"}) {
+    values[name] = "";
+  }
+  for (const char* connection : {"platform", "edge", "edge2", "edge3", "http_server"}) {
+    values[std::string("port:") + connection] = "";
+    values[std::string("ca:") + connection] = "";
+  }
+  Result<std::string> expanded = ExpandPlaceholders(text, values);
+  if (!expanded.ok()) {
+    return expanded.take_error();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+const Deviation* TargetDescriptor::FindDeviation(std::string_view scenario_id) const {
+  for (const Deviation& d : deviations) {
+    if (GlobMatch(d.scenario, scenario_id)) {
+      return &d;
+    }
+  }
+  return nullptr;
+}
+
+Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::path& file) {
+  Result<json> doc = ParseJsonText(text, file.string());
+  if (!doc.ok()) {
+    return doc.take_error();
+  }
+  TargetDescriptor t;
+  t.file = file.string();
+  t.name = file.stem().string();
+  JsonFields f(*doc, "");
+  t.description = f.String("description");
+  std::string product = f.Choice("product", {"ems", "lsr", "client"}, "");
+  if (f.ok() && product.empty()) {
+    f.Fail("product", "missing (want \"ems\", \"lsr\" or \"client\")");
+  }
+  t.product = ParseProduct(product).value_or(Product::kEms);
+  t.argv = f.StringList("argv", /*required=*/true);
+  if (f.ok() && t.argv.empty()) {
+    f.Fail("argv", "empty (want the program and its arguments)");
+  }
+  const fs::path base = file.parent_path();
+  if (t.product == Product::kClient) {
+    t.config_file = f.String("config_file", /*required=*/false);
+  } else {
+    t.config_file = f.OptionalString("config_file")
+                        .value_or(t.product == Product::kEms ? "config.json" : "config.lua");
+    if (f.ok() && (t.config_file.empty() || t.config_file.find('/') != std::string::npos)) {
+      f.Fail("config_file", "want a plain file name, got \"" + t.config_file + "\"");
+    }
+  }
+  if (std::optional<std::string> templ = f.OptionalString("template")) {
+    t.config_template = fs::path(*templ).is_absolute() ? fs::path(*templ) : base / *templ;
+  }
+  t.lifecycle = f.Choice("lifecycle", {"daemon", "one-shot"}, "daemon") == "one-shot"
+                    ? Lifecycle::kOneShot
+                    : Lifecycle::kDaemon;
+  t.exit_status_reports = f.Bool("exit_status_reports", false);
+  if (f.ok() && t.exit_status_reports && t.lifecycle != Lifecycle::kOneShot) {
+    f.Fail("exit_status_reports", "only one-shot targets report through their exit status");
+  }
+  if (const json* timeouts = f.Object("timeouts_ms")) {
+    JsonFields tf(*timeouts, "timeouts_ms");
+    t.startup_timeout = std::chrono::milliseconds(tf.Integer("startup", 3000, 50, 600000));
+    t.observe_timeout = std::chrono::milliseconds(tf.Integer("observe", 5000, 50, 600000));
+    t.grace = std::chrono::milliseconds(tf.Integer("grace", 500, 0, 60000));
+    Status status = tf.Finish();
+    if (!status.ok()) {
+      f.Absorb(status.error());
+    }
+  }
+  t.log_file = f.String("log_file", /*required=*/false);
+  if (const json* trigger = f.Object("trigger")) {
+    JsonFields tf(*trigger, "trigger");
+    TriggerSpec spec;
+    spec.argv = tf.StringList("argv", /*required=*/true);
+    spec.when = tf.Choice("when", {"after-start", "after-platform"}, "after-start") ==
+                        "after-platform"
+                    ? TriggerSpec::When::kAfterPlatform
+                    : TriggerSpec::When::kAfterStart;
+    Status status = tf.Finish();
+    if (!status.ok()) {
+      f.Absorb(status.error());
+    }
+    t.trigger = std::move(spec);
+  }
+  if (const json* env = f.Object("env")) {
+    for (auto it = env->begin(); it != env->end(); ++it) {
+      if (!it->is_string()) {
+        f.Fail("env." + it.key(), "want a string, got " + JsonTypeName(*it));
+        break;
+      }
+      t.env.emplace_back(it.key(), it->get<std::string>());
+    }
+  }
+  // A deviations file's own errors name that file, so they are returned as they are.
+  std::optional<Error> deviations_error;
+  if (const json* deviations = f.Any("deviations")) {
+    if (deviations->is_string()) {
+      Result<std::vector<Deviation>> list =
+          LoadDeviations(base / deviations->get<std::string>());
+      if (list.ok()) {
+        t.deviations = std::move(*list);
+      } else {
+        deviations_error = list.take_error();
+      }
+    } else {
+      Status status = ParseDeviations(*deviations, "deviations", t.deviations);
+      if (!status.ok()) {
+        f.Absorb(status.error());
+      }
+    }
+  }
+  t.filters = f.StringList("filters");
+  Status status = f.Finish();
+  if (!status.ok()) {
+    return Prefixed(file.string(), status.take_error());
+  }
+  if (deviations_error) {
+    return *deviations_error;
+  }
+  for (const std::string& arg : t.argv) {
+    Status placeholders = CheckPlaceholders(arg);
+    if (!placeholders.ok()) {
+      return Prefixed(file.string() + ": argv", placeholders.take_error());
+    }
+  }
+  return t;
+}
+
+Result<TargetDescriptor> LoadTargetDescriptor(const fs::path& file) {
+  Result<std::string> text = ReadFile(file);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  return ParseTargetDescriptor(*text, file);
+}
+
+Result<TargetDescriptor> ResolveTarget(std::string_view name_or_path,
+                                       const fs::path& targets_dir) {
+  std::string arg(name_or_path);
+  bool is_path = arg.find('/') != std::string::npos ||
+                 (arg.size() > 5 && arg.compare(arg.size() - 5, 5, ".json") == 0);
+  if (is_path) {
+    return LoadTargetDescriptor(arg);
+  }
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(targets_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->is_regular_file() && it->path().filename() == arg + ".json") {
+      Result<TargetDescriptor> t = LoadTargetDescriptor(it->path());
+      if (t.ok()) {
+        t->builtin = true;
+      }
+      return t;
+    }
+  }
+  return MakeError(ErrorCode::kNotFound,
+                   "--target " + arg + ": no built-in target of that name in " +
+                       targets_dir.string() + " (give a descriptor path to use your own)");
+}
+
+Result<std::vector<TargetDescriptor>> ListTargets(const fs::path& targets_dir) {
+  std::vector<fs::path> files;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(targets_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    const fs::path& p = it->path();
+    if (it->is_regular_file() && p.extension() == ".json" &&
+        p.filename().string().find(".deviations.") == std::string::npos) {
+      files.push_back(p);
+    }
+  }
+  if (ec) {
+    return MakeError(ErrorCode::kIo, targets_dir.string() + ": " + ec.message());
+  }
+  std::vector<TargetDescriptor> out;
+  for (const fs::path& p : files) {
+    Result<TargetDescriptor> t = LoadTargetDescriptor(p);
+    if (!t.ok()) {
+      return t.take_error();
+    }
+    t->builtin = true;
+    out.push_back(std::move(*t));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const TargetDescriptor& a, const TargetDescriptor& b) { return a.name < b.name; });
+  for (size_t i = 1; i < out.size(); ++i) {
+    if (out[i].name == out[i - 1].name) {
+      return MakeError(ErrorCode::kInvalidInput, out[i].file + ": duplicate target name '" +
+                                                     out[i].name + "' (also " +
+                                                     out[i - 1].file + ")");
+    }
+  }
+  return out;
+}
+
+Result<std::string> ExpandPlaceholders(std::string_view text,
+                                       const std::map<std::string, std::string>& values) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '{') {
+      out.push_back(c);
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '{') {
+      out.push_back('{');
+      ++i;
+      continue;
+    }
+    size_t close = text.find('}', i);
+    if (close == std::string_view::npos) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       "\"" + std::string(text) + "\": unterminated '{' (write '{{' for a brace)");
+    }
+    std::string name(text.substr(i + 1, close - i - 1));
+    auto it = values.find(name);
+    if (it == values.end()) {
+      std::string known;
+      for (const auto& [key, value] : values) {
+        known += (known.empty() ? "" : ", ") + ("{" + key + "}");
+      }
+      return MakeError(ErrorCode::kInvalidInput, "\"" + std::string(text) +
+                                                     "\": unknown placeholder {" + name +
+                                                     "} (known here: " + known + ")");
+    }
+    out += it->second;
+    i = close;
+  }
+  return out;
+}
+
+}  // namespace fpconform::harness

@@ -1,0 +1,92 @@
+// Target descriptors (harness/targets/*.json): how to run one client binary.
+//
+// The schema is documented in harness/PORTING.md. A descriptor gives the product, the
+// command line with placeholders, the configuration file and its base template, the
+// lifecycle, the timeouts, where the log appears, an optional trigger command and the
+// known deviations (each with a reason).
+#ifndef FPCONFORM_HARNESS_TARGET_H_
+#define FPCONFORM_HARNESS_TARGET_H_
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "base/result.h"
+#include "harness/scenario.h"
+
+namespace fpconform::harness {
+
+// Lifecycle: whether the target keeps running after its connections.
+enum class Lifecycle {
+  kDaemon,   // keeps running until the harness stops it (wsems, luaScriptResource, fpref)
+  kOneShot,  // makes its connections and exits (curl, openssl s_client)
+};
+
+// TriggerSpec: a command the harness runs to make the target dial its edge endpoints.
+struct TriggerSpec {
+  enum class When { kAfterStart, kAfterPlatform };
+  std::vector<std::string> argv;  // placeholders as in the target's argv
+  When when = When::kAfterStart;
+};
+
+// Deviation: a known difference between the target and the suite, with its reason.
+struct Deviation {
+  std::string scenario;  // a scenario id or glob
+  std::string reason;
+};
+
+// TargetDescriptor: one loaded descriptor.
+struct TargetDescriptor {
+  std::string name;  // the file name without .json
+  std::string file;
+  std::string description;
+  Product product = Product::kEms;
+  std::vector<std::string> argv;
+  std::string config_file;                 // file name in the work directory; empty: none
+  std::filesystem::path config_template;   // base template; empty: the product's default
+  Lifecycle lifecycle = Lifecycle::kDaemon;
+  bool exit_status_reports = false;        // one-shot: exit 0 exactly when all accepted
+  std::chrono::milliseconds startup_timeout{3000};  // exits for invalid configs happen here
+  std::chrono::milliseconds observe_timeout{5000};  // connections are judged within this
+  std::chrono::milliseconds grace{500};             // SIGTERM to SIGKILL
+  std::string log_file;                    // a path with placeholders; empty: no log
+  std::optional<TriggerSpec> trigger;
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<Deviation> deviations;
+  std::vector<std::string> filters;        // scenario globs this target runs by default
+  bool builtin = false;                    // found in harness/targets/
+
+  // FindDeviation returns the deviation that covers `scenario_id`, or nullptr.
+  const Deviation* FindDeviation(std::string_view scenario_id) const;
+};
+
+// ParseTargetDescriptor parses a descriptor's text; `file` names it in errors and relative
+// paths (template, deviations) are resolved against its directory.
+Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text,
+                                               const std::filesystem::path& file);
+
+// LoadTargetDescriptor reads and parses `file`.
+Result<TargetDescriptor> LoadTargetDescriptor(const std::filesystem::path& file);
+
+// ResolveTarget loads a target by name ("reference-ems": <targets_dir>/reference-ems.json)
+// or by path (anything with a '/' or ending in .json); the error names what was tried.
+Result<TargetDescriptor> ResolveTarget(std::string_view name_or_path,
+                                       const std::filesystem::path& targets_dir);
+
+// ListTargets loads every descriptor in `targets_dir` (sorted by name), recursing into
+// sub-directories; the first bad file is an error.
+Result<std::vector<TargetDescriptor>> ListTargets(const std::filesystem::path& targets_dir);
+
+// ExpandPlaceholders replaces every {name} in `text` with values.at(name) ("{{" is a
+// literal '{'); an unknown name is an error naming it and the known ones.
+Result<std::string> ExpandPlaceholders(std::string_view text,
+                                       const std::map<std::string, std::string>& values);
+
+}  // namespace fpconform::harness
+
+#endif  // FPCONFORM_HARNESS_TARGET_H_
