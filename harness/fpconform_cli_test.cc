@@ -1,0 +1,196 @@
+// The fpconform command as a user runs it: exit statuses, one-line errors, reports.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "base/files.h"
+#include "harness/process.h"
+#include "harness/scenario.h"
+
+namespace fpconform::harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+CommandResult Fpconform(std::vector<std::string> args) {
+  ProcessSpec spec;
+  spec.argv = {FPCONFORM_BINARY};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.workdir = fs::temp_directory_path();
+  CommandResult r;
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec);
+  if (!child.ok()) {
+    ADD_FAILURE() << child.error().message;
+    return r;
+  }
+  Result<ProcessStatus> status = (*child)->WaitFor(std::chrono::seconds(120));
+  if (!status.ok() || status->kind != ExitKind::kExited) {
+    ADD_FAILURE() << "fpconform did not exit normally";
+    (*child)->Terminate(std::chrono::milliseconds(100));
+    return r;
+  }
+  (void)(*child)->WaitForOutput(std::chrono::seconds(5));
+  r.status = status->exit_code;
+  r.out = (*child)->Stdout().Text();
+  r.err = (*child)->Stderr().Text();
+  return r;
+}
+
+std::string Source(const std::string& relative) {
+  return (fs::path(FPCONFORM_SOURCE_DIR) / relative).string();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<TempDir> dir = TempDir::Create("fpconform-cli-test-");
+    ASSERT_TRUE(dir.ok());
+    dir_.emplace(std::move(*dir));
+  }
+  fs::path Write(const std::string& name, const std::string& text) {
+    fs::path path = dir_->path() / name;
+    fs::create_directories(path.parent_path());
+    EXPECT_TRUE(WriteFile(path, text).ok());
+    return path;
+  }
+  std::optional<TempDir> dir_;
+};
+
+TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    const char* want;  // in stderr
+  };
+  const Case cases[] = {
+      {"no command", {}, "A subcommand is required"},
+      {"unknown option", {"run", "--bogus"}, "--bogus"},
+      {"unknown target", {"run", "--target", "nope"}, "--target nope: no built-in target"},
+      {"bad shard", {"run", "--shard", "3/2"}, "--shard 3/2"},
+      {"no matching scenario", {"run", "--filter", "no/such/*"}, "no scenario matches"},
+      {"bad product", {"lint-config", "--product", "x", "f"}, "--product x: want ems or lsr"},
+      {"missing config file", {"lint-config", "--product", "ems", "/nonexistent/c.json"},
+       "/nonexistent/c.json"},
+      {"missing certificate", {"fingerprint", "/nonexistent/c.pem"}, "/nonexistent/c.pem"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    CommandResult r = Fpconform(c.args);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(CliTest, MalformedDataFilesNameTheFileAndField) {
+  fs::path scenarios = dir_->path() / "extra";
+  Write("extra/broken.json", R"({"description": "d", "scenarios": [{"name": "x",
+      "description": "d", "level": "normative", "clauses": ["C4"],
+      "servers": {"edge": "edge-a"}, "expect": {"edge": "acept"}}]})");
+  CommandResult r = Fpconform({"list", "--scenarios", scenarios.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("broken.json: scenarios[0] (x).expect.edge"), std::string::npos) << r.err;
+
+  fs::path descriptor = Write("vendor.json", R"({"description": "d", "product": "ems",
+      "argv": ["/opt/wsems"], "lifecycle": "forever"})");
+  r = Fpconform({"run", "--target", descriptor.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("vendor.json: lifecycle: want one of"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, ListAndClauseCoverage) {
+  CommandResult r = Fpconform({"list"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("match/listed-leaf-colon-accepted"), std::string::npos);
+  r = Fpconform({"list", "--clauses", "--check"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("C13"), std::string::npos);
+  r = Fpconform({"list", "--targets"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("reference-ems"), std::string::npos);
+}
+
+TEST_F(CliTest, FixturesAndFingerprintAgreeWithOpenssl) {
+  fs::path out = dir_->path() / "pki";
+  CommandResult r = Fpconform({"fixtures", "--out", out.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(out / "manifest.json"));
+  // Never into a directory that holds files.
+  r = Fpconform({"fixtures", "--out", out.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("not empty"), std::string::npos);
+
+  fs::path pem = out / "edge-a.pem";
+  r = Fpconform({"fingerprint", pem.string(), (out / "edge-b.der").string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::string command = "openssl x509 -noout -fingerprint -sha256 -in " + pem.string();
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  char buf[256] = {};
+  ASSERT_NE(fgets(buf, sizeof(buf), pipe), nullptr);
+  pclose(pipe);
+  std::string line(buf);
+  std::string value = line.substr(line.find('=') + 1);
+  value.erase(value.find_last_not_of("\r\n") + 1);
+  EXPECT_NE(r.out.find(pem.string() + ": " + value), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("scripts.fingerprint_allowlist = \"" + value + ","), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\"" + value + "\","), std::string::npos) << r.out;
+}
+
+TEST_F(CliTest, LintConfig) {
+  struct Case {
+    const char* product;
+    const char* file;
+    int status;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"ems", "fixtures/static/ems-allowlist-two.json", 0, "valid; fingerprint validation is on"},
+      {"ems", "fixtures/static/ems-allowlist-empty.json", 1, "fingerprint_allowlist"},
+      {"ems", "fixtures/static/ems-legacy-whitelist.json", 1, "fingerprint_allowlist"},
+      {"ems", "fixtures/ems/config.json", 0, "fingerprint validation is off"},
+      {"lsr", "fixtures/static/lsr-allowlist-single.lua", 0, "with 1 fingerprint"},
+      {"lsr", "fixtures/static/lsr-allowlist-long-string.lua", 0, "with 2 fingerprints"},
+      {"lsr", "fixtures/static/lsr-allowlist-two-lines-invalid.lua", 1, "unfinished string"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.file);
+    CommandResult r = Fpconform({"lint-config", "--product", c.product, Source(c.file)});
+    EXPECT_EQ(r.status, c.status) << r.out << r.err;
+    EXPECT_NE(r.out.find(c.want), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(CliTest, ReportsOfARun) {
+  fs::path json = dir_->path() / "r.json";
+  fs::path junit = dir_->path() / "r.xml";
+  fs::path markdown = dir_->path() / "r.md";
+  CommandResult r = Fpconform({"run", "--target", "curl", "--json", json.string(), "--junit",
+                               junit.string(), "--markdown", markdown.string()});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(" passed, 0 failed"), std::string::npos) << r.out;
+  Result<std::string> json_text = ReadFile(json);
+  ASSERT_TRUE(json_text.ok());
+  nlohmann::json doc = nlohmann::json::parse(*json_text);
+  EXPECT_EQ(doc["totals"]["failed"], 0);
+  EXPECT_GT(doc["totals"]["passed"].get<int>(), 0);
+  EXPECT_FALSE(doc["results"][0]["connections"][0]["observations"].empty());
+  EXPECT_FALSE(doc["clauses"].empty());
+  Result<std::string> xml = ReadFile(junit);
+  ASSERT_TRUE(xml.ok());
+  EXPECT_NE(xml->find("<testsuite name=\"curl\""), std::string::npos);
+  Result<std::string> md = ReadFile(markdown);
+  ASSERT_TRUE(md.ok());
+  EXPECT_NE(md->find("| clause | scenario | level | curl |"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fpconform::harness

@@ -1,0 +1,205 @@
+// The runner against misbehaving targets: every run ends with its process tree gone, its
+// servers stopped and its work directory removed, whatever the target does.
+#include "harness/runner.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "base/files.h"
+
+namespace fpconform::harness {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+const RunEnvironment& Environment() {
+  static RunEnvironment* env = [] {
+    Result<std::unique_ptr<RunEnvironment>> e = RunEnvironment::Create(DefaultPaths(), {}, false);
+    if (!e.ok()) {
+      ADD_FAILURE() << e.error().message;
+      std::abort();
+    }
+    return e->release();
+  }();
+  return *env;
+}
+
+ScenarioVocabulary Vocabulary() {
+  ScenarioVocabulary v;
+  v.certificates = {"edge-a"};
+  v.clauses = {"C4", "I12"};
+  return v;
+}
+
+// ClientScenario returns a scenario for the client product expecting `outcome` on edge.
+Scenario ClientScenario(const std::string& outcome) {
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["client"],
+      "servers": {"edge": "edge-a"}, "expect": {"edge": ")" +
+                     outcome + R"("}, "diagnostic": null}]})";
+  Result<std::vector<Scenario>> s = ParseScenarioFile(text, "t.json", "robustness", Vocabulary());
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return s.ok() ? (*s)[0] : Scenario{};
+}
+
+// Misbehaving returns a client target running fpconform_misbehave with `args`.
+TargetDescriptor Misbehaving(const std::vector<std::string>& args,
+                             const std::string& lifecycle = "daemon", int observe_ms = 300) {
+  nlohmann::json argv = nlohmann::json::array({FPCONFORM_MISBEHAVE_PATH});
+  for (const std::string& a : args) {
+    argv.push_back(a);
+  }
+  nlohmann::json d = {{"description", "misbehaving target"},
+                      {"product", "client"},
+                      {"argv", argv},
+                      {"lifecycle", lifecycle},
+                      {"timeouts_ms", {{"startup", 300}, {"observe", observe_ms}, {"grace", 200}}}};
+  Result<TargetDescriptor> t = ParseTargetDescriptor(d.dump(), "misbehave.json");
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  return t.ok() ? *t : TargetDescriptor{};
+}
+
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0) {
+    return true;
+  }
+  // An orphan reaped by nobody stays a zombie; it no longer runs.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t close = content.rfind(')');
+  return close == std::string::npos || content.substr(close + 2, 1) == "Z";
+}
+
+size_t CountEntries(const fs::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+// ChildrenOfThisProcess counts live processes whose parent is this test.
+int ChildrenOfThisProcess() {
+  int count = 0;
+  const std::string self = std::to_string(getpid());
+  for (const fs::directory_entry& e : fs::directory_iterator("/proc")) {
+    std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream stat(e.path() / "stat");
+    std::string content((std::istreambuf_iterator<char>(stat)),
+                        std::istreambuf_iterator<char>());
+    size_t close = content.rfind(')');
+    if (close == std::string::npos) {
+      continue;
+    }
+    std::istringstream rest(content.substr(close + 2));
+    std::string state;
+    std::string ppid;
+    rest >> state >> ppid;
+    count += ppid == self;
+  }
+  return count;
+}
+
+TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    Outcome want;
+  };
+  const Case cases[] = {
+      {"never connects", {"sleep", "60000"}, Outcome::kTimeout},
+      {"segmentation fault", {"segv"}, Outcome::kCrash},
+      {"abort", {"abort"}, Outcome::kCrash},
+      {"sanitizer report", {"sanitizer"}, Outcome::kCrash},
+      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kTimeout},
+      {"exits by itself", {"exit", "3"}, Outcome::kExit},
+  };
+  Scenario scenario = ClientScenario("accept");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TargetDescriptor target = Misbehaving(c.args);
+    auto start = std::chrono::steady_clock::now();
+    JobResult r = RunScenario(scenario, target, Environment());
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.status, JobStatus::kFail) << r.message;
+    EXPECT_EQ(r.verdict.headline, c.want) << r.message;
+    // Observation window (300 ms) + SIGTERM grace (200 ms) + slack: a hang guard, not a
+    // performance assertion.
+    EXPECT_LT(took, milliseconds(5000));
+    EXPECT_EQ(r.process.kind == ExitKind::kRunning, false) << "reaped";
+  }
+  EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
+}
+
+TEST(RunnerTest, IgnoringSigtermEndsWithSigkill) {
+  JobResult r = RunScenario(ClientScenario("accept"), Misbehaving({"ignore-sigterm"}),
+                            Environment());
+  EXPECT_EQ(r.process.kind, ExitKind::kSignaled);
+  EXPECT_EQ(r.process.signal, SIGKILL);
+  EXPECT_TRUE(r.process.killed_by_harness);
+}
+
+TEST(RunnerTest, GrandchildIsKilledWithItsGroup) {
+  Result<TempDir> dir = TempDir::Create("fpconform-runner-test-");
+  ASSERT_TRUE(dir.ok());
+  fs::path pid_file = dir->path() / "grandchild.pid";
+  JobResult r = RunScenario(ClientScenario("accept"),
+                            Misbehaving({"fork-grandchild", pid_file.string()}), Environment());
+  EXPECT_EQ(r.verdict.headline, Outcome::kTimeout);
+  Result<std::string> pid_text = ReadFile(pid_file);
+  ASSERT_TRUE(pid_text.ok()) << pid_text.error().message;
+  pid_t grandchild = static_cast<pid_t>(std::stol(*pid_text));
+  EXPECT_TRUE(ProcessGone(grandchild));
+}
+
+TEST(RunnerTest, HundredMegabytesOfOutputNeitherBlockNorPileUp) {
+  JobResult r = RunScenario(ClientScenario("accept"),
+                            Misbehaving({"spew", std::to_string(100 << 20)}, "one-shot", 20000),
+                            Environment());
+  EXPECT_EQ(r.process.kind, ExitKind::kExited) << r.message;
+  EXPECT_LT(r.stdout_tail.size(), 200u * 1024);
+  EXPECT_LT(r.stderr_tail.size(), 200u * 1024);
+}
+
+TEST(RunnerTest, MissingBinaryIsAnErrorNamingThePath) {
+  TargetDescriptor target = Misbehaving({});
+  target.argv = {"/nonexistent/dir/fpref"};
+  JobResult r = RunScenario(ClientScenario("accept"), target, Environment());
+  EXPECT_EQ(r.status, JobStatus::kError);
+  EXPECT_NE(r.message.find("/nonexistent/dir/fpref"), std::string::npos) << r.message;
+  EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
+}
+
+TEST(RunnerTest, ThousandRunsLeaveNothingBehind) {
+  Scenario scenario = ClientScenario("exit");
+  TargetDescriptor target = Misbehaving({"exit", "3"});
+  // One run first, so that lazily created process-wide state exists before counting.
+  ASSERT_EQ(RunScenario(scenario, target, Environment()).status, JobStatus::kPass);
+  size_t fds = CountEntries("/proc/self/fd");
+  size_t threads = CountEntries("/proc/self/task");
+  std::vector<Job> jobs(1000, Job{&scenario, &target, 0});
+  int passed = 0;
+  std::vector<JobResult> results = RunJobs(jobs, Environment(), 2, {});
+  for (const JobResult& r : results) {
+    passed += r.status == JobStatus::kPass;
+  }
+  EXPECT_EQ(passed, 1000);
+  EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
+  EXPECT_EQ(CountEntries("/proc/self/task"), threads);
+  EXPECT_EQ(ChildrenOfThisProcess(), 0);
+  EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
+}
+
+}  // namespace
+}  // namespace fpconform::harness
