@@ -501,13 +501,19 @@ Status JobRun::Run() {
   }
   result_.connections = Snapshot();
 
-  // Stop the target (unless it ended by itself) before reading its output. A status the
-  // harness caused counts as "still running at the verdict".
+  // Stop the target (unless it ended by itself) before reading its output. How a daemon
+  // ends after the harness's SIGTERM is not judged, unless it dies of another signal.
+  exited = child_->ExitStatus().has_value();
   ProcessStatus final_status = child_->Terminate(target_.grace);
   result_.process = final_status;
   ProcessEvidence process;
-  process.status = final_status.killed_by_harness ? ProcessStatus{} : final_status;
+  bool crashed_on_stop =
+      final_status.kind == ExitKind::kSignaled && !final_status.killed_by_harness;
+  process.status = exited || crashed_on_stop ? final_status : ProcessStatus{};
   process.sanitizer_report = child_->SanitizerReportSeen();
+  // The exit was seen after the pipes were drained; this only waits when something the
+  // target started outside its group still holds them.
+  (void)child_->WaitForOutput(std::chrono::milliseconds(250));
   CapturedOutput out = child_->Stdout();
   CapturedOutput err = child_->Stderr();
   result_.stdout_tail = out.Text();
