@@ -126,8 +126,8 @@ void ProductClient::PlanEms() {
 
   // Edge endpoints are checked with http_client_ca_certs when it is set (C2).
   const bool own_ca = !config.http_client_ca_certs.empty();
-  const std::vector<std::string>& edge_ca = own_ca ? config.http_client_ca_certs
-                                                   : config.cert_chain;
+  const std::vector<std::string>& edge_ca =
+      own_ca ? config.http_client_ca_certs : config.cert_chain;
   const Allowlist* allowlist = config.allowlist ? &*config.allowlist : nullptr;
   for (size_t i = 0; i < config.auto_bind.size(); ++i) {
     const AutoBind& entry = config.auto_bind[i];
@@ -202,8 +202,8 @@ ExchangeResult ProductClient::Connect(size_t index, const ExchangeOptions& optio
 }
 
 std::string DecisionLine(const ConnectionPlan& plan, const ExchangeResult& result) {
-  std::string line = std::string("fpref: ") + RoleName(plan.role) + " " +
-                     EndpointText(plan.host, plan.port) + " ";
+  std::string line =
+      std::string("fpref: ") + RoleName(plan.role) + " " + EndpointText(plan.host, plan.port) + " ";
   const Decision& decision = result.decision;
   if (!decision.accepted) {
     return line + VerdictWord(decision.reason) + ": " + decision.text;

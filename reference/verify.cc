@@ -8,6 +8,8 @@
 namespace fpconform::ref {
 namespace {
 
+constexpr int kSecurityLevel = 2;
+
 // DecisionSlotIndex returns the SSL ex_data index under which NewSsl stores the address of
 // the connection's std::optional<Decision>. Allocated once per process.
 int DecisionSlotIndex() {
@@ -146,9 +148,9 @@ Status CheckHostName(X509* leaf, const std::string& host) {
     return Status::Ok();
   }
   ERR_clear_error();
-  return MakeError(ErrorCode::kInvalidInput,
-                   std::string("certificate does not name ") +
-                       (IsIpLiteral(host) ? "IP address " : "host ") + host);
+  return MakeError(ErrorCode::kInvalidInput, std::string("certificate does not name ") +
+                                                 (IsIpLiteral(host) ? "IP address " : "host ") +
+                                                 host);
 }
 
 std::vector<uint8_t> LeafDer(X509* leaf) {
@@ -246,6 +248,9 @@ Result<std::unique_ptr<TlsClientContext>> TlsClientContext::Create(VerifyPolicy 
   if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION) != 1) {
     return MakeError(ErrorCode::kCrypto, "SSL_CTX_set_min_proto_version: " + OpenSslErrors());
   }
+  // Fixed rather than taken from the system configuration: RSA keys under 2048 bits and
+  // SHA-1 signatures are refused wherever fpref runs.
+  SSL_CTX_set_security_level(ctx.get(), kSecurityLevel);
   if (policy.validate) {
     X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
     for (const std::string& file : policy.ca_files) {
@@ -269,8 +274,7 @@ Result<UniquePtr<SSL>> TlsClientContext::NewSsl(std::optional<Decision>* decisio
       SSL_set_ex_data(ssl.get(), DecisionSlotIndex(), decision) != 1) {
     return MakeError(ErrorCode::kCrypto, "SSL_new: " + OpenSslErrors());
   }
-  if (!sni.empty() && !IsIpLiteral(sni) &&
-      SSL_set_tlsext_host_name(ssl.get(), sni.c_str()) != 1) {
+  if (!sni.empty() && !IsIpLiteral(sni) && SSL_set_tlsext_host_name(ssl.get(), sni.c_str()) != 1) {
     return MakeError(ErrorCode::kCrypto, "SNI " + sni + ": " + OpenSslErrors());
   }
   return ssl;

@@ -30,13 +30,13 @@ namespace fpconform::ref {
 // RejectReason: why a connection was not accepted; kNone when it was.
 enum class RejectReason {
   kNone,
-  kCaValidation,           // the chain does not verify against the configured CA files (C4, I4)
-  kHostName,               // the leaf does not name the host connected to (C8)
-  kFingerprintNotListed,   // CA-valid, but the leaf's SHA-256 is not in the allowlist (C4)
-  kNoCertificate,          // no certificate to judge (or bytes that are not one)
-  kTls,                    // the TLS handshake failed for another reason
-  kUnreachable,            // no TCP connection (refused, unresolvable host, ...)
-  kTimeout,                // a bounded wait ran out (connect, handshake)
+  kCaValidation,          // the chain does not verify against the configured CA files (C4, I4)
+  kHostName,              // the leaf does not name the host connected to (C8)
+  kFingerprintNotListed,  // CA-valid, but the leaf's SHA-256 is not in the allowlist (C4)
+  kNoCertificate,         // no certificate to judge (or bytes that are not one)
+  kTls,                   // the TLS handshake failed for another reason
+  kUnreachable,           // no TCP connection (refused, unresolvable host, ...)
+  kTimeout,               // a bounded wait ran out (connect, handshake)
 };
 
 // RejectReasonName returns a short lower-case name for `reason` ("fingerprint not listed").
@@ -56,9 +56,9 @@ struct Decision {
 
 // VerifyPolicy: how one kind of connection is checked.
 struct VerifyPolicy {
-  bool validate = true;            // false: no CA and no host name check (D4)
-  bool allow_self_signed = false;  // a self-signed leaf passes the CA step (D5)
-  std::string expected_host;       // the host connected to; empty: no host name check
+  bool validate = true;               // false: no CA and no host name check (D4)
+  bool allow_self_signed = false;     // a self-signed leaf passes the CA step (D5)
+  std::string expected_host;          // the host connected to; empty: no host name check
   std::vector<std::string> ca_files;  // PEM files of trusted CAs; none: nothing is trusted
   // The fingerprints that authorise the server; nullptr: the connection is not pinned (C6,
   // C8). Not owned: it must outlive every context made for this policy.
