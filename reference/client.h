@@ -43,7 +43,8 @@ struct ExchangeResult {
 ExchangeResult Exchange(const std::string& host, int port, const TlsClientContext* tls,
                         std::string_view request, const ExchangeOptions& options);
 
-// WebSocketKey returns a fresh Sec-WebSocket-Key value: 16 random bytes in base64.
+// WebSocketKey returns a fresh Sec-WebSocket-Key value, 16 random bytes in base64 (a fixed
+// value if the random generator fails: the key is not a secret). Never fails.
 std::string WebSocketKey();
 
 }  // namespace fpconform::ref

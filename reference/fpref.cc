@@ -37,6 +37,9 @@ std::string GetRequest(const std::string& path, const std::string& host, int por
 // AcceptedDetail says why an accepted connection was accepted, for DecisionLine.
 std::string AcceptedDetail(const ConnectionPlan& plan, const Decision& decision) {
   if (!plan.tls) {
+    if (plan.role == Role::kPlatform) {
+      return " (no TLS: ws_connection.encryption is none)";
+    }
     return plan.allowlist_configured ? " (plain HTTP, not checked, D7)" : " (plain HTTP)";
   }
   if (plan.policy.allowlist != nullptr) {

@@ -37,7 +37,7 @@ constexpr int kExitSetupFailed = 4;     // the log file or the signal handling c
 // Product: which client fpref plays.
 enum class Product { kEms, kLsr };
 
-// ProductName returns "ems" or "lsr".
+// ProductName returns "ems" or "lsr"; never fails.
 const char* ProductName(Product product);
 
 // FprefOptions: every setting of fpref, with its default.
@@ -55,7 +55,7 @@ enum class Role {
   kEdge,      // an EMS auto_bind endpoint, or the EMS an LSR talks to; pinned when configured
 };
 
-// RoleName returns "platform" or "edge".
+// RoleName returns "platform" or "edge"; never fails.
 const char* RoleName(Role role);
 
 // ConnectionPlan: one connection fpref makes.
@@ -109,11 +109,12 @@ class ProductClient {
   std::vector<const TlsClientContext*> plan_contexts_;  // per plan; nullptr for plain
 };
 
-// Endpoint text: "127.0.0.1:443", "[::1]:443".
+// EndpointText returns host:port, with an IPv6 address in brackets ("[::1]:443"); never
+// fails.
 std::string EndpointText(const std::string& host, int port);
 
-// DecisionLine returns the one line fpref prints for a finished connection, e.g.
-// "fpref: edge 127.0.0.1:40123 rejected: fingerprint 3A:...:9F not in fingerprint_allowlist".
+// DecisionLine returns the one line fpref prints for a finished connection (never fails),
+// e.g. "fpref: edge 127.0.0.1:40123 rejected: fingerprint 3A:...:9F not in fingerprint_allowlist".
 std::string DecisionLine(const ConnectionPlan& plan, const ExchangeResult& result);
 
 // RunSummary: how the connections of one fpref run went.

@@ -39,7 +39,7 @@ enum class RejectReason {
   kTimeout,               // a bounded wait ran out (connect, handshake)
 };
 
-// RejectReasonName returns a short lower-case name for `reason` ("fingerprint not listed").
+// RejectReasonName returns a short name for `reason` ("fingerprint not listed"); never fails.
 const char* RejectReasonName(RejectReason reason);
 
 // Decision: the verdict on one server certificate (or one connection attempt).
