@@ -1,0 +1,262 @@
+#include "reference/fpref.h"
+
+#include <utility>
+
+namespace fpconform::ref {
+namespace {
+
+// The REST call an LSR makes to its EMS to learn whether the EMS is connected.
+constexpr char kLsrRequestPath[] = "/Thingworx/Things/LocalEms/Properties/isConnected";
+
+std::string HostHeader(const std::string& host, int port) {
+  return "Host: " + EndpointText(host, port) + "\r\n";
+}
+
+// WebSocketUpgradeRequest: how the EMS opens its connection to the platform (RFC 6455).
+std::string WebSocketUpgradeRequest(const std::string& resource, const std::string& host,
+                                    int port) {
+  return "GET " + resource + " HTTP/1.1\r\n" + HostHeader(host, port) +
+         "Upgrade: websocket\r\n"
+         "Connection: Upgrade\r\n"
+         "Sec-WebSocket-Key: " +
+         WebSocketKey() +
+         "\r\n"
+         "Sec-WebSocket-Version: 13\r\n"
+         "\r\n";
+}
+
+// GetRequest: one plain request on a connection the server may close afterwards.
+std::string GetRequest(const std::string& path, const std::string& host, int port,
+                       const char* accept) {
+  return "GET " + path + " HTTP/1.1\r\n" + HostHeader(host, port) + "Accept: " + accept +
+         "\r\n"
+         "Connection: close\r\n"
+         "\r\n";
+}
+
+// AcceptedDetail says why an accepted connection was accepted, for DecisionLine.
+std::string AcceptedDetail(const ConnectionPlan& plan, const Decision& decision) {
+  if (!plan.tls) {
+    if (plan.role == Role::kPlatform) {
+      return " (no TLS: ws_connection.encryption is none)";
+    }
+    return plan.allowlist_configured ? " (plain HTTP, not checked, D7)" : " (plain HTTP)";
+  }
+  if (plan.policy.allowlist != nullptr) {
+    return ": " + decision.text;
+  }
+  std::string checks = plan.policy.validate ? "" : "validation off, ";
+  if (plan.role == Role::kPlatform) {
+    return " (" + checks + "not pinned, C8)";
+  }
+  return " (" + checks + "no fingerprint_allowlist, C6)";
+}
+
+// VerdictWord names how a connection that was not accepted ended.
+const char* VerdictWord(RejectReason reason) {
+  switch (reason) {
+    case RejectReason::kUnreachable:
+      return "unreachable";
+    case RejectReason::kTimeout:
+      return "timeout";
+    case RejectReason::kTls:
+      return "failed";
+    default:
+      return "rejected";
+  }
+}
+
+}  // namespace
+
+const char* ProductName(Product product) { return product == Product::kEms ? "ems" : "lsr"; }
+
+const char* RoleName(Role role) { return role == Role::kPlatform ? "platform" : "edge"; }
+
+std::string EndpointText(const std::string& host, int port) {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<std::unique_ptr<ProductClient>> ProductClient::Load(Product product,
+                                                           const std::filesystem::path& path) {
+  std::unique_ptr<ProductClient> client(new ProductClient());
+  client->product_ = product;
+  if (product == Product::kEms) {
+    Result<EmsConfig> config = LoadEmsConfig(path);
+    if (!config.ok()) {
+      return config.take_error();
+    }
+    client->ems_ = std::move(config).value();
+    client->warnings_ = client->ems_->warnings;
+    client->PlanEms();
+  } else {
+    Result<LsrConfig> config = LoadLsrConfig(path);
+    if (!config.ok()) {
+      return config.take_error();
+    }
+    client->lsr_ = std::move(config).value();
+    client->warnings_ = client->lsr_->warnings;
+    client->PlanLsr();
+  }
+  return client;
+}
+
+void ProductClient::PlanEms() {
+  const EmsConfig& config = *ems_;
+  auto policy_for = [&](const std::string& host, const std::vector<std::string>& ca_files,
+                        const Allowlist* allowlist) {
+    VerifyPolicy policy;
+    policy.validate = config.validate;
+    policy.allow_self_signed = config.allow_self_signed;
+    policy.expected_host = config.disable_hostname_validation ? "" : host;
+    policy.ca_files = ca_files;
+    policy.allowlist = allowlist;
+    return policy;
+  };
+
+  ConnectionPlan platform;
+  platform.role = Role::kPlatform;
+  platform.origin = "ws_servers[0]";
+  platform.host = config.platform.host;
+  platform.port = config.platform.port;
+  platform.tls = config.platform_tls;
+  platform.allowlist_configured = config.allowlist.has_value();
+  // C8: the platform is never pinned, whatever the allowlist holds.
+  platform.policy = policy_for(platform.host, config.cert_chain, nullptr);
+  platform.request = WebSocketUpgradeRequest(config.resource, platform.host, platform.port);
+  plans_.push_back(std::move(platform));
+  ca_keys_.push_back("certificates.cert_chain");
+
+  // Edge endpoints are checked with http_client_ca_certs when it is set (C2).
+  const bool own_ca = !config.http_client_ca_certs.empty();
+  const std::vector<std::string>& edge_ca =
+      own_ca ? config.http_client_ca_certs : config.cert_chain;
+  const Allowlist* allowlist = config.allowlist ? &*config.allowlist : nullptr;
+  for (size_t i = 0; i < config.auto_bind.size(); ++i) {
+    const AutoBind& entry = config.auto_bind[i];
+    if (entry.host.empty()) {
+      continue;  // a Thing without an endpoint of its own: nothing to connect to
+    }
+    ConnectionPlan edge;
+    edge.role = Role::kEdge;
+    edge.origin = "auto_bind[" + std::to_string(i) + "]";
+    edge.host = entry.host;
+    edge.port = entry.port;
+    edge.tls = entry.https;
+    edge.allowlist_configured = allowlist != nullptr;
+    edge.policy = policy_for(entry.host, edge_ca, allowlist);
+    edge.request = GetRequest(entry.path, entry.host, entry.port, "*/*");
+    plans_.push_back(std::move(edge));
+    ca_keys_.push_back(own_ca ? "certificates.http_client_ca_certs" : "certificates.cert_chain");
+  }
+}
+
+void ProductClient::PlanLsr() {
+  const LsrConfig& config = *lsr_;
+  ConnectionPlan edge;
+  edge.role = Role::kEdge;
+  edge.origin = "scripts.rap_host";
+  edge.host = config.rap_host;
+  edge.port = config.rap_port;
+  edge.tls = config.rap_ssl;
+  edge.allowlist_configured = config.allowlist.has_value();
+  edge.policy.validate = config.rap_validate;
+  edge.policy.allow_self_signed = !config.rap_deny_selfsigned;
+  // The LSR always checks the EMS's host name when it validates.
+  edge.policy.expected_host = config.rap_host;
+  if (!config.rap_cert_file.empty()) {
+    edge.policy.ca_files = {config.rap_cert_file};
+  }
+  edge.policy.allowlist = config.allowlist ? &*config.allowlist : nullptr;
+  edge.request = GetRequest(kLsrRequestPath, edge.host, edge.port, "application/json");
+  plans_.push_back(std::move(edge));
+  ca_keys_.push_back("scripts.rap_cert_file");
+}
+
+Status ProductClient::Prepare() {
+  plan_contexts_.assign(plans_.size(), nullptr);
+  for (size_t i = 0; i < plans_.size(); ++i) {
+    if (!plans_[i].tls) {
+      continue;
+    }
+    for (const std::unique_ptr<TlsClientContext>& context : contexts_) {
+      if (context->policy() == plans_[i].policy) {
+        plan_contexts_[i] = context.get();
+        break;
+      }
+    }
+    if (plan_contexts_[i] != nullptr) {
+      continue;
+    }
+    Result<std::unique_ptr<TlsClientContext>> context = TlsClientContext::Create(plans_[i].policy);
+    if (!context.ok()) {
+      return Prefixed(ca_keys_[i], context.take_error());
+    }
+    plan_contexts_[i] = context->get();
+    contexts_.push_back(std::move(context).value());
+  }
+  return Status::Ok();
+}
+
+ExchangeResult ProductClient::Connect(size_t index, const ExchangeOptions& options) const {
+  const ConnectionPlan& plan = plans_[index];
+  return Exchange(plan.host, plan.port, plan.tls ? plan_contexts_[index] : nullptr, plan.request,
+                  options);
+}
+
+std::string DecisionLine(const ConnectionPlan& plan, const ExchangeResult& result) {
+  std::string line =
+      std::string("fpref: ") + RoleName(plan.role) + " " + EndpointText(plan.host, plan.port) + " ";
+  const Decision& decision = result.decision;
+  if (!decision.accepted) {
+    return line + VerdictWord(decision.reason) + ": " + decision.text;
+  }
+  line += "accepted" + AcceptedDetail(plan, decision);
+  if (!result.status_line.empty()) {
+    line += "; response: " + result.status_line;
+  }
+  if (!result.problem.empty()) {
+    line += "; " + result.problem;
+  }
+  return line;
+}
+
+RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
+                          const std::function<void(const std::string&)>& emit) {
+  RunSummary summary;
+  Result<std::unique_ptr<ProductClient>> client =
+      ProductClient::Load(options.product, options.config);
+  if (!client.ok()) {
+    emit("fpref: " + client.error().message);
+    summary.exit_status = kExitInvalidConfig;
+    return summary;
+  }
+  for (const std::string& warning : (*client)->warnings()) {
+    emit("fpref: warning: " + warning);
+  }
+  if (Status prepared = (*client)->Prepare(); !prepared.ok()) {
+    emit("fpref: " + options.config.string() + ": " + prepared.error().message);
+    summary.exit_status = kExitInvalidConfig;
+    return summary;
+  }
+  ExchangeOptions exchange;
+  exchange.timeout = options.timeout;
+  exchange.cancel_fd = cancel_fd;
+  const std::vector<ConnectionPlan>& plans = (*client)->plans();
+  for (size_t i = 0; i < plans.size(); ++i) {
+    ExchangeResult result = (*client)->Connect(i, exchange);
+    if (result.cancelled) {
+      summary.cancelled = true;
+      break;
+    }
+    emit(DecisionLine(plans[i], result));
+    ++summary.connections;
+    if (result.decision.accepted) {
+      ++summary.accepted;
+    }
+  }
+  summary.exit_status = summary.accepted == plans.size() ? kExitOk : kExitNotAllAccepted;
+  return summary;
+}
+
+}  // namespace fpconform::ref

@@ -1,0 +1,667 @@
+// fpref end to end, as a real process (ChildProcess) against loopback TLS test servers
+// presenting the generated test PKI: decisions, output lines, the log file, exit statuses,
+// the daemon lifecycle, bounded waits and usage errors.
+#include "reference/fpref.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/files.h"
+#include "certs/pki.h"
+#include "certs/test_pki.h"
+#include "harness/process.h"
+#include "harness/tls_server.h"
+#include "reference/fingerprint.h"
+
+namespace fpconform::ref {
+namespace {
+
+using certs::testing::SharedPki;
+using certs::testing::SharedPkiDir;
+using harness::ChildProcess;
+using harness::ConnectionEnd;
+using harness::ExitKind;
+using harness::ProcessSpec;
+using harness::ProcessStatus;
+using harness::ServerObservation;
+using harness::TlsServerConfig;
+using harness::TlsTestServer;
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kExitWait{10000};
+
+const certs::Certificate& Cert(const std::string& name) {
+  const certs::Pki* pki = SharedPki();
+  const certs::Certificate* cert = pki == nullptr ? nullptr : pki->Find(name);
+  if (cert == nullptr) {
+    ADD_FAILURE() << "no certificate " << name;
+    static const certs::Certificate kNone;
+    return kNone;
+  }
+  return *cert;
+}
+
+std::string Fingerprint(const std::string& name) {
+  Sha256Digest digest{};
+  std::copy(Cert(name).sha256.begin(), Cert(name).sha256.end(), digest.begin());
+  return FormatFingerprint(digest, FingerprintStyle::kOpenSsl);
+}
+
+std::string Bundle(const std::string& name) {
+  return (SharedPkiDir() / (name + ".bundle.pem")).string();
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+size_t Count(const std::string& text, const std::string& part) {
+  size_t count = 0;
+  for (size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+// StartServer starts a loopback server presenting `leaf` and its intermediates (or plain
+// HTTP); fails the test and returns null when it cannot.
+std::unique_ptr<TlsTestServer> StartServer(const std::string& leaf, bool tls = true) {
+  TlsServerConfig config;
+  config.tls = tls;
+  for (const certs::Certificate* cert : Cert(leaf).Chain()) {
+    config.chain.push_back(cert->cert.get());
+  }
+  config.key = Cert(leaf).key.get();
+  Result<std::unique_ptr<TlsTestServer>> server = TlsTestServer::Start(config);
+  if (!server.ok()) {
+    ADD_FAILURE() << server.error().message;
+    return nullptr;
+  }
+  return std::move(server).value();
+}
+
+// WaitEnded waits until every connection `server` saw has ended, and at least `count` came.
+std::vector<ServerObservation> WaitEnded(const TlsTestServer& server, size_t count) {
+  server.WaitUntil(
+      [count](const std::vector<ServerObservation>& all) {
+        if (all.size() < count) {
+          return false;
+        }
+        for (const ServerObservation& o : all) {
+          if (o.end == ConnectionEnd::kOpen) {
+            return false;
+          }
+        }
+        return true;
+      },
+      std::chrono::seconds(5));
+  return server.Observations();
+}
+
+// Accepted / Rejected tell what a server saw, the way the harness's oracle reads it.
+bool Accepted(const std::vector<ServerObservation>& seen) {
+  return seen.size() == 1 && seen[0].app_bytes > 0;
+}
+bool Rejected(const std::vector<ServerObservation>& seen) {
+  return seen.size() == 1 && seen[0].app_bytes == 0 && seen[0].end != ConnectionEnd::kOpen;
+}
+
+// ClosedPort returns a loopback port on which nothing listens (bound, then released).
+uint16_t ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(addr);
+  uint16_t port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// SilentListener accepts TCP connections in the kernel's backlog and never answers: a
+// server that lets every TLS handshake hang.
+class SilentListener {
+ public:
+  SilentListener() {
+    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(addr);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 && listen(fd_, 8) == 0 &&
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
+      port_ = ntohs(addr.sin_port);
+    }
+  }
+  ~SilentListener() { close(fd_); }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Workspace: a temporary directory holding one run's configuration and log.
+class Workspace {
+ public:
+  Workspace() {
+    Result<TempDir> dir = TempDir::Create("fpref-test-");
+    EXPECT_TRUE(dir.ok());
+    if (dir.ok()) {
+      dir_.emplace(std::move(dir).value());
+    }
+  }
+  std::string Path(const std::string& name) const { return (dir_->path() / name).string(); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    EXPECT_TRUE(WriteFile(Path(name), text).ok());
+    return Path(name);
+  }
+  std::string Read(const std::string& name) const {
+    Result<std::string> text = ReadFile(Path(name));
+    return text.ok() ? *text : std::string();
+  }
+
+ private:
+  std::optional<TempDir> dir_;
+};
+
+// EmsConfig returns a config.json with the platform at `platform_port`, trusting ca-all.
+json EmsConfig(uint16_t platform_port) {
+  return json{{"ws_servers", json::array({{{"host", "127.0.0.1"}, {"port", platform_port}}})},
+              {"ws_connection", {{"encryption", "ssl"}}},
+              {"certificates", {{"validate", true}, {"cert_chain", {Bundle("ca-all")}}}},
+              {"auto_bind", json::array()}};
+}
+
+void AddEdge(json& config, uint16_t port, bool https = true,
+             const std::string& host = "127.0.0.1") {
+  config["auto_bind"].push_back({{"name", "edge" + std::to_string(config["auto_bind"].size())},
+                                 {"host", host},
+                                 {"port", port},
+                                 {"protocol", https ? "https" : "http"},
+                                 {"path", "/fpconform/edge"}});
+}
+
+void Pin(json& config, const std::vector<std::string>& certificates) {
+  json list = json::array();
+  for (const std::string& name : certificates) {
+    list.push_back(Fingerprint(name));
+  }
+  config["certificates"]["fingerprint_allowlist"] = list;
+}
+
+// LsrConfig returns a config.lua for an EMS at 127.0.0.1:`port` over TLS, trusting ca-all.
+std::string LsrConfig(uint16_t port, const std::string& host = "127.0.0.1") {
+  return "scripts.rap_host = \"" + host + "\"\nscripts.rap_port = " + std::to_string(port) +
+         "\nscripts.rap_ssl = true\nscripts.rap_cert_file = \"" + Bundle("ca-all") + "\"\n";
+}
+
+std::string LsrPin(const std::vector<std::string>& certificates) {
+  std::string value;
+  for (const std::string& name : certificates) {
+    value += (value.empty() ? "" : ",") + Fingerprint(name);
+  }
+  return "scripts.fingerprint_allowlist = \"" + value + "\"\n";
+}
+
+// Fpref: one fpref process.
+struct Fpref {
+  std::unique_ptr<ChildProcess> child;
+
+  // Wait waits for the exit and returns the status; nullopt (after a failure) if none came.
+  std::optional<ProcessStatus> Wait(milliseconds timeout = kExitWait) {
+    Result<ProcessStatus> status = child->WaitFor(timeout);
+    if (!status.ok()) {
+      ADD_FAILURE() << "fpref still running: " << child->Stderr().Text();
+      return std::nullopt;
+    }
+    (void)child->WaitForOutput(timeout);
+    return *status;
+  }
+  std::string Stderr() const { return child->Stderr().Text(); }
+};
+
+Fpref StartFpref(std::vector<std::string> args) {
+  ProcessSpec spec;
+  spec.argv = {FPREF_PATH};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec);
+  EXPECT_TRUE(child.ok()) << (child.ok() ? "" : child.error().message);
+  return Fpref{child.ok() ? std::move(child).value() : nullptr};
+}
+
+bool ExitedWith(const std::optional<ProcessStatus>& status, int code) {
+  return status.has_value() && status->kind == ExitKind::kExited && status->exit_code == code;
+}
+
+std::string Endpoint(const TlsTestServer& server) {
+  return "127.0.0.1:" + std::to_string(server.port());
+}
+
+// EMS, --exit-when-done: each case's servers, allowlist, expected lines and exit status.
+TEST(FprefEmsTest, ConnectsDecidesAndReports) {
+  ASSERT_NE(SharedPki(), nullptr);
+  struct Case {
+    const char* name;
+    std::string platform;
+    std::vector<std::string> edges;  // "http:NAME" for a plain-HTTP endpoint
+    std::optional<std::vector<std::string>> listed;
+    std::vector<bool> edge_accepted;
+    bool platform_accepted;
+    int exit_status;
+  };
+  const Case cases[] = {
+      {"C4 C8 listed edge accepted, platform accepted without being listed",
+       "platform",
+       {"edge-a"},
+       std::vector<std::string>{"edge-a"},
+       {true},
+       true,
+       kExitOk},
+      {"C4 unlisted edge rejected",
+       "platform",
+       {"edge-b"},
+       std::vector<std::string>{"edge-a"},
+       {false},
+       true,
+       kExitNotAllAccepted},
+      {"I9 rejected, then accepted, in one process",
+       "platform",
+       {"edge-b", "edge-a"},
+       std::vector<std::string>{"edge-a"},
+       {false, true},
+       true,
+       kExitNotAllAccepted},
+      {"C6 no allowlist: CA-valid edges accepted",
+       "platform",
+       {"edge-a", "edge-b"},
+       std::nullopt,
+       {true, true},
+       true,
+       kExitOk},
+      {"D7 plain HTTP endpoint beside a pinned one",
+       "platform",
+       {"http:edge-a", "edge-b"},
+       std::vector<std::string>{"edge-a"},
+       {true, false},
+       true,
+       kExitNotAllAccepted},
+      {"C8 platform with a wrong name rejected, edge still accepted",
+       "platform-wrong-name",
+       {"edge-a"},
+       std::vector<std::string>{"platform-wrong-name", "edge-a"},
+       {true},
+       false,
+       kExitNotAllAccepted},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<TlsTestServer> platform = StartServer(c.platform);
+    ASSERT_NE(platform, nullptr);
+    json config = EmsConfig(platform->port());
+    std::vector<std::unique_ptr<TlsTestServer>> edges;
+    for (const std::string& edge : c.edges) {
+      bool plain = edge.rfind("http:", 0) == 0;
+      edges.push_back(StartServer(plain ? edge.substr(5) : edge, !plain));
+      ASSERT_NE(edges.back(), nullptr);
+      AddEdge(config, edges.back()->port(), !plain);
+    }
+    if (c.listed) {
+      Pin(config, *c.listed);
+    }
+    Workspace work;
+    std::string path = work.Write("config.json", config.dump(2));
+    Fpref fpref = StartFpref({"--product", "ems", "--config", path, "--log", work.Path("fpref.log"),
+                              "--exit-when-done"});
+    ASSERT_NE(fpref.child, nullptr);
+    std::optional<ProcessStatus> status = fpref.Wait();
+    EXPECT_TRUE(ExitedWith(status, c.exit_status)) << harness::Describe(*status);
+    const std::string err = fpref.Stderr();
+    EXPECT_EQ(work.Read("fpref.log"), err);
+
+    std::vector<ServerObservation> platform_seen = WaitEnded(*platform, 1);
+    if (c.platform_accepted) {
+      EXPECT_TRUE(Accepted(platform_seen));
+      ASSERT_FALSE(platform_seen.empty());
+      EXPECT_TRUE(platform_seen[0].websocket_upgrade);
+      EXPECT_EQ(platform_seen[0].first_request_line, "GET /Thingworx/WS HTTP/1.1");
+      EXPECT_TRUE(Contains(err, "fpref: platform " + Endpoint(*platform) +
+                                    " accepted (not pinned, C8); response: HTTP/1.1 101"))
+          << err;
+    } else {
+      EXPECT_TRUE(Rejected(platform_seen));
+      EXPECT_TRUE(Contains(err, "fpref: platform " + Endpoint(*platform) +
+                                    " rejected: host name validation: certificate does not "
+                                    "name IP address 127.0.0.1"))
+          << err;
+    }
+    for (size_t i = 0; i < edges.size(); ++i) {
+      SCOPED_TRACE("edge " + std::to_string(i));
+      std::vector<ServerObservation> seen = WaitEnded(*edges[i], 1);
+      std::string prefix = "fpref: edge " + Endpoint(*edges[i]);
+      bool plain = c.edges[i].rfind("http:", 0) == 0;
+      if (c.edge_accepted[i]) {
+        EXPECT_TRUE(Accepted(seen));
+        ASSERT_FALSE(seen.empty());
+        EXPECT_EQ(seen[0].first_request_line, "GET /fpconform/edge HTTP/1.1");
+        std::string detail = plain      ? " accepted (plain HTTP, not checked, D7)"
+                             : c.listed ? " accepted: fingerprint " + Fingerprint(c.edges[i]) +
+                                              " listed at "
+                                              "certificates.fingerprint_allowlist["
+                                        : " accepted (no fingerprint_allowlist, C6)";
+        EXPECT_TRUE(Contains(err, prefix + detail)) << err;
+      } else {
+        // I9: rejected inside the handshake, no application data.
+        EXPECT_TRUE(Rejected(seen));
+        ASSERT_FALSE(seen.empty());
+        EXPECT_FALSE(seen[0].handshake_completed);
+        EXPECT_TRUE(seen[0].alert_received.has_value());
+        EXPECT_TRUE(Contains(err, prefix + " rejected: fingerprint " + Fingerprint(c.edges[i]) +
+                                      " not in fingerprint_allowlist"))
+            << err;
+      }
+    }
+    // One line per connection (plus warnings), in order: the platform first.
+    EXPECT_EQ(Count(err, "fpref: platform "), 1u) << err;
+    EXPECT_EQ(Count(err, "fpref: edge "), edges.size()) << err;
+    EXPECT_LT(err.find("fpref: platform "), err.find("fpref: edge ")) << err;
+  }
+}
+
+TEST(FprefEmsTest, WarningsPrintedOnceAtStart) {
+  ASSERT_NE(SharedPki(), nullptr);
+  std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+  std::unique_ptr<TlsTestServer> plain = StartServer("edge-a", false);
+  ASSERT_TRUE(platform && plain);
+  json config = EmsConfig(platform->port());
+  AddEdge(config, plain->port(), false);
+  Pin(config, {"edge-a", "edge-a"});
+  Workspace work;
+  Fpref fpref = StartFpref({"--product", "ems", "--config",
+                            work.Write("config.json", config.dump()), "--exit-when-done"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitOk));
+  const std::string err = fpref.Stderr();
+  EXPECT_EQ(Count(err, "fpref: warning: auto_bind[0]: plain HTTP endpoint"), 1u) << err;
+  EXPECT_EQ(Count(err, "same fingerprint as certificates.fingerprint_allowlist[0] (I8)"), 1u)
+      << err;
+  EXPECT_LT(err.find("fpref: warning:"), err.find("fpref: platform")) << err;
+}
+
+TEST(FprefLsrTest, ConnectsDecidesAndReports) {
+  ASSERT_NE(SharedPki(), nullptr);
+  struct Case {
+    const char* name;
+    std::string leaf;
+    std::string host;
+    std::optional<std::vector<std::string>> listed;
+    bool accepted;
+  };
+  const Case cases[] = {
+      {"C12 listed EMS accepted", "edge-a", "127.0.0.1", std::vector<std::string>{"edge-a"}, true},
+      {"C12 second item authorises", "edge-a", "127.0.0.1",
+       std::vector<std::string>{"edge-b", "edge-a"}, true},
+      {"C4 unlisted EMS rejected", "edge-b", "127.0.0.1", std::vector<std::string>{"edge-a"},
+       false},
+      {"C6 no allowlist: CA-valid EMS accepted", "edge-b", "127.0.0.1", std::nullopt, true},
+      {"C8 host name localhost resolves and matches", "edge-a", "localhost",
+       std::vector<std::string>{"edge-a"}, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<TlsTestServer> ems = StartServer(c.leaf);
+    ASSERT_NE(ems, nullptr);
+    std::string lua = LsrConfig(ems->port(), c.host) + (c.listed ? LsrPin(*c.listed) : "");
+    Workspace work;
+    Fpref fpref = StartFpref({"--product", "lsr", "--config", work.Write("config.lua", lua),
+                              "--log", work.Path("fpref.log"), "--exit-when-done"});
+    ASSERT_NE(fpref.child, nullptr);
+    std::optional<ProcessStatus> status = fpref.Wait();
+    EXPECT_TRUE(ExitedWith(status, c.accepted ? kExitOk : kExitNotAllAccepted));
+    const std::string err = fpref.Stderr();
+    EXPECT_EQ(work.Read("fpref.log"), err);
+    std::vector<ServerObservation> seen = WaitEnded(*ems, 1);
+    std::string prefix = "fpref: edge " + c.host + ":" + std::to_string(ems->port());
+    if (c.accepted) {
+      EXPECT_TRUE(Accepted(seen)) << err;
+      ASSERT_FALSE(seen.empty());
+      EXPECT_EQ(seen[0].first_request_line,
+                "GET /Thingworx/Things/LocalEms/Properties/isConnected HTTP/1.1");
+      EXPECT_TRUE(Contains(err, prefix + " accepted")) << err;
+      if (c.listed) {
+        EXPECT_TRUE(Contains(err, "listed at scripts.fingerprint_allowlist item ")) << err;
+      }
+    } else {
+      EXPECT_TRUE(Rejected(seen)) << err;
+      EXPECT_TRUE(Contains(err, prefix + " rejected: fingerprint " + Fingerprint(c.leaf) +
+                                    " not in fingerprint_allowlist"))
+          << err;
+    }
+  }
+}
+
+// I9: like the real daemons, fpref keeps running after a rejection, until SIGTERM or
+// SIGINT, and then exits 0.
+TEST(FprefLifecycleTest, KeepsRunningAfterRejectionUntilSignalled) {
+  ASSERT_NE(SharedPki(), nullptr);
+  for (int signal_number : {SIGTERM, SIGINT}) {
+    SCOPED_TRACE(std::string("I9 stopped by ") + strsignal(signal_number));
+    std::unique_ptr<TlsTestServer> ems = StartServer("edge-b");
+    ASSERT_NE(ems, nullptr);
+    Workspace work;
+    Fpref fpref =
+        StartFpref({"--product", "lsr", "--config",
+                    work.Write("config.lua", LsrConfig(ems->port()) + LsrPin({"edge-a"}))});
+    ASSERT_NE(fpref.child, nullptr);
+    EXPECT_TRUE(Rejected(WaitEnded(*ems, 1)));
+    EXPECT_FALSE(fpref.child->WaitFor(milliseconds(300)).ok()) << "exited after a rejection";
+    ASSERT_EQ(kill(fpref.child->pid(), signal_number), 0);
+    std::optional<ProcessStatus> status = fpref.Wait(milliseconds(2000));
+    EXPECT_TRUE(ExitedWith(status, kExitOk));
+    EXPECT_TRUE(Contains(fpref.Stderr(), " rejected: fingerprint ")) << fpref.Stderr();
+  }
+}
+
+// I12: an invalid configuration ends fpref with status 3 and a one-line diagnostic naming
+// the problem, before any connection.
+TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
+  ASSERT_NE(SharedPki(), nullptr);
+  std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+  std::unique_ptr<TlsTestServer> edge = StartServer("edge-a");
+  ASSERT_TRUE(platform && edge);
+  auto ems = [&](const std::function<void(json&)>& edit) {
+    json config = EmsConfig(platform->port());
+    AddEdge(config, edge->port());
+    edit(config);
+    return config.dump(2);
+  };
+  const std::string lsr = LsrConfig(edge->port());
+  const std::string a = Fingerprint("edge-a");
+  struct Case {
+    const char* name;
+    Product product;
+    std::string text;
+    std::string want;  // in the diagnostic
+  };
+  const Case cases[] = {
+      {"C7 EMS empty list", Product::kEms,
+       ems([](json& c) { c["certificates"]["fingerprint_allowlist"] = json::array(); }),
+       "certificates.fingerprint_allowlist: empty array"},
+      {"C5 EMS legacy key", Product::kEms,
+       ems([&](json& c) { c["certificates"]["fingerprint_whitelist"] = {a}; }),
+       "certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
+      {"I6 EMS legacy key beside the new one", Product::kEms, ems([&](json& c) {
+         c["certificates"]["fingerprint_whitelist"] = {a};
+         c["certificates"]["fingerprint_allowlist"] = {a};
+       }),
+       "rename it to fingerprint_allowlist"},
+      {"I5 EMS bad entry", Product::kEms, ems([&](json& c) {
+         c["certificates"]["fingerprint_allowlist"] = {a, a.substr(1)};
+       }),
+       "certificates.fingerprint_allowlist[1]: 63 hex digits, want 64"},
+      {"D3 EMS OpenSSL label", Product::kEms, ems([&](json& c) {
+         c["certificates"]["fingerprint_allowlist"] = {"SHA256 Fingerprint=" + a};
+       }),
+       "certificates.fingerprint_allowlist[0]: starts with OpenSSL's"},
+      {"I7 EMS string instead of array", Product::kEms,
+       ems([&](json& c) { c["certificates"]["fingerprint_allowlist"] = a; }),
+       "certificates.fingerprint_allowlist: got a string"},
+      {"I12 EMS JSON syntax error", Product::kEms, "{\"certificates\": {,}}", "not JSON"},
+      {"I12 EMS missing CA file", Product::kEms,
+       ems([](json& c) { c["certificates"]["cert_chain"] = {"/nonexistent/ca.pem"}; }),
+       "certificates.cert_chain: /nonexistent/ca.pem: cannot load CA certificates"},
+      {"C7 LSR empty string", Product::kLsr, lsr + "scripts.fingerprint_allowlist = \"\"\n",
+       "scripts.fingerprint_allowlist: empty string"},
+      {"C5 LSR legacy key", Product::kLsr, lsr + "scripts.fingerprint_whitelist = \"" + a + "\"\n",
+       "scripts.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
+      {"I5 LSR bad entry", Product::kLsr,
+       lsr + "scripts.fingerprint_allowlist = \"" + a + "," + a + "0\"\n",
+       "scripts.fingerprint_allowlist item 2: 65 hex digits, want 64"},
+      {"D6 LSR trailing comma", Product::kLsr,
+       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\"\n", "empty item after the trailing"},
+      {"C13 LSR Lua syntax error (documented two-line string)", Product::kLsr,
+       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\n" + a + "\"\n", "unfinished string"},
+      {"I7 LSR table instead of string", Product::kLsr,
+       lsr + "scripts.fingerprint_allowlist = {\"" + a + "\"}\n",
+       "scripts.fingerprint_allowlist: got a table"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Workspace work;
+    std::string path =
+        work.Write(c.product == Product::kEms ? "config.json" : "config.lua", c.text);
+    Fpref fpref = StartFpref(
+        {"--product", ProductName(c.product), "--config", path, "--log", work.Path("fpref.log")});
+    ASSERT_NE(fpref.child, nullptr);
+    std::optional<ProcessStatus> status = fpref.Wait();
+    EXPECT_TRUE(ExitedWith(status, kExitInvalidConfig));
+    const std::string err = fpref.Stderr();
+    EXPECT_EQ(err.rfind("fpref: " + path + ": ", 0), 0u) << err;
+    EXPECT_TRUE(Contains(err, c.want)) << err;
+    EXPECT_EQ(Count(err, "\n"), 1u) << err;
+    EXPECT_EQ(work.Read("fpref.log"), err);
+  }
+  // No case made any connection.
+  EXPECT_TRUE(platform->Observations().empty());
+  EXPECT_TRUE(edge->Observations().empty());
+}
+
+TEST(FprefConfigTest, MissingConfigFileExits) {
+  Fpref fpref = StartFpref({"--product", "lsr", "--config", "/nonexistent/config.lua"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitInvalidConfig));
+  EXPECT_TRUE(Contains(fpref.Stderr(), "fpref: /nonexistent/config.lua: ")) << fpref.Stderr();
+}
+
+TEST(FprefBoundsTest, UnreachableEndpointReported) {
+  ASSERT_NE(SharedPki(), nullptr);
+  std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+  std::unique_ptr<TlsTestServer> edge = StartServer("edge-a");
+  ASSERT_TRUE(platform && edge);
+  const uint16_t closed = ClosedPort();
+  json config = EmsConfig(platform->port());
+  AddEdge(config, closed);
+  AddEdge(config, edge->port());
+  Workspace work;
+  Fpref fpref = StartFpref({"--product", "ems", "--config",
+                            work.Write("config.json", config.dump()), "--exit-when-done"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitNotAllAccepted));
+  const std::string err = fpref.Stderr();
+  EXPECT_TRUE(Contains(
+      err, "fpref: edge 127.0.0.1:" + std::to_string(closed) + " unreachable: Connection refused"))
+      << err;
+  // The next endpoint is still tried.
+  EXPECT_TRUE(Accepted(WaitEnded(*edge, 1))) << err;
+}
+
+TEST(FprefBoundsTest, HandshakeTimeoutIsBounded) {
+  SilentListener silent;
+  ASSERT_NE(silent.port(), 0);
+  Workspace work;
+  auto start = std::chrono::steady_clock::now();
+  Fpref fpref = StartFpref({"--product", "lsr", "--config",
+                            work.Write("config.lua", LsrConfig(silent.port())), "--timeout-ms",
+                            "300", "--exit-when-done"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitNotAllAccepted));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  EXPECT_TRUE(Contains(fpref.Stderr(), "fpref: edge 127.0.0.1:" + std::to_string(silent.port()) +
+                                           " timeout: no TLS handshake within 300 ms"))
+      << fpref.Stderr();
+}
+
+TEST(FprefBoundsTest, SignalDuringHandshakeEndsPromptly) {
+  SilentListener silent;
+  ASSERT_NE(silent.port(), 0);
+  Workspace work;
+  Fpref fpref =
+      StartFpref({"--product", "lsr", "--config",
+                  work.Write("config.lua", LsrConfig(silent.port())), "--timeout-ms", "60000"});
+  ASSERT_NE(fpref.child, nullptr);
+  // Give it time to connect and start waiting for the server's handshake.
+  EXPECT_FALSE(fpref.child->WaitFor(milliseconds(200)).ok());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(kill(fpref.child->pid(), SIGTERM), 0);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(milliseconds(2000)), kExitOk));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, milliseconds(1000));
+}
+
+TEST(FprefUsageTest, UsageErrorsExit2) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    std::string want;
+  };
+  const Case cases[] = {
+      {"no arguments", {}, "--product is required"},
+      {"no --config", {"--product", "ems"}, "--config is required"},
+      {"unknown product", {"--product", "xyz", "--config", "c"}, "xyz not in {ems,lsr}"},
+      {"unknown option", {"--product", "ems", "--config", "c", "--frobnicate"}, "frobnicate"},
+      {"zero timeout", {"--product", "ems", "--config", "c", "--timeout-ms", "0"}, "timeout-ms"},
+      {"non-numeric timeout",
+       {"--product", "ems", "--config", "c", "--timeout-ms", "x"},
+       "timeout-ms"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Fpref fpref = StartFpref(c.args);
+    ASSERT_NE(fpref.child, nullptr);
+    EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitUsage));
+    const std::string err = fpref.Stderr();
+    EXPECT_EQ(err.rfind("fpref: ", 0), 0u) << err;
+    EXPECT_TRUE(Contains(err, c.want)) << err;
+    EXPECT_TRUE(Contains(err, "Usage: fpref")) << err;
+  }
+}
+
+TEST(FprefUsageTest, HelpListsEveryOptionWithItsDefault) {
+  Fpref fpref = StartFpref({"--help"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitOk));
+  std::string out = fpref.child->Stdout().Text();
+  for (const char* want : {"--product", "--config", "--log", "(default: none)", "--exit-when-done",
+                           "(default: off", "--timeout-ms", "=3000", "Exit status"}) {
+    EXPECT_TRUE(Contains(out, want)) << want << " in\n" << out;
+  }
+}
+
+}  // namespace
+}  // namespace fpconform::ref
