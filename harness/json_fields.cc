@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "base/files.h"
+
 namespace fpconform::harness {
 
 using nlohmann::json;
@@ -97,6 +99,14 @@ Result<json> ParseJsonText(std::string_view text, std::string_view source) {
   return MakeError(ErrorCode::kInvalidInput,
                    std::string(source) + ":" + std::to_string(line) + ":" +
                        std::to_string(column) + ": not valid JSON: " + reason);
+}
+
+Result<json> LoadJsonFile(const std::filesystem::path& path) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  return ParseJsonText(*text, path.string());
 }
 
 JsonFields::JsonFields(const json& object, std::string path)

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <string>
@@ -29,6 +30,10 @@ std::string JoinPath(std::string_view parent, std::string_view key);
 // ParseJsonText parses `text` without exceptions, or returns an Error naming `source`, the
 // line and the column.
 Result<nlohmann::json> ParseJsonText(std::string_view text, std::string_view source);
+
+// LoadJsonFile reads and parses the file at `path`; errors name the path (and the line and
+// column of a syntax error).
+Result<nlohmann::json> LoadJsonFile(const std::filesystem::path& path);
 
 class JsonFields {
  public:

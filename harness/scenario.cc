@@ -447,11 +447,7 @@ bool Scenario::ExpectsExitOnly() const {
 }
 
 Result<std::vector<Clause>> LoadClauses(const fs::path& path) {
-  Result<std::string> text = ReadFile(path);
-  if (!text.ok()) {
-    return text.take_error();
-  }
-  Result<json> doc = ParseJsonText(*text, path.string());
+  Result<json> doc = LoadJsonFile(path);
   if (!doc.ok()) {
     return doc.take_error();
   }

@@ -37,11 +37,7 @@ Status ParseDeviations(const json& list, const std::string& path,
 
 // LoadDeviations reads a deviations file: {"deviations": [{"scenario", "reason"}, ...]}.
 Result<std::vector<Deviation>> LoadDeviations(const fs::path& path) {
-  Result<std::string> text = ReadFile(path);
-  if (!text.ok()) {
-    return text.take_error();
-  }
-  Result<json> doc = ParseJsonText(*text, path.string());
+  Result<json> doc = LoadJsonFile(path);
   if (!doc.ok()) {
     return doc.take_error();
   }
