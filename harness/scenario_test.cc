@@ -92,6 +92,13 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
       {"bad name", Wrap(R"({"name": "Bad Name", "description": "d", "level": "normative",
           "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"}})"),
        "scenarios[0] (Bad Name).name: want lower-case"},
+      {"name with a line break", Wrap(R"({"name": "a\nb", "description": "d",
+          "level": "normative", "clauses": ["C4"], "servers": {"edge": "edge-a"},
+          "expect": {"edge": "accept"}})"),
+       "scenarios[0] (a\\x0Ab).name: want lower-case"},
+      {"certificate with a line break",
+       scenario(R"(, "allowlist": {"entries": [{"of": "a\nb"}]})"),
+       "allowlist.entries[0].of: unknown certificate 'a\\x0Ab'"},
       {"edge2 for lsr", Wrap(R"({"name": "x", "description": "d", "level": "normative",
           "clauses": ["C4"], "servers": {"edge": "edge-a", "edge2": "edge-b"},
           "expect": {"edge": "accept", "edge2": "accept"}})"),
@@ -199,6 +206,9 @@ TEST(TargetTest, ExpandsPlaceholders) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("unknown placeholder {nope}"), std::string::npos);
   EXPECT_FALSE(ExpandPlaceholders("{config", values).ok());
+  Result<std::string> broken = ExpandPlaceholders("a\n{b\nc}", values);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().message.find('\n'), std::string::npos) << "one line";
 }
 
 TEST(JsonFieldsTest, ReportsLineAndColumnOfBadJson) {

@@ -281,7 +281,7 @@ Result<std::string> ExpandPlaceholders(std::string_view text,
     size_t close = text.find('}', i);
     if (close == std::string_view::npos) {
       return MakeError(ErrorCode::kInvalidInput,
-                       "\"" + std::string(text) + "\": unterminated '{' (write '{{' for a brace)");
+                       "\"" + OneLine(text) + "\": unterminated '{' (write '{{' for a brace)");
     }
     std::string name(text.substr(i + 1, close - i - 1));
     auto it = values.find(name);
@@ -290,8 +290,8 @@ Result<std::string> ExpandPlaceholders(std::string_view text,
       for (const auto& [key, value] : values) {
         known += (known.empty() ? "" : ", ") + ("{" + key + "}");
       }
-      return MakeError(ErrorCode::kInvalidInput, "\"" + std::string(text) +
-                                                     "\": unknown placeholder {" + name +
+      return MakeError(ErrorCode::kInvalidInput, "\"" + OneLine(text) +
+                                                     "\": unknown placeholder {" + OneLine(name) +
                                                      "} (known here: " + known + ")");
     }
     out += it->second;
