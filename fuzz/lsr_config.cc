@@ -1,0 +1,77 @@
+// Fuzz target: arbitrary bytes as an LSR config.lua through ref::ParseLsrConfig, which runs
+// them as real Lua 5.4 in the reference's sandbox.
+//
+// Invariants: no crash, no leak, no undefined behaviour, and every input finishes well inside
+// libFuzzer's time and memory limits (the budgets below); an error is kInvalidInput with a
+// one-line message that starts with "config.lua:", as Lua's own do; every warning is one
+// line; a valid allowlist has at least one entry (C7, C12).
+#include "reference/lsr_config.h"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz/fuzz_support.h"
+
+namespace {
+
+using fpconform::Result;
+using fpconform::fuzz::FailInvariant;
+using fpconform::ref::LsrConfig;
+using fpconform::ref::LsrLimits;
+
+constexpr std::string_view kTarget = "lsr_config";
+
+// FuzzLimits: budgets sized for fuzzing, far below the defaults (20 M instructions, 32 MiB,
+// 1 s) and far above what a real config.lua needs (a few hundred instructions and about
+// 40 KB, most of it the libraries). Loops are the common way for an input to spend a budget:
+// at 100 000 instructions such an input costs about a millisecond, so throughput stays high
+// and every path behind "budget exceeded" is still reached. The memory budget bounds the work
+// one instruction can do (copying or comparing at most a few MiB), and the run time limit,
+// checked every 100 instructions, stops chunks that repeat such instructions: the worst
+// input ends after about 50 ms plus 100 such instructions, far inside libFuzzer's per-input
+// timeout (1200 s by default, 25 s on OSS-Fuzz, 10 s in the ctest runs) and its 2 GB RSS
+// limit.
+LsrLimits FuzzLimits() {
+  LsrLimits limits;
+  limits.max_instructions = 100'000;
+  limits.max_memory_bytes = 4 << 20;
+  limits.max_run_time = std::chrono::milliseconds(50);
+  return limits;
+}
+
+}  // namespace
+
+// LLVMFuzzerTestOneInput runs one input as config.lua and checks the invariants above.
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static const LsrLimits kLimits = FuzzLimits();
+  std::string_view input = fpconform::fuzz::AsText(data, size);
+  Result<LsrConfig> config = fpconform::ref::ParseLsrConfig(input, "config.lua", kLimits);
+  if (!config.ok()) {
+    const std::string& message = config.error().message;
+    if (config.error().code != fpconform::ErrorCode::kInvalidInput) {
+      FailInvariant(kTarget, "error code is not kInvalidInput", message, input);
+    }
+    fpconform::fuzz::RequireOneLine(kTarget, "error", message, input);
+    if (!message.starts_with("config.lua:")) {
+      FailInvariant(kTarget, "error does not start with \"config.lua:\"", message, input);
+    }
+    return 0;
+  }
+  for (const std::string& warning : config->warnings) {
+    fpconform::fuzz::RequireOneLine(kTarget, "warning", warning, input);
+  }
+  if (config->allowlist.has_value() &&
+      (config->allowlist->size() == 0 || config->allowlist->distinct() == 0 ||
+       config->allowlist->distinct() > config->allowlist->size())) {
+    FailInvariant(kTarget, "a valid allowlist with no entry, or more distinct than written",
+                  std::to_string(config->allowlist->size()) + " written", input);
+  }
+  if (config->rap_host.empty() || config->rap_port < 1 || config->rap_port > 65535) {
+    FailInvariant(kTarget, "valid without a usable EMS endpoint",
+                  config->rap_host + ":" + std::to_string(config->rap_port), input);
+  }
+  return 0;
+}
