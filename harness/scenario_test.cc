@@ -188,12 +188,16 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
        R"({"description": "d", "product": "ems", "argv": ["x"],
            "timeouts_ms": {"observe": 1}})",
        "timeouts_ms.observe: want an integer from 50"},
+      {"deviations file with a line break in its name",
+       R"({"description": "d", "product": "ems", "argv": ["x"], "deviations": "a\nb.json"})",
+       "targets/a\\x0Ab.json: No such file"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Result<TargetDescriptor> bad = ParseTargetDescriptor(c.text, "targets/x.json");
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error().message.find(c.want), std::string::npos) << bad.error().message;
+    EXPECT_EQ(bad.error().message.find('\n'), std::string::npos) << "one line";
   }
 }
 

@@ -171,6 +171,8 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
         t.deviations = std::move(*list);
       } else {
         deviations_error = list.take_error();
+        // The file name comes from the descriptor: keep a "\n" in it from splitting the line.
+        deviations_error->message = OneLine(deviations_error->message);
       }
     } else {
       Status status = ParseDeviations(*deviations, "deviations", t.deviations);
