@@ -25,20 +25,22 @@ using fpconform::ref::LsrLimits;
 constexpr std::string_view kTarget = "lsr_config";
 
 // FuzzLimits: budgets sized for fuzzing, far below the defaults (20 M instructions, 32 MiB,
-// 1 s) and far above what a real config.lua needs (a few hundred instructions and about
-// 40 KB, most of it the libraries). Loops are the common way for an input to spend a budget:
-// at 100 000 instructions such an input costs about a millisecond, so throughput stays high
-// and every path behind "budget exceeded" is still reached. The memory budget bounds the work
-// one instruction can do (copying or comparing at most a few MiB), and the run time limit,
-// checked every 100 instructions, stops chunks that repeat such instructions: the worst
-// input ends after about 50 ms plus 100 such instructions, far inside libFuzzer's per-input
-// timeout (1200 s by default, 25 s on OSS-Fuzz, 10 s in the ctest runs) and its 2 GB RSS
-// limit.
+// 1 s) and far above what a real config.lua needs (the fixture and the rendered scenarios run
+// in under 30 instructions and 20 KiB, most of it the libraries; a 4 KiB input without loops
+// runs a few thousand instructions at most). Loops are how an input spends a budget: at
+// 20 000 instructions such an input costs a fraction of a millisecond (about 10 ms when each
+// iteration raises and catches an error), so throughput stays high and every path behind
+// "budget exceeded" is still reached. The 1 MiB memory budget bounds the work one instruction
+// can do (copying or comparing at most 1 MiB, about 0.1 ms under ASan), and the run time
+// limit, checked every 100 instructions, stops chunks that repeat such instructions: no input
+// runs much longer than 20 ms + 100 x 0.1 ms, or holds more than 1 MiB in Lua, far inside
+// libFuzzer's limits (per-input timeout 1200 s by default, 25 s on OSS-Fuzz, 10 s in the
+// ctest runs; RSS 2 GB).
 LsrLimits FuzzLimits() {
   LsrLimits limits;
-  limits.max_instructions = 100'000;
-  limits.max_memory_bytes = 4 << 20;
-  limits.max_run_time = std::chrono::milliseconds(50);
+  limits.max_instructions = 20'000;
+  limits.max_memory_bytes = 1 << 20;
+  limits.max_run_time = std::chrono::milliseconds(20);
   return limits;
 }
 

@@ -51,7 +51,7 @@ inline SimpleFingerprint SimpleParseFingerprint(std::string_view text) {
     --end;
   }
   out.blank = begin == end;
-  std::vector<int> nibbles;
+  std::array<int, 64> nibbles{};  // the first 64 digits; a fixed array keeps malloc out
   for (size_t i = begin; i < end; ++i) {
     if (text[i] == ':') {
       continue;
@@ -61,10 +61,12 @@ inline SimpleFingerprint SimpleParseFingerprint(std::string_view text) {
       out.first_bad = i;
       return out;
     }
-    nibbles.push_back(value);
+    if (out.digits < nibbles.size()) {
+      nibbles[out.digits] = value;
+    }
+    ++out.digits;
   }
-  out.digits = nibbles.size();
-  out.valid = nibbles.size() == 64;
+  out.valid = out.digits == 64;
   if (out.valid) {
     for (size_t i = 0; i < 32; ++i) {
       out.digest[i] = static_cast<uint8_t>(nibbles[2 * i] * 16 + nibbles[2 * i + 1]);
