@@ -26,8 +26,8 @@ constexpr std::string_view kTarget = "lsr_config";
 
 // FuzzLimits: budgets sized for fuzzing, far below the defaults (20 M instructions, 32 MiB,
 // 1 s) and far above what a real config.lua needs (the fixture and the rendered scenarios run
-// in under 30 instructions and 20 KiB, most of it the libraries; a 4 KiB input without loops
-// runs a few thousand instructions at most). Loops are how an input spends a budget: at
+// in at most 40 instructions and 20 KiB, most of it the libraries; a 4 KiB input without
+// loops runs a few thousand instructions at most). Loops are how an input spends a budget: at
 // 20 000 instructions such an input costs a fraction of a millisecond (about 10 ms when each
 // iteration raises and catches an error), so throughput stays high and every path behind
 // "budget exceeded" is still reached. The 1 MiB memory budget bounds the work one instruction
