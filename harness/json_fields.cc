@@ -1,6 +1,7 @@
 #include "harness/json_fields.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "base/files.h"
 
@@ -34,6 +35,22 @@ std::string JoinPath(std::string_view parent, std::string_view key) {
     return std::string(key);
   }
   return std::string(parent) + "." + std::string(key);
+}
+
+std::string OneLine(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02X", byte);
+      out += buf;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -97,8 +114,8 @@ Result<json> ParseJsonText(std::string_view text, std::string_view source) {
     reason = reason.substr(cut);
   }
   return MakeError(ErrorCode::kInvalidInput,
-                   std::string(source) + ":" + std::to_string(line) + ":" +
-                       std::to_string(column) + ": not valid JSON: " + reason);
+                   OneLine(std::string(source) + ":" + std::to_string(line) + ":" +
+                           std::to_string(column) + ": not valid JSON: " + reason));
 }
 
 Result<json> LoadJsonFile(const std::filesystem::path& path) {
@@ -113,8 +130,8 @@ JsonFields::JsonFields(const json& object, std::string path)
     : object_(object), path_(std::move(path)) {
   if (!object_.is_object()) {
     error_ = MakeError(ErrorCode::kInvalidInput,
-                       (path_.empty() ? std::string("document") : path_) +
-                           ": want an object, got " + JsonTypeName(object_));
+                       OneLine((path_.empty() ? std::string("document") : path_) +
+                               ": want an object, got " + JsonTypeName(object_)));
   }
 }
 
@@ -133,7 +150,7 @@ const json* JsonFields::Lookup(std::string_view key) {
 
 void JsonFields::Fail(std::string_view key, std::string message) {
   if (!error_) {
-    error_ = MakeError(ErrorCode::kInvalidInput, JoinPath(path_, key) + ": " + message);
+    error_ = MakeError(ErrorCode::kInvalidInput, OneLine(JoinPath(path_, key) + ": " + message));
   }
 }
 
@@ -295,7 +312,7 @@ Status JsonFields::Finish() {
         list += (list.empty() ? "" : ", ") + known;
       }
       return MakeError(ErrorCode::kInvalidInput,
-                       JoinPath(path_, it.key()) + ": unknown key (known: " + list + ")");
+                       OneLine(JoinPath(path_, it.key()) + ": unknown key (known: " + list + ")"));
     }
   }
   return Status::Ok();

@@ -27,6 +27,11 @@ std::string JsonTypeName(const nlohmann::json& value);
 // JoinPath returns "parent.key" (or "key" when parent is empty).
 std::string JoinPath(std::string_view parent, std::string_view key);
 
+// OneLine returns `text` with every ASCII control character (line breaks included) and DEL
+// written as \xNN, so that a message quoting text from a data file stays one line. Other
+// bytes, UTF-8 included, are kept. Cannot fail.
+std::string OneLine(std::string_view text);
+
 // ParseJsonText parses `text` without exceptions, or returns an Error naming `source`, the
 // line and the column.
 Result<nlohmann::json> ParseJsonText(std::string_view text, std::string_view source);

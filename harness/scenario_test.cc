@@ -92,6 +92,13 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
       {"bad name", Wrap(R"({"name": "Bad Name", "description": "d", "level": "normative",
           "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"}})"),
        "scenarios[0] (Bad Name).name: want lower-case"},
+      {"name with a line break", Wrap(R"({"name": "a\nb", "description": "d",
+          "level": "normative", "clauses": ["C4"], "servers": {"edge": "edge-a"},
+          "expect": {"edge": "accept"}})"),
+       "scenarios[0] (a\\x0Ab).name: want lower-case"},
+      {"certificate with a line break",
+       scenario(R"(, "allowlist": {"entries": [{"of": "a\nb"}]})"),
+       "allowlist.entries[0].of: unknown certificate 'a\\x0Ab'"},
       {"edge2 for lsr", Wrap(R"({"name": "x", "description": "d", "level": "normative",
           "clauses": ["C4"], "servers": {"edge": "edge-a", "edge2": "edge-b"},
           "expect": {"edge": "accept", "edge2": "accept"}})"),
@@ -181,12 +188,16 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
        R"({"description": "d", "product": "ems", "argv": ["x"],
            "timeouts_ms": {"observe": 1}})",
        "timeouts_ms.observe: want an integer from 50"},
+      {"deviations file with a line break in its name",
+       R"({"description": "d", "product": "ems", "argv": ["x"], "deviations": "a\nb.json"})",
+       "targets/a\\x0Ab.json: No such file"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Result<TargetDescriptor> bad = ParseTargetDescriptor(c.text, "targets/x.json");
     ASSERT_FALSE(bad.ok());
     EXPECT_NE(bad.error().message.find(c.want), std::string::npos) << bad.error().message;
+    EXPECT_EQ(bad.error().message.find('\n'), std::string::npos) << "one line";
   }
 }
 
@@ -199,6 +210,9 @@ TEST(TargetTest, ExpandsPlaceholders) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.error().message.find("unknown placeholder {nope}"), std::string::npos);
   EXPECT_FALSE(ExpandPlaceholders("{config", values).ok());
+  Result<std::string> broken = ExpandPlaceholders("a\n{b\nc}", values);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_EQ(broken.error().message.find('\n'), std::string::npos) << "one line";
 }
 
 TEST(JsonFieldsTest, ReportsLineAndColumnOfBadJson) {

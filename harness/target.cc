@@ -167,6 +167,8 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
         t.deviations = std::move(*list);
       } else {
         deviations_error = list.take_error();
+        // The file name comes from the descriptor: keep a "\n" in it from splitting the line.
+        deviations_error->message = OneLine(deviations_error->message);
       }
     } else {
       Status status = ParseDeviations(*deviations, "deviations", t.deviations);
@@ -277,7 +279,7 @@ Result<std::string> ExpandPlaceholders(std::string_view text,
     size_t close = text.find('}', i);
     if (close == std::string_view::npos) {
       return MakeError(ErrorCode::kInvalidInput,
-                       "\"" + std::string(text) + "\": unterminated '{' (write '{{' for a brace)");
+                       "\"" + OneLine(text) + "\": unterminated '{' (write '{{' for a brace)");
     }
     std::string name(text.substr(i + 1, close - i - 1));
     auto it = values.find(name);
@@ -286,8 +288,8 @@ Result<std::string> ExpandPlaceholders(std::string_view text,
       for (const auto& [key, value] : values) {
         known += (known.empty() ? "" : ", ") + ("{" + key + "}");
       }
-      return MakeError(ErrorCode::kInvalidInput, "\"" + std::string(text) +
-                                                     "\": unknown placeholder {" + name +
+      return MakeError(ErrorCode::kInvalidInput, "\"" + OneLine(text) +
+                                                     "\": unknown placeholder {" + OneLine(name) +
                                                      "} (known here: " + known + ")");
     }
     out += it->second;

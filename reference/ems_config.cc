@@ -501,8 +501,9 @@ void AddWarnings(const json& root, EmsConfig* config) {
   for (size_t i = 0; i < config->auto_bind.size(); ++i) {
     const AutoBind& entry = config->auto_bind[i];
     if (!entry.https && !entry.host.empty()) {
-      config->warnings.push_back(Index("auto_bind", i) + ": plain HTTP endpoint " + entry.host +
-                                 ":" + std::to_string(entry.port) +
+      // The host is quoted through Printable: a "\n" in it must not split the warning.
+      config->warnings.push_back(Index("auto_bind", i) + ": plain HTTP endpoint " +
+                                 Printable(entry.host) + ":" + std::to_string(entry.port) +
                                  " is not checked against the fingerprint allowlist (D7)");
     }
   }

@@ -175,6 +175,15 @@ TEST(ParseEmsConfigTest, AcceptsValidVariants) {
                                    "auto_bind[2]: plain HTTP endpoint 127.0.0.1:8002 is not "
                                    "checked against the fingerprint allowlist (D7)"});
        }},
+      {"D7 warning about a host with a line break stays one line",
+       [](json& j) {
+         j["auto_bind"].push_back({{"name", "Plain"}, {"host", "a\nb"}, {"port", 8002}});
+       },
+       [](const EmsConfig& c) {
+         EXPECT_EQ(c.warnings,
+                   std::vector<std::string>{"auto_bind[2]: plain HTTP endpoint a\\x0Ab:8002 is not "
+                                            "checked against the fingerprint allowlist (D7)"});
+       }},
       {"D7 plain HTTP endpoint without an allowlist: no warning",
        [](json& j) {
          j["certificates"].erase("fingerprint_allowlist");

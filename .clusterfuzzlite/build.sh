@@ -1,0 +1,3 @@
+#!/bin/bash -eu
+# ClusterFuzzLite's build step: everything lives in fuzz/build.sh.
+"$SRC/fpconform/fuzz/build.sh"

@@ -1,0 +1,2 @@
+_ENV = nil
+scripts.rap_host = "h"

@@ -1,0 +1,4 @@
+scripts.rap_host = string.char(0, 10, 13, 200)
+scripts.rap_port = 1
+scripts.rap_ssl = false
+scripts.fingerprint_allowlist = "E6:EF:5D:37:22:FC:EF:EA:4B:22:92:45:BD:49:D2:29:3D:84:19:BC:C3:45:23:A1:22:A4:01:20:9D:03:E6:47"

@@ -1,0 +1,2 @@
+scripts.rap_port = math.huge
+scripts.rap_ssl = 1

@@ -1,0 +1,1 @@
+scripts.rap_port = 0

@@ -1,0 +1,17 @@
+-- Base configuration of the Lua Script Resource used by fpconform. The harness appends
+-- the settings of each scenario (rap_*, fingerprint_allowlist) after these lines.
+scripts.log_level = "WARN"
+scripts.script_resource_host = "127.0.0.1"
+scripts.script_resource_port = 8001
+scripts.script_resource_ssl = false
+scripts.script_resource_authenticate = false
+scripts.rap_validate = true
+scripts.rap_deny_selfsigned = true
+
+-- Settings of scenario plain-http/plain-http-edge-with-allowlist, written by fpconform.
+scripts.script_resource_port = 8000
+scripts.rap_host = "127.0.0.1"
+scripts.rap_port = 4432
+scripts.rap_ssl = false
+scripts.rap_cert_file = "/fixtures/ca-all.bundle.pem"
+scripts.fingerprint_allowlist = "8A:67:54:F4:77:25:8E:87:28:94:A9:81:0A:BA:1F:25:5F:6A:94:D8:5C:44:D1:13:F4:CC:AF:EA:19:F3:B0:52"

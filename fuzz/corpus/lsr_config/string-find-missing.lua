@@ -1,0 +1,2 @@
+local s = ("x"):rep(300)
+return s:find(".-.-.-.-.-b")
