@@ -527,3 +527,46 @@ TEST(LsrSandboxTest, HarmlessLookalikesSucceedFast) {
 
 }  // namespace
 }  // namespace fpconform::ref
+
+namespace fpconform::ref {
+namespace {
+
+// rawset stores into the `scripts` proxy itself; what it stores (and every later plain
+// assignment of that key) is what a real LSR would read, so it must not escape the checks.
+TEST(LsrSandboxTest, RawsetValuesAreReadLikeAssignments) {
+  struct Case {
+    const char* name;
+    std::string text;
+    bool valid;
+    bool pinned;
+    std::string error;  // a part of the message when invalid
+  };
+  const Case cases[] = {
+      {"C12 allowlist set with rawset", "rawset(scripts, 'fingerprint_allowlist', '" +
+                                            std::string(kB) + "')\n",
+       true, true, ""},
+      {"C12 assignment after rawset", "rawset(scripts, 'fingerprint_allowlist', 'x')\n" +
+                                          Assign(kB),
+       true, true, ""},
+      {"C7 empty list set with rawset", "rawset(scripts, 'fingerprint_allowlist', '')\n", false,
+       false, "scripts.fingerprint_allowlist: empty string"},
+      {"C5 legacy key set with rawset",
+       "rawset(scripts, 'fingerprint_whitelist', '" + std::string(kB) + "')\n", false, false,
+       "renamed fingerprint_allowlist"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<LsrConfig> config = ParseLsrConfig(c.text);
+    ASSERT_EQ(config.ok(), c.valid) << (config.ok() ? "" : config.error().message);
+    if (c.valid) {
+      ASSERT_EQ(config->allowlist.has_value(), c.pinned);
+      EXPECT_TRUE(config->allowlist->Contains(Digest(kB)));
+    } else {
+      EXPECT_NE(config.error().message.find(c.error), std::string::npos)
+          << config.error().message;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fpconform::ref

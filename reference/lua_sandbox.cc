@@ -258,7 +258,7 @@ int BuildSandbox(lua_State* L) {
 
 // CollectScripts takes the sandbox slots and a pointer to the key names, and returns, for
 // each key, scripts[key] and the line of its last assignment (or nil). A chunk that replaced
-// `scripts` by a table of its own is read raw, without lines.
+// `scripts` by a table of its own, or wrote a key with rawset, is read raw, without lines.
 int CollectScripts(lua_State* L) {
   const auto* keys = static_cast<const std::span<const char* const>*>(lua_touserdata(L, 5));
   lua_pushliteral(L, "scripts");
@@ -277,6 +277,17 @@ int CollectScripts(lua_State* L) {
   }
   luaL_checkstack(L, static_cast<int>(2 * keys->size()), "too many keys");
   for (const char* key : *keys) {
+    if (values != scripts) {
+      // rawset(scripts, key, v) stores into the proxy itself, and later `scripts.key = ...`
+      // assignments then land there too: such a value is the one a real LSR would see.
+      lua_pushstring(L, key);
+      lua_rawget(L, scripts);
+      if (!lua_isnil(L, -1)) {
+        lua_pushnil(L);  // its line is unknown
+        continue;
+      }
+      lua_pop(L, 1);
+    }
     lua_pushstring(L, key);
     lua_rawget(L, values);
     if (lines != 0) {
