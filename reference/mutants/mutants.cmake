@@ -10,6 +10,9 @@
 # The same file runs as a script, for the ctest test mutants.points (the sources may change
 # without a new configure):
 #   cmake -DMUTANTS_JSON=... -DREFERENCE_DIR=... -P mutants.cmake
+if(CMAKE_SCRIPT_MODE_FILE)
+  cmake_minimum_required(VERSION 3.25)  # the project's policies, before the functions
+endif()
 
 function(_fpconform_mutant_field out json index key)
   string(JSON value ERROR_VARIABLE error GET "${json}" mutants ${index} ${key})
@@ -34,6 +37,7 @@ function(_fpconform_mutant_list out json index key)
 endfunction()
 
 function(fpconform_read_mutants json_file reference_dir prefix)
+  get_filename_component(reference_dir "${reference_dir}" ABSOLUTE)
   file(READ "${json_file}" json)
   string(JSON count ERROR_VARIABLE error LENGTH "${json}" mutants)
   if(error)
@@ -97,6 +101,17 @@ function(fpconform_read_mutants json_file reference_dir prefix)
     set(${prefix}_${name}_DESCRIPTION "${description}" PARENT_SCOPE)
     set(${prefix}_${name}_PRODUCTS "${products}" PARENT_SCOPE)
     set(${prefix}_${name}_SOURCES "${sources}" PARENT_SCOPE)
+  endforeach()
+  # A mutation point for an id no mutant names would never be built.
+  foreach(source IN LISTS all_sources)
+    string(REGEX MATCHALL "Mutant::k[A-Za-z0-9]+\\)" points "${text_${source}}")
+    foreach(point IN LISTS points)
+      string(REGEX REPLACE "^Mutant::(k[A-Za-z0-9]+)\\)$" "\\1" id "${point}")
+      if(NOT id IN_LIST ids)
+        message(FATAL_ERROR "reference/${source}: a mutation point tests Mutant::${id}, which "
+                            "no entry of ${json_file} names")
+      endif()
+    endforeach()
   endforeach()
   set(${prefix}_NAMES "${names}" PARENT_SCOPE)
 endfunction()
