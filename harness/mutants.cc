@@ -294,6 +294,7 @@ std::vector<MutantScore> ScoreMutants(const std::vector<MutantSpec>& mutants,
     kill.products = {result.target->product};
     kill.got = result.verdict.headline;
     kill.message = result.message;
+    kill.rerun = result.rerun;
     score.kills.push_back(std::move(kill));
   }
 
@@ -418,7 +419,8 @@ std::string MutationJson(const std::vector<MutantScore>& scores,
                        {"clauses", kill.scenario->clauses},
                        {"products", std::move(kill_products)},
                        {"got", OutcomeName(kill.got)},
-                       {"message", kill.message}});
+                       {"message", kill.message},
+                       {"rerun", kill.rerun}});
     }
     json errors = json::array();
     for (const JobResult* error : score.errors) {

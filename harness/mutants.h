@@ -88,6 +88,7 @@ struct Kill {
   std::vector<Product> products;    // where it did not pass, in target order
   Outcome got = Outcome::kTimeout;  // the headline of the first such run
   std::string message;              // that run's one-line summary
+  std::string rerun;                // the command that reruns that run
 };
 
 // MutantScore: the verdict on one mutant.

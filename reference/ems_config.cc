@@ -273,7 +273,8 @@ Status ReadFileList(const json& value, const std::string& path, std::vector<std:
 // ---------------------------------------------------------------------------------------
 // The settings.
 
-const char kRenamedKey[] =
+// [[maybe_unused]]: the mutants that pass over the legacy key never read it.
+[[maybe_unused]] const char kRenamedKey[] =
     "the key was renamed fingerprint_allowlist in 5.4.10; rename it to fingerprint_allowlist "
     "(C5)";
 
