@@ -27,6 +27,16 @@ Decision Rejected(RejectReason reason, std::string text) {
   return decision;
 }
 
+// AcceptedWithoutPin returns an accepting decision for `fingerprint` that no allowlist
+// entry authorised: what the mutants that skip the pin decide.
+[[maybe_unused]] Decision AcceptedWithoutPin(const Sha256Digest& fingerprint, std::string text) {
+  Decision decision;
+  decision.accepted = true;
+  decision.leaf_fingerprint = fingerprint;
+  decision.text = std::move(text);
+  return decision;
+}
+
 std::string FingerprintText(const Sha256Digest& digest) {
   return FormatFingerprint(digest, FingerprintStyle::kOpenSsl);
 }
@@ -299,42 +309,26 @@ Decision DecideServerCertificate(const VerifyPolicy& policy, X509_STORE_CTX* sto
     // Mutant: an allowed self-signed leaf is accepted as soon as the CA step let it through.
     if (policy.allow_self_signed &&
         X509_NAME_cmp(X509_get_subject_name(leaf), X509_get_issuer_name(leaf)) == 0) {
-      Decision decision;
-      decision.accepted = true;
-      decision.leaf_fingerprint = fingerprint;
-      decision.text = "self-signed certificate allowed";
-      return decision;
+      return AcceptedWithoutPin(fingerprint, "self-signed certificate allowed");
     }
   }
   // Then the pin, for pinned connections only (C6, C8).
   if (policy.allowlist != nullptr) {
     if constexpr (kMutant == Mutant::kIgnoreAllowlist) {
       // Mutant: the allowlist is loaded but never consulted.
-      Decision decision;
-      decision.accepted = true;
-      decision.leaf_fingerprint = fingerprint;
-      decision.text = "CA-valid";
-      return decision;
+      return AcceptedWithoutPin(fingerprint, "CA-valid");
     }
     if constexpr (kMutant == Mutant::kHostNameOffDisablesPin) {
       // Mutant: the pin is part of the server identity check, which is skipped when host
       // name validation is off.
       if (policy.expected_host.empty()) {
-        Decision decision;
-        decision.accepted = true;
-        decision.leaf_fingerprint = fingerprint;
-        decision.text = "CA-valid, host name not checked";
-        return decision;
+        return AcceptedWithoutPin(fingerprint, "CA-valid, host name not checked");
       }
     }
     if constexpr (kMutant == Mutant::kValidateOffDisablesPin) {
       // Mutant: validate=false switches every check off, the pin included.
       if (!policy.validate) {
-        Decision decision;
-        decision.accepted = true;
-        decision.leaf_fingerprint = fingerprint;
-        decision.text = "not validated (validation off)";
-        return decision;
+        return AcceptedWithoutPin(fingerprint, "not validated (validation off)");
       }
     }
     if constexpr (kMutant == Mutant::kAnyChainCertificate) {
