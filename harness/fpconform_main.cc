@@ -5,6 +5,7 @@
 //   fpconform fingerprint  print certificate fingerprints ready to paste
 //   fpconform lint-config  tell whether a real configuration would make the product exit
 //   fpconform fixtures     write the test PKI to a directory
+//   fpconform mutants      run the catalog against every mutant of fpref: the mutation score
 //
 // Exit status: 0 all as expected, 1 failures (or an invalid configuration for
 // lint-config), 2 usage or input errors.
@@ -18,13 +19,16 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/files.h"
 #include "base/ossl.h"
 #include "certs/pki.h"
 #include "harness/tools.h"
+#include "harness/mutants.h"
 #include "harness/report.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
@@ -381,6 +385,86 @@ int LintConfig(const std::string& product_name, const std::string& file) {
   return report->valid ? kExitOk : kExitFailures;
 }
 
+struct MutantsCommand {
+  std::vector<std::string> filters;
+  int jobs = 0;
+  std::string json_path;
+};
+
+// Mutants runs the catalog against the reference targets and every selected mutant target
+// in one job list (one PKI generation), prints the mutation table and the score last.
+int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
+  Paths paths = MakePaths(common);
+  std::vector<Clause> clauses;
+  Result<std::vector<Scenario>> scenarios = LoadSuite(paths, common, &clauses);
+  if (!scenarios.ok()) {
+    return InputError(scenarios.error().message);
+  }
+  std::set<std::string, std::less<>> clause_ids;
+  for (const Clause& clause : clauses) {
+    clause_ids.insert(clause.id);
+  }
+  Result<std::vector<MutantSpec>> all = LoadMutantList(MutantListPath(paths), clause_ids);
+  if (!all.ok()) {
+    return InputError(all.error().message);
+  }
+  std::vector<MutantSpec> mutants;
+  for (MutantSpec& mutant : *all) {
+    if (MatchesAnyFilter(cmd.filters, mutant.name)) {
+      mutants.push_back(std::move(mutant));
+    }
+  }
+  if (mutants.empty()) {
+    return InputError("no mutant matches the filters (fpconform mutants --help)");
+  }
+  Result<MutationTargets> targets = LoadMutationTargets(paths, mutants);
+  if (!targets.ok()) {
+    return InputError(targets.error().message);
+  }
+  RunOptions options;
+  options.jobs = cmd.jobs;
+  std::vector<Job> jobs = PlanJobs(*scenarios, targets->targets, options);
+  Result<std::unique_ptr<RunEnvironment>> env =
+      RunEnvironment::Create(paths, targets->targets, /*keep_workdirs=*/false);
+  if (!env.ok()) {
+    return InputError(env.error().message);
+  }
+  auto started = std::chrono::steady_clock::now();
+  ProgressPrinter progress(jobs.size(), /*verbose=*/false);
+  std::vector<JobResult> results =
+      RunJobs(jobs, **env, options.jobs, [&](const JobResult& r) { progress.Done(r); });
+  auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+
+  std::vector<const JobResult*> reference_problems = ReferenceProblems(*targets, results);
+  std::vector<MutantScore> scores = ScoreMutants(mutants, *targets, results);
+  if (!cmd.json_path.empty()) {
+    Status written = WriteFile(cmd.json_path,
+                               MutationJson(scores, reference_problems, results.size(), duration));
+    if (!written.ok()) {
+      return InputError(written.error().message);
+    }
+  }
+  for (const JobResult* problem : reference_problems) {
+    std::cout << ResultLine(*problem) << "\n";
+  }
+  std::cout << MutationTable(scores);
+  size_t reference_runs = 0;
+  for (const JobResult& r : results) {
+    reference_runs += targets->MutantOf(r) == MutationTargets::kReference ? 1 : 0;
+  }
+  int threads =
+      options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
+  char timing[160];
+  std::snprintf(timing, sizeof(timing),
+                "%zu runs (%zu against %zu mutants, %zu against the reference) in %.1f s, "
+                "%d jobs\n",
+                results.size(), results.size() - reference_runs, mutants.size(), reference_runs,
+                static_cast<double>(duration.count()) / 1000.0, threads);
+  std::cout << timing << MutationScoreLine(scores) << "\n";
+  return MutationExitStatus(scores) == 0 ? kExitOk : kExitFailures;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{
       "fpconform: conformance tests for certificate fingerprint validation in EMS and LSR "
@@ -452,6 +536,19 @@ int Main(int argc, char** argv) {
   fixtures_cmd->add_option("--out", out_dir, "Directory to create")->required();
   add_common(fixtures_cmd);
 
+  MutantsCommand mutants;
+  CLI::App* mutants_cmd = app.add_subcommand(
+      "mutants",
+      "Run the catalog against every mutant of fpref and print the mutation score: "
+      "exit 0 when a normative or inferred scenario kills every mutant, 1 otherwise");
+  mutants_cmd->add_option("-f,--filter", mutants.filters, "Mutant name glob (repeatable)")
+      ->default_str("all");
+  mutants_cmd->add_option("-j,--jobs", mutants.jobs, "Parallel runs")
+      ->default_str("number of cores")
+      ->check(CLI::Range(1, 256));
+  mutants_cmd->add_option("--json", mutants.json_path, "Write the JSON report to FILE");
+  add_common(mutants_cmd);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -481,6 +578,9 @@ int Main(int argc, char** argv) {
   }
   if (fixtures_cmd->parsed()) {
     return Fixtures(out_dir, common);
+  }
+  if (mutants_cmd->parsed()) {
+    return Mutants(mutants, common);
   }
   return kExitUsage;
 }

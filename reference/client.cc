@@ -16,6 +16,8 @@
 #include <optional>
 #include <utility>
 
+#include "reference/mutant.h"
+
 namespace fpconform::ref {
 namespace {
 
@@ -401,13 +403,24 @@ ExchangeResult Exchange(const std::string& host, int port, const TlsClientContex
     attempt.Fail(RejectReason::kTls, "SSL_set_fd: " + OpenSslErrors());
     return std::move(attempt.result);
   }
-  if (Handshake(ssl->get(), fd.get(), verified, attempt)) {
+  const bool accepted = Handshake(ssl->get(), fd.get(), verified, attempt);
+  if (accepted) {
     Stream stream(fd.get(), ssl->get(), attempt);
     if (stream.WriteAll(request)) {
       (void)stream.ReadResponse();
     }
     // One close_notify, without waiting for the server's.
     (void)SSL_shutdown(ssl->get());
+  }
+  if constexpr (kMutant == Mutant::kRequestBeforeCheck) {
+    // Mutant: the request goes out as soon as the handshake is done; the fingerprint
+    // verdict (verify.cc let the handshake complete) is looked at afterwards, and the
+    // connection closed.
+    if (!accepted && SSL_is_init_finished(ssl->get()) == 1) {
+      Stream stream(fd.get(), ssl->get(), attempt);
+      (void)stream.WriteAll(request);
+      (void)SSL_shutdown(ssl->get());
+    }
   }
   ERR_clear_error();
   Drain(fd.get());

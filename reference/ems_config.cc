@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "base/files.h"
+#include "reference/mutant.h"
 #include "reference/printable.h"
 
 namespace fpconform::ref {
@@ -272,7 +273,8 @@ Status ReadFileList(const json& value, const std::string& path, std::vector<std:
 // ---------------------------------------------------------------------------------------
 // The settings.
 
-const char kRenamedKey[] =
+// [[maybe_unused]]: the mutants that pass over the legacy key never read it.
+[[maybe_unused]] const char kRenamedKey[] =
     "the key was renamed fingerprint_allowlist in 5.4.10; rename it to fingerprint_allowlist "
     "(C5)";
 
@@ -297,6 +299,12 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
       return Invalid(item_path, "got " + TypeOf(item) + ", want a fingerprint string (I7)");
     }
     Result<Sha256Digest> digest = ParseFingerprint(*text);
+    if constexpr (kMutant == Mutant::kDropBadEntries) {
+      // Mutant: an entry that does not parse is skipped and the rest is read on.
+      if (!digest.ok()) {
+        continue;
+      }
+    }
     if (!digest.ok()) {
       return Prefixed(item_path, digest.take_error());
     }
@@ -382,7 +390,16 @@ Status ReadCertificates(const json& root, EmsConfig* config) {
   // C5, I6: the legacy key is an error whatever its value and whether or not the new key is
   // also present, so it is checked before anything else in the group.
   if (Member(*certificates, "fingerprint_whitelist") != nullptr) {
-    return Invalid("certificates.fingerprint_whitelist", kRenamedKey);
+    if constexpr (kMutant == Mutant::kLegacyKeyIgnored) {
+      // Mutant: the legacy key is passed over without a word.
+    } else if constexpr (kMutant == Mutant::kLegacyKeyHonoured) {
+      // Mutant: the legacy key is read below as if it were the new one.
+    } else if constexpr (kMutant == Mutant::kLegacyKeyVagueDiagnostic) {
+      // Mutant: the product exits, but the message does not say what to rename it to.
+      return Invalid("certificates.fingerprint_whitelist", "unsupported key");
+    } else {
+      return Invalid("certificates.fingerprint_whitelist", kRenamedKey);
+    }
   }
   struct BoolSetting {
     const char* key;
@@ -412,11 +429,30 @@ Status ReadCertificates(const json& root, EmsConfig* config) {
       return s;
     }
   }
-  if (const json* allowlist = Member(*certificates, "fingerprint_allowlist")) {
+  const json* allowlist = Member(*certificates, "fingerprint_allowlist");
+  if constexpr (kMutant == Mutant::kLegacyKeyHonoured) {
+    // Mutant: without the new key, the legacy one is the allowlist.
+    if (allowlist == nullptr) {
+      allowlist = Member(*certificates, "fingerprint_whitelist");
+    }
+  }
+  if constexpr (kMutant == Mutant::kEmptyAllowlistDisables) {
+    // Mutant: an empty array is taken for "no allowlist".
+    if (allowlist != nullptr && allowlist->is_array() && allowlist->empty()) {
+      allowlist = nullptr;
+    }
+  }
+  if (allowlist != nullptr) {
     Result<Allowlist> parsed =
         ReadAllowlist(*allowlist, "certificates.fingerprint_allowlist", &config->warnings);
     if (!parsed.ok()) {
       return parsed.take_error();
+    }
+    if constexpr (kMutant == Mutant::kDropBadEntries) {
+      // Mutant: nothing left after skipping the bad entries means no allowlist.
+      if (parsed->size() == 0) {
+        return Status::Ok();
+      }
     }
     config->allowlist = std::move(parsed).value();
   }

@@ -4,6 +4,7 @@
 
 #include "base/hex.h"
 #include "base/ossl.h"
+#include "reference/mutant.h"
 #include "reference/printable.h"
 
 namespace fpconform::ref {
@@ -115,6 +116,16 @@ std::array<uint8_t, N> Digest(const EVP_MD* md, std::span<const uint8_t> data) {
   return out;
 }
 
+// Unmatchable returns the bitwise complement of `digest`: a value that, in practice, no
+// certificate's fingerprint equals. The mutants that compare fingerprints as text store an
+// entry whose text differs from the leaf's printed form this way.
+[[maybe_unused]] Sha256Digest Unmatchable(Sha256Digest digest) {
+  for (uint8_t& byte : digest) {
+    byte = static_cast<uint8_t>(~byte);
+  }
+  return digest;
+}
+
 }  // namespace
 
 Result<Sha256Digest> ParseFingerprint(std::string_view text) {
@@ -161,10 +172,38 @@ Result<Sha256Digest> ParseFingerprint(std::string_view text) {
     }
     ++digits;
   }
-  if (digits != kSha256HexDigits) {
+  size_t want_digits = kSha256HexDigits;
+  if constexpr (kMutant == Mutant::kSha1Fingerprint) {
+    // Mutant: a fingerprint is taken to be SHA-1 (verify.cc hashes the leaf with SHA-1).
+    want_digits = 2 * std::tuple_size_v<Sha1Digest>;
+  }
+  if constexpr (kMutant == Mutant::kAccept63Digits) {
+    // Mutant: off by one, 63 (the last index) passes as a digit count; allowlist.cc compares
+    // the first 63 digits only, so a truncated entry matches as a prefix.
+    if (digits == kSha256HexDigits - 1) {
+      want_digits = digits;
+    }
+  }
+  if (digits != want_digits) {
     return MakeError(ErrorCode::kInvalidInput, std::to_string(digits) + " hex digits, want " +
-                                                   std::to_string(kSha256HexDigits) +
+                                                   std::to_string(want_digits) +
                                                    DigestHint(digits));
+  }
+  if constexpr (kMutant == Mutant::kCaseSensitiveCompare) {
+    // Mutant: the entry is compared as text with the upper-case hex OpenSSL prints, so one
+    // lower-case digit makes it unequal to every leaf (although the syntax check took it).
+    for (char c : value) {
+      if (c >= 'a' && c <= 'f') {
+        return Unmatchable(digest);
+      }
+    }
+  }
+  if constexpr (kMutant == Mutant::kColonSignificant) {
+    // Mutant: the entry is compared as text, case aside, with OpenSSL's colon form, so an
+    // entry written without colons (or with them elsewhere) equals no leaf.
+    if (!EqualsIgnoringCase(value, FormatFingerprint(digest, FingerprintStyle::kOpenSsl))) {
+      return Unmatchable(digest);
+    }
   }
   return digest;
 }

@@ -1,6 +1,9 @@
 #include "reference/fpref.h"
 
+#include <cstdlib>
 #include <utility>
+
+#include "reference/mutant.h"
 
 namespace fpconform::ref {
 namespace {
@@ -123,12 +126,24 @@ void ProductClient::PlanEms() {
   platform.allowlist_configured = config.allowlist.has_value();
   // C8: the platform is never pinned, whatever the allowlist holds.
   platform.policy = policy_for(platform.host, config.cert_chain, nullptr);
+  if constexpr (kMutant == Mutant::kPlatformPinned) {
+    // Mutant: the platform gets the allowlist like every other TLS connection.
+    platform.policy.allowlist = config.allowlist ? &*config.allowlist : nullptr;
+  }
+  if constexpr (kMutant == Mutant::kPlatformNoHostName) {
+    // Mutant: the platform's host name is not checked.
+    platform.policy.expected_host.clear();
+  }
   platform.request = WebSocketUpgradeRequest(config.resource, platform.host, platform.port);
   plans_.push_back(std::move(platform));
   ca_keys_.push_back("certificates.cert_chain");
 
   // Edge endpoints are checked with http_client_ca_certs when it is set (C2).
-  const bool own_ca = !config.http_client_ca_certs.empty();
+  bool own_ca = !config.http_client_ca_certs.empty();
+  if constexpr (kMutant == Mutant::kEdgeCaFromCertChain) {
+    // Mutant: edge endpoints are validated with cert_chain, http_client_ca_certs unread.
+    own_ca = false;
+  }
   const std::vector<std::string>& edge_ca =
       own_ca ? config.http_client_ca_certs : config.cert_chain;
   const Allowlist* allowlist = config.allowlist ? &*config.allowlist : nullptr;
@@ -228,6 +243,14 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
       ProductClient::Load(options.product, options.config);
   if (!client.ok()) {
     emit("fpref: " + client.error().message);
+    if constexpr (kMutant == Mutant::kCrashOnInvalidConfig) {
+      // Mutant: an invalid configuration is treated as a fatal internal error.
+      std::abort();
+    }
+    if constexpr (kMutant == Mutant::kInvalidConfigExitsZero) {
+      // Mutant: the error is reported, then the process ends as if all went well.
+      std::exit(EXIT_SUCCESS);
+    }
     summary.exit_status = kExitInvalidConfig;
     return summary;
   }
@@ -250,6 +273,12 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
       break;
     }
     emit(DecisionLine(plans[i], result));
+    if constexpr (kMutant == Mutant::kExitAfterReject) {
+      // Mutant: a rejected server ends the whole process.
+      if (!result.decision.accepted) {
+        std::exit(kExitNotAllAccepted);
+      }
+    }
     ++summary.connections;
     if (result.decision.accepted) {
       ++summary.accepted;

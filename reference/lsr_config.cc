@@ -7,6 +7,7 @@
 
 #include "base/files.h"
 #include "reference/lua_sandbox.h"
+#include "reference/mutant.h"
 #include "reference/printable.h"
 
 namespace fpconform::ref {
@@ -171,13 +172,38 @@ Result<Allowlist> ParseItems(std::string_view value, std::string_view origin_suf
     size_t comma = value.find(',', start);
     bool last = comma == std::string_view::npos;
     std::string_view item = value.substr(start, last ? std::string_view::npos : comma - start);
+    if constexpr (kMutant == Mutant::kLsrFirstItemOnly) {
+      // Mutant: the value is cut at its first comma and the rest is never looked at.
+      last = true;
+    }
     std::string name = std::string(kAllowlistKey) + " item " + std::to_string(number);
     if (IsBlank(item)) {
       return MakeError(ErrorCode::kInvalidInput,
                        name + (last ? ": empty item after the trailing comma (D6)"
                                     : ": empty item; two commas in a row or a leading comma (D6)"));
     }
+    if constexpr (kMutant == Mutant::kLsrItemsUntrimmed) {
+      // Mutant: the items go to the fingerprint parser as split, white space included, and
+      // a blank is a character outside the alphabet.
+      size_t blank = item.find_first_of(" \t\n\r\v\f");
+      if (blank != std::string_view::npos) {
+        return MakeError(ErrorCode::kInvalidInput,
+                         name + ": character '" + Printable(item.substr(blank, 1)) +
+                             "' at position " + std::to_string(blank + 1) +
+                             " is not a hex digit or ':'");
+      }
+    }
     Result<Sha256Digest> digest = ParseFingerprint(item);  // trims the item (D2)
+    if constexpr (kMutant == Mutant::kDropBadEntries) {
+      // Mutant: an item that does not parse is skipped and the rest is read on.
+      if (!digest.ok()) {
+        if (last) {
+          break;
+        }
+        start = comma + 1;
+        continue;
+      }
+    }
     if (!digest.ok()) {
       return Prefixed(name, digest.take_error());
     }
@@ -203,9 +229,21 @@ Status ReadAllowlist(const Setting& setting, LsrConfig* config) {
   std::string location = Location(setting.chunk_name, value);
   std::string suffix = value.line > 0 ? " (line " + std::to_string(value.line) + ")" : "";
   std::vector<std::string> notes;
+  if constexpr (kMutant == Mutant::kEmptyAllowlistDisables) {
+    // Mutant: an empty string is taken for "no allowlist".
+    if (value.string.empty()) {
+      return Status::Ok();
+    }
+  }
   Result<Allowlist> allowlist = ParseItems(value.string, suffix, &notes);
   if (!allowlist.ok()) {
     return Prefixed(location, allowlist.take_error());
+  }
+  if constexpr (kMutant == Mutant::kDropBadEntries) {
+    // Mutant: nothing left after skipping the bad items means no allowlist.
+    if (allowlist->size() == 0) {
+      return Status::Ok();
+    }
   }
   for (std::string& note : notes) {
     config->warnings.push_back(location + ": " + note);
@@ -229,10 +267,19 @@ Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chu
   // C5, I6: the legacy key is an error whatever its value and whether or not the new key is
   // also set.
   if (present(kFingerprintWhitelist)) {
-    return setting(kFingerprintWhitelist)
-        .Invalid(
-            "the key was renamed fingerprint_allowlist in 5.4.10; rename it to "
-            "fingerprint_allowlist (C5)");
+    if constexpr (kMutant == Mutant::kLegacyKeyIgnored) {
+      // Mutant: the legacy key is passed over without a word.
+    } else if constexpr (kMutant == Mutant::kLegacyKeyHonoured) {
+      // Mutant: the legacy key is read below as if it were the new one.
+    } else if constexpr (kMutant == Mutant::kLegacyKeyVagueDiagnostic) {
+      // Mutant: the product exits, but the message does not say what to rename it to.
+      return setting(kFingerprintWhitelist).Invalid("unsupported key");
+    } else {
+      return setting(kFingerprintWhitelist)
+          .Invalid(
+              "the key was renamed fingerprint_allowlist in 5.4.10; rename it to "
+              "fingerprint_allowlist (C5)");
+    }
   }
 
   LsrConfig config;
@@ -259,6 +306,12 @@ Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chu
   }
   if (status.ok() && present(kFingerprintAllowlist)) {
     status = ReadAllowlist(setting(kFingerprintAllowlist), &config);
+  }
+  if constexpr (kMutant == Mutant::kLegacyKeyHonoured) {
+    // Mutant: without the new key, the legacy one is the allowlist.
+    if (status.ok() && !present(kFingerprintAllowlist) && present(kFingerprintWhitelist)) {
+      status = ReadAllowlist(setting(kFingerprintWhitelist), &config);
+    }
   }
   if (!status.ok()) {
     return status.take_error();

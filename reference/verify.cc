@@ -3,7 +3,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <utility>
+
+#include "reference/mutant.h"
 
 namespace fpconform::ref {
 namespace {
@@ -24,6 +27,16 @@ Decision Rejected(RejectReason reason, std::string text) {
   return decision;
 }
 
+// AcceptedWithoutPin returns an accepting decision for `fingerprint` that no allowlist
+// entry authorised: what the mutants that skip the pin decide.
+[[maybe_unused]] Decision AcceptedWithoutPin(const Sha256Digest& fingerprint, std::string text) {
+  Decision decision;
+  decision.accepted = true;
+  decision.leaf_fingerprint = fingerprint;
+  decision.text = std::move(text);
+  return decision;
+}
+
 std::string FingerprintText(const Sha256Digest& digest) {
   return FormatFingerprint(digest, FingerprintStyle::kOpenSsl);
 }
@@ -32,6 +45,10 @@ std::string FingerprintText(const Sha256Digest& digest) {
 // (D5): it forgives exactly one error, a self-signed certificate at depth 0 that no CA file
 // holds, and nothing else (its dates and signature are still checked afterwards).
 int AllowSelfSignedLeaf(int ok, X509_STORE_CTX* store_ctx) {
+  if constexpr (kMutant == Mutant::kSelfSignedForgivesAll) {
+    // Mutant: "self-signed certificates allowed" taken for "no CA errors": all forgiven.
+    return 1;
+  }
   if (ok == 0 && X509_STORE_CTX_get_error(store_ctx) == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT &&
       X509_STORE_CTX_get_error_depth(store_ctx) == 0) {
     return 1;
@@ -70,6 +87,14 @@ int VerifyServerCertificate(X509_STORE_CTX* store_ctx, void* arg) {
   if (decision.accepted) {
     X509_STORE_CTX_set_error(store_ctx, X509_V_OK);
     return 1;
+  }
+  if constexpr (kMutant == Mutant::kRequestBeforeCheck) {
+    // Mutant: the pin is left for after the handshake (client.cc), so an unlisted leaf
+    // completes it.
+    if (decision.reason == RejectReason::kFingerprintNotListed) {
+      X509_STORE_CTX_set_error(store_ctx, X509_V_OK);
+      return 1;
+    }
   }
   if (X509_STORE_CTX_get_error(store_ctx) == X509_V_OK) {
     X509_STORE_CTX_set_error(store_ctx, X509ErrorFor(decision.reason));
@@ -111,7 +136,13 @@ namespace steps {
 
 X509* SelectLeaf(X509_STORE_CTX* store_ctx) { return X509_STORE_CTX_get0_cert(store_ctx); }
 
-bool CaCheckApplies(const VerifyPolicy& policy) { return policy.validate; }
+bool CaCheckApplies(const VerifyPolicy& policy) {
+  if constexpr (kMutant == Mutant::kPinReplacesCaCheck) {
+    // Mutant: a pinned connection trusts its pin instead of the CA.
+    return policy.validate && policy.allowlist == nullptr;
+  }
+  return policy.validate;
+}
 
 Status ValidateChain(X509_STORE_CTX* store_ctx, bool allow_self_signed) {
   if (allow_self_signed) {
@@ -154,6 +185,22 @@ Status CheckHostName(X509* leaf, const std::string& host) {
 }
 
 std::vector<uint8_t> LeafDer(X509* leaf) {
+  if constexpr (kMutant == Mutant::kPublicKeyHash) {
+    // Mutant: the DER of the leaf's SubjectPublicKeyInfo, not of the certificate.
+    X509_PUBKEY* key = X509_get_X509_PUBKEY(leaf);
+    int key_length = i2d_X509_PUBKEY(key, nullptr);
+    if (key_length <= 0) {
+      ERR_clear_error();
+      return {};
+    }
+    std::vector<uint8_t> key_der(static_cast<size_t>(key_length));
+    uint8_t* key_out = key_der.data();
+    if (i2d_X509_PUBKEY(key, &key_out) != key_length) {
+      ERR_clear_error();
+      return {};
+    }
+    return key_der;
+  }
   int length = i2d_X509(leaf, nullptr);
   if (length <= 0) {
     ERR_clear_error();
@@ -168,7 +215,17 @@ std::vector<uint8_t> LeafDer(X509* leaf) {
   return der;
 }
 
-Sha256Digest FingerprintOf(std::span<const uint8_t> der) { return Sha256OfDer(der); }
+Sha256Digest FingerprintOf(std::span<const uint8_t> der) {
+  if constexpr (kMutant == Mutant::kSha1Fingerprint) {
+    // Mutant: the SHA-1 of the certificate, in the first 20 bytes (the entries are read as
+    // 40 hex digits, fingerprint.cc).
+    Sha1Digest sha1 = Sha1OfDer(der);
+    Sha256Digest widened{};
+    std::copy(sha1.begin(), sha1.end(), widened.begin());
+    return widened;
+  }
+  return Sha256OfDer(der);
+}
 
 const AllowlistEntry* LookupFingerprint(const Allowlist& allowlist,
                                         const Sha256Digest& fingerprint) {
@@ -208,14 +265,34 @@ Decision DecideServerCertificate(const VerifyPolicy& policy, X509_STORE_CTX* sto
     return Rejected(RejectReason::kNoCertificate, "the server sent no certificate");
   }
   std::vector<uint8_t> der = steps::LeafDer(leaf);
+  if constexpr (kMutant == Mutant::kLastChainCertificate) {
+    // Mutant: the last certificate the server sent is taken for its own.
+    STACK_OF(X509)* presented = X509_STORE_CTX_get0_untrusted(store_ctx);
+    if (presented != nullptr && sk_X509_num(presented) > 0) {
+      der = steps::LeafDer(sk_X509_value(presented, sk_X509_num(presented) - 1));
+    }
+  }
   if (der.empty()) {
     return Rejected(RejectReason::kNoCertificate, "the server's certificate cannot be encoded");
   }
   const Sha256Digest fingerprint = steps::FingerprintOf(der);
 
+  if constexpr (kMutant == Mutant::kListedExpiredAccepted) {
+    // Mutant: pinned certificates are trusted whatever their dates.
+    if (policy.allowlist != nullptr) {
+      X509_VERIFY_PARAM_set_flags(X509_STORE_CTX_get0_param(store_ctx), X509_V_FLAG_NO_CHECK_TIME);
+    }
+  }
   // C4: CA validation first; a listed fingerprint never rescues a failure (I4).
   if (steps::CaCheckApplies(policy)) {
     if (Status chain = steps::ValidateChain(store_ctx, policy.allow_self_signed); !chain.ok()) {
+      if constexpr (kMutant == Mutant::kPinRescuesCaFailure) {
+        // Mutant: a listed certificate is trusted although its chain does not verify.
+        if (policy.allowlist != nullptr &&
+            steps::LookupFingerprint(*policy.allowlist, fingerprint) != nullptr) {
+          return steps::PinDecision(*policy.allowlist, fingerprint);
+        }
+      }
       Decision decision =
           Rejected(RejectReason::kCaValidation, "CA validation: " + chain.error().message);
       decision.leaf_fingerprint = fingerprint;
@@ -228,8 +305,43 @@ Decision DecideServerCertificate(const VerifyPolicy& policy, X509_STORE_CTX* sto
       return decision;
     }
   }
+  if constexpr (kMutant == Mutant::kSelfSignedSkipsPin) {
+    // Mutant: an allowed self-signed leaf is accepted as soon as the CA step let it through.
+    if (policy.allow_self_signed &&
+        X509_NAME_cmp(X509_get_subject_name(leaf), X509_get_issuer_name(leaf)) == 0) {
+      return AcceptedWithoutPin(fingerprint, "self-signed certificate allowed");
+    }
+  }
   // Then the pin, for pinned connections only (C6, C8).
   if (policy.allowlist != nullptr) {
+    if constexpr (kMutant == Mutant::kIgnoreAllowlist) {
+      // Mutant: the allowlist is loaded but never consulted.
+      return AcceptedWithoutPin(fingerprint, "CA-valid");
+    }
+    if constexpr (kMutant == Mutant::kHostNameOffDisablesPin) {
+      // Mutant: the pin is part of the server identity check, which is skipped when host
+      // name validation is off.
+      if (policy.expected_host.empty()) {
+        return AcceptedWithoutPin(fingerprint, "CA-valid, host name not checked");
+      }
+    }
+    if constexpr (kMutant == Mutant::kValidateOffDisablesPin) {
+      // Mutant: validate=false switches every check off, the pin included.
+      if (!policy.validate) {
+        return AcceptedWithoutPin(fingerprint, "not validated (validation off)");
+      }
+    }
+    if constexpr (kMutant == Mutant::kAnyChainCertificate) {
+      // Mutant: any certificate the server sent may carry the listed fingerprint.
+      STACK_OF(X509)* presented = X509_STORE_CTX_get0_untrusted(store_ctx);
+      for (int i = 0; presented != nullptr && i < sk_X509_num(presented); ++i) {
+        std::vector<uint8_t> cert_der = steps::LeafDer(sk_X509_value(presented, i));
+        Sha256Digest cert_fingerprint = steps::FingerprintOf(cert_der);
+        if (steps::LookupFingerprint(*policy.allowlist, cert_fingerprint) != nullptr) {
+          return steps::PinDecision(*policy.allowlist, cert_fingerprint);
+        }
+      }
+    }
     return steps::PinDecision(*policy.allowlist, fingerprint);
   }
   Decision decision;
