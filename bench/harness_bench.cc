@@ -132,7 +132,7 @@ int Main(int argc, char** argv) {
   Result<std::vector<Scenario>> all = LoadScenarioDir(paths.Scenarios(), vocabulary);
   std::vector<TargetDescriptor> targets;
   for (const char* name : {"reference-ems", "reference-lsr"}) {
-    Result<TargetDescriptor> t = ResolveTarget(name, paths.Targets());
+    Result<TargetDescriptor> t = ResolveTarget(name, paths.TargetDirs());
     if (!t.ok()) {
       std::fprintf(stderr, "harness_bench: %s\n", t.error().message.c_str());
       return 2;

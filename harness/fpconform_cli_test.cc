@@ -192,5 +192,24 @@ TEST_F(CliTest, ReportsOfARun) {
   EXPECT_NE(md->find("| clause | scenario | level | curl |"), std::string::npos);
 }
 
+TEST_F(CliTest, KeepWorkdirsKeepsTheRenderedFiles) {
+  CommandResult r = Fpconform({"run", "--target", "reference-ems", "--filter",
+                               "match/listed-leaf-colon-accepted", "--keep-workdirs"});
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const std::string marker = "keeping work directories under ";
+  size_t at = r.err.find(marker);
+  ASSERT_NE(at, std::string::npos) << r.err;
+  std::string root = r.err.substr(at + marker.size());
+  root = root.substr(0, root.find('\n'));
+  ASSERT_FALSE(root.empty());
+  bool found_config = false;
+  for (const fs::directory_entry& job : fs::directory_iterator(fs::path(root) / "jobs")) {
+    found_config |= fs::is_regular_file(job.path() / "config.json");
+  }
+  EXPECT_TRUE(found_config) << root;
+  EXPECT_TRUE(fs::is_regular_file(fs::path(root) / "pki" / "manifest.json"));
+  fs::remove_all(root);
+}
+
 }  // namespace
 }  // namespace fpconform::harness

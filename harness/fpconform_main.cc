@@ -189,7 +189,7 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   }
   std::vector<TargetDescriptor> targets;
   for (const std::string& name : target_names) {
-    Result<TargetDescriptor> target = ResolveTarget(name, paths.Targets());
+    Result<TargetDescriptor> target = ResolveTarget(name, paths.TargetDirs());
     if (!target.ok()) {
       return InputError(target.error().message);
     }
@@ -269,7 +269,7 @@ struct ListCommand {
 int List(const ListCommand& cmd, const CommonOptions& common) {
   Paths paths = MakePaths(common);
   if (cmd.targets) {
-    Result<std::vector<TargetDescriptor>> targets = ListTargets(paths.Targets());
+    Result<std::vector<TargetDescriptor>> targets = ListTargets(paths.TargetDirs());
     if (!targets.ok()) {
       return InputError(targets.error().message);
     }

@@ -187,7 +187,7 @@ Result<MutationTargets> LoadMutationTargets(const Paths& paths,
                                             const std::vector<MutantSpec>& mutants) {
   MutationTargets out;
   for (const char* name : {"reference-ems", "reference-lsr"}) {
-    Result<TargetDescriptor> target = ResolveTarget(name, paths.Targets());
+    Result<TargetDescriptor> target = ResolveTarget(name, paths.TargetDirs());
     if (!target.ok()) {
       return target.take_error();
     }

@@ -28,6 +28,11 @@ struct Paths {
   std::filesystem::path Scenarios() const { return data_dir / "scenarios"; }
   std::filesystem::path Clauses() const { return data_dir / "scenarios" / "clauses.json"; }
   std::filesystem::path Targets() const { return data_dir / "harness" / "targets"; }
+  // TargetDirs: where built-in targets are found: the descriptors in the source tree, then
+  // those the build generates (the mutants).
+  std::vector<std::filesystem::path> TargetDirs() const {
+    return {Targets(), build_dir / "mutants" / "targets"};
+  }
   std::filesystem::path PkiDescription() const { return data_dir / "certs" / "pki.json"; }
   std::filesystem::path DefaultTemplate(Product product) const;
 };
@@ -46,22 +51,25 @@ class RunEnvironment {
 
   const Paths& paths() const { return paths_; }
   const certs::Pki& pki() const { return *pki_; }
-  const std::filesystem::path& root() const { return root_.path(); }
-  std::filesystem::path fixtures_dir() const { return root_.path() / "pki"; }
-  std::filesystem::path jobs_dir() const { return root_.path() / "jobs"; }
+  const std::filesystem::path& root() const { return root_path_; }
+  std::filesystem::path fixtures_dir() const { return root_path_ / "pki"; }
+  std::filesystem::path jobs_dir() const { return root_path_ / "jobs"; }
   bool keep_workdirs() const { return keep_workdirs_; }
   // Template returns the text of the configuration template `target` uses.
   const std::string& Template(const TargetDescriptor& target) const;
   // KeepRoot stops the run directory from being removed (for --keep-workdirs).
-  void KeepRoot() { kept_root_ = root_.Release(); }
+  void KeepRoot() { root_.Release(); }
 
  private:
   RunEnvironment(Paths paths, TempDir root, bool keep_workdirs)
-      : paths_(std::move(paths)), root_(std::move(root)), keep_workdirs_(keep_workdirs) {}
+      : paths_(std::move(paths)),
+        root_path_(root.path()),
+        root_(std::move(root)),
+        keep_workdirs_(keep_workdirs) {}
 
   Paths paths_;
-  TempDir root_;
-  std::filesystem::path kept_root_;
+  std::filesystem::path root_path_;
+  TempDir root_;  // removes root_path_ at the end, unless released by KeepRoot
   bool keep_workdirs_;
   std::unique_ptr<certs::Pki> pki_;
   std::map<std::filesystem::path, std::string> templates_;

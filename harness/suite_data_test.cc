@@ -46,7 +46,7 @@ TEST(SuiteDataTest, EveryScenarioFileLoads) {
 }
 
 TEST(SuiteDataTest, EveryTargetDescriptorLoads) {
-  Result<std::vector<TargetDescriptor>> targets = ListTargets(SourcePaths().Targets());
+  Result<std::vector<TargetDescriptor>> targets = ListTargets({SourcePaths().Targets()});
   ASSERT_TRUE(targets.ok()) << targets.error().message;
   std::set<std::string> names;
   for (const TargetDescriptor& t : *targets) {

@@ -202,46 +202,73 @@ Result<TargetDescriptor> LoadTargetDescriptor(const fs::path& file) {
   return ParseTargetDescriptor(*text, file);
 }
 
+namespace {
+
+// DescriptorFiles lists the descriptor files under `target_dirs` (deviations files left
+// out), sorted; a directory that does not exist is skipped.
+Result<std::vector<fs::path>> DescriptorFiles(const std::vector<fs::path>& target_dirs) {
+  std::vector<fs::path> files;
+  for (const fs::path& dir : target_dirs) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+      continue;
+    }
+    std::vector<fs::path> here;
+    for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::path& p = it->path();
+      if (it->is_regular_file() && p.extension() == ".json" &&
+          p.filename().string().find(".deviations.") == std::string::npos) {
+        here.push_back(p);
+      }
+    }
+    if (ec) {
+      return MakeError(ErrorCode::kIo, dir.string() + ": " + ec.message());
+    }
+    std::sort(here.begin(), here.end());
+    files.insert(files.end(), here.begin(), here.end());
+  }
+  return files;
+}
+
+}  // namespace
+
 Result<TargetDescriptor> ResolveTarget(std::string_view name_or_path,
-                                       const fs::path& targets_dir) {
+                                       const std::vector<fs::path>& target_dirs) {
   std::string arg(name_or_path);
   bool is_path = arg.find('/') != std::string::npos ||
                  (arg.size() > 5 && arg.compare(arg.size() - 5, 5, ".json") == 0);
   if (is_path) {
     return LoadTargetDescriptor(arg);
   }
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(targets_dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    if (it->is_regular_file() && it->path().filename() == arg + ".json") {
-      Result<TargetDescriptor> t = LoadTargetDescriptor(it->path());
+  Result<std::vector<fs::path>> files = DescriptorFiles(target_dirs);
+  if (!files.ok()) {
+    return files.take_error();
+  }
+  for (const fs::path& file : *files) {
+    if (file.filename() == arg + ".json") {
+      Result<TargetDescriptor> t = LoadTargetDescriptor(file);
       if (t.ok()) {
         t->builtin = true;
       }
       return t;
     }
   }
-  return MakeError(ErrorCode::kNotFound,
-                   "--target " + arg + ": no built-in target of that name in " +
-                       targets_dir.string() + " (give a descriptor path to use your own)");
+  std::string searched;
+  for (const fs::path& dir : target_dirs) {
+    searched += (searched.empty() ? "" : ", ") + dir.string();
+  }
+  return MakeError(ErrorCode::kNotFound, "--target " + OneLine(arg) +
+                                             ": no built-in target of that name in " + searched +
+                                             " (give a descriptor path to use your own)");
 }
 
-Result<std::vector<TargetDescriptor>> ListTargets(const fs::path& targets_dir) {
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(targets_dir, ec), end; !ec && it != end;
-       it.increment(ec)) {
-    const fs::path& p = it->path();
-    if (it->is_regular_file() && p.extension() == ".json" &&
-        p.filename().string().find(".deviations.") == std::string::npos) {
-      files.push_back(p);
-    }
-  }
-  if (ec) {
-    return MakeError(ErrorCode::kIo, targets_dir.string() + ": " + ec.message());
+Result<std::vector<TargetDescriptor>> ListTargets(const std::vector<fs::path>& target_dirs) {
+  Result<std::vector<fs::path>> files = DescriptorFiles(target_dirs);
+  if (!files.ok()) {
+    return files.take_error();
   }
   std::vector<TargetDescriptor> out;
-  for (const fs::path& p : files) {
+  for (const fs::path& p : *files) {
     Result<TargetDescriptor> t = LoadTargetDescriptor(p);
     if (!t.ok()) {
       return t.take_error();

@@ -73,14 +73,17 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text,
 // LoadTargetDescriptor reads and parses `file`.
 Result<TargetDescriptor> LoadTargetDescriptor(const std::filesystem::path& file);
 
-// ResolveTarget loads a target by name ("reference-ems": <targets_dir>/reference-ems.json)
-// or by path (anything with a '/' or ending in .json); the error names what was tried.
+// ResolveTarget loads a target by name ("reference-ems": reference-ems.json in one of
+// `target_dirs`, searched in order and recursively) or by path (anything with a '/' or
+// ending in .json); the error names what was tried.
 Result<TargetDescriptor> ResolveTarget(std::string_view name_or_path,
-                                       const std::filesystem::path& targets_dir);
+                                       const std::vector<std::filesystem::path>& target_dirs);
 
-// ListTargets loads every descriptor in `targets_dir` (sorted by name), recursing into
-// sub-directories; the first bad file is an error.
-Result<std::vector<TargetDescriptor>> ListTargets(const std::filesystem::path& targets_dir);
+// ListTargets loads every descriptor in `target_dirs` (sorted by name), recursing into
+// sub-directories; a directory that does not exist is skipped, the first bad file or a
+// name found twice is an error.
+Result<std::vector<TargetDescriptor>> ListTargets(
+    const std::vector<std::filesystem::path>& target_dirs);
 
 // ExpandPlaceholders replaces every {name} in `text` with values.at(name) ("{{" is a
 // literal '{'); an unknown name is an error naming it and the known ones.
