@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "certs/pki.h"
 
 #ifndef FPCONFORM_SOURCE_DIR
@@ -25,60 +26,6 @@ constexpr std::string_view kSelfIssuer = "self";
 constexpr size_t kMaxNameLength = 64;
 // Longest validity offset accepted: 100 years, far from any time_t overflow.
 constexpr int64_t kMaxOffsetSeconds = int64_t{100} * 366 * 24 * 3600;
-
-const char* JsonTypeName(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-      return "a number";
-    default:
-      return "an unsupported value";
-  }
-}
-
-// ParseErrorCatcher is a SAX handler that only records why the text is not
-// JSON; every other event is accepted and dropped.
-class ParseErrorCatcher : public nlohmann::json_sax<json> {
- public:
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
-  bool number_integer(number_integer_t) override { return true; }
-  bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t, const string_t&) override { return true; }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return true; }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return true; }
-  bool start_array(std::size_t) override { return true; }
-  bool end_array() override { return true; }
-  bool parse_error(std::size_t, const std::string&,
-                   const nlohmann::detail::exception& ex) override {
-    message_ = ex.what();
-    // Drop the "[json.exception.parse_error.101] " tag: the rest says where and
-    // why.
-    size_t tag_end = message_.find("] ");
-    if (message_.rfind("[json.exception.", 0) == 0 && tag_end != std::string::npos) {
-      message_.erase(0, tag_end + 2);
-    }
-    return false;
-  }
-  const std::string& message() const { return message_; }
-
- private:
-  std::string message_;
-};
 
 // Describes one failure; Parser turns it into "<source>: <where>: <field>:
 // <what>".
@@ -549,12 +496,11 @@ Status CheckPkiDescription(const PkiDescription& description) {
 
 Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
                                            std::string_view source_name) {
-  json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) {
-    ParseErrorCatcher catcher;
-    json::sax_parse(json_text, &catcher);
-    return Fault(source_name, "", "", "not JSON: " + catcher.message());
+  Result<json> parsed = ParseJsonStrict(json_text);
+  if (!parsed.ok()) {
+    return Fault(source_name, "", "", parsed.error().message);
   }
+  const json& root = *parsed;
   ObjectReader top(root, source_name, "");
   if (!root.is_object()) {
     return Fault(source_name, "", "",

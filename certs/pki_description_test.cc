@@ -271,10 +271,12 @@ TEST(PkiDescriptionTest, TextThatIsNotJsonSaysWhere) {
     const char* want;
   };
   const Case cases[] = {
-      {"empty", "", "pki.json: not JSON: parse error at line 1, column 1: "},
-      {"unclosed object", "{\n  \"keys\": [\n", "pki.json: not JSON: parse error at line 3, "},
-      {"trailing comma", "{\"keys\": [1,]}", "pki.json: not JSON: parse error at line 1, "},
-      {"comment", "// pki\n{}", "pki.json: not JSON: parse error at line 1, column 1: "},
+      {"empty", "", "pki.json: not JSON: line 1, column 1 "},
+      {"unclosed object", "{\n  \"keys\": [\n", "pki.json: not JSON: line 3, "},
+      {"trailing comma", "{\"keys\": [1,]}", "pki.json: not JSON: line 1, "},
+      {"comment", "// pki\n{}", "pki.json: not JSON: line 1, column 1 "},
+      {"duplicate key", "{\"keys\": [], \"keys\": []}",
+       "pki.json: keys: duplicate key; write each key once"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

@@ -17,23 +17,16 @@
 #include <string_view>
 #include <vector>
 
+#include "base/json_text.h"
 #include "base/result.h"
 
 namespace fpconform::harness {
 
-// JsonTypeName returns "string", "number", "object", ... for `value`, for messages.
-std::string JsonTypeName(const nlohmann::json& value);
-
 // JoinPath returns "parent.key" (or "key" when parent is empty).
 std::string JoinPath(std::string_view parent, std::string_view key);
 
-// OneLine returns `text` with every ASCII control character (line breaks included) and DEL
-// written as \xNN, so that a message quoting text from a data file stays one line. Other
-// bytes, UTF-8 included, are kept. Cannot fail.
-std::string OneLine(std::string_view text);
-
-// ParseJsonText parses `text` without exceptions, or returns an Error naming `source`, the
-// line and the column.
+// ParseJsonText parses `text` strictly (ParseJsonStrict: a syntax error's position, keys
+// written twice), or returns that Error prefixed with `source`.
 Result<nlohmann::json> ParseJsonText(std::string_view text, std::string_view source);
 
 // LoadJsonFile reads and parses the file at `path`; errors name the path (and the line and

@@ -196,13 +196,13 @@ std::vector<Outcome> ParseOutcomes(JsonFields& f, const std::string& key, const 
   } else if (value.is_array()) {
     for (const json& item : value) {
       if (!item.is_string()) {
-        f.Fail(key, "want an outcome or an array of outcomes, found " + JsonTypeName(item));
+        f.Fail(key, std::string("want an outcome or an array of outcomes, found ") + JsonTypeName(item));
         return {};
       }
       names.push_back(item.get<std::string>());
     }
   } else {
-    f.Fail(key, "want an outcome or an array of outcomes, got " + JsonTypeName(value));
+    f.Fail(key, std::string("want an outcome or an array of outcomes, got ") + JsonTypeName(value));
     return {};
   }
   std::vector<Outcome> outcomes;
@@ -399,7 +399,7 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   } else if (diagnostic->is_null()) {
     s.diagnostic = std::nullopt;
   } else if (!diagnostic->is_string()) {
-    g.Fail("diagnostic", "want a regular expression string or null, got " +
+    g.Fail("diagnostic", std::string("want a regular expression string or null, got ") +
                              JsonTypeName(*diagnostic));
   } else {
     s.diagnostic = diagnostic->get<std::string>();

@@ -67,7 +67,9 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
                 fields + "}");
   };
   const Case cases[] = {
-      {"not json", "{", "scenarios/t.json:1:2: not valid JSON"},
+      {"not json", "{", "scenarios/t.json: not JSON: line 1, column 2"},
+      {"duplicate key", scenario(R"(, "level": "inferred")"),
+       "scenarios/t.json: scenarios[0].level: duplicate key; write each key once"},
       {"unknown top key", R"({"description": "d", "scenarios": [], "extra": 1})",
        "scenarios/t.json: scenarios: empty"},
       {"unknown key", scenario(R"(, "colour": "red")"),
@@ -218,7 +220,7 @@ TEST(TargetTest, ExpandsPlaceholders) {
 TEST(JsonFieldsTest, ReportsLineAndColumnOfBadJson) {
   Result<nlohmann::json> bad = ParseJsonText("{\n  \"a\": tru\n}", "f.json");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("f.json:2:"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("f.json: not JSON: line 2, column 11"), std::string::npos) << bad.error().message;
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ Status ParseDeviations(const json& list, const std::string& path,
                        std::vector<Deviation>& out) {
   if (!list.is_array()) {
     return MakeError(ErrorCode::kInvalidInput,
-                     path + ": want an array of {scenario, reason}, got " + JsonTypeName(list));
+                     path + std::string(": want an array of {scenario, reason}, got ") + JsonTypeName(list));
   }
   for (size_t i = 0; i < list.size(); ++i) {
     JsonFields f(list[i], path + "[" + std::to_string(i) + "]");
@@ -151,7 +151,7 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   if (const json* env = f.Object("env")) {
     for (auto it = env->begin(); it != env->end(); ++it) {
       if (!it->is_string()) {
-        f.Fail("env." + it.key(), "want a string, got " + JsonTypeName(*it));
+        f.Fail("env." + it.key(), std::string("want a string, got ") + JsonTypeName(*it));
         break;
       }
       t.env.emplace_back(it.key(), it->get<std::string>());
@@ -168,7 +168,7 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
       } else {
         deviations_error = list.take_error();
         // The file name comes from the descriptor: keep a "\n" in it from splitting the line.
-        deviations_error->message = OneLine(deviations_error->message);
+        deviations_error->message = Printable(deviations_error->message);
       }
     } else {
       Status status = ParseDeviations(*deviations, "deviations", t.deviations);
@@ -257,7 +257,7 @@ Result<TargetDescriptor> ResolveTarget(std::string_view name_or_path,
   for (const fs::path& dir : target_dirs) {
     searched += (searched.empty() ? "" : ", ") + dir.string();
   }
-  return MakeError(ErrorCode::kNotFound, "--target " + OneLine(arg) +
+  return MakeError(ErrorCode::kNotFound, "--target " + Printable(arg) +
                                              ": no built-in target of that name in " + searched +
                                              " (give a descriptor path to use your own)");
 }
@@ -306,7 +306,7 @@ Result<std::string> ExpandPlaceholders(std::string_view text,
     size_t close = text.find('}', i);
     if (close == std::string_view::npos) {
       return MakeError(ErrorCode::kInvalidInput,
-                       "\"" + OneLine(text) + "\": unterminated '{' (write '{{' for a brace)");
+                       "\"" + Printable(text) + "\": unterminated '{' (write '{{' for a brace)");
     }
     std::string name(text.substr(i + 1, close - i - 1));
     auto it = values.find(name);
@@ -315,8 +315,8 @@ Result<std::string> ExpandPlaceholders(std::string_view text,
       for (const auto& [key, value] : values) {
         known += (known.empty() ? "" : ", ") + ("{" + key + "}");
       }
-      return MakeError(ErrorCode::kInvalidInput, "\"" + OneLine(text) +
-                                                     "\": unknown placeholder {" + OneLine(name) +
+      return MakeError(ErrorCode::kInvalidInput, "\"" + Printable(text) +
+                                                     "\": unknown placeholder {" + Printable(name) +
                                                      "} (known here: " + known + ")");
     }
     out += it->second;

@@ -7,8 +7,8 @@
 #include <utility>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "reference/mutant.h"
-#include "reference/printable.h"
 
 namespace fpconform::ref {
 namespace {
@@ -19,126 +19,6 @@ constexpr int kMaxPort = 65535;
 
 Error Invalid(const std::string& path, const std::string& why) {
   return MakeError(ErrorCode::kInvalidInput, path + ": " + why);
-}
-
-// ---------------------------------------------------------------------------------------
-// Syntax. A first pass with a SAX handler finds what the DOM parser would not report: the
-// position of a syntax error (the DOM parser without exceptions only says "discarded") and
-// keys written twice in one object (nlohmann keeps the last silently; for a pinning setting
-// that ambiguity is an error).
-
-class SyntaxChecker final : public json::json_sax_t {
- public:
-  explicit SyntaxChecker(std::string_view text) : text_(text) {}
-
-  // error returns the message of the first problem found, empty when there was none.
-  const std::string& error() const { return error_; }
-
-  bool null() override { return Value(); }
-  bool boolean(bool /*value*/) override { return Value(); }
-  bool number_integer(number_integer_t /*value*/) override { return Value(); }
-  bool number_unsigned(number_unsigned_t /*value*/) override { return Value(); }
-  bool number_float(number_float_t /*value*/, const string_t& /*text*/) override { return Value(); }
-  bool string(string_t& /*value*/) override { return Value(); }
-  bool binary(binary_t& /*value*/) override { return Value(); }
-
-  bool start_object(std::size_t /*elements*/) override {
-    frames_.push_back(Frame{});
-    return true;
-  }
-  bool key(string_t& key) override {
-    Frame& frame = frames_.back();
-    frame.key = key;
-    if (!frame.keys.insert(key).second) {
-      error_ = CurrentPath() + ": duplicate key; write each key once";
-      return false;
-    }
-    return true;
-  }
-  bool end_object() override {
-    frames_.pop_back();
-    return Value();
-  }
-  bool start_array(std::size_t /*elements*/) override {
-    Frame frame;
-    frame.is_array = true;
-    frames_.push_back(std::move(frame));
-    return true;
-  }
-  bool end_array() override {
-    frames_.pop_back();
-    return Value();
-  }
-
-  bool parse_error(std::size_t position, const std::string& /*last_token*/,
-                   const json::exception& ex) override {
-    // nlohmann counts characters read, so `position` is the 1-based offset of the byte at
-    // which parsing stopped.
-    size_t offset = std::min(position, text_.size() + 1);
-    size_t line = 1;
-    size_t line_start = 0;
-    for (size_t i = 0; i + 1 < offset; ++i) {
-      if (text_[i] == '\n') {
-        ++line;
-        line_start = i + 1;
-      }
-    }
-    std::string_view reason = ex.what();
-    if (size_t bracket = reason.find("] "); reason.starts_with("[") && bracket != reason.npos) {
-      reason.remove_prefix(bracket + 2);
-    }
-    if (reason.starts_with("parse error at line ")) {
-      if (size_t colon = reason.find(": "); colon != reason.npos) {
-        reason.remove_prefix(colon + 2);
-      }
-    }
-    error_ = "not JSON: line " + std::to_string(line) + ", column " +
-             std::to_string(offset - line_start) + " (byte " + std::to_string(offset) +
-             "): " + Printable(reason);
-    return false;
-  }
-
- private:
-  struct Frame {
-    bool is_array = false;
-    size_t index = 0;                      // arrays: the element being read
-    std::string key;                       // objects: the member being read
-    std::unordered_set<std::string> keys;  // objects: the keys seen so far
-  };
-
-  // Value counts a finished value as one element of the enclosing array.
-  bool Value() {
-    if (!frames_.empty() && frames_.back().is_array) {
-      ++frames_.back().index;
-    }
-    return true;
-  }
-
-  // CurrentPath returns the JSON path of the value being read ("certificates.cert_chain[1]").
-  std::string CurrentPath() const {
-    std::string path;
-    for (const Frame& frame : frames_) {
-      if (frame.is_array) {
-        path += "[" + std::to_string(frame.index) + "]";
-      } else {
-        path += (path.empty() ? "" : ".") + Printable(frame.key);
-      }
-    }
-    return path;
-  }
-
-  std::string_view text_;
-  std::vector<Frame> frames_;
-  std::string error_;
-};
-
-Status CheckSyntax(std::string_view text) {
-  SyntaxChecker checker(text);
-  if (json::sax_parse(text, &checker)) {
-    return Status::Ok();
-  }
-  return MakeError(ErrorCode::kInvalidInput,
-                   checker.error().empty() ? "not JSON" : checker.error());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -159,28 +39,6 @@ std::string Index(const std::string& path, size_t i) {
   return path + "[" + std::to_string(i) + "]";
 }
 
-// TypeOf names the JSON type of `value` with its article: "a string", "an array", "null".
-std::string TypeOf(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-    case json::value_t::number_float:
-      return "a number";
-    default:
-      return std::string("a ") + value.type_name();
-  }
-}
-
 // Shown returns a scalar as JSON text, cut to a readable length.
 std::string Shown(const json& value) {
   constexpr size_t kMaxShown = 48;
@@ -193,7 +51,7 @@ std::string Shown(const json& value) {
 
 Status ReadObject(const json& value, const std::string& path) {
   if (!value.is_object()) {
-    return Invalid(path, "got " + TypeOf(value) + ", want an object");
+    return Invalid(path, std::string("got ") + JsonTypeName(value) + ", want an object");
   }
   return Status::Ok();
 }
@@ -212,13 +70,13 @@ Status ReadBool(const json& value, const std::string& path, bool* out) {
     }
     return Invalid(path, "got " + Shown(value) + R"(, want true, false, "true" or "false")");
   }
-  return Invalid(path, "got " + TypeOf(value) + ", want a boolean");
+  return Invalid(path, std::string("got ") + JsonTypeName(value) + ", want a boolean");
 }
 
 Status ReadString(const json& value, const std::string& path, bool allow_empty, std::string* out) {
   const auto* text = value.get_ptr<const json::string_t*>();
   if (text == nullptr) {
-    return Invalid(path, "got " + TypeOf(value) + ", want a string");
+    return Invalid(path, std::string("got ") + JsonTypeName(value) + ", want a string");
   }
   if (!allow_empty && text->empty()) {
     return Invalid(path, "empty string");
@@ -242,7 +100,7 @@ Status ReadPort(const json& value, const std::string& path, int* out) {
   } else if (value.is_number()) {
     return Invalid(path, "got " + Shown(value) + want);  // negative or fractional
   } else {
-    return Invalid(path, "got " + TypeOf(value) + want);
+    return Invalid(path, std::string("got ") + JsonTypeName(value) + want);
   }
   if (port < 1 || port > kMaxPort) {
     return Invalid(path, "got " + Shown(value) + want);
@@ -259,7 +117,7 @@ Status ReadFileList(const json& value, const std::string& path, std::vector<std:
   }
   const auto* items = value.get_ptr<const json::array_t*>();
   if (items == nullptr) {
-    return Invalid(path, "got " + TypeOf(value) + ", want a file name or an array of them");
+    return Invalid(path, std::string("got ") + JsonTypeName(value) + ", want a file name or an array of them");
   }
   for (size_t i = 0; i < items->size(); ++i) {
     out->emplace_back();
@@ -285,7 +143,7 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
   const auto* items = value.get_ptr<const json::array_t*>();
   if (items == nullptr) {
     return Invalid(path,
-                   "got " + TypeOf(value) + ", want an array of fingerprint strings (C11, I7)");
+                   std::string("got ") + JsonTypeName(value) + ", want an array of fingerprint strings (C11, I7)");
   }
   if (items->empty()) {
     return Invalid(path, "empty array; remove the key to disable fingerprint validation (C7)");
@@ -296,7 +154,7 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
     std::string item_path = Index(path, i);
     const auto* text = item.get_ptr<const json::string_t*>();
     if (text == nullptr) {
-      return Invalid(item_path, "got " + TypeOf(item) + ", want a fingerprint string (I7)");
+      return Invalid(item_path, std::string("got ") + JsonTypeName(item) + ", want a fingerprint string (I7)");
     }
     Result<Sha256Digest> digest = ParseFingerprint(*text);
     if constexpr (kMutant == Mutant::kDropBadEntries) {
@@ -324,7 +182,7 @@ Status ReadPlatform(const json& root, EmsConfig* config) {
   const auto* items = servers->get_ptr<const json::array_t*>();
   if (items == nullptr) {
     return Invalid("ws_servers",
-                   "got " + TypeOf(*servers) + ", want an array of {\"host\", \"port\"} objects");
+                   std::string("got ") + JsonTypeName(*servers) + ", want an array of {\"host\", \"port\"} objects");
   }
   if (items->empty()) {
     return Invalid("ws_servers", "empty array; want at least one {\"host\", \"port\"} object");
@@ -466,7 +324,7 @@ Status ReadAutoBind(const json& root, EmsConfig* config) {
   }
   const auto* items = auto_bind->get_ptr<const json::array_t*>();
   if (items == nullptr) {
-    return Invalid("auto_bind", "got " + TypeOf(*auto_bind) + ", want an array of objects");
+    return Invalid("auto_bind", std::string("got ") + JsonTypeName(*auto_bind) + ", want an array of objects");
   }
   for (size_t i = 0; i < items->size(); ++i) {
     const json& item = (*items)[i];
@@ -548,15 +406,13 @@ void AddWarnings(const json& root, EmsConfig* config) {
 }  // namespace
 
 Result<EmsConfig> ParseEmsConfig(std::string_view json_text) {
-  if (Status syntax = CheckSyntax(json_text); !syntax.ok()) {
-    return syntax.take_error();
+  Result<json> parsed = ParseJsonStrict(json_text);
+  if (!parsed.ok()) {
+    return parsed.take_error();
   }
-  json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (root.is_discarded()) {
-    return MakeError(ErrorCode::kInternal, "not JSON, although the syntax check passed");
-  }
+  const json& root = *parsed;
   if (!root.is_object()) {
-    return Invalid("top level", "got " + TypeOf(root) + ", want an object");
+    return Invalid("top level", std::string("got ") + JsonTypeName(root) + ", want an object");
   }
   EmsConfig config;
   for (Status (*read)(const json&, EmsConfig*) : {ReadPlatform, ReadCertificates, ReadAutoBind}) {

@@ -5,7 +5,7 @@
 #include "base/hex.h"
 #include "base/ossl.h"
 #include "reference/mutant.h"
-#include "reference/printable.h"
+#include "base/json_text.h"
 
 namespace fpconform::ref {
 namespace {

@@ -8,7 +8,7 @@
 #include "base/files.h"
 #include "reference/lua_sandbox.h"
 #include "reference/mutant.h"
-#include "reference/printable.h"
+#include "base/json_text.h"
 
 namespace fpconform::ref {
 namespace {

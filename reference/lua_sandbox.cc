@@ -7,7 +7,7 @@
 #include <lua.hpp>
 #include <memory>
 
-#include "reference/printable.h"
+#include "base/json_text.h"
 
 static_assert(LUA_VERSION_NUM == 504, "the sandbox is written for Lua 5.4");
 
