@@ -3,18 +3,18 @@
 //
 // Exit status: 0 written, 1 generation or write failure, 2 usage or description
 // error.
-#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <iostream>
 #include <string>
 
+#include "base/command_line.h"
 #include "certs/pki.h"
 
 namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
+using fpconform::kExitUsage;
 
 // Options holds every setting of the command with its default.
 struct Options {
@@ -60,14 +60,8 @@ int main(int argc, char** argv) {
   app.add_option("--description", options.description, "PKI description to generate")
       ->type_name("FILE")
       ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return kExitOk;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "fpcerts: " << e.what() << "\n\n" << app.help();
-    return kExitUsage;
+  if (std::optional<int> status = fpconform::ParseCommandLine(app, argc, argv, "fpcerts")) {
+    return *status;
   }
   return Run(options);
 }

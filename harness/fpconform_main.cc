@@ -12,7 +12,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -24,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/command_line.h"
 #include "base/files.h"
 #include "base/ossl.h"
 #include "certs/pki.h"
@@ -41,7 +41,6 @@ namespace fs = std::filesystem;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailures = 1;
-constexpr int kExitUsage = 2;
 
 // InputError prints one line for a bad file or argument and returns the usage status.
 int InputError(const std::string& message) {
@@ -549,20 +548,8 @@ int Main(int argc, char** argv) {
   mutants_cmd->add_option("--json", mutants.json_path, "Write the JSON report to FILE");
   add_common(mutants_cmd);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "fpconform: " << e.what() << "\n";
-    CLI::App* failed = &app;
-    for (CLI::App* sub : app.get_subcommands()) {
-      failed = sub;
-    }
-    std::cerr << failed->help();
-    return kExitUsage;
+  if (std::optional<int> status = ParseCommandLine(app, argc, argv, "fpconform")) {
+    return *status;
   }
   if (run_cmd->parsed()) {
     return Run(run, common);

@@ -14,12 +14,12 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <string>
 
+#include "base/command_line.h"
 #include "reference/fpref.h"
 
 namespace fpconform::ref {
@@ -142,14 +142,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600 * 1000))
       ->capture_default_str()
       ->type_name("N");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp&) {
-    std::cout << app.help();
-    return kExitOk;
-  } catch (const CLI::ParseError& e) {
-    std::cerr << "fpref: " << e.what() << "\n\n" << app.help();
-    return kExitUsage;
+  if (std::optional<int> status = ParseCommandLine(app, argc, argv, "fpref")) {
+    return *status;
   }
   options.product = product == "lsr" ? Product::kLsr : Product::kEms;
   options.config = config;
