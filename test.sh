@@ -1,21 +1,38 @@
 #!/usr/bin/env bash
-# Install what is missing, build, and run every test through ctest.
+# Install what is missing, build, and run every test through ctest:
+#   1. the fuzz targets (clang, libFuzzer, ASan + UBSan), each for a short run;
+#   2. every unit, scenario and corpus-replay test under ASan + UBSan;
+#   3. the harness's concurrent parts (process control, TLS servers, runner) under TSan;
+#   4. every test of the default build (unit, scenario, mutants, corpus replay).
+# The last step prints the summary this script ends with; its status is the script's,
+# unless an earlier step failed (then that one's).
 set -euo pipefail
 cd "$(dirname "$0")"
 export CCACHE_DIR=${CCACHE_DIR:-$PWD/build/.ccache}
 
 scripts/setup.sh deps
 
-# --- fuzzing (fuzz/README.md): build the libFuzzer targets with clang, run each briefly ---
-# A finding fails the run, but the default tests still run and print the last summary.
-fuzz_status=0
+status=0
+run_step() {
+  local name=$1
+  shift
+  if ! "$@"; then
+    echo "fpconform: the $name tests failed; see above" >&2
+    status=1
+  fi
+}
+
+# --- fuzzing (fuzz/README.md): a finding leaves its input in build/fuzz/fuzz/work/artifacts ---
 scripts/setup.sh build fuzz
-ctest --preset fuzz || fuzz_status=$?
-if [ "$fuzz_status" -ne 0 ]; then
-  echo "fpconform: a fuzz target found a problem; see above and build/fuzz/fuzz/work/artifacts" >&2
-fi
+run_step fuzz ctest --preset fuzz
 # --- end fuzzing ---
 
+scripts/setup.sh build asan
+run_step asan ctest --preset asan
+
+scripts/setup.sh build tsan
+run_step tsan ctest --preset tsan
+
 scripts/setup.sh build default
-ctest --preset default
-exit "$fuzz_status"
+ctest --preset default || exit $?
+exit "$status"

@@ -6,6 +6,7 @@
 
 #include "base/files.h"
 #include "base/hex.h"
+#include "base/json_text.h"
 #include "base/ossl.h"
 #include "base/result.h"
 
@@ -83,6 +84,42 @@ TEST(OsslTest, UniquePtrFreesAndUpRefShares) {
   ERR_put_error(ERR_LIB_X509, 0, X509_R_CERT_ALREADY_IN_HASH_TABLE, __FILE__, __LINE__);
   EXPECT_NE(OpenSslErrors().find("already"), std::string::npos);
   EXPECT_EQ(OpenSslErrors(), "no OpenSSL error queued");
+}
+
+TEST(JsonTextTest, StrictParsing) {
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* want;  // empty: valid
+  };
+  const Case cases[] = {
+      {"object", R"({"a": [1, {"b": null}]})", ""},
+      {"empty", "", "not JSON: line 1, column 1 (byte 1): "},
+      {"second line", "{\n  \"a\": tru\n}", "not JSON: line 2, column "},
+      {"duplicate key", R"({"a": {"b": 1, "b": 2}})", "a.b: duplicate key; write each key once"},
+      {"duplicate in array element", R"({"l": [{}, {"k": 1, "k": 1}]})",
+       "l[1].k: duplicate key; write each key once"},
+      {"same key in two objects is fine", R"({"a": {"k": 1}, "b": {"k": 2}})", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<nlohmann::json> parsed = ParseJsonStrict(c.text);
+    if (*c.want == '\0') {
+      EXPECT_TRUE(parsed.ok()) << parsed.error().message;
+      continue;
+    }
+    ASSERT_FALSE(parsed.ok());
+    EXPECT_EQ(parsed.error().message.rfind(c.want, 0), 0u) << parsed.error().message;
+    EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos);
+  }
+}
+
+TEST(JsonTextTest, TypeNamesAndPrintable) {
+  EXPECT_STREQ(JsonTypeName(nlohmann::json::array()), "an array");
+  EXPECT_STREQ(JsonTypeName(nlohmann::json("x")), "a string");
+  EXPECT_STREQ(JsonTypeName(nlohmann::json(1.5)), "a number");
+  EXPECT_STREQ(JsonTypeName(nlohmann::json()), "null");
+  EXPECT_EQ(Printable("a\nb\x7f\xc3\xa9"), "a\\x0Ab\\x7F\\xC3\\xA9");
 }
 
 }  // namespace
