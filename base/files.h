@@ -2,9 +2,12 @@
 #ifndef FPCONFORM_BASE_FILES_H_
 #define FPCONFORM_BASE_FILES_H_
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/result.h"
 
@@ -18,6 +21,39 @@ Result<std::string> ReadFile(const std::filesystem::path& path,
 // WriteFile replaces the content of `path` with `data` (write to a sibling temporary, then
 // rename), or returns an Error naming the path.
 Status WriteFile(const std::filesystem::path& path, std::string_view data);
+
+// UniqueFd owns one file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      Reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() { Reset(); }
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Release gives up ownership and returns the descriptor.
+  int Release() { return std::exchange(fd_, -1); }
+  void Reset() {
+    if (fd_ >= 0) {
+      // close() is not retried on EINTR: on Linux the descriptor is gone either way.
+      ::close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
 
 // TempDir: a directory made with mkdtemp under a parent directory and removed, with all
 // its content, when the object is destroyed (unless Release was called).

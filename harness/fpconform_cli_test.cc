@@ -2,8 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "base/files.h"
 #include "harness/process.h"
@@ -20,13 +24,17 @@ struct CommandResult {
   std::string err;
 };
 
-CommandResult Fpconform(std::vector<std::string> args) {
+ProcessSpec FpconformSpec(std::vector<std::string> args) {
   ProcessSpec spec;
   spec.argv = {FPCONFORM_BINARY};
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.workdir = fs::temp_directory_path();
+  return spec;
+}
+
+CommandResult Fpconform(std::vector<std::string> args) {
   CommandResult r;
-  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec);
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(FpconformSpec(args));
   if (!child.ok()) {
     ADD_FAILURE() << child.error().message;
     return r;
@@ -209,6 +217,64 @@ TEST_F(CliTest, KeepWorkdirsKeepsTheRenderedFiles) {
   EXPECT_TRUE(found_config) << root;
   EXPECT_TRUE(fs::is_regular_file(fs::path(root) / "pki" / "manifest.json"));
   fs::remove_all(root);
+}
+
+// An interrupted run ends its targets, whose process groups a Ctrl-C or a CI job's kill
+// never reaches, removes its directories and exits 128 + the signal.
+TEST_F(CliTest, InterruptStopsTargetsAndRemovesWorkdirs) {
+  for (int sig : {SIGTERM, SIGINT}) {
+    SCOPED_TRACE(sig);
+    fs::path tmp = dir_->path() / ("tmp" + std::to_string(sig));
+    fs::create_directories(tmp);
+    fs::path pid_file = dir_->path() / ("grandchild" + std::to_string(sig));
+    // A daemon that never connects and leaves a grandchild in its group, with windows far
+    // longer than the test waits.
+    nlohmann::json descriptor = {
+        {"description", "hangs"},
+        {"product", "lsr"},
+        {"argv", {FPCONFORM_MISBEHAVE_PATH, "fork-grandchild", pid_file.string()}},
+        {"config_file", "config.lua"},
+        {"lifecycle", "daemon"},
+        {"timeouts_ms", {{"startup", 600000}, {"observe", 600000}, {"grace", 200}}}};
+    fs::path target = Write("hangs.json", descriptor.dump());
+    ProcessSpec spec = FpconformSpec({"run", "--target", target.string(), "--filter",
+                                      "match/listed-leaf-colon-accepted", "--jobs", "1"});
+    spec.env = {{"TMPDIR", tmp.string()}};
+    Result<std::unique_ptr<ChildProcess>> run = ChildProcess::Start(spec);
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    std::string pid_text;
+    for (int i = 0; i < 200 && pid_text.empty(); ++i) {  // up to 10 s for the target to start
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      Result<std::string> text = ReadFile(pid_file);
+      pid_text = text.ok() ? *text : "";
+    }
+    ASSERT_FALSE(pid_text.empty()) << "the target never started";
+    pid_t grandchild = static_cast<pid_t>(std::stol(pid_text));
+    ASSERT_EQ(kill((*run)->pid(), sig), 0);
+    Result<ProcessStatus> status = (*run)->WaitFor(std::chrono::seconds(20));
+    ASSERT_TRUE(status.ok()) << "fpconform did not stop";
+    (void)(*run)->WaitForOutput(std::chrono::seconds(5));
+    EXPECT_EQ(status->kind, ExitKind::kExited) << Describe(*status);
+    EXPECT_EQ(status->exit_code, 128 + sig);
+    std::string err = (*run)->Stderr().Text();
+    EXPECT_NE(err.find(sig == SIGTERM ? "interrupted by SIGTERM" : "interrupted by SIGINT"),
+              std::string::npos)
+        << err;
+    // The grandchild is gone: dead, or a zombie of an init that has not reaped it yet.
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+      std::string content((std::istreambuf_iterator<char>(stat)),
+                          std::istreambuf_iterator<char>());
+      size_t close = content.rfind(')');
+      gone = close == std::string::npos || content.substr(close + 2, 1) == "Z";
+      if (!gone) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    EXPECT_TRUE(gone) << "grandchild " << grandchild << " still runs";
+    EXPECT_TRUE(fs::is_empty(tmp)) << "the run left files in " << tmp;
+  }
 }
 
 }  // namespace

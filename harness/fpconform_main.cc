@@ -8,10 +8,10 @@
 //   fpconform mutants      run the catalog against every mutant of fpref: the mutation score
 //
 // Exit status: 0 all as expected, 1 failures (or an invalid configuration for
-// lint-config), 2 usage or input errors.
+// lint-config), 2 usage or input errors, 128 + N when signal N (SIGINT, SIGTERM, SIGHUP)
+// interrupted run or mutants.
 #include <signal.h>
 #include <unistd.h>
-
 
 #include <algorithm>
 #include <chrono>
@@ -27,12 +27,13 @@
 #include "base/files.h"
 #include "base/ossl.h"
 #include "certs/pki.h"
-#include "harness/tools.h"
+#include "harness/interrupt.h"
 #include "harness/mutants.h"
 #include "harness/report.h"
 #include "harness/runner.h"
 #include "harness/scenario.h"
 #include "harness/target.h"
+#include "harness/tools.h"
 
 namespace fpconform::harness {
 namespace {
@@ -41,6 +42,17 @@ namespace fs = std::filesystem;
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailures = 1;
+
+// Interrupted reports a run ended by SIGINT, SIGTERM or SIGHUP (its targets killed, its
+// work directories removed as the caller unwinds) and returns 128 + the signal, the status
+// a shell gives a command that signal ended.
+int Interrupted(int sig) {
+  const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
+  std::cerr << (isatty(STDERR_FILENO) == 1 ? "\r\033[K" : "") << "fpconform: interrupted by "
+            << name
+            << ": targets stopped, work directories removed, no report written\n";
+  return 128 + sig;
+}
 
 // InputError prints one line for a bad file or argument and returns the usage status.
 int InputError(const std::string& message) {
@@ -198,6 +210,10 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   if (jobs.empty()) {
     return InputError("no scenario matches the filters for the selected targets");
   }
+  Result<std::unique_ptr<InterruptWatcher>> watcher = InterruptWatcher::Start();
+  if (!watcher.ok()) {
+    return InputError(watcher.error().message);
+  }
   Result<std::unique_ptr<RunEnvironment>> env =
       RunEnvironment::Create(paths, targets, cmd.keep_workdirs);
   if (!env.ok()) {
@@ -211,9 +227,19 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   auto started = std::chrono::steady_clock::now();
   ProgressPrinter progress(jobs.size(), cmd.verbose);
   std::vector<JobResult> results =
-      RunJobs(jobs, **env, options.jobs, [&](const JobResult& r) { progress.Done(r); });
+      RunJobs(
+          jobs, **env, options.jobs,
+          [&](const JobResult& r) {
+            if (!(*watcher)->interrupted()) {
+              progress.Done(r);
+            }
+          },
+          &(*watcher)->interrupted());
   auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
+  if ((*watcher)->interrupted()) {
+    return Interrupted((*watcher)->signal());
+  }
 
   std::vector<Scenario> selected;
   for (const Scenario& s : *scenarios) {
@@ -423,6 +449,10 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   RunOptions options;
   options.jobs = cmd.jobs;
   std::vector<Job> jobs = PlanJobs(*scenarios, targets->targets, options);
+  Result<std::unique_ptr<InterruptWatcher>> watcher = InterruptWatcher::Start();
+  if (!watcher.ok()) {
+    return InputError(watcher.error().message);
+  }
   Result<std::unique_ptr<RunEnvironment>> env =
       RunEnvironment::Create(paths, targets->targets, /*keep_workdirs=*/false);
   if (!env.ok()) {
@@ -431,9 +461,19 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   auto started = std::chrono::steady_clock::now();
   ProgressPrinter progress(jobs.size(), /*verbose=*/false);
   std::vector<JobResult> results =
-      RunJobs(jobs, **env, options.jobs, [&](const JobResult& r) { progress.Done(r); });
+      RunJobs(
+          jobs, **env, options.jobs,
+          [&](const JobResult& r) {
+            if (!(*watcher)->interrupted()) {
+              progress.Done(r);
+            }
+          },
+          &(*watcher)->interrupted());
   auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - started);
+  if ((*watcher)->interrupted()) {
+    return Interrupted((*watcher)->signal());
+  }
 
   std::vector<const JobResult*> reference_problems = ReferenceProblems(*targets, results);
   std::vector<MutantScore> scores = ScoreMutants(mutants, *targets, results);
@@ -467,7 +507,8 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
 int Main(int argc, char** argv) {
   CLI::App app{
       "fpconform: conformance tests for certificate fingerprint validation in EMS and LSR "
-      "clients.\nExit status: 0 all as expected, 1 failures, 2 usage or input errors.",
+      "clients.\nExit status: 0 all as expected, 1 failures, 2 usage or input errors, 128 + N "
+      "when signal N interrupted the run.",
       "fpconform"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every command");

@@ -26,7 +26,10 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <set>
 #include <system_error>
+
+#include "base/files.h"
 
 extern char** environ;
 
@@ -55,37 +58,6 @@ constexpr bool kLaunchWithVfork = FPCONFORM_LAUNCH_WITH_VFORK;
 // hide the exit).
 constexpr size_t kReadChunk = 64 * 1024;
 constexpr size_t kMaxReadPerWake = 16 * kReadChunk;
-
-// UniqueFd owns one file descriptor.
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Reset() {
-    if (fd_ >= 0) {
-      // close() is not retried on EINTR: on Linux the descriptor is gone either way.
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
@@ -607,6 +579,33 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
   }
 }
 
+namespace {
+
+// The live ChildProcess objects, for KillAllChildProcesses. Kill is called with the
+// registry's mutex held and a destructor takes that mutex before anything else, so no
+// object is killed after its destruction began.
+struct Registry {
+  std::mutex mu;
+  std::set<ChildProcess*> live;
+  bool kill_all = false;
+};
+
+Registry& Processes() {
+  static Registry* registry = new Registry;  // never destroyed: used until exit
+  return *registry;
+}
+
+}  // namespace
+
+void KillAllChildProcesses() {
+  Registry& registry = Processes();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  registry.kill_all = true;
+  for (ChildProcess* process : registry.live) {
+    process->Kill();
+  }
+}
+
 ChildProcess::ChildProcess(pid_t pid, std::unique_ptr<Fds> fds, const ProcessSpec& spec,
                            std::function<void()> on_exit,
                            std::chrono::steady_clock::time_point started_at)
@@ -615,9 +614,21 @@ ChildProcess::ChildProcess(pid_t pid, std::unique_ptr<Fds> fds, const ProcessSpe
       fds_(std::move(fds)),
       on_exit_(std::move(on_exit)),
       stdout_capture_(spec.head_bytes, spec.tail_bytes),
-      stderr_capture_(spec.head_bytes, spec.tail_bytes) {}
+      stderr_capture_(spec.head_bytes, spec.tail_bytes) {
+  Registry& registry = Processes();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  registry.live.insert(this);
+  if (registry.kill_all) {
+    Kill();
+  }
+}
 
 ChildProcess::~ChildProcess() {
+  {
+    Registry& registry = Processes();
+    std::lock_guard<std::mutex> lock(registry.mu);
+    registry.live.erase(this);
+  }
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (!status_.has_value() && io_thread_.joinable()) {

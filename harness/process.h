@@ -208,6 +208,12 @@ class ChildProcess {
   std::thread io_thread_;
 };
 
+// KillAllChildProcesses sends SIGKILL to the group of every ChildProcess alive in this
+// program, and makes every ChildProcess started afterwards get it at once too (an
+// interrupted run must not leave a target behind, nor start a new one). Not for signal
+// handlers: call it from a thread.
+void KillAllChildProcesses();
+
 }  // namespace fpconform::harness
 
 #endif  // FPCONFORM_HARNESS_PROCESS_H_

@@ -601,7 +601,8 @@ std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
 
 std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
                                int threads,
-                               const std::function<void(const JobResult&)>& on_done) {
+                               const std::function<void(const JobResult&)>& on_done,
+                               const std::atomic<bool>* stop) {
   std::vector<JobResult> results(jobs.size());
   std::atomic<size_t> next{0};
   std::mutex done_mutex;
@@ -610,6 +611,15 @@ std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironmen
       size_t i = next.fetch_add(1);
       if (i >= jobs.size()) {
         return;
+      }
+      if (stop != nullptr && stop->load()) {
+        results[i].scenario = jobs[i].scenario;
+        results[i].target = jobs[i].target;
+        results[i].status = JobStatus::kError;
+        results[i].verdict.headline = Outcome::kError;
+        results[i].message = "error: not run, the run was interrupted";
+        results[i].repeat = jobs[i].repeat;
+        continue;
       }
       results[i] = RunScenario(*jobs[i].scenario, *jobs[i].target, environment);
       results[i].repeat = jobs[i].repeat;

@@ -3,6 +3,7 @@
 #ifndef FPCONFORM_HARNESS_RUNNER_H_
 #define FPCONFORM_HARNESS_RUNNER_H_
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -131,11 +132,13 @@ std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
                           const std::vector<TargetDescriptor>& targets,
                           const RunOptions& options);
 
-// RunJobs runs `jobs` on `options.jobs` threads; `on_done` (may be empty) is called after
-// each job from the worker thread, serialised. Results come back in the order of `jobs`.
+// RunJobs runs `jobs` on `threads` threads; `on_done` (may be empty) is called after each
+// job from the worker thread, serialised. Results come back in the order of `jobs`. Once
+// `stop` (may be null) is true no further job starts; those get kError results saying so.
 std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
                                int threads,
-                               const std::function<void(const JobResult&)>& on_done);
+                               const std::function<void(const JobResult&)>& on_done,
+                               const std::atomic<bool>* stop = nullptr);
 
 }  // namespace fpconform::harness
 
