@@ -114,6 +114,38 @@ TEST(JsonTextTest, StrictParsing) {
   }
 }
 
+TEST(JsonTextTest, ValidUtf8ReplacesEveryMalformedByte) {
+  struct Case {
+    const char* name;
+    std::string in;
+    std::string want;
+  };
+  const std::string r = "\xEF\xBF\xBD";
+  const Case cases[] = {
+      {"ascii", "plain text\n", "plain text\n"},
+      {"two, three and four bytes", "\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x94\x92",
+       "\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x94\x92"},
+      {"latin-1 byte", "caf\xE9", "caf" + r},
+      {"cut before the end", "x\xE2\x82", "x" + r},
+      {"cut in the middle", "\xF0\x9F\x94" "a", r + "a"},
+      {"lone continuation", "\x80" "a", r + "a"},
+      {"overlong", "\xC0\xAF", r + r},
+      {"overlong three bytes", "\xE0\x80\xAF", r + r + r},
+      {"surrogate", "\xED\xA0\x80", r + r + r},
+      {"above U+10FFFF", "\xF4\x90\x80\x80", r + r + r + r},
+      {"invalid lead", "\xFF", r},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(ValidUtf8(c.in), c.want);
+    // What comes out always dumps as JSON with nlohmann's strict default, and it is what
+    // nlohmann's own replacement makes of the input.
+    EXPECT_NO_THROW((void)nlohmann::json(ValidUtf8(c.in)).dump());
+    EXPECT_EQ(nlohmann::json(c.in).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+              nlohmann::json(ValidUtf8(c.in)).dump());
+  }
+}
+
 TEST(JsonTextTest, TypeNamesAndPrintable) {
   EXPECT_STREQ(JsonTypeName(nlohmann::json::array()), "an array");
   EXPECT_STREQ(JsonTypeName(nlohmann::json("x")), "a string");

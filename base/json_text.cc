@@ -136,6 +136,52 @@ std::string Printable(std::string_view text) {
   return out;
 }
 
+std::string ValidUtf8(std::string_view text) {
+  static constexpr char kReplacement[] = "\xEF\xBF\xBD";
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+    unsigned char lead = byte(i);
+    size_t length = 0;
+    unsigned char low = 0x80;  // the range of the second byte (RFC 3629, section 4)
+    unsigned char high = 0xBF;
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      low = lead == 0xE0 ? 0xA0 : 0x80;
+      high = lead == 0xED ? 0x9F : 0xBF;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      low = lead == 0xF0 ? 0x90 : 0x80;
+      high = lead == 0xF4 ? 0x8F : 0xBF;
+    }
+    // `good` counts the bytes that fit the sequence so far; a broken sequence becomes one
+    // U+FFFD for its longest well-formed start (Unicode's "maximal subpart" practice).
+    size_t good = length > 0 ? 1 : 0;
+    while (good < length && i + good < text.size()) {
+      unsigned char b = byte(i + good);
+      bool fits = good == 1 ? b >= low && b <= high : b >= 0x80 && b <= 0xBF;
+      if (!fits) {
+        break;
+      }
+      ++good;
+    }
+    if (length > 0 && good == length) {
+      out.append(text.substr(i, length));
+      i += length;
+    } else {
+      out += kReplacement;
+      i += std::max<size_t>(good, 1);
+    }
+  }
+  return out;
+}
+
 const char* JsonTypeName(const nlohmann::json& value) {
   using value_t = nlohmann::json::value_t;
   switch (value.type()) {

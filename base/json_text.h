@@ -17,6 +17,11 @@ namespace fpconform {
 // a message quoting a value stays one readable line. Cannot fail.
 std::string Printable(std::string_view text);
 
+// ValidUtf8 returns `text` with every byte that does not belong to a well-formed UTF-8
+// sequence (overlong forms, surrogates and code points above U+10FFFF included) replaced by
+// U+FFFD, so that output a target wrote can go into a JSON or XML report. Cannot fail.
+std::string ValidUtf8(std::string_view text);
+
 // JsonTypeName names the type of `value` with its article: "null", "an object", "an array",
 // "a string", "a boolean", "a number". Cannot fail.
 const char* JsonTypeName(const nlohmann::json& value);

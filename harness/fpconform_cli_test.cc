@@ -83,6 +83,15 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
       {"unknown option", {"run", "--bogus"}, "--bogus"},
       {"unknown target", {"run", "--target", "nope"}, "--target nope: no built-in target"},
       {"bad shard", {"run", "--shard", "3/2"}, "--shard 3/2"},
+      {"shard with trailing text", {"run", "--shard", "1/2x"}, "--shard 1/2x: want I/N"},
+      {"shard of three parts", {"run", "--shard", "2/2/2"}, "--shard 2/2/2: want I/N"},
+      {"shard with a space", {"run", "--shard", " 1/2"}, "want I/N"},
+      {"report into a missing directory", {"run", "--json", "/nonexistent/dir/r.json"},
+       "--json /nonexistent/dir/r.json: no directory /nonexistent/dir"},
+      {"report onto a directory", {"run", "--junit", "/tmp"}, "--junit /tmp: is a directory"},
+      {"mutants report into a missing directory",
+       {"mutants", "--json", "/nonexistent/dir/m.json"},
+       "--json /nonexistent/dir/m.json: no directory"},
       {"no matching scenario", {"run", "--filter", "no/such/*"}, "no scenario matches"},
       {"bad product", {"lint-config", "--product", "x", "f"}, "--product x: want ems or lsr"},
       {"missing config file", {"lint-config", "--product", "ems", "/nonexistent/c.json"},
@@ -94,6 +103,7 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
     CommandResult r = Fpconform(c.args);
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("passed"), std::string::npos) << "refused before running anything";
   }
 }
 
@@ -111,6 +121,33 @@ TEST_F(CliTest, MalformedDataFilesNameTheFileAndField) {
   r = Fpconform({"run", "--target", descriptor.string()});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("vendor.json: lifecycle: want one of"), std::string::npos) << r.err;
+
+  // A binary that is not there, or cannot run, is the descriptor's error, found up front.
+  fs::path missing = Write("missing.json", R"({"description": "d", "product": "ems",
+      "argv": ["/nonexistent/bin/wsems", "{config}"]})");
+  r = Fpconform({"run", "--target", missing.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("missing.json: argv[0]: /nonexistent/bin/wsems: no such file"),
+            std::string::npos)
+      << r.err;
+  fs::path plain = Write("not-executable", "just text\n");
+  fs::path trigger = Write("trigger.json", R"({"description": "d", "product": "ems",
+      "argv": ["/bin/true"], "trigger": {"argv": [")" + plain.string() + R"("]}})");
+  r = Fpconform({"run", "--target", trigger.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("trigger.json: trigger.argv[0]: " + plain.string() + ": not executable"),
+            std::string::npos)
+      << r.err;
+
+  // A deviation that names no scenario any more (renamed, removed) is reported.
+  fs::path stale = Write("stale.json", R"({"description": "d", "product": "lsr",
+      "argv": ["/bin/true"], "deviations": [{"scenario": "match/no-such", "reason": "r"}]})");
+  r = Fpconform({"run", "--target", stale.string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("stale.json: deviations[0].scenario: \"match/no-such\" matches no lsr "
+                       "scenario"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST_F(CliTest, ListAndClauseCoverage) {

@@ -18,9 +18,12 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "base/command_line.h"
@@ -161,6 +164,51 @@ class ProgressPrinter {
   size_t done_ = 0, passed_ = 0, failed_ = 0;
 };
 
+// ParseShard reads "I/N" (decimal, 1 <= I <= N <= 100000) into {I, N}.
+std::optional<std::pair<int, int>> ParseShard(const std::string& text) {
+  size_t slash = text.find('/');
+  if (slash == std::string::npos) {
+    return std::nullopt;
+  }
+  auto number = [](std::string_view digits) -> std::optional<int> {
+    if (digits.empty() || digits.size() > 6 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos) {
+      return std::nullopt;
+    }
+    return std::stoi(std::string(digits));
+  };
+  std::optional<int> index = number(std::string_view(text).substr(0, slash));
+  std::optional<int> count = number(std::string_view(text).substr(slash + 1));
+  if (!index || !count || *count < 1 || *count > 100000 || *index < 1 || *index > *count) {
+    return std::nullopt;
+  }
+  return std::pair{*index, *count};
+}
+
+// CheckReportPath tells, before a run, whether a report can later be written to `path`
+// (empty: no report asked for); the Error reads "<path>: <reason>".
+Status CheckReportPath(const std::string& path) {
+  if (path.empty()) {
+    return Status::Ok();
+  }
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return MakeError(ErrorCode::kInvalidInput, path + ": is a directory");
+  }
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) {
+    parent = ".";
+  }
+  if (!fs::is_directory(parent, ec)) {
+    return MakeError(ErrorCode::kInvalidInput, path + ": no directory " + parent.string());
+  }
+  if (access(parent.c_str(), W_OK) != 0) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     path + ": directory " + parent.string() + " is not writable");
+  }
+  return Status::Ok();
+}
+
 struct RunCommand {
   std::vector<std::string> targets;
   std::vector<std::string> filters;
@@ -179,15 +227,19 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   options.jobs = cmd.jobs;
   options.repeat = cmd.repeat;
   if (!cmd.shard.empty()) {
-    int index = 0;
-    int count = 0;
-    char slash = 0;
-    if (std::sscanf(cmd.shard.c_str(), "%d%c%d", &index, &slash, &count) != 3 || slash != '/' ||
-        count < 1 || index < 1 || index > count) {
+    std::optional<std::pair<int, int>> shard = ParseShard(cmd.shard);
+    if (!shard) {
       return InputError("--shard " + cmd.shard + ": want I/N with 1 <= I <= N, e.g. 2/4");
     }
-    options.shard_index = index - 1;
-    options.shard_count = count;
+    options.shard_index = shard->first - 1;
+    options.shard_count = shard->second;
+  }
+  for (const auto& [option, path] : {std::pair{"--json", &cmd.json_path},
+                                     std::pair{"--junit", &cmd.junit_path},
+                                     std::pair{"--markdown", &cmd.markdown_path}}) {
+    if (Status writable = CheckReportPath(*path); !writable.ok()) {
+      return InputError(std::string(option) + " " + writable.error().message);
+    }
   }
   std::vector<Clause> clauses;
   Result<std::vector<Scenario>> scenarios = LoadSuite(paths, common, &clauses);
@@ -203,6 +255,12 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     Result<TargetDescriptor> target = ResolveTarget(name, paths.TargetDirs());
     if (!target.ok()) {
       return InputError(target.error().message);
+    }
+    if (Status used = CheckDeviations(*target, *scenarios); !used.ok()) {
+      return InputError(used.error().message);
+    }
+    if (Status runnable = CheckPrograms(*target, paths); !runnable.ok()) {
+      return InputError(runnable.error().message);
     }
     targets.push_back(std::move(*target));
   }
@@ -420,6 +478,9 @@ struct MutantsCommand {
 // in one job list (one PKI generation), prints the mutation table and the score last.
 int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   Paths paths = MakePaths(common);
+  if (Status writable = CheckReportPath(cmd.json_path); !writable.ok()) {
+    return InputError("--json " + writable.error().message);
+  }
   std::vector<Clause> clauses;
   Result<std::vector<Scenario>> scenarios = LoadSuite(paths, common, &clauses);
   if (!scenarios.ok()) {

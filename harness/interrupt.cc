@@ -78,6 +78,9 @@ InterruptWatcher::~InterruptWatcher() {
     thread_.join();
   }
   close(g_write_end.exchange(-1));
+  if (interrupted_.load()) {
+    AllowChildProcesses();
+  }
 }
 
 void InterruptWatcher::Watch() {

@@ -18,7 +18,8 @@ namespace fpconform::harness {
 // process group of every target running now or started later (KillAllChildProcesses), so
 // the runs in flight end at once and the caller can unwind. The handler is installed with
 // SA_RESETHAND: a second signal of the same kind ends the harness the default way. The
-// destructor restores the previous handlers.
+// destructor restores the previous handlers and lets processes start again. One watcher at
+// a time.
 class InterruptWatcher {
  public:
   static Result<std::unique_ptr<InterruptWatcher>> Start();

@@ -131,59 +131,6 @@ Status CheckExecutable(const std::string& path) {
   return Status::Ok();
 }
 
-// ResolveExecutable returns the absolute path that `name` designates: a name with a '/' is
-// taken from the harness's working directory; a bare name is searched in `path_value`
-// (the child's PATH; empty entries are skipped rather than meaning ".").
-Result<std::string> ResolveExecutable(const std::string& name, const char* path_value) {
-  if (name.empty()) {
-    return MakeError(ErrorCode::kInvalidInput, "empty program name");
-  }
-  if (name.find('/') != std::string::npos) {
-    std::error_code ec;
-    fs::path absolute = fs::absolute(name, ec);
-    if (ec) {
-      return MakeError(ErrorCode::kIo, name + ": " + ec.message());
-    }
-    std::string resolved = absolute.lexically_normal().string();
-    Status checked = CheckExecutable(resolved);
-    if (!checked.ok()) {
-      return checked.take_error();
-    }
-    return resolved;
-  }
-  if (path_value == nullptr) {
-    return MakeError(ErrorCode::kNotFound, name + ": not found (PATH is not set)");
-  }
-  std::string_view rest(path_value);
-  std::string first_refusal;
-  while (true) {
-    size_t colon = rest.find(':');
-    std::string_view dir = rest.substr(0, colon);
-    if (!dir.empty()) {
-      std::string candidate = std::string(dir) + "/" + name;
-      Status checked = CheckExecutable(candidate);
-      if (checked.ok()) {
-        std::error_code ec;
-        fs::path absolute = fs::absolute(candidate, ec);
-        return ec ? candidate : absolute.lexically_normal().string();
-      }
-      if (checked.error().code != ErrorCode::kNotFound && first_refusal.empty()) {
-        first_refusal = checked.error().message;
-      }
-    }
-    if (colon == std::string_view::npos) {
-      break;
-    }
-    rest.remove_prefix(colon + 1);
-  }
-  if (!first_refusal.empty()) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     name + ": not found in PATH (" + first_refusal + ")");
-  }
-  return MakeError(ErrorCode::kNotFound,
-                   name + ": not found in PATH (" + std::string(path_value) + ")");
-}
-
 // MergeEnvironment returns the harness's environment with `overrides` added or replaced,
 // as NAME=VALUE strings.
 Result<std::vector<std::string>> MergeEnvironment(
@@ -326,6 +273,57 @@ const char* SignalName(int sig) {
 }
 
 }  // namespace
+
+Result<std::string> ResolveExecutable(const std::string& name, const char* path_value) {
+  if (name.empty()) {
+    return MakeError(ErrorCode::kInvalidInput, "empty program name");
+  }
+  if (name.find('/') != std::string::npos) {
+    std::error_code ec;
+    fs::path absolute = fs::absolute(name, ec);
+    if (ec) {
+      return MakeError(ErrorCode::kIo, name + ": " + ec.message());
+    }
+    std::string resolved = absolute.lexically_normal().string();
+    Status checked = CheckExecutable(resolved);
+    if (!checked.ok()) {
+      return checked.take_error();
+    }
+    return resolved;
+  }
+  if (path_value == nullptr) {
+    return MakeError(ErrorCode::kNotFound, name + ": not found (PATH is not set)");
+  }
+  std::string_view rest(path_value);
+  std::string first_refusal;
+  while (true) {
+    size_t colon = rest.find(':');
+    std::string_view dir = rest.substr(0, colon);
+    if (!dir.empty()) {
+      std::string candidate = std::string(dir) + "/" + name;
+      Status checked = CheckExecutable(candidate);
+      if (checked.ok()) {
+        std::error_code ec;
+        fs::path absolute = fs::absolute(candidate, ec);
+        return ec ? candidate : absolute.lexically_normal().string();
+      }
+      if (checked.error().code != ErrorCode::kNotFound && first_refusal.empty()) {
+        first_refusal = checked.error().message;
+      }
+    }
+    if (colon == std::string_view::npos) {
+      break;
+    }
+    rest.remove_prefix(colon + 1);
+  }
+  if (!first_refusal.empty()) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     name + ": not found in PATH (" + first_refusal + ")");
+  }
+  return MakeError(ErrorCode::kNotFound,
+                   name + ": not found in PATH (" + std::string(path_value) + ")");
+}
+
 
 // ---------------------------------------------------------------------------------------
 // Describe, CapturedOutput, SanitizerKind, StreamCapture
@@ -604,6 +602,12 @@ void KillAllChildProcesses() {
   for (ChildProcess* process : registry.live) {
     process->Kill();
   }
+}
+
+void AllowChildProcesses() {
+  Registry& registry = Processes();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  registry.kill_all = false;
 }
 
 ChildProcess::ChildProcess(pid_t pid, std::unique_ptr<Fds> fds, const ProcessSpec& spec,

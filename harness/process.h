@@ -208,11 +208,22 @@ class ChildProcess {
   std::thread io_thread_;
 };
 
+// ResolveExecutable returns the absolute path that `name` designates, as Start would run
+// it: a name with a '/' is taken from the harness's working directory; a bare name is
+// searched in `path_value` (the child's PATH; empty entries are skipped rather than meaning
+// "."). The Error names the program and why it cannot run ("/x/wsems: no such file",
+// "wsems: not found in PATH (...)", "/x/f: not executable").
+Result<std::string> ResolveExecutable(const std::string& name, const char* path_value);
+
 // KillAllChildProcesses sends SIGKILL to the group of every ChildProcess alive in this
 // program, and makes every ChildProcess started afterwards get it at once too (an
-// interrupted run must not leave a target behind, nor start a new one). Not for signal
-// handlers: call it from a thread.
+// interrupted run must not leave a target behind, nor start a new one), until
+// AllowChildProcesses. Not for signal handlers: call it from a thread.
 void KillAllChildProcesses();
+
+// AllowChildProcesses ends the effect of KillAllChildProcesses on processes started from
+// now on.
+void AllowChildProcesses();
 
 }  // namespace fpconform::harness
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/files.h"
+#include "harness/interrupt.h"
 
 namespace fpconform::harness {
 namespace {
@@ -837,6 +838,43 @@ TEST(ProcessTest, ConcurrentTerminationsFromManyThreads) {
   }
   EXPECT_EQ(good.load(), kThreads * kRounds);
   ExpectNothingLeftBehind(before);
+}
+
+// The first SIGTERM (or SIGINT, SIGHUP) while a watcher lives kills every running child's
+// group and every child started afterwards, from the watcher's thread; the harness goes on.
+TEST(ProcessTest, InterruptWatcherKillsEveryChildAndLaterOnes) {
+  Result<std::unique_ptr<InterruptWatcher>> watcher = InterruptWatcher::Start();
+  ASSERT_TRUE(watcher.ok()) << watcher.error().message;
+  EXPECT_FALSE(InterruptWatcher::Start().ok()) << "one watcher at a time";
+  std::vector<std::unique_ptr<ChildProcess>> children;
+  for (int i = 0; i < 3; ++i) {
+    children.push_back(StartOrDie(Misbehave({"ignore-sigterm"})));
+    ASSERT_NE(children.back(), nullptr);
+  }
+  EXPECT_FALSE((*watcher)->interrupted());
+  ASSERT_EQ(raise(SIGTERM), 0);  // handled: this test process keeps running
+  ASSERT_TRUE(WaitUntil([&] { return (*watcher)->interrupted().load(); }));
+  EXPECT_EQ((*watcher)->signal(), SIGTERM);
+  for (const std::unique_ptr<ChildProcess>& child : children) {
+    Result<ProcessStatus> status = child->WaitFor(kPatience);
+    ASSERT_TRUE(status.ok());
+    EXPECT_EQ(Describe(*status), "killed by signal 9 (SIGKILL) sent by the harness");
+  }
+  std::unique_ptr<ChildProcess> late = StartOrDie(Misbehave({"sleep", "600000"}));
+  ASSERT_NE(late, nullptr);
+  Result<ProcessStatus> late_status = late->WaitFor(kPatience);
+  ASSERT_TRUE(late_status.ok()) << "a process started after the interrupt keeps running";
+  EXPECT_EQ(late_status->signal, SIGKILL);
+  // Once the watcher is gone, processes run again and SIGTERM has its old disposition.
+  watcher->reset();
+  std::unique_ptr<ChildProcess> after = StartOrDie(Misbehave({"exit", "4"}));
+  ASSERT_NE(after, nullptr);
+  Result<ProcessStatus> after_status = after->WaitFor(kPatience);
+  ASSERT_TRUE(after_status.ok());
+  EXPECT_EQ(Describe(*after_status), "exited with status 4");
+  struct sigaction current = {};
+  ASSERT_EQ(sigaction(SIGTERM, nullptr, &current), 0);
+  EXPECT_EQ(current.sa_handler, SIG_DFL);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "base/json_text.h"
+
 namespace fpconform::harness {
 
 using nlohmann::ordered_json;
@@ -150,7 +152,8 @@ ordered_json ResultJson(const JobResult& r) {
   return j;
 }
 
-std::string XmlEscape(std::string_view text) {
+std::string XmlEscape(std::string_view raw) {
+  std::string text = ValidUtf8(raw);  // the file is declared UTF-8
   std::string out;
   for (char c : text) {
     switch (c) {
@@ -233,7 +236,7 @@ std::string SummaryLine(const Totals& totals) {
   std::string line = std::to_string(totals.passed) + " passed, " +
                      std::to_string(totals.failed) + " failed";
   if (totals.known_deviations > 0) {
-    line += ", " + std::to_string(totals.known_deviations) + " known deviations";
+    line += ", " + std::to_string(totals.known_deviations) + " skipped";
   }
   return line;
 }
@@ -313,7 +316,8 @@ std::string JsonReport(const ReportInputs& in) {
     clauses.push_back(c);
   }
   doc["clauses"] = clauses;
-  return doc.dump(2) + "\n";
+  // Target output and client-chosen bytes (SNI, request lines) need not be UTF-8.
+  return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string JunitReport(const ReportInputs& in) {
@@ -429,7 +433,7 @@ std::string MarkdownReport(const ReportInputs& in) {
   if (!failures.empty()) {
     out += "\n## Failures\n\n";
     for (const JobResult* r : failures) {
-      out += "- `" + r->scenario->id + "` [" + r->target->name + "]: " + r->message + "\n";
+      out += "- `" + r->scenario->id + "` [" + r->target->name + "]: " + ValidUtf8(r->message) + "\n";
     }
   }
   return out;

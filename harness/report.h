@@ -21,7 +21,8 @@ struct Totals {
 
 Totals CountResults(const std::vector<JobResult>& results);
 
-// SummaryLine returns "N passed, N failed" (", N known deviations" when any).
+// SummaryLine returns "N passed, N failed", then ", N skipped" when some results are known
+// deviations of their target.
 std::string SummaryLine(const Totals& totals);
 
 // ResultLine returns the one line a result gets on the console, e.g.

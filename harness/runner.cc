@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -65,17 +68,26 @@ uint16_t FreeLoopbackPort() {
   return port;
 }
 
-// ReadTail returns the last `max` bytes of `path`, or "" when it cannot be read.
+// ReadTail returns the last `max` bytes of `path` (reading no more than that), or "" when
+// it cannot be read.
 std::string ReadTail(const fs::path& path, size_t max) {
-  Result<std::string> text = ReadFile(path, 512 * 1024 * 1024);
-  if (!text.ok()) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) {
     return "";
   }
-  if (text->size() > max) {
-    return "[... " + std::to_string(text->size() - max) + " bytes cut ...]\n" +
-           text->substr(text->size() - max);
+  std::streamoff size = in.tellg();
+  if (size < 0) {
+    return "";
   }
-  return std::move(*text);
+  auto skipped = static_cast<uint64_t>(size) > max ? static_cast<uint64_t>(size) - max : 0;
+  in.seekg(static_cast<std::streamoff>(skipped));
+  std::string text(static_cast<size_t>(static_cast<uint64_t>(size) - skipped), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
+  if (skipped > 0) {
+    return "[... " + std::to_string(skipped) + " bytes cut ...]\n" + text;
+  }
+  return text;
 }
 
 std::string ShellQuote(const std::string& s) {
@@ -88,6 +100,31 @@ std::string ShellQuote(const std::string& s) {
     out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   }
   return out + "'";
+}
+
+// RerunCommand returns the fpconform command that runs just `scenario` on `target`, from
+// any working directory: the same data, build and scenario directories, the descriptor by
+// its absolute path.
+std::string RerunCommand(const Scenario& scenario, const TargetDescriptor& target,
+                         const Paths& paths) {
+  auto absolute = [](const fs::path& path) {
+    std::error_code ec;
+    fs::path full = fs::absolute(path, ec);
+    return (ec ? path : full).lexically_normal().string();
+  };
+  std::string command = "fpconform run --target " +
+                        ShellQuote(target.builtin ? target.name : absolute(target.file));
+  const Paths defaults = DefaultPaths();
+  if (absolute(paths.data_dir) != absolute(defaults.data_dir)) {
+    command += " --data-dir " + ShellQuote(absolute(paths.data_dir));
+  }
+  if (absolute(paths.build_dir) != absolute(defaults.build_dir)) {
+    command += " --build-dir " + ShellQuote(absolute(paths.build_dir));
+  }
+  if (!scenario.root.empty() && absolute(scenario.root) != absolute(paths.Scenarios())) {
+    command += " --scenarios " + ShellQuote(absolute(scenario.root));
+  }
+  return command + " --filter " + ShellQuote(scenario.id) + " -v";
 }
 
 std::string SafeName(std::string_view id) {
@@ -532,15 +569,39 @@ Status JobRun::Run() {
 
 }  // namespace
 
+Status CheckPrograms(const TargetDescriptor& target, const Paths& paths) {
+  const std::map<std::string, std::string> values = {{"build", paths.build_dir.string()},
+                                                     {"data", paths.data_dir.string()}};
+  const char* path_value = std::getenv("PATH");
+  for (const auto& [name, value] : target.env) {
+    if (name == "PATH") {
+      path_value = value.c_str();
+    }
+  }
+  std::vector<std::pair<std::string, std::string>> programs = {{"argv[0]", target.argv[0]}};
+  if (target.trigger && !target.trigger->argv.empty()) {
+    programs.emplace_back("trigger.argv[0]", target.trigger->argv[0]);
+  }
+  for (const auto& [field, text] : programs) {
+    Result<std::string> program = ExpandPlaceholders(text, values);
+    if (!program.ok()) {
+      continue;  // a per-job placeholder: checked when the job launches it
+    }
+    Result<std::string> resolved = ResolveExecutable(*program, path_value);
+    if (!resolved.ok()) {
+      return Prefixed(target.file + ": " + field, resolved.take_error());
+    }
+  }
+  return Status::Ok();
+}
+
 JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
                       const RunEnvironment& environment) {
   JobResult result;
   result.scenario = &scenario;
   result.target = &target;
   const Clock::time_point start = Clock::now();
-  std::string target_arg = target.builtin ? target.name : target.file;
-  result.rerun = "fpconform run --target " + ShellQuote(target_arg) + " --filter " +
-                 ShellQuote(scenario.id) + " -v";
+  result.rerun = RerunCommand(scenario, target, environment.paths());
   Status status = Status::Ok();
   {
     JobRun run(scenario, target, environment, result);
@@ -574,7 +635,11 @@ JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
 std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
                           const std::vector<TargetDescriptor>& targets,
                           const RunOptions& options) {
-  std::vector<Job> all;
+  // Shards split scenario x target pairs, so that the repeats of one pair stay together
+  // (a flake shows up in one shard's report).
+  std::vector<Job> jobs;
+  size_t pair = 0;
+  const size_t shards = static_cast<size_t>(std::max(1, options.shard_count));
   for (const TargetDescriptor& target : targets) {
     const std::vector<std::string>& filters =
         options.filters.empty() ? target.filters : options.filters;
@@ -582,21 +647,15 @@ std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
       if (!scenario.AppliesTo(target.product) || !MatchesAnyFilter(filters, scenario.id)) {
         continue;
       }
+      if (pair++ % shards != static_cast<size_t>(options.shard_index)) {
+        continue;
+      }
       for (int r = 0; r < std::max(1, options.repeat); ++r) {
-        all.push_back(Job{&scenario, &target, r});
+        jobs.push_back(Job{&scenario, &target, r});
       }
     }
   }
-  if (options.shard_count <= 1) {
-    return all;
-  }
-  std::vector<Job> shard;
-  for (size_t i = 0; i < all.size(); ++i) {
-    if (static_cast<int>(i % options.shard_count) == options.shard_index) {
-      shard.push_back(all[i]);
-    }
-  }
-  return shard;
+  return jobs;
 }
 
 std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,

@@ -104,6 +104,12 @@ struct JobResult {
   std::string rerun;          // the command that reruns just this
 };
 
+// CheckPrograms returns an Error naming the descriptor, the field and the program when the
+// target's program (argv[0]) or its trigger's cannot be run: a missing or non-executable
+// binary is an input error found before the run, not one error per scenario. Programs
+// whose path holds a per-job placeholder ({workdir}, ...) are checked at launch instead.
+Status CheckPrograms(const TargetDescriptor& target, const Paths& paths);
+
 // RunScenario runs one scenario against one target and never throws; harness faults
 // become kError results.
 JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
@@ -127,7 +133,8 @@ struct Job {
 
 // PlanJobs lists the runs in report order: by target, then scenario id, then repeat,
 // keeping only scenarios that apply to the target's product and match the filters (or,
-// when no filter is given, the target's own filters), then this shard's share.
+// when no filter is given, the target's own filters), then this shard's share of the
+// scenario x target pairs (every repeat of a pair lands in the same shard).
 std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
                           const std::vector<TargetDescriptor>& targets,
                           const RunOptions& options);

@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -137,6 +139,9 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     // Observation window (300 ms) + SIGTERM grace (200 ms) + slack: a hang guard, not a
     // performance assertion.
     EXPECT_LT(took, milliseconds(5000));
+    if (c.want == Outcome::kTimeout) {
+      EXPECT_GE(took, milliseconds(300)) << "judged before the observation window ended";
+    }
     EXPECT_EQ(r.process.kind == ExitKind::kRunning, false) << "reaped";
   }
   EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
@@ -188,17 +193,134 @@ TEST(RunnerTest, ThousandRunsLeaveNothingBehind) {
   ASSERT_EQ(RunScenario(scenario, target, Environment()).status, JobStatus::kPass);
   size_t fds = CountEntries("/proc/self/fd");
   size_t threads = CountEntries("/proc/self/task");
+  // A run environment of its own, whose whole directory must be gone at the end.
+  Result<std::unique_ptr<RunEnvironment>> env = RunEnvironment::Create(DefaultPaths(), {}, false);
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  const fs::path root = (*env)->root();
   std::vector<Job> jobs(1000, Job{&scenario, &target, 0});
   int passed = 0;
-  std::vector<JobResult> results = RunJobs(jobs, Environment(), 2, {});
+  std::vector<JobResult> results = RunJobs(jobs, **env, 2, {});
   for (const JobResult& r : results) {
     passed += r.status == JobStatus::kPass;
   }
   EXPECT_EQ(passed, 1000);
+  EXPECT_EQ(CountEntries((*env)->jobs_dir()), 0u);
+  env->reset();
+  EXPECT_FALSE(fs::exists(root)) << root;
   EXPECT_EQ(CountEntries("/proc/self/fd"), fds);
   EXPECT_EQ(CountEntries("/proc/self/task"), threads);
   EXPECT_EQ(ChildrenOfThisProcess(), 0);
-  EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
+}
+
+TEST(RunnerTest, StoppedRunsStartNoFurtherJob) {
+  Scenario scenario = ClientScenario("exit");
+  TargetDescriptor target = Misbehaving({"exit", "3"});
+  std::vector<Job> jobs(5, Job{&scenario, &target, 0});
+  std::atomic<bool> stop{false};
+  int done = 0;
+  std::vector<JobResult> results = RunJobs(
+      jobs, Environment(), 1,
+      [&](const JobResult&) {
+        if (++done == 2) {
+          stop = true;
+        }
+      },
+      &stop);
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(results[1].status, JobStatus::kPass);
+  for (size_t i = 2; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].status, JobStatus::kError);
+    EXPECT_NE(results[i].message.find("interrupted"), std::string::npos);
+    EXPECT_EQ(results[i].scenario, &scenario) << "reports can still name it";
+  }
+}
+
+// A known deviation turns a failure into a skip; once the target conforms, the stale entry
+// is itself reported as a failure, so that deviations lists do not rot.
+TEST(RunnerTest, KnownDeviationsAndFixedOnes) {
+  TargetDescriptor target = Misbehaving({"exit", "3"});
+  target.deviations = {{"robustness/*", "exits where the suite wants an accept", "x.json"}};
+  JobResult deviating = RunScenario(ClientScenario("accept"), target, Environment());
+  EXPECT_EQ(deviating.status, JobStatus::kKnownDeviation) << deviating.message;
+  EXPECT_EQ(deviating.deviation, "exits where the suite wants an accept");
+  JobResult fixed = RunScenario(ClientScenario("exit"), target, Environment());
+  EXPECT_EQ(fixed.status, JobStatus::kDeviationFixed) << fixed.message;
+  EXPECT_NE(fixed.message.find("no longer occurs"), std::string::npos) << fixed.message;
+  target.deviations.clear();
+  EXPECT_EQ(RunScenario(ClientScenario("accept"), target, Environment()).status,
+            JobStatus::kFail);
+}
+
+TEST(RunnerTest, RerunCommandWorksFromAnyDirectory) {
+  Scenario scenario = ClientScenario("exit");
+  TargetDescriptor target = Misbehaving({"exit", "3"});
+  target.file = "vendor/my target.json";  // relative, with a space
+  scenario.root = "/opt/extra-scenarios";
+  JobResult r = RunScenario(scenario, target, Environment());
+  const std::string absolute = (fs::current_path() / "vendor/my target.json").string();
+  EXPECT_EQ(r.rerun, "fpconform run --target '" + absolute +
+                         "' --scenarios /opt/extra-scenarios --filter robustness/s -v");
+  target.builtin = true;
+  target.name = "reference-ems";
+  scenario.root = DefaultPaths().Scenarios().string();
+  r = RunScenario(scenario, target, Environment());
+  EXPECT_EQ(r.rerun, "fpconform run --target reference-ems --filter robustness/s -v");
+}
+
+TEST(RunnerTest, PlanJobsOrdersFiltersShardsAndRepeats) {
+  std::vector<Scenario> scenarios;
+  for (const char* id : {"a/1", "a/2", "b/1", "b/2", "c/1"}) {
+    Scenario s;
+    s.id = id;
+    s.products = {Product::kEms, Product::kLsr};
+    scenarios.push_back(s);
+  }
+  scenarios[4].products = {Product::kEms};  // c/1: EMS only
+  TargetDescriptor ems;
+  ems.name = "ems";
+  ems.product = Product::kEms;
+  TargetDescriptor lsr;
+  lsr.name = "lsr";
+  lsr.product = Product::kLsr;
+  lsr.filters = {"b/*"};  // the target's own default selection
+  auto ids = [](const std::vector<Job>& jobs) {
+    std::vector<std::string> out;
+    for (const Job& j : jobs) {
+      out.push_back(j.target->name + ":" + j.scenario->id + "#" + std::to_string(j.repeat));
+    }
+    return out;
+  };
+  RunOptions all;
+  EXPECT_EQ(ids(PlanJobs(scenarios, {ems, lsr}, all)),
+            (std::vector<std::string>{"ems:a/1#0", "ems:a/2#0", "ems:b/1#0", "ems:b/2#0",
+                                      "ems:c/1#0", "lsr:b/1#0", "lsr:b/2#0"}));
+  RunOptions filtered;
+  filtered.filters = {"a/*", "c/?"};  // replaces the target's own filters
+  EXPECT_EQ(ids(PlanJobs(scenarios, {ems, lsr}, filtered)),
+            (std::vector<std::string>{"ems:a/1#0", "ems:a/2#0", "ems:c/1#0", "lsr:a/1#0",
+                                      "lsr:a/2#0"}));
+  // Shards split pairs; every repeat of a pair stays in its shard; together the shards
+  // cover every job exactly once.
+  RunOptions sharded;
+  sharded.repeat = 2;
+  sharded.shard_count = 3;
+  std::vector<std::string> union_of_shards;
+  for (int i = 0; i < 3; ++i) {
+    sharded.shard_index = i;
+    std::vector<std::string> shard = ids(PlanJobs(scenarios, {ems, lsr}, sharded));
+    for (size_t k = 0; k + 1 < shard.size(); k += 2) {
+      EXPECT_EQ(shard[k].substr(0, shard[k].size() - 1),
+                shard[k + 1].substr(0, shard[k + 1].size() - 1));
+    }
+    union_of_shards.insert(union_of_shards.end(), shard.begin(), shard.end());
+  }
+  std::sort(union_of_shards.begin(), union_of_shards.end());
+  RunOptions repeated;
+  repeated.repeat = 2;
+  std::vector<std::string> everything = ids(PlanJobs(scenarios, {ems, lsr}, repeated));
+  std::sort(everything.begin(), everything.end());
+  EXPECT_EQ(union_of_shards, everything);
+  EXPECT_EQ(everything.size(), 14u);
 }
 
 }  // namespace

@@ -550,6 +550,7 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
       return scenarios.take_error();
     }
     for (Scenario& s : *scenarios) {
+      s.root = dir.string();
       auto [it, inserted] = owner.emplace(s.id, s.file);
       if (!inserted) {
         return MakeError(ErrorCode::kInvalidInput,

@@ -115,6 +115,7 @@ struct Settings {
 struct Scenario {
   std::string id;           // "<topic>/<name>", topic = file path under scenarios/ without .json
   std::string file;         // the file it came from, for messages
+  std::string root;         // the scenario directory it was loaded from (LoadScenarioDir)
   std::string description;
   Level level = Level::kNormative;
   std::vector<std::string> clauses;

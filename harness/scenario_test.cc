@@ -177,7 +177,21 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
       {"unknown key", R"({"description": "d", "product": "ems", "argv": ["x"], "argvs": 1})",
        "targets/x.json: argvs: unknown key"},
       {"bad placeholder", R"({"description": "d", "product": "ems", "argv": ["{confg}"]})",
-       "unknown placeholder {confg}"},
+       "targets/x.json: argv[0]: \"{confg}\": unknown placeholder {confg}"},
+      {"bad placeholder in log_file",
+       R"({"description": "d", "product": "ems", "argv": ["x"], "log_file": "{wrkdir}/l"})",
+       "targets/x.json: log_file: \"{wrkdir}/l\": unknown placeholder {wrkdir}"},
+      {"bad placeholder in the trigger",
+       R"({"description": "d", "product": "ems", "argv": ["x"],
+           "trigger": {"argv": ["curl", "http://127.0.0.1:{port:edge9}/"]}})",
+       "targets/x.json: trigger.argv[1]: \"http://127.0.0.1:{port:edge9}/\": unknown "
+       "placeholder {port:edge9}"},
+      {"bad placeholder in the environment",
+       R"({"description": "d", "product": "ems", "argv": ["x"], "env": {"HOME": "{home}"}})",
+       "targets/x.json: env.HOME: \"{home}\": unknown placeholder {home}"},
+      {"missing deviations file",
+       R"({"description": "d", "product": "ems", "argv": ["x"], "deviations": "gone.json"})",
+       "targets/x.json: deviations: targets/gone.json: No such file"},
       {"deviation without reason",
        R"({"description": "d", "product": "ems", "argv": ["x"],
            "deviations": [{"scenario": "a/b", "reason": " "}]})",
@@ -201,6 +215,27 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
     EXPECT_NE(bad.error().message.find(c.want), std::string::npos) << bad.error().message;
     EXPECT_EQ(bad.error().message.find('\n'), std::string::npos) << "one line";
   }
+}
+
+TEST(TargetTest, DeviationsMustMatchAScenarioOfTheProduct) {
+  const char* text = R"({"description": "d", "product": "lsr", "argv": ["x"],
+      "deviations": [{"scenario": "syntax/*", "reason": "r"},
+                     {"scenario": "syntax/renamed", "reason": "r"}]})";
+  Result<TargetDescriptor> t = ParseTargetDescriptor(text, "targets/x.json");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  Scenario lower;
+  lower.id = "syntax/lower";
+  lower.products = {Product::kLsr};
+  Scenario renamed = lower;
+  renamed.id = "syntax/renamed";
+  EXPECT_TRUE(CheckDeviations(*t, {lower, renamed}).ok());
+  Status stale = CheckDeviations(*t, {lower});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.error().message,
+            "targets/x.json: deviations[1].scenario: \"syntax/renamed\" matches no lsr "
+            "scenario of the suite (renamed or removed? fpconform list)");
+  renamed.products = {Product::kEms};  // exists, but not for this target's product
+  EXPECT_FALSE(CheckDeviations(*t, {lower, renamed}).ok());
 }
 
 TEST(TargetTest, ExpandsPlaceholders) {

@@ -12,7 +12,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Status ParseDeviations(const json& list, const std::string& path,
+// ParseDeviations reads the array `list`, found at `path` in `file`.
+Status ParseDeviations(const json& list, const std::string& path, const std::string& file,
                        std::vector<Deviation>& out) {
   if (!list.is_array()) {
     return MakeError(ErrorCode::kInvalidInput,
@@ -21,6 +22,7 @@ Status ParseDeviations(const json& list, const std::string& path,
   for (size_t i = 0; i < list.size(); ++i) {
     JsonFields f(list[i], path + "[" + std::to_string(i) + "]");
     Deviation d;
+    d.origin = file + ": " + path + "[" + std::to_string(i) + "]";
     d.scenario = f.String("scenario");
     d.reason = f.String("reason");
     if (f.ok() && d.reason.find_first_not_of(" \t") == std::string::npos) {
@@ -47,7 +49,7 @@ Result<std::vector<Deviation>> LoadDeviations(const fs::path& path) {
   std::vector<Deviation> out;
   Status status = f.Finish();
   if (status.ok() && list != nullptr) {
-    status = ParseDeviations(*list, "deviations", out);
+    status = ParseDeviations(*list, "deviations", path.string(), out);
   }
   if (!status.ok()) {
     return Prefixed(path.string(), status.take_error());
@@ -82,6 +84,21 @@ const Deviation* TargetDescriptor::FindDeviation(std::string_view scenario_id) c
     }
   }
   return nullptr;
+}
+
+Status CheckDeviations(const TargetDescriptor& target, const std::vector<Scenario>& scenarios) {
+  for (const Deviation& d : target.deviations) {
+    bool used = std::any_of(scenarios.begin(), scenarios.end(), [&](const Scenario& s) {
+      return s.AppliesTo(target.product) && GlobMatch(d.scenario, s.id);
+    });
+    if (!used) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       d.origin + ".scenario: \"" + Printable(d.scenario) +
+                           "\" matches no " + ProductName(target.product) +
+                           " scenario of the suite (renamed or removed? fpconform list)");
+    }
+  }
+  return Status::Ok();
 }
 
 Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::path& file) {
@@ -166,12 +183,14 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
       if (list.ok()) {
         t.deviations = std::move(*list);
       } else {
+        // Named from the descriptor's field, since the file may not even exist; the file
+        // name comes from the descriptor, so a "\n" in it must not split the line.
         deviations_error = list.take_error();
-        // The file name comes from the descriptor: keep a "\n" in it from splitting the line.
-        deviations_error->message = Printable(deviations_error->message);
+        deviations_error->message =
+            file.string() + ": deviations: " + Printable(deviations_error->message);
       }
     } else {
-      Status status = ParseDeviations(*deviations, "deviations", t.deviations);
+      Status status = ParseDeviations(*deviations, "deviations", file.string(), t.deviations);
       if (!status.ok()) {
         f.Absorb(status.error());
       }
@@ -185,10 +204,25 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   if (deviations_error) {
     return *deviations_error;
   }
-  for (const std::string& arg : t.argv) {
-    Status placeholders = CheckPlaceholders(arg);
+  // Every text the runner expands: a bad placeholder is the descriptor's error, found now
+  // rather than once per scenario.
+  std::vector<std::pair<std::string, const std::string*>> templated;
+  for (size_t i = 0; i < t.argv.size(); ++i) {
+    templated.emplace_back("argv[" + std::to_string(i) + "]", &t.argv[i]);
+  }
+  templated.emplace_back("log_file", &t.log_file);
+  if (t.trigger) {
+    for (size_t i = 0; i < t.trigger->argv.size(); ++i) {
+      templated.emplace_back("trigger.argv[" + std::to_string(i) + "]", &t.trigger->argv[i]);
+    }
+  }
+  for (const auto& [name, value] : t.env) {
+    templated.emplace_back("env." + Printable(name), &value);
+  }
+  for (const auto& [field, value] : templated) {
+    Status placeholders = CheckPlaceholders(*value);
     if (!placeholders.ok()) {
-      return Prefixed(file.string() + ": argv", placeholders.take_error());
+      return Prefixed(file.string() + ": " + field, placeholders.take_error());
     }
   }
   return t;

@@ -38,6 +38,7 @@ struct TriggerSpec {
 struct Deviation {
   std::string scenario;  // a scenario id or glob
   std::string reason;
+  std::string origin;    // where it is written: "<file>: deviations[2]", for messages
 };
 
 // TargetDescriptor: one loaded descriptor.
@@ -64,6 +65,11 @@ struct TargetDescriptor {
   // FindDeviation returns the deviation that covers `scenario_id`, or nullptr.
   const Deviation* FindDeviation(std::string_view scenario_id) const;
 };
+
+// CheckDeviations returns an Error naming the first deviation of `target` whose scenario
+// glob matches none of `scenarios` that apply to the target's product (a renamed or
+// removed scenario would otherwise leave the entry silently unused).
+Status CheckDeviations(const TargetDescriptor& target, const std::vector<Scenario>& scenarios);
 
 // ParseTargetDescriptor parses a descriptor's text; `file` names it in errors and relative
 // paths (template, deviations) are resolved against its directory.
