@@ -132,6 +132,20 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
     verdict.connections.push_back(std::move(cv));
   }
 
+  // A configuration error stops the product before any connection (I12), so once one
+  // connection's outcome is an exit, no server may have been reached, whether or not the
+  // scenario judges that server (the EMS platform, typically).
+  if (any_exit_observed) {
+    for (size_t i = 0; i < connections.size(); ++i) {
+      const ConnectionVerdict& cv = verdict.connections[i];
+      if (!connections[i].observations.empty() && (cv.ok || cv.expected.empty())) {
+        verdict.problems.push_back(
+            connections[i].connection + " reached before the exit (" + cv.evidence +
+            "); a configuration error must stop the product before any connection (I12)");
+      }
+    }
+  }
+
   std::optional<Outcome> process_headline;
   if (IsCrash(process)) {
     verdict.problems.push_back("crash: " + Describe(process.status) +

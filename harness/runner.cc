@@ -536,6 +536,18 @@ Status JobRun::Run() {
                            [&] { return signal_->generation != seen_generation; });
     seen_generation = signal_->generation;
   }
+  // A daemon that must live on after its connections (I9) gets the settle window to exit;
+  // its exit ends the wait at once.
+  if (scenario_.keeps_running && target_.lifecycle == Lifecycle::kDaemon && !exited &&
+      EvidenceComplete(false)) {
+    const Clock::time_point settled = Clock::now() + target_.settle;
+    while (!child_->ExitStatus().has_value() && Clock::now() < settled) {
+      std::unique_lock<std::mutex> lock(signal_->mutex);
+      signal_->cv.wait_until(lock, settled,
+                             [&] { return signal_->generation != seen_generation; });
+      seen_generation = signal_->generation;
+    }
+  }
   result_.connections = Snapshot();
 
   // Stop the target (unless it ended by itself) before reading its output. How a daemon

@@ -259,6 +259,12 @@ void CheckConsistency(JsonFields& f, Scenario& s) {
   if (some_exit_only && some_without_exit) {
     f.Fail("expect", "one connection allows only exit while another excludes it");
   }
+  if (s.keeps_running && !some_without_exit) {
+    f.Fail("keeps_running", "needs a connection whose outcomes exclude exit");
+  }
+  if (s.keeps_running && client) {
+    f.Fail("keeps_running", "the client product does not run as a daemon");
+  }
   for (const auto* spec : {&s.allowlist, &s.legacy_allowlist}) {
     if (!spec->has_value()) {
       continue;
@@ -409,6 +415,7 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
       g.Fail("diagnostic", std::string("not a valid regular expression: ") + e.what());
     }
   }
+  s.keeps_running = g.Bool("keeps_running", false);
   if (g.ok()) {
     CheckConsistency(g, s);
   }

@@ -128,6 +128,9 @@ struct Scenario {
   std::string lsr_append;    // Lua text appended to the rendered config.lua
   std::map<std::string, std::vector<Outcome>> expect;  // connection -> allowed outcomes
   std::optional<std::string> diagnostic;  // regex the output must match when the outcome is exit
+  // A daemon must still run once its connections are judged (I9): the runner waits the
+  // target's settle window for an exit before taking the verdict.
+  bool keeps_running = false;
 
   bool AppliesTo(Product product) const;
   const ServerSpec* Server(std::string_view connection) const;
