@@ -2,7 +2,8 @@
 # Install what is missing, build, and run every test through ctest:
 #   1. the fuzz targets (clang, libFuzzer, ASan + UBSan), each for a short run;
 #   2. every unit, scenario and corpus-replay test under ASan + UBSan;
-#   3. the harness's concurrent parts (process control, TLS servers, runner) under TSan;
+#   3. the harness's concurrent parts (process control, TLS servers, runner, the fpconform
+#      command with its interrupt handling) under TSan;
 #   4. every test of the default build (unit, scenario, mutants, corpus replay).
 # The last step prints the summary this script ends with; its status is the script's,
 # unless an earlier step failed (then that one's).
