@@ -212,6 +212,25 @@ TEST(RunnerTest, ThousandRunsLeaveNothingBehind) {
   EXPECT_EQ(ChildrenOfThisProcess(), 0);
 }
 
+// The trigger command runs in the job's work directory once the target has started, and
+// the target finds a fresh work directory: its configuration, no config.json.booted (D8).
+TEST(RunnerTest, TriggerRunsAndTheWorkdirIsFresh) {
+  TargetDescriptor target = Misbehaving({});
+  target.argv = {"/bin/sh", "-c",
+                 "for i in $(seq 1 500); do if [ -f triggered ]; then ls -a; exit 3; fi; "
+                 "sleep 0.01; done; exit 9"};
+  target.trigger = TriggerSpec{{"/bin/sh", "-c", "touch {workdir}/triggered"},
+                               TriggerSpec::When::kAfterStart};
+  target.startup_timeout = milliseconds(10000);
+  Scenario scenario = ClientScenario("exit");
+  scenario.diagnostic = std::nullopt;
+  JobResult r = RunScenario(scenario, target, Environment());
+  EXPECT_EQ(r.status, JobStatus::kPass) << r.message << "\n" << r.stdout_tail;
+  EXPECT_EQ(r.process.exit_code, 3) << "the trigger never ran: " << Describe(r.process);
+  EXPECT_NE(r.stdout_tail.find("triggered"), std::string::npos) << r.stdout_tail;
+  EXPECT_EQ(r.stdout_tail.find(".booted"), std::string::npos) << r.stdout_tail;
+}
+
 TEST(RunnerTest, StoppedRunsStartNoFurtherJob) {
   Scenario scenario = ClientScenario("exit");
   TargetDescriptor target = Misbehaving({"exit", "3"});
