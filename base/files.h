@@ -43,12 +43,13 @@ class UniqueFd {
   bool valid() const { return fd_ >= 0; }
   // Release gives up ownership and returns the descriptor.
   int Release() { return std::exchange(fd_, -1); }
-  void Reset() {
+  // Reset closes the descriptor held, if any, and takes `fd` (-1: none).
+  void Reset(int fd = -1) {
     if (fd_ >= 0) {
       // close() is not retried on EINTR: on Linux the descriptor is gone either way.
       ::close(fd_);
-      fd_ = -1;
     }
+    fd_ = fd;
   }
 
  private:

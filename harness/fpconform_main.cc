@@ -164,6 +164,27 @@ class ProgressPrinter {
   size_t done_ = 0, passed_ = 0, failed_ = 0;
 };
 
+// RunWithProgress runs `jobs` with the progress line, stops starting jobs once `watcher`
+// saw an interrupt (and prints no progress after it), and sets `duration` to the wall time.
+std::vector<JobResult> RunWithProgress(const std::vector<Job>& jobs,
+                                       const RunEnvironment& environment, int threads,
+                                       bool verbose, const InterruptWatcher& watcher,
+                                       std::chrono::milliseconds* duration) {
+  auto started = std::chrono::steady_clock::now();
+  ProgressPrinter progress(jobs.size(), verbose);
+  std::vector<JobResult> results = RunJobs(
+      jobs, environment, threads,
+      [&](const JobResult& r) {
+        if (!watcher.interrupted()) {
+          progress.Done(r);
+        }
+      },
+      &watcher.interrupted());
+  *duration = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - started);
+  return results;
+}
+
 // ParseShard reads "I/N" (decimal, 1 <= I <= N <= 100000) into {I, N}.
 std::optional<std::pair<int, int>> ParseShard(const std::string& text) {
   size_t slash = text.find('/');
@@ -282,19 +303,9 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     std::cerr << "fpconform: keeping work directories under " << (*env)->root().string()
               << "\n";
   }
-  auto started = std::chrono::steady_clock::now();
-  ProgressPrinter progress(jobs.size(), cmd.verbose);
+  std::chrono::milliseconds duration{0};
   std::vector<JobResult> results =
-      RunJobs(
-          jobs, **env, options.jobs,
-          [&](const JobResult& r) {
-            if (!(*watcher)->interrupted()) {
-              progress.Done(r);
-            }
-          },
-          &(*watcher)->interrupted());
-  auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
+      RunWithProgress(jobs, **env, options.jobs, cmd.verbose, **watcher, &duration);
   if ((*watcher)->interrupted()) {
     return Interrupted((*watcher)->signal());
   }
@@ -519,19 +530,9 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   if (!env.ok()) {
     return InputError(env.error().message);
   }
-  auto started = std::chrono::steady_clock::now();
-  ProgressPrinter progress(jobs.size(), /*verbose=*/false);
+  std::chrono::milliseconds duration{0};
   std::vector<JobResult> results =
-      RunJobs(
-          jobs, **env, options.jobs,
-          [&](const JobResult& r) {
-            if (!(*watcher)->interrupted()) {
-              progress.Done(r);
-            }
-          },
-          &(*watcher)->interrupted());
-  auto duration = std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started);
+      RunWithProgress(jobs, **env, options.jobs, /*verbose=*/false, **watcher, &duration);
   if ((*watcher)->interrupted()) {
     return Interrupted((*watcher)->signal());
   }

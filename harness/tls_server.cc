@@ -26,6 +26,7 @@
 #include <thread>
 #include <utility>
 
+#include "base/files.h"
 #include "base/ossl.h"
 
 namespace fpconform::harness {
@@ -48,35 +49,6 @@ constexpr std::chrono::milliseconds kAcceptPause{10};
 
 constexpr std::string_view kWebSocketGuid =
     "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-
-// Fd owns one file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset(std::exchange(other.fd_, -1));
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void reset(int fd = -1) {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-    fd_ = fd;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 std::string ErrnoText(const char* what, int err) {
   return std::string(what) + ": " + std::strerror(err);
@@ -108,7 +80,7 @@ const char* StageName(Stage stage) {
 }
 
 struct Connection {
-  Fd fd;
+  UniqueFd fd;
   UniquePtr<SSL> ssl;   // null for plain HTTP
   BIO* rbio = nullptr;  // owned by ssl: ciphertext from the client
   BIO* wbio = nullptr;  // owned by ssl: ciphertext to the client
@@ -423,8 +395,8 @@ struct TlsTestServer::Impl {
   bool tls = true;
   std::chrono::milliseconds idle_timeout{5000};
   UniquePtr<SSL_CTX> ctx;
-  Fd listener;
-  Fd wake;
+  UniqueFd listener;
+  UniqueFd wake;
   uint16_t port = 0;
   std::function<void()> on_event;
   std::thread thread;
@@ -545,7 +517,7 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
 }
 
 Status TlsTestServer::Impl::Listen() {
-  listener.reset(
+  listener.Reset(
       socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!listener.valid()) {
     return MakeError(ErrorCode::kIo, ErrnoText("TLS server: socket", errno));
@@ -569,7 +541,7 @@ Status TlsTestServer::Impl::Listen() {
                      ErrnoText("TLS server: getsockname", errno));
   }
   port = ntohs(addr.sin_port);
-  wake.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  wake.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!wake.valid()) {
     return MakeError(ErrorCode::kIo, ErrnoText("TLS server: eventfd", errno));
   }
@@ -641,7 +613,7 @@ void TlsTestServer::Impl::Run() {
     End(*c, ConnectionEnd::kServerStopped,
         std::string("server stopped ") + StageName(c->stage));
   }
-  listener.reset();
+  listener.Reset();
   Publish();
   connections.clear();
   {
@@ -666,7 +638,7 @@ void TlsTestServer::Impl::AcceptAll() {
       return;
     }
     auto c = std::make_unique<Connection>();
-    c->fd.reset(fd);
+    c->fd.Reset(fd);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     Clock::time_point now = Clock::now();
@@ -1008,7 +980,7 @@ void TlsTestServer::Impl::End(Connection& c, ConnectionEnd end,
   c.ssl.reset();
   c.rbio = nullptr;
   c.wbio = nullptr;
-  c.fd.reset();
+  c.fd.Reset();
   c.out.clear();
   c.head.clear();
 }
