@@ -431,7 +431,7 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
       {"string.rep bomb", "local s = string.rep('x', 1e9)",
        "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
       {"string.rep beyond Lua's size limit", "local s = string.rep('x', 1e10)",
-       "config.lua: resulting string too large"},
+       "config.lua:1: resulting string too large"},
       {"string.rep with a separator", "local s = string.rep('', 1e9, ',')",
        "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
       {"doubling string", "local s = string.rep('x', 1024) while true do s = s .. s end",
@@ -506,6 +506,33 @@ TEST(LsrSandboxTest, LimitsAreHonoured) {
       EXPECT_EQ(config.error().message, c.want);
     }
   }
+}
+
+// The sandbox's own string.rep (it fills its result by doubling) gives Lua's results.
+TEST(LsrSandboxTest, StringRepGivesLuasResults) {
+  const std::string chunk = R"lua(
+assert(string.rep('ab', 3) == 'ababab')
+assert(string.rep('ab', 3, ', ') == 'ab, ab, ab')
+assert(string.rep('', 3, ',') == ',,')
+assert(string.rep('x', 1) == 'x' and string.rep('x', 1, ',') == 'x')
+assert(string.rep('x', 0) == '' and string.rep('x', -5, ',') == '')
+assert(('ab'):rep(2) == 'abab')
+for n = 1, 70 do
+  for _, sep in ipairs({'', '-', '<=>'}) do
+    local want, seps = 'abc', ''
+    for i = 2, n do want, seps = want .. sep .. 'abc', seps .. sep end
+    assert(string.rep('abc', n, sep) == want)
+    assert(string.rep('', n, sep) == seps)
+  end
+end
+local big = string.rep('abc', 1000000, '-')
+assert(#big == 3999999 and big:sub(1, 8) == 'abc-abc-' and big:sub(-7) == 'abc-abc')
+assert(big:sub(2000001, 2000008) == 'abc-abc-')
+scripts.rap_host = string.rep('h', 2, '.')
+)lua";
+  Result<LsrConfig> config = ParseLsrConfig(chunk);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->rap_host, "h.h");
 }
 
 // Work that only looks dangerous finishes at once.
