@@ -385,23 +385,21 @@ TEST(LoadLsrConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
-// Hostile or runaway config.lua files: each must fail with a clean error, quickly, without
-// touching the file system. The time bound is only a hang guard, far above real costs.
+// Hostile or runaway config.lua files, run with the default limits (what fpref uses): each
+// must fail with a clean one-line error naming the reason, without touching the file system,
+// and well under a second. The bound of 500 ms leaves room for a loaded machine and for
+// sanitizers above the 200 ms run time limit.
 TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
   Result<TempDir> dir = TempDir::Create("fpconform-lsr-sandbox-");
   ASSERT_TRUE(dir.ok()) << dir.error().message;
   const std::string target = (dir->path() / "created").string();
+  const std::string out_of_memory =
+      "config.lua: not enough memory (the sandbox allows 33554432 bytes)";
   struct Case {
     const char* name;
     std::string text;
     std::string want;  // a part of the message
-    LsrLimits limits = {};
   };
-  LsrLimits small_memory;
-  small_memory.max_memory_bytes = 1 << 20;
-  LsrLimits slow_work;
-  slow_work.max_instructions = uint64_t{1} << 50;
-  slow_work.max_run_time = std::chrono::milliseconds(200);
   const Case cases[] = {
       {"os.execute", "os.execute('touch " + target + "')",
        "config.lua:1: attempt to index a nil value (global 'os')"},
@@ -428,41 +426,43 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
        "config.lua:1: attempt to call a nil value (method 'find')"},
       {"table.move over a huge range", "table.move({}, 1, 1e12, 2)",
        "config.lua:1: attempt to call a nil value (field 'move')"},
-      {"string.rep bomb", "local s = string.rep('x', 1e9)",
-       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
+      {"string.rep bomb", "local s = string.rep('x', 1e9)", out_of_memory},
       {"string.rep beyond Lua's size limit", "local s = string.rep('x', 1e10)",
        "config.lua:1: resulting string too large"},
-      {"string.rep with a separator", "local s = string.rep('', 1e9, ',')",
-       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
+      {"string.rep with a separator", "local s = string.rep('', 1e9, ',')", out_of_memory},
       {"doubling string", "local s = string.rep('x', 1024) while true do s = s .. s end",
-       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
-      {"growing table", "local t = {} for i = 1, 1e9 do t[i] = i end",
-       "config.lua: not enough memory (the sandbox allows 1048576 bytes)", small_memory},
+       out_of_memory},
+      {"growing table", "local t = {} for i = 1, 1e9 do t[i] = i end", out_of_memory},
       {"deep recursion", "local function f() return 1 + f() end f()", "config.lua:"},
       {"infinite loop", "while true do end",
-       "config.lua:1: instruction budget of 20000000 exceeded"},
+       "config.lua:1: instruction budget of 5000000 exceeded"},
       {"pcall cannot outlast the budget",
        "while true do pcall(function() while true do end end) end",
-       "instruction budget of 20000000 exceeded"},
+       "config.lua:1: instruction budget of 5000000 exceeded"},
       {"xpcall (its handler runs with hooks off)",
        "xpcall(error, function() while true do end end)",
        "config.lua:1: attempt to call a nil value (global 'xpcall')"},
-      {"long work per instruction hits the run time limit",
+      // Instructions that each copy or compare megabytes: few instructions, much time.
+      {"expensive concatenation in a loop",
+       "local s = string.rep('x', 100000) while true do local t = s .. 'y' end",
+       "config.lua:1: run time limit of 200 ms exceeded"},
+      {"comparing two 10 MB strings in a loop",
        "local a = string.rep('x', 1e7) local b = string.rep('x', 1e7)\n"
        "while true do local same = a == b end",
-       "config.lua:2: run time limit of 200 ms exceeded", slow_work},
+       "config.lua:2: run time limit of 200 ms exceeded"},
       {"bytecode", "\x1bLua\x54\x00"s, "config.lua: attempt to load a binary chunk (mode is 't')"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     auto start = std::chrono::steady_clock::now();
-    Result<LsrConfig> config = ParseLsrConfig(c.text, "config.lua", c.limits);
+    Result<LsrConfig> config = ParseLsrConfig(c.text);
     auto elapsed = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(config.ok());
     EXPECT_EQ(config.error().code, ErrorCode::kInvalidInput);
     EXPECT_NE(config.error().message.find(c.want), std::string::npos) << config.error().message;
     EXPECT_EQ(config.error().message.find('\n'), std::string::npos) << config.error().message;
-    EXPECT_LT(elapsed, std::chrono::seconds(5));
+    EXPECT_LT(elapsed, std::chrono::milliseconds(500))
+        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
     EXPECT_TRUE(std::filesystem::is_empty(dir->path()));
   }
 }
@@ -484,6 +484,13 @@ TEST(LsrSandboxTest, LimitsAreHonoured) {
     limits.max_instructions = count;
     return limits;
   };
+  // Only the clock stops the chunk: the instruction budget is out of reach.
+  auto run_time = [](std::chrono::milliseconds limit) {
+    LsrLimits limits;
+    limits.max_instructions = uint64_t{1} << 50;
+    limits.max_run_time = limit;
+    return limits;
+  };
   const Case cases[] = {
       {"no room for a Lua state", "x = 1", memory(100),
        "config.lua: not enough memory for a Lua state (the sandbox allows 100 bytes)"},
@@ -495,6 +502,9 @@ TEST(LsrSandboxTest, LimitsAreHonoured) {
       {"zero instructions", "local x = 1", instructions(0),
        "config.lua:1: instruction budget of 0 exceeded"},
       {"a loop within the budget", "for i = 1, 100 do end", instructions(1000), ""},
+      {"a run time limit of 20 ms",
+       "local s = string.rep('x', 100000)\nwhile true do s = s:upper() end",
+       run_time(std::chrono::milliseconds(20)), "config.lua:2: run time limit of 20 ms exceeded"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
