@@ -433,7 +433,9 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
       {"doubling string", "local s = string.rep('x', 1024) while true do s = s .. s end",
        out_of_memory},
       {"growing table", "local t = {} for i = 1, 1e9 do t[i] = i end", out_of_memory},
-      {"deep recursion", "local function f() return 1 + f() end f()", "config.lua:"},
+      // The Lua stack and its call records outgrow the memory budget before Lua's own limit
+      // of a million stack slots ("stack overflow", see LimitsAreHonoured).
+      {"deep recursion", "local function f() return 1 + f() end f()", out_of_memory},
       {"infinite loop", "while true do end",
        "config.lua:1: instruction budget of 5000000 exceeded"},
       {"pcall cannot outlast the budget",
@@ -502,6 +504,9 @@ TEST(LsrSandboxTest, LimitsAreHonoured) {
       {"zero instructions", "local x = 1", instructions(0),
        "config.lua:1: instruction budget of 0 exceeded"},
       {"a loop within the budget", "for i = 1, 100 do end", instructions(1000), ""},
+      {"recursion with room for Lua's whole stack", "local function f() return 1 + f() end f()",
+       LsrLimits{.max_memory_bytes = size_t{256} << 20, .max_run_time = {}},
+       "config.lua:1: stack overflow"},
       {"a run time limit of 20 ms",
        "local s = string.rep('x', 100000)\nwhile true do s = s:upper() end",
        run_time(std::chrono::milliseconds(20)), "config.lua:2: run time limit of 20 ms exceeded"},
