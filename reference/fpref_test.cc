@@ -492,69 +492,76 @@ TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
     edit(config);
     return config.dump(2);
   };
-  const std::string lsr = LsrConfig(edge->port());
+  const std::string lsr = LsrConfig(edge->port());  // four lines
   const std::string a = Fingerprint("edge-a");
   struct Case {
     const char* name;
     Product product;
     std::string text;
-    std::string want;  // in the diagnostic
+    // The diagnostic after "fpref: <path>": the JSON path or the Lua line, then the reason
+    // (or its beginning).
+    std::string want;
   };
   const Case cases[] = {
       {"C7 EMS empty list", Product::kEms,
        ems([](json& c) { c["certificates"]["fingerprint_allowlist"] = json::array(); }),
-       "certificates.fingerprint_allowlist: empty array"},
+       ": certificates.fingerprint_allowlist: empty array"},
       {"C5 EMS legacy key", Product::kEms,
        ems([&](json& c) { c["certificates"]["fingerprint_whitelist"] = {a}; }),
-       "certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
+       ": certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
       {"I6 EMS legacy key beside the new one", Product::kEms, ems([&](json& c) {
          c["certificates"]["fingerprint_whitelist"] = {a};
          c["certificates"]["fingerprint_allowlist"] = {a};
        }),
-       "rename it to fingerprint_allowlist"},
+       ": certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist in "
+       "5.4.10; rename it to fingerprint_allowlist"},
       {"I5 EMS bad entry", Product::kEms, ems([&](json& c) {
          c["certificates"]["fingerprint_allowlist"] = {a, a.substr(1)};
        }),
-       "certificates.fingerprint_allowlist[1]: 63 hex digits, want 64"},
+       ": certificates.fingerprint_allowlist[1]: 63 hex digits, want 64"},
       {"D3 EMS OpenSSL label", Product::kEms, ems([&](json& c) {
          c["certificates"]["fingerprint_allowlist"] = {"SHA256 Fingerprint=" + a};
        }),
-       "certificates.fingerprint_allowlist[0]: starts with OpenSSL's"},
+       ": certificates.fingerprint_allowlist[0]: starts with OpenSSL's"},
       {"I7 EMS string instead of array", Product::kEms,
        ems([&](json& c) { c["certificates"]["fingerprint_allowlist"] = a; }),
-       "certificates.fingerprint_allowlist: got a string"},
-      {"I12 EMS JSON syntax error", Product::kEms, "{\"certificates\": {,}}", "not JSON"},
+       ": certificates.fingerprint_allowlist: got a string"},
+      {"I12 EMS JSON syntax error", Product::kEms, "{\"certificates\": {,}}",
+       ": not JSON: line 1, column 19 (byte 19): "},
       {"I12 EMS missing CA file", Product::kEms,
        ems([](json& c) { c["certificates"]["cert_chain"] = {"/nonexistent/ca.pem"}; }),
-       "certificates.cert_chain: /nonexistent/ca.pem: cannot load CA certificates"},
+       ": certificates.cert_chain: /nonexistent/ca.pem: cannot load CA certificates"},
       {"C7 LSR empty string", Product::kLsr, lsr + "scripts.fingerprint_allowlist = \"\"\n",
-       "scripts.fingerprint_allowlist: empty string"},
+       ":5: scripts.fingerprint_allowlist: empty string"},
       {"C5 LSR legacy key", Product::kLsr, lsr + "scripts.fingerprint_whitelist = \"" + a + "\"\n",
-       "scripts.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
+       ":5: scripts.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
       {"I5 LSR bad entry", Product::kLsr,
        lsr + "scripts.fingerprint_allowlist = \"" + a + "," + a + "0\"\n",
-       "scripts.fingerprint_allowlist item 2: 65 hex digits, want 64"},
+       ":5: scripts.fingerprint_allowlist item 2: 65 hex digits, want 64"},
       {"D6 LSR trailing comma", Product::kLsr,
-       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\"\n", "empty item after the trailing"},
+       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\"\n",
+       ":5: scripts.fingerprint_allowlist item 2: empty item after the trailing comma (D6)"},
       {"C13 LSR Lua syntax error (documented two-line string)", Product::kLsr,
-       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\n" + a + "\"\n", "unfinished string"},
+       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\n" + a + "\"\n",
+       ":5: unfinished string near '\"" + a + ",'"},
       {"I7 LSR table instead of string", Product::kLsr,
        lsr + "scripts.fingerprint_allowlist = {\"" + a + "\"}\n",
-       "scripts.fingerprint_allowlist: got a table"},
+       ":5: scripts.fingerprint_allowlist: got a table"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Workspace work;
-    std::string path =
-        work.Write(c.product == Product::kEms ? "config.json" : "config.lua", c.text);
+    const std::string file = c.product == Product::kEms ? "config.json" : "config.lua";
+    std::string path = work.Write(file, c.text);
     Fpref fpref = StartFpref(
         {"--product", ProductName(c.product), "--config", path, "--log", work.Path("fpref.log")});
     ASSERT_NE(fpref.child, nullptr);
     std::optional<ProcessStatus> status = fpref.Wait();
     EXPECT_TRUE(ExitedWith(status, kExitInvalidConfig));
     const std::string err = fpref.Stderr();
-    EXPECT_EQ(err.rfind("fpref: " + path + ": ", 0), 0u) << err;
-    EXPECT_TRUE(Contains(err, c.want)) << err;
+    // One line that names the file once, then where in it and why.
+    EXPECT_EQ(err.rfind("fpref: " + path + c.want, 0), 0u) << err;
+    EXPECT_EQ(Count(err, file), 1u) << err;
     EXPECT_EQ(Count(err, "\n"), 1u) << err;
     EXPECT_EQ(work.Read("fpref.log"), err);
   }

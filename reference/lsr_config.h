@@ -54,7 +54,9 @@ Result<LsrConfig> ParseLsrConfig(std::string_view lua_text,
                                  const LsrLimits& limits = {});
 
 // LoadLsrConfig reads and parses the file at `path`. Returns the Error of ReadFile or of
-// ParseLsrConfig (run with the file's name as chunk name), the latter prefixed with the path.
+// ParseLsrConfig, whose message then names the path where Lua's chunk name would stand, with
+// the line when known: "/etc/lsr/config.lua:3: unfinished string near ...",
+// "/etc/lsr/config.lua: not enough memory ...". Warnings start the same way.
 Result<LsrConfig> LoadLsrConfig(const std::filesystem::path& path, const LsrLimits& limits = {});
 
 // ParseLsrAllowlist reads the value of scripts.fingerprint_allowlist alone: fingerprints

@@ -364,7 +364,9 @@ TEST(ParseLsrAllowlistTest, SplitsTrimsAndRejects) {
   }
 }
 
-TEST(LoadLsrConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {
+// Errors and warnings name the file once, by its path, with the line where Lua's chunk name
+// and position would stand.
+TEST(LoadLsrConfigTest, ReadsAFileAndNamesItsPathWithTheLine) {
   Result<TempDir> dir = TempDir::Create("fpconform-lsr-test-");
   ASSERT_TRUE(dir.ok()) << dir.error().message;
   std::filesystem::path good = dir->path() / "config.lua";
@@ -373,12 +375,43 @@ TEST(LoadLsrConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_TRUE(config->allowlist.has_value());
 
-  std::filesystem::path bad = dir->path() / "broken.lua";
-  ASSERT_TRUE(WriteFile(bad, kDocLiteral).ok());
-  Result<LsrConfig> invalid = LoadLsrConfig(bad);
-  ASSERT_FALSE(invalid.ok());
-  EXPECT_EQ(invalid.error().message,
-            bad.string() + ": broken.lua:2: unfinished string near '\"" + kDocA + ",'");
+  // A name longer than the 59 characters Lua keeps of a chunk name.
+  const std::string long_name = std::string(70, 'n') + ".lua";
+  struct Case {
+    const char* name;
+    std::string file;
+    std::string text;
+    std::string want;  // after the path
+  };
+  const Case cases[] = {
+      {"syntax error", "broken.lua", kDocLiteral,
+       ":2: unfinished string near '\"" + std::string(kDocA) + ",'"},
+      {"setting", "config.lua", "\n" + Assign(""),
+       ":2: scripts.fingerprint_allowlist: empty string; remove the key to disable fingerprint "
+       "validation (C7)"},
+      {"no line", "config.lua", "scripts = nil\n", ": scripts: got nil, want a table"},
+      {"budget", "config.lua", "local s = string.rep('x', 1e9)\n",
+       ": not enough memory (the sandbox allows 33554432 bytes)"},
+      {"long file name", long_name, "\n\nerror('boom')\n", ":3: boom"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::filesystem::path bad = dir->path() / c.file;
+    ASSERT_TRUE(WriteFile(bad, c.text).ok());
+    Result<LsrConfig> invalid = LoadLsrConfig(bad);
+    ASSERT_FALSE(invalid.ok());
+    EXPECT_EQ(invalid.error().message, bad.string() + c.want);
+  }
+
+  std::filesystem::path warned = dir->path() / "warned.lua";
+  ASSERT_TRUE(WriteFile(warned, "\n" + Assign(kA)).ok());
+  Result<LsrConfig> plain = LoadLsrConfig(warned);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->warnings,
+            std::vector<std::string>{warned.string() +
+                                     ":2: scripts.fingerprint_allowlist: scripts.rap_ssl is false, "
+                                     "so the connection to the EMS is plain HTTP and is not "
+                                     "checked against the allowlist (D7)"});
 
   Result<LsrConfig> missing = LoadLsrConfig(dir->path() / "absent.lua");
   ASSERT_FALSE(missing.ok());
