@@ -501,6 +501,9 @@ TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
     // The diagnostic after "fpref: <path>": the JSON path or the Lua line, then the reason
     // (or its beginning).
     std::string want;
+    // Bound of the whole run, for configurations that try to run forever: the sandbox's
+    // default budgets (200 ms at most) plus the process's start and exit.
+    std::optional<milliseconds> within = std::nullopt;
   };
   const Case cases[] = {
       {"C7 EMS empty list", Product::kEms,
@@ -547,17 +550,31 @@ TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
       {"I7 LSR table instead of string", Product::kLsr,
        lsr + "scripts.fingerprint_allowlist = {\"" + a + "\"}\n",
        ":5: scripts.fingerprint_allowlist: got a table"},
+      {"I12 LSR runaway loop", Product::kLsr, lsr + "while true do end\n",
+       ":5: instruction budget of 5000000 exceeded", milliseconds(1000)},
+      {"I12 LSR allocation bomb", Product::kLsr,
+       lsr + "local t = {}\nwhile true do t[#t + 1] = string.rep('x', 1 << 20) .. #t end\n",
+       ": not enough memory (the sandbox allows 33554432 bytes)", milliseconds(1000)},
+      {"I12 LSR expensive instructions", Product::kLsr,
+       lsr + "local s = string.rep('x', 100000)\nwhile true do local t = s .. 'y' end\n",
+       ":6: run time limit of 200 ms exceeded", milliseconds(1000)},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Workspace work;
     const std::string file = c.product == Product::kEms ? "config.json" : "config.lua";
     std::string path = work.Write(file, c.text);
+    auto start = std::chrono::steady_clock::now();
     Fpref fpref = StartFpref(
         {"--product", ProductName(c.product), "--config", path, "--log", work.Path("fpref.log")});
     ASSERT_NE(fpref.child, nullptr);
     std::optional<ProcessStatus> status = fpref.Wait();
+    auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_TRUE(ExitedWith(status, kExitInvalidConfig));
+    if (c.within) {
+      EXPECT_LT(elapsed, *c.within)
+          << std::chrono::duration_cast<milliseconds>(elapsed).count() << " ms";
+    }
     const std::string err = fpref.Stderr();
     // One line that names the file once, then where in it and why.
     EXPECT_EQ(err.rfind("fpref: " + path + c.want, 0), 0u) << err;
