@@ -458,24 +458,58 @@ TEST(FprefLsrTest, ConnectsDecidesAndReports) {
 }
 
 // I9: like the real daemons, fpref keeps running after a rejection, until SIGTERM or
-// SIGINT, and then exits 0.
+// SIGINT, and then exits 0. The EMS rejects an unlisted auto_bind endpoint, then still
+// accepts a listed one; the LSR rejects its only (unlisted) EMS.
 TEST(FprefLifecycleTest, KeepsRunningAfterRejectionUntilSignalled) {
   ASSERT_NE(SharedPki(), nullptr);
-  for (int signal_number : {SIGTERM, SIGINT}) {
-    SCOPED_TRACE(std::string("I9 stopped by ") + strsignal(signal_number));
-    std::unique_ptr<TlsTestServer> ems = StartServer("edge-b");
-    ASSERT_NE(ems, nullptr);
+  struct Case {
+    const char* name;
+    Product product;
+    int signal_number;
+  };
+  const Case cases[] = {
+      {"I9 LSR stopped by SIGTERM", Product::kLsr, SIGTERM},
+      {"I9 LSR stopped by SIGINT", Product::kLsr, SIGINT},
+      {"I9 EMS stopped by SIGTERM", Product::kEms, SIGTERM},
+      {"I9 EMS stopped by SIGINT", Product::kEms, SIGINT},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<TlsTestServer> unlisted = StartServer("edge-b");
+    std::unique_ptr<TlsTestServer> listed = StartServer("edge-a");
+    std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+    ASSERT_TRUE(unlisted && listed && platform);
     Workspace work;
-    Fpref fpref =
-        StartFpref({"--product", "lsr", "--config",
-                    work.Write("config.lua", LsrConfig(ems->port()) + LsrPin({"edge-a"}))});
+    std::string path;
+    if (c.product == Product::kEms) {
+      json config = EmsConfig(platform->port());
+      AddEdge(config, unlisted->port());
+      AddEdge(config, listed->port());
+      Pin(config, {"edge-a"});
+      path = work.Write("config.json", config.dump(2));
+    } else {
+      path = work.Write("config.lua", LsrConfig(unlisted->port()) + LsrPin({"edge-a"}));
+    }
+    Fpref fpref = StartFpref({"--product", ProductName(c.product), "--config", path});
     ASSERT_NE(fpref.child, nullptr);
-    EXPECT_TRUE(Rejected(WaitEnded(*ems, 1)));
+    EXPECT_TRUE(Rejected(WaitEnded(*unlisted, 1)));
+    if (c.product == Product::kEms) {
+      EXPECT_TRUE(Accepted(WaitEnded(*listed, 1)));
+      EXPECT_TRUE(Accepted(WaitEnded(*platform, 1)));
+    }
     EXPECT_FALSE(fpref.child->WaitFor(milliseconds(300)).ok()) << "exited after a rejection";
-    ASSERT_EQ(kill(fpref.child->pid(), signal_number), 0);
+    ASSERT_EQ(kill(fpref.child->pid(), c.signal_number), 0);
     std::optional<ProcessStatus> status = fpref.Wait(milliseconds(2000));
     EXPECT_TRUE(ExitedWith(status, kExitOk));
-    EXPECT_TRUE(Contains(fpref.Stderr(), " rejected: fingerprint ")) << fpref.Stderr();
+    const std::string err = fpref.Stderr();
+    EXPECT_TRUE(Contains(err, "fpref: edge " + Endpoint(*unlisted) + " rejected: fingerprint " +
+                                  Fingerprint("edge-b") + " not in fingerprint_allowlist"))
+        << err;
+    if (c.product == Product::kEms) {
+      EXPECT_TRUE(Contains(err, "fpref: edge " + Endpoint(*listed) + " accepted: fingerprint " +
+                                    Fingerprint("edge-a") + " listed at "))
+          << err;
+    }
   }
 }
 
