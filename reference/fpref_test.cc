@@ -568,6 +568,9 @@ TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
       {"I12 EMS missing CA file", Product::kEms,
        ems([](json& c) { c["certificates"]["cert_chain"] = {"/nonexistent/ca.pem"}; }),
        ": certificates.cert_chain: /nonexistent/ca.pem: cannot load CA certificates"},
+      {"I12 EMS CA file with a line break in its name", Product::kEms,
+       ems([](json& c) { c["certificates"]["cert_chain"] = {"/nonexistent/a\nb.pem"}; }),
+       ": certificates.cert_chain: /nonexistent/a\\x0Ab.pem: cannot load CA certificates"},
       {"C7 LSR empty string", Product::kLsr, lsr + "scripts.fingerprint_allowlist = \"\"\n",
        ":5: scripts.fingerprint_allowlist: empty string"},
       {"C5 LSR legacy key", Product::kLsr, lsr + "scripts.fingerprint_whitelist = \"" + a + "\"\n",
@@ -619,6 +622,90 @@ TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
   // No case made any connection.
   EXPECT_TRUE(platform->Observations().empty());
   EXPECT_TRUE(edge->Observations().empty());
+}
+
+// One line per connection, whatever the configuration or the server puts in a host name, a
+// reason or a status line: bytes outside printable ASCII are written as \xNN.
+TEST(FprefOutputTest, DecisionLineEscapesConfiguredAndReceivedText) {
+  ConnectionPlan plain;
+  plain.host = "h\nx";
+  plain.port = 8080;
+  plain.tls = false;
+  plain.allowlist_configured = true;
+  ExchangeResult answered;
+  answered.decision.accepted = true;
+  answered.status_line = "HTTP/1.1 200 \x1b[31mOK\r";
+  EXPECT_EQ(DecisionLine(plain, answered),
+            "fpref: edge h\\x0Ax:8080 accepted (plain HTTP, not checked, D7); response: HTTP/1.1 "
+            "200 \\x1B[31mOK\\x0D");
+
+  ConnectionPlan platform;
+  platform.role = Role::kPlatform;
+  platform.host = "fe80::1%eth0\n";
+  platform.port = 443;
+  ExchangeResult wrong_name;
+  wrong_name.decision.reason = RejectReason::kHostName;
+  wrong_name.decision.text = "host name validation: certificate does not name host a\nb";
+  EXPECT_EQ(DecisionLine(platform, wrong_name),
+            "fpref: platform [fe80::1%eth0\\x0A]:443 rejected: host name validation: certificate "
+            "does not name host a\\x0Ab");
+  EXPECT_EQ(EndpointText("a\tb", 1), "a\\x09b:1");
+}
+
+// The same end to end: hosts with line breaks in an EMS and an LSR configuration.
+TEST(FprefOutputTest, HostsWithLineBreaksStayOnOneLine) {
+  ASSERT_NE(SharedPki(), nullptr);
+  std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+  ASSERT_NE(platform, nullptr);
+  json ems = EmsConfig(platform->port());
+  AddEdge(ems, 8443, true, "a\nb");
+  AddEdge(ems, 8080, false, "c\r\nforged");
+  Pin(ems, {"edge-a"});
+  struct Case {
+    const char* name;
+    Product product;
+    std::string text;
+    std::vector<std::string> want;  // the lines of stderr, each up to its end or a prefix
+  };
+  const Case cases[] = {
+      {"EMS auto_bind hosts",
+       Product::kEms,
+       ems.dump(2),
+       {"fpref: warning: auto_bind[1]: plain HTTP endpoint c\\x0D\\x0Aforged:8080 is "
+        "not checked against the fingerprint allowlist (D7)",
+        "fpref: platform " + Endpoint(*platform) + " accepted (not pinned, C8); response: ",
+        "fpref: edge a\\x0Ab:8443 unreachable: cannot resolve a\\x0Ab: ",
+        "fpref: edge c\\x0D\\x0Aforged:8080 unreachable: cannot resolve "
+        "c\\x0D\\x0Aforged: "}},
+      {"LSR rap_host",
+       Product::kLsr,
+       LsrConfig(8443, "a\\nb"),
+       {"fpref: edge a\\x0Ab:8443 unreachable: cannot resolve a\\x0Ab: "}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Workspace work;
+    std::string path =
+        work.Write(c.product == Product::kEms ? "config.json" : "config.lua", c.text);
+    Fpref fpref = StartFpref({"--product", ProductName(c.product), "--config", path,
+                              "--exit-when-done", "--timeout-ms", "2000"});
+    ASSERT_NE(fpref.child, nullptr);
+    EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitNotAllAccepted));
+    const std::string err = fpref.Stderr();
+    std::vector<std::string> lines;
+    for (size_t start = 0, end; start < err.size(); start = end + 1) {
+      end = err.find('\n', start);
+      if (end == std::string::npos) {
+        end = err.size();
+      }
+      lines.push_back(err.substr(start, end - start));
+    }
+    ASSERT_EQ(lines.size(), c.want.size()) << err;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      EXPECT_EQ(lines[i].rfind(c.want[i], 0), 0u) << lines[i];
+      EXPECT_EQ(lines[i].find('\r'), std::string::npos) << lines[i];
+    }
+  }
 }
 
 TEST(FprefConfigTest, MissingConfigFileExits) {
