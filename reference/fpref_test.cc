@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -156,6 +157,75 @@ class SilentListener {
  private:
   int fd_ = -1;
   uint16_t port_ = 0;
+};
+
+// FullListener listens on loopback with a backlog of 0 and never accepts. Linux lets one
+// connection complete into the accept queue and then drops further SYNs (the client
+// retransmits after 1 s, 3 s, ...), so once the queue is filled a connect() to it stays
+// unanswered: a server that lets every TCP connect hang, without leaving the machine.
+class FullListener {
+ public:
+  FullListener() {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(addr);
+    if (bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(listener_, 0) != 0 ||
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+      problem_ = "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    // The first connection fills the queue; the second must then stay unanswered. If it
+    // connects, this kernel answers beyond the backlog and the test cannot work here.
+    if (!Connect(milliseconds(2000))) {
+      problem_ = "the first connection was not accepted into the queue";
+    } else if (Connect(milliseconds(200))) {
+      problem_ = "the kernel answered a connection beyond the listen backlog";
+    } else {
+      ready_ = true;
+    }
+  }
+  ~FullListener() {
+    for (int fd : clients_) {
+      close(fd);
+    }
+    close(listener_);
+  }
+  FullListener(const FullListener&) = delete;
+  FullListener& operator=(const FullListener&) = delete;
+
+  uint16_t port() const { return port_; }
+  // ready tells whether connects to port() now hang; problem() says why not.
+  bool ready() const { return ready_; }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  // Connect starts one more client connection; returns whether it completed within `wait`.
+  bool Connect(milliseconds wait) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    clients_.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port_);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      return true;
+    }
+    pollfd pfd{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t length = sizeof(error);
+    return errno == EINPROGRESS && poll(&pfd, 1, static_cast<int>(wait.count())) == 1 &&
+           getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
+  }
+
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> clients_;
+  bool ready_ = false;
+  std::string problem_;
 };
 
 // Workspace: a temporary directory holding one run's configuration and log.
@@ -751,6 +821,25 @@ TEST(FprefBoundsTest, HandshakeTimeoutIsBounded) {
   EXPECT_TRUE(Contains(fpref.Stderr(), "fpref: edge 127.0.0.1:" + std::to_string(silent.port()) +
                                            " timeout: no TLS handshake within 300 ms"))
       << fpref.Stderr();
+}
+
+TEST(FprefBoundsTest, ConnectTimeoutIsBounded) {
+  FullListener full;
+  if (!full.ready()) {
+    GTEST_SKIP() << "no loopback server that leaves a connect unanswered: " << full.problem();
+  }
+  Workspace work;
+  auto start = std::chrono::steady_clock::now();
+  Fpref fpref =
+      StartFpref({"--product", "lsr", "--config", work.Write("config.lua", LsrConfig(full.port())),
+                  "--timeout-ms", "300", "--exit-when-done"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitNotAllAccepted));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, milliseconds(300));
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  EXPECT_EQ(fpref.Stderr(), "fpref: edge 127.0.0.1:" + std::to_string(full.port()) +
+                                " timeout: no TCP connection within 300 ms\n");
 }
 
 TEST(FprefBoundsTest, SignalDuringHandshakeEndsPromptly) {
