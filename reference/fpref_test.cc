@@ -661,7 +661,7 @@ TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
        ":5: instruction budget of 5000000 exceeded", milliseconds(1000)},
       {"I12 LSR allocation bomb", Product::kLsr,
        lsr + "local t = {}\nwhile true do t[#t + 1] = string.rep('x', 1 << 20) .. #t end\n",
-       ": not enough memory (the sandbox allows 33554432 bytes)", milliseconds(1000)},
+       ": not enough memory (the sandbox allows 16777216 bytes)", milliseconds(1000)},
       {"I12 LSR expensive instructions", Product::kLsr,
        lsr + "local s = string.rep('x', 100000)\nwhile true do local t = s .. 'y' end\n",
        ":6: run time limit of 200 ms exceeded", milliseconds(1000)},

@@ -22,7 +22,11 @@ struct LsrLimits {
   // Lua VM instructions. A real configuration runs a few dozen; 5 million cheap ones take
   // about 25 ms, so a plain runaway loop ends here, long before max_run_time.
   uint64_t max_instructions = 5'000'000;
-  size_t max_memory_bytes = 32 << 20;  // bytes held by the Lua state at any time
+  // Bytes held by the Lua state at any time. A real configuration needs tens of KiB (a few
+  // hundred with a thousand fingerprints). Filling the budget takes time too, and more than
+  // linearly for a deep recursion (the collector walks the growing stack): at 32 MiB that
+  // took 130 ms under ASan, too near max_run_time on a loaded machine; at 16 MiB, 50 ms.
+  size_t max_memory_bytes = 16 << 20;
   // Wall-clock time of the chunk's run. A backstop for instructions that each do a lot of
   // work (copying or comparing megabytes), which the instruction count cannot see. A real
   // configuration finishes in well under a millisecond; 200 ms leaves room for a slow or
