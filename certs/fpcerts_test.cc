@@ -105,5 +105,20 @@ TEST(FpcertsTest, CommandLineAndInputErrors) {
   }
 }
 
+// The line certs/README.md shows for text that is not JSON, as the command prints it.
+TEST(FpcertsTest, DescriptionThatIsNotJsonSaysWhere) {
+  Result<TempDir> work = TempDir::Create("fpconform-fpcerts-test-");
+  ASSERT_TRUE(work.ok()) << work.error().message;
+  fs::path description = work->path() / "pki.json";
+  ASSERT_TRUE(WriteFile(description, "{\n  \"keys\": [\n").ok());
+  CommandRun run = RunFpcerts(work->path(), "--out " + Quote(work->path() / "out") +
+                                                " --description " + Quote(description));
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_EQ(run.out, "");
+  EXPECT_EQ(run.err, "fpcerts: " + description.string() +
+                         ": not JSON: line 3, column 1 (byte 15): syntax error while parsing "
+                         "value - unexpected end of input; expected '[', '{', or a literal\n");
+}
+
 }  // namespace
 }  // namespace fpconform

@@ -268,13 +268,22 @@ TEST(PkiDescriptionTest, TextThatIsNotJsonSaysWhere) {
   struct Case {
     const char* name;
     const char* text;
-    const char* want;
+    std::string want;
   };
+  // The whole line: "<file>: not JSON: line L, column C (byte B): <parser's reason>".
+  const std::string end_of_input =
+      "syntax error while parsing value - unexpected end of input; expected '[', '{', or a "
+      "literal";
   const Case cases[] = {
-      {"empty", "", "pki.json: not JSON: line 1, column 1 "},
-      {"unclosed object", "{\n  \"keys\": [\n", "pki.json: not JSON: line 3, "},
-      {"trailing comma", "{\"keys\": [1,]}", "pki.json: not JSON: line 1, "},
-      {"comment", "// pki\n{}", "pki.json: not JSON: line 1, column 1 "},
+      {"empty", "", "pki.json: not JSON: line 1, column 1 (byte 1): " + end_of_input},
+      {"unclosed object (certs/README.md)", "{\n  \"keys\": [\n",
+       "pki.json: not JSON: line 3, column 1 (byte 15): " + end_of_input},
+      {"trailing comma", "{\"keys\": [1,]}",
+       "pki.json: not JSON: line 1, column 13 (byte 13): syntax error while parsing value - "
+       "unexpected ']'; expected '[', '{', or a literal"},
+      {"comment", "// pki\n{}",
+       "pki.json: not JSON: line 1, column 1 (byte 1): syntax error while parsing value - "
+       "invalid literal; last read: '/'"},
       {"duplicate key", "{\"keys\": [], \"keys\": []}",
        "pki.json: keys: duplicate key; write each key once"},
   };
@@ -283,7 +292,7 @@ TEST(PkiDescriptionTest, TextThatIsNotJsonSaysWhere) {
     Result<PkiDescription> parsed = ParsePkiDescription(c.text, "pki.json");
     ASSERT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidInput);
-    EXPECT_EQ(parsed.error().message.rfind(c.want, 0), 0u) << parsed.error().message;
+    EXPECT_EQ(parsed.error().message, c.want);
     EXPECT_EQ(parsed.error().message.find('\n'), std::string::npos) << parsed.error().message;
   }
 }

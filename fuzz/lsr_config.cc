@@ -24,8 +24,8 @@ using fpconform::ref::LsrLimits;
 
 constexpr std::string_view kTarget = "lsr_config";
 
-// FuzzLimits: budgets sized for fuzzing, far below the defaults (20 M instructions, 32 MiB,
-// 1 s) and far above what a real config.lua needs (the fixture and the rendered scenarios run
+// FuzzLimits: budgets sized for fuzzing, far below the defaults (5 M instructions, 16 MiB,
+// 200 ms) and far above what a real config.lua needs (the fixture and the rendered scenarios run
 // in at most 40 instructions and 20 KiB, most of it the libraries; a 4 KiB input without
 // loops runs a few thousand instructions at most). Loops are how an input spends a budget: at
 // 20 000 instructions such an input costs a fraction of a millisecond (about 10 ms when each

@@ -16,6 +16,7 @@
 #include <optional>
 #include <utility>
 
+#include "base/json_text.h"
 #include "reference/mutant.h"
 
 namespace fpconform::ref {
@@ -124,7 +125,7 @@ Fd ConnectTcp(const std::string& host, int port, Attempt& attempt) {
   int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);
   if (rc != 0) {
     attempt.Fail(RejectReason::kUnreachable,
-                 "cannot resolve " + host + ": " + std::string(gai_strerror(rc)));
+                 "cannot resolve " + Printable(host) + ": " + std::string(gai_strerror(rc)));
     return Fd();
   }
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, freeaddrinfo);

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "base/json_text.h"
 #include "reference/mutant.h"
 
 namespace fpconform::ref {
@@ -11,6 +12,8 @@ namespace {
 // The REST call an LSR makes to its EMS to learn whether the EMS is connected.
 constexpr char kLsrRequestPath[] = "/Thingworx/Things/LocalEms/Properties/isConnected";
 
+// HostHeader: the host as EndpointText writes it, so control bytes never reach the request
+// (such a host does not resolve anyway).
 std::string HostHeader(const std::string& host, int port) {
   return "Host: " + EndpointText(host, port) + "\r\n";
 }
@@ -77,7 +80,8 @@ const char* RoleName(Role role) { return role == Role::kPlatform ? "platform" : 
 
 std::string EndpointText(const std::string& host, int port) {
   bool ipv6 = host.find(':') != std::string::npos;
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  std::string shown = Printable(host);
+  return (ipv6 ? "[" + shown + "]" : shown) + ":" + std::to_string(port);
 }
 
 Result<std::unique_ptr<ProductClient>> ProductClient::Load(Product product,
@@ -220,18 +224,20 @@ ExchangeResult ProductClient::Connect(size_t index, const ExchangeOptions& optio
 }
 
 std::string DecisionLine(const ConnectionPlan& plan, const ExchangeResult& result) {
+  // Every part that comes from the configuration or the server goes through Printable (the
+  // host in EndpointText too): a "\n" in a host name must not split the line.
   std::string line =
       std::string("fpref: ") + RoleName(plan.role) + " " + EndpointText(plan.host, plan.port) + " ";
   const Decision& decision = result.decision;
   if (!decision.accepted) {
-    return line + VerdictWord(decision.reason) + ": " + decision.text;
+    return line + VerdictWord(decision.reason) + ": " + Printable(decision.text);
   }
-  line += "accepted" + AcceptedDetail(plan, decision);
+  line += "accepted" + Printable(AcceptedDetail(plan, decision));
   if (!result.status_line.empty()) {
-    line += "; response: " + result.status_line;
+    line += "; response: " + Printable(result.status_line);
   }
   if (!result.problem.empty()) {
-    line += "; " + result.problem;
+    line += "; " + Printable(result.problem);
   }
   return line;
 }

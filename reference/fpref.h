@@ -109,12 +109,14 @@ class ProductClient {
   std::vector<const TlsClientContext*> plan_contexts_;  // per plan; nullptr for plain
 };
 
-// EndpointText returns host:port, with an IPv6 address in brackets ("[::1]:443"); never
-// fails.
+// EndpointText returns host:port for output, with an IPv6 address in brackets ("[::1]:443")
+// and the host's bytes outside printable ASCII written as \xNN (Printable); never fails.
 std::string EndpointText(const std::string& host, int port);
 
 // DecisionLine returns the one line fpref prints for a finished connection (never fails),
 // e.g. "fpref: edge 127.0.0.1:40123 rejected: fingerprint 3A:...:9F not in fingerprint_allowlist".
+// Text from the configuration or the server (host, reason, status line) is passed through
+// Printable, so the line stays one line whatever it holds.
 std::string DecisionLine(const ConnectionPlan& plan, const ExchangeResult& result);
 
 // RunSummary: how the connections of one fpref run went.

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -156,6 +157,75 @@ class SilentListener {
  private:
   int fd_ = -1;
   uint16_t port_ = 0;
+};
+
+// FullListener listens on loopback with a backlog of 0 and never accepts. Linux lets one
+// connection complete into the accept queue and then drops further SYNs (the client
+// retransmits after 1 s, 3 s, ...), so once the queue is filled a connect() to it stays
+// unanswered: a server that lets every TCP connect hang, without leaving the machine.
+class FullListener {
+ public:
+  FullListener() {
+    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof(addr);
+    if (bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(listener_, 0) != 0 ||
+        getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+      problem_ = "cannot listen on loopback";
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    // The first connection fills the queue; the second must then stay unanswered. If it
+    // connects, this kernel answers beyond the backlog and the test cannot work here.
+    if (!Connect(milliseconds(2000))) {
+      problem_ = "the first connection was not accepted into the queue";
+    } else if (Connect(milliseconds(200))) {
+      problem_ = "the kernel answered a connection beyond the listen backlog";
+    } else {
+      ready_ = true;
+    }
+  }
+  ~FullListener() {
+    for (int fd : clients_) {
+      close(fd);
+    }
+    close(listener_);
+  }
+  FullListener(const FullListener&) = delete;
+  FullListener& operator=(const FullListener&) = delete;
+
+  uint16_t port() const { return port_; }
+  // ready tells whether connects to port() now hang; problem() says why not.
+  bool ready() const { return ready_; }
+  const std::string& problem() const { return problem_; }
+
+ private:
+  // Connect starts one more client connection; returns whether it completed within `wait`.
+  bool Connect(milliseconds wait) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    clients_.push_back(fd);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port_);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      return true;
+    }
+    pollfd pfd{fd, POLLOUT, 0};
+    int error = 0;
+    socklen_t length = sizeof(error);
+    return errno == EINPROGRESS && poll(&pfd, 1, static_cast<int>(wait.count())) == 1 &&
+           getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0;
+  }
+
+  int listener_ = -1;
+  uint16_t port_ = 0;
+  std::vector<int> clients_;
+  bool ready_ = false;
+  std::string problem_;
 };
 
 // Workspace: a temporary directory holding one run's configuration and log.
@@ -458,24 +528,58 @@ TEST(FprefLsrTest, ConnectsDecidesAndReports) {
 }
 
 // I9: like the real daemons, fpref keeps running after a rejection, until SIGTERM or
-// SIGINT, and then exits 0.
+// SIGINT, and then exits 0. The EMS rejects an unlisted auto_bind endpoint, then still
+// accepts a listed one; the LSR rejects its only (unlisted) EMS.
 TEST(FprefLifecycleTest, KeepsRunningAfterRejectionUntilSignalled) {
   ASSERT_NE(SharedPki(), nullptr);
-  for (int signal_number : {SIGTERM, SIGINT}) {
-    SCOPED_TRACE(std::string("I9 stopped by ") + strsignal(signal_number));
-    std::unique_ptr<TlsTestServer> ems = StartServer("edge-b");
-    ASSERT_NE(ems, nullptr);
+  struct Case {
+    const char* name;
+    Product product;
+    int signal_number;
+  };
+  const Case cases[] = {
+      {"I9 LSR stopped by SIGTERM", Product::kLsr, SIGTERM},
+      {"I9 LSR stopped by SIGINT", Product::kLsr, SIGINT},
+      {"I9 EMS stopped by SIGTERM", Product::kEms, SIGTERM},
+      {"I9 EMS stopped by SIGINT", Product::kEms, SIGINT},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::unique_ptr<TlsTestServer> unlisted = StartServer("edge-b");
+    std::unique_ptr<TlsTestServer> listed = StartServer("edge-a");
+    std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+    ASSERT_TRUE(unlisted && listed && platform);
     Workspace work;
-    Fpref fpref =
-        StartFpref({"--product", "lsr", "--config",
-                    work.Write("config.lua", LsrConfig(ems->port()) + LsrPin({"edge-a"}))});
+    std::string path;
+    if (c.product == Product::kEms) {
+      json config = EmsConfig(platform->port());
+      AddEdge(config, unlisted->port());
+      AddEdge(config, listed->port());
+      Pin(config, {"edge-a"});
+      path = work.Write("config.json", config.dump(2));
+    } else {
+      path = work.Write("config.lua", LsrConfig(unlisted->port()) + LsrPin({"edge-a"}));
+    }
+    Fpref fpref = StartFpref({"--product", ProductName(c.product), "--config", path});
     ASSERT_NE(fpref.child, nullptr);
-    EXPECT_TRUE(Rejected(WaitEnded(*ems, 1)));
+    EXPECT_TRUE(Rejected(WaitEnded(*unlisted, 1)));
+    if (c.product == Product::kEms) {
+      EXPECT_TRUE(Accepted(WaitEnded(*listed, 1)));
+      EXPECT_TRUE(Accepted(WaitEnded(*platform, 1)));
+    }
     EXPECT_FALSE(fpref.child->WaitFor(milliseconds(300)).ok()) << "exited after a rejection";
-    ASSERT_EQ(kill(fpref.child->pid(), signal_number), 0);
+    ASSERT_EQ(kill(fpref.child->pid(), c.signal_number), 0);
     std::optional<ProcessStatus> status = fpref.Wait(milliseconds(2000));
     EXPECT_TRUE(ExitedWith(status, kExitOk));
-    EXPECT_TRUE(Contains(fpref.Stderr(), " rejected: fingerprint ")) << fpref.Stderr();
+    const std::string err = fpref.Stderr();
+    EXPECT_TRUE(Contains(err, "fpref: edge " + Endpoint(*unlisted) + " rejected: fingerprint " +
+                                  Fingerprint("edge-b") + " not in fingerprint_allowlist"))
+        << err;
+    if (c.product == Product::kEms) {
+      EXPECT_TRUE(Contains(err, "fpref: edge " + Endpoint(*listed) + " accepted: fingerprint " +
+                                    Fingerprint("edge-a") + " listed at "))
+          << err;
+    }
   }
 }
 
@@ -492,75 +596,186 @@ TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
     edit(config);
     return config.dump(2);
   };
-  const std::string lsr = LsrConfig(edge->port());
+  const std::string lsr = LsrConfig(edge->port());  // four lines
   const std::string a = Fingerprint("edge-a");
   struct Case {
     const char* name;
     Product product;
     std::string text;
-    std::string want;  // in the diagnostic
+    // The diagnostic after "fpref: <path>": the JSON path or the Lua line, then the reason
+    // (or its beginning).
+    std::string want;
+    // Bound of the whole run, for configurations that try to run forever: the sandbox's
+    // default budgets (200 ms at most) plus the process's start and exit.
+    std::optional<milliseconds> within = std::nullopt;
   };
   const Case cases[] = {
       {"C7 EMS empty list", Product::kEms,
        ems([](json& c) { c["certificates"]["fingerprint_allowlist"] = json::array(); }),
-       "certificates.fingerprint_allowlist: empty array"},
+       ": certificates.fingerprint_allowlist: empty array"},
       {"C5 EMS legacy key", Product::kEms,
        ems([&](json& c) { c["certificates"]["fingerprint_whitelist"] = {a}; }),
-       "certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
+       ": certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
       {"I6 EMS legacy key beside the new one", Product::kEms, ems([&](json& c) {
          c["certificates"]["fingerprint_whitelist"] = {a};
          c["certificates"]["fingerprint_allowlist"] = {a};
        }),
-       "rename it to fingerprint_allowlist"},
+       ": certificates.fingerprint_whitelist: the key was renamed fingerprint_allowlist in "
+       "5.4.10; rename it to fingerprint_allowlist"},
       {"I5 EMS bad entry", Product::kEms, ems([&](json& c) {
          c["certificates"]["fingerprint_allowlist"] = {a, a.substr(1)};
        }),
-       "certificates.fingerprint_allowlist[1]: 63 hex digits, want 64"},
+       ": certificates.fingerprint_allowlist[1]: 63 hex digits, want 64"},
       {"D3 EMS OpenSSL label", Product::kEms, ems([&](json& c) {
          c["certificates"]["fingerprint_allowlist"] = {"SHA256 Fingerprint=" + a};
        }),
-       "certificates.fingerprint_allowlist[0]: starts with OpenSSL's"},
+       ": certificates.fingerprint_allowlist[0]: starts with OpenSSL's"},
       {"I7 EMS string instead of array", Product::kEms,
        ems([&](json& c) { c["certificates"]["fingerprint_allowlist"] = a; }),
-       "certificates.fingerprint_allowlist: got a string"},
-      {"I12 EMS JSON syntax error", Product::kEms, "{\"certificates\": {,}}", "not JSON"},
+       ": certificates.fingerprint_allowlist: got a string"},
+      {"I12 EMS JSON syntax error", Product::kEms, "{\"certificates\": {,}}",
+       ": not JSON: line 1, column 19 (byte 19): "},
       {"I12 EMS missing CA file", Product::kEms,
        ems([](json& c) { c["certificates"]["cert_chain"] = {"/nonexistent/ca.pem"}; }),
-       "certificates.cert_chain: /nonexistent/ca.pem: cannot load CA certificates"},
+       ": certificates.cert_chain: /nonexistent/ca.pem: cannot load CA certificates"},
+      {"I12 EMS CA file with a line break in its name", Product::kEms,
+       ems([](json& c) { c["certificates"]["cert_chain"] = {"/nonexistent/a\nb.pem"}; }),
+       ": certificates.cert_chain: /nonexistent/a\\x0Ab.pem: cannot load CA certificates"},
       {"C7 LSR empty string", Product::kLsr, lsr + "scripts.fingerprint_allowlist = \"\"\n",
-       "scripts.fingerprint_allowlist: empty string"},
+       ":5: scripts.fingerprint_allowlist: empty string"},
       {"C5 LSR legacy key", Product::kLsr, lsr + "scripts.fingerprint_whitelist = \"" + a + "\"\n",
-       "scripts.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
+       ":5: scripts.fingerprint_whitelist: the key was renamed fingerprint_allowlist"},
       {"I5 LSR bad entry", Product::kLsr,
        lsr + "scripts.fingerprint_allowlist = \"" + a + "," + a + "0\"\n",
-       "scripts.fingerprint_allowlist item 2: 65 hex digits, want 64"},
+       ":5: scripts.fingerprint_allowlist item 2: 65 hex digits, want 64"},
       {"D6 LSR trailing comma", Product::kLsr,
-       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\"\n", "empty item after the trailing"},
+       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\"\n",
+       ":5: scripts.fingerprint_allowlist item 2: empty item after the trailing comma (D6)"},
       {"C13 LSR Lua syntax error (documented two-line string)", Product::kLsr,
-       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\n" + a + "\"\n", "unfinished string"},
+       lsr + "scripts.fingerprint_allowlist = \"" + a + ",\n" + a + "\"\n",
+       ":5: unfinished string near '\"" + a + ",'"},
       {"I7 LSR table instead of string", Product::kLsr,
        lsr + "scripts.fingerprint_allowlist = {\"" + a + "\"}\n",
-       "scripts.fingerprint_allowlist: got a table"},
+       ":5: scripts.fingerprint_allowlist: got a table"},
+      {"I12 LSR runaway loop", Product::kLsr, lsr + "while true do end\n",
+       ":5: instruction budget of 5000000 exceeded", milliseconds(1000)},
+      {"I12 LSR allocation bomb", Product::kLsr,
+       lsr + "local t = {}\nwhile true do t[#t + 1] = string.rep('x', 1 << 20) .. #t end\n",
+       ": not enough memory (the sandbox allows 16777216 bytes)", milliseconds(1000)},
+      {"I12 LSR expensive instructions", Product::kLsr,
+       lsr + "local s = string.rep('x', 100000)\nwhile true do local t = s .. 'y' end\n",
+       ":6: run time limit of 200 ms exceeded", milliseconds(1000)},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Workspace work;
-    std::string path =
-        work.Write(c.product == Product::kEms ? "config.json" : "config.lua", c.text);
+    const std::string file = c.product == Product::kEms ? "config.json" : "config.lua";
+    std::string path = work.Write(file, c.text);
+    auto start = std::chrono::steady_clock::now();
     Fpref fpref = StartFpref(
         {"--product", ProductName(c.product), "--config", path, "--log", work.Path("fpref.log")});
     ASSERT_NE(fpref.child, nullptr);
     std::optional<ProcessStatus> status = fpref.Wait();
+    auto elapsed = std::chrono::steady_clock::now() - start;
     EXPECT_TRUE(ExitedWith(status, kExitInvalidConfig));
+    if (c.within) {
+      EXPECT_LT(elapsed, *c.within)
+          << std::chrono::duration_cast<milliseconds>(elapsed).count() << " ms";
+    }
     const std::string err = fpref.Stderr();
-    EXPECT_EQ(err.rfind("fpref: " + path + ": ", 0), 0u) << err;
-    EXPECT_TRUE(Contains(err, c.want)) << err;
+    // One line that names the file once, then where in it and why.
+    EXPECT_EQ(err.rfind("fpref: " + path + c.want, 0), 0u) << err;
+    EXPECT_EQ(Count(err, file), 1u) << err;
     EXPECT_EQ(Count(err, "\n"), 1u) << err;
     EXPECT_EQ(work.Read("fpref.log"), err);
   }
   // No case made any connection.
   EXPECT_TRUE(platform->Observations().empty());
   EXPECT_TRUE(edge->Observations().empty());
+}
+
+// One line per connection, whatever the configuration or the server puts in a host name, a
+// reason or a status line: bytes outside printable ASCII are written as \xNN.
+TEST(FprefOutputTest, DecisionLineEscapesConfiguredAndReceivedText) {
+  ConnectionPlan plain;
+  plain.host = "h\nx";
+  plain.port = 8080;
+  plain.tls = false;
+  plain.allowlist_configured = true;
+  ExchangeResult answered;
+  answered.decision.accepted = true;
+  answered.status_line = "HTTP/1.1 200 \x1b[31mOK\r";
+  EXPECT_EQ(DecisionLine(plain, answered),
+            "fpref: edge h\\x0Ax:8080 accepted (plain HTTP, not checked, D7); response: HTTP/1.1 "
+            "200 \\x1B[31mOK\\x0D");
+
+  ConnectionPlan platform;
+  platform.role = Role::kPlatform;
+  platform.host = "fe80::1%eth0\n";
+  platform.port = 443;
+  ExchangeResult wrong_name;
+  wrong_name.decision.reason = RejectReason::kHostName;
+  wrong_name.decision.text = "host name validation: certificate does not name host a\nb";
+  EXPECT_EQ(DecisionLine(platform, wrong_name),
+            "fpref: platform [fe80::1%eth0\\x0A]:443 rejected: host name validation: certificate "
+            "does not name host a\\x0Ab");
+  EXPECT_EQ(EndpointText("a\tb", 1), "a\\x09b:1");
+}
+
+// The same end to end: hosts with line breaks in an EMS and an LSR configuration.
+TEST(FprefOutputTest, HostsWithLineBreaksStayOnOneLine) {
+  ASSERT_NE(SharedPki(), nullptr);
+  std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+  ASSERT_NE(platform, nullptr);
+  json ems = EmsConfig(platform->port());
+  AddEdge(ems, 8443, true, "a\nb");
+  AddEdge(ems, 8080, false, "c\r\nforged");
+  Pin(ems, {"edge-a"});
+  struct Case {
+    const char* name;
+    Product product;
+    std::string text;
+    std::vector<std::string> want;  // the lines of stderr, each up to its end or a prefix
+  };
+  const Case cases[] = {
+      {"EMS auto_bind hosts",
+       Product::kEms,
+       ems.dump(2),
+       {"fpref: warning: auto_bind[1]: plain HTTP endpoint c\\x0D\\x0Aforged:8080 is "
+        "not checked against the fingerprint allowlist (D7)",
+        "fpref: platform " + Endpoint(*platform) + " accepted (not pinned, C8); response: ",
+        "fpref: edge a\\x0Ab:8443 unreachable: cannot resolve a\\x0Ab: ",
+        "fpref: edge c\\x0D\\x0Aforged:8080 unreachable: cannot resolve "
+        "c\\x0D\\x0Aforged: "}},
+      {"LSR rap_host",
+       Product::kLsr,
+       LsrConfig(8443, "a\\nb"),
+       {"fpref: edge a\\x0Ab:8443 unreachable: cannot resolve a\\x0Ab: "}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Workspace work;
+    std::string path =
+        work.Write(c.product == Product::kEms ? "config.json" : "config.lua", c.text);
+    Fpref fpref = StartFpref({"--product", ProductName(c.product), "--config", path,
+                              "--exit-when-done", "--timeout-ms", "2000"});
+    ASSERT_NE(fpref.child, nullptr);
+    EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitNotAllAccepted));
+    const std::string err = fpref.Stderr();
+    std::vector<std::string> lines;
+    for (size_t start = 0, end; start < err.size(); start = end + 1) {
+      end = err.find('\n', start);
+      if (end == std::string::npos) {
+        end = err.size();
+      }
+      lines.push_back(err.substr(start, end - start));
+    }
+    ASSERT_EQ(lines.size(), c.want.size()) << err;
+    for (size_t i = 0; i < lines.size(); ++i) {
+      EXPECT_EQ(lines[i].rfind(c.want[i], 0), 0u) << lines[i];
+      EXPECT_EQ(lines[i].find('\r'), std::string::npos) << lines[i];
+    }
+  }
 }
 
 TEST(FprefConfigTest, MissingConfigFileExits) {
@@ -606,6 +821,25 @@ TEST(FprefBoundsTest, HandshakeTimeoutIsBounded) {
   EXPECT_TRUE(Contains(fpref.Stderr(), "fpref: edge 127.0.0.1:" + std::to_string(silent.port()) +
                                            " timeout: no TLS handshake within 300 ms"))
       << fpref.Stderr();
+}
+
+TEST(FprefBoundsTest, ConnectTimeoutIsBounded) {
+  FullListener full;
+  if (!full.ready()) {
+    GTEST_SKIP() << "no loopback server that leaves a connect unanswered: " << full.problem();
+  }
+  Workspace work;
+  auto start = std::chrono::steady_clock::now();
+  Fpref fpref =
+      StartFpref({"--product", "lsr", "--config", work.Write("config.lua", LsrConfig(full.port())),
+                  "--timeout-ms", "300", "--exit-when-done"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitNotAllAccepted));
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(elapsed, milliseconds(300));
+  EXPECT_LT(elapsed, std::chrono::seconds(3));
+  EXPECT_EQ(fpref.Stderr(), "fpref: edge 127.0.0.1:" + std::to_string(full.port()) +
+                                " timeout: no TCP connection within 300 ms\n");
 }
 
 TEST(FprefBoundsTest, SignalDuringHandshakeEndsPromptly) {

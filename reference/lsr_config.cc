@@ -16,6 +16,11 @@ namespace {
 constexpr int kMaxPort = 65535;
 constexpr char kAllowlistKey[] = "scripts.fingerprint_allowlist";
 
+// The chunk name LoadLsrConfig runs a file under; the messages then name the file's path in
+// its place (AtPath). A fixed short name, because Lua cuts chunk names in its messages to 59
+// characters, which a path can easily exceed.
+constexpr char kFileChunkName[] = "config.lua";
+
 // The scripts.* keys the LSR reads, in the order RunScriptsChunk returns their values.
 enum Key {
   kRapHost,
@@ -252,6 +257,18 @@ Status ReadAllowlist(const Setting& setting, LsrConfig* config) {
   return Status::Ok();
 }
 
+// AtPath returns `message`, which starts with kFileChunkName as Lua's positions do
+// ("config.lua:3: ..." or "config.lua: ..."), with `path` in place of the chunk name, so that
+// the file is named once, with the line: "/etc/lsr/config.lua:3: ...".
+std::string AtPath(const std::filesystem::path& path, const std::string& message) {
+  std::string_view chunk_name = kFileChunkName;
+  if (message.starts_with(chunk_name) && message.size() > chunk_name.size() &&
+      message[chunk_name.size()] == ':') {
+    return path.string() + message.substr(chunk_name.size());
+  }
+  return path.string() + ": " + message;
+}
+
 }  // namespace
 
 Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chunk_name,
@@ -331,9 +348,14 @@ Result<LsrConfig> LoadLsrConfig(const std::filesystem::path& path, const LsrLimi
   if (!text.ok()) {
     return text.take_error();
   }
-  Result<LsrConfig> config = ParseLsrConfig(*text, path.filename().string(), limits);
+  Result<LsrConfig> config = ParseLsrConfig(*text, kFileChunkName, limits);
   if (!config.ok()) {
-    return Prefixed(path.string(), config.take_error());
+    Error error = config.take_error();
+    error.message = AtPath(path, error.message);
+    return error;
+  }
+  for (std::string& warning : config->warnings) {
+    warning = AtPath(path, warning);
   }
   return config;
 }

@@ -19,12 +19,20 @@ namespace fpconform::ref {
 
 // LsrLimits: what one run of a config.lua may spend before it fails with an error.
 struct LsrLimits {
-  uint64_t max_instructions = 20'000'000;  // Lua VM instructions
-  size_t max_memory_bytes = 32 << 20;      // bytes held by the Lua state at any time
-  // Wall-clock time of the chunk's run. A backstop for work done inside one library call
-  // (e.g. comparing or shifting tens of megabytes per instruction), which the instruction
-  // count cannot see; real configurations finish in microseconds. Zero: no limit.
-  std::chrono::milliseconds max_run_time{1000};
+  // Lua VM instructions. A real configuration runs a few dozen; 5 million cheap ones take
+  // about 25 ms, so a plain runaway loop ends here, long before max_run_time.
+  uint64_t max_instructions = 5'000'000;
+  // Bytes held by the Lua state at any time. A real configuration needs tens of KiB (a few
+  // hundred with a thousand fingerprints). Filling the budget takes time too, and more than
+  // linearly for a deep recursion (the collector walks the growing stack): at 32 MiB that
+  // took 130 ms under ASan, too near max_run_time on a loaded machine; at 16 MiB, 50 ms.
+  size_t max_memory_bytes = 16 << 20;
+  // Wall-clock time of the chunk's run. A backstop for instructions that each do a lot of
+  // work (copying or comparing megabytes), which the instruction count cannot see. A real
+  // configuration finishes in well under a millisecond; 200 ms leaves room for a slow or
+  // loaded machine and for sanitizers while rejecting a runaway chunk well within a second.
+  // Zero: no limit.
+  std::chrono::milliseconds max_run_time{200};
 };
 
 // LsrConfig: the scripts.* settings the LSR reads, with the LSR defaults for absent keys.
@@ -50,7 +58,9 @@ Result<LsrConfig> ParseLsrConfig(std::string_view lua_text,
                                  const LsrLimits& limits = {});
 
 // LoadLsrConfig reads and parses the file at `path`. Returns the Error of ReadFile or of
-// ParseLsrConfig (run with the file's name as chunk name), the latter prefixed with the path.
+// ParseLsrConfig, whose message then names the path where Lua's chunk name would stand, with
+// the line when known: "/etc/lsr/config.lua:3: unfinished string near ...",
+// "/etc/lsr/config.lua: not enough memory ...". Warnings start the same way.
 Result<LsrConfig> LoadLsrConfig(const std::filesystem::path& path, const LsrLimits& limits = {});
 
 // ParseLsrAllowlist reads the value of scripts.fingerprint_allowlist alone: fingerprints

@@ -364,7 +364,9 @@ TEST(ParseLsrAllowlistTest, SplitsTrimsAndRejects) {
   }
 }
 
-TEST(LoadLsrConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {
+// Errors and warnings name the file once, by its path, with the line where Lua's chunk name
+// and position would stand.
+TEST(LoadLsrConfigTest, ReadsAFileAndNamesItsPathWithTheLine) {
   Result<TempDir> dir = TempDir::Create("fpconform-lsr-test-");
   ASSERT_TRUE(dir.ok()) << dir.error().message;
   std::filesystem::path good = dir->path() / "config.lua";
@@ -373,35 +375,64 @@ TEST(LoadLsrConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_TRUE(config->allowlist.has_value());
 
-  std::filesystem::path bad = dir->path() / "broken.lua";
-  ASSERT_TRUE(WriteFile(bad, kDocLiteral).ok());
-  Result<LsrConfig> invalid = LoadLsrConfig(bad);
-  ASSERT_FALSE(invalid.ok());
-  EXPECT_EQ(invalid.error().message,
-            bad.string() + ": broken.lua:2: unfinished string near '\"" + kDocA + ",'");
+  // A name longer than the 59 characters Lua keeps of a chunk name.
+  const std::string long_name = std::string(70, 'n') + ".lua";
+  struct Case {
+    const char* name;
+    std::string file;
+    std::string text;
+    std::string want;  // after the path
+  };
+  const Case cases[] = {
+      {"syntax error", "broken.lua", kDocLiteral,
+       ":2: unfinished string near '\"" + std::string(kDocA) + ",'"},
+      {"setting", "config.lua", "\n" + Assign(""),
+       ":2: scripts.fingerprint_allowlist: empty string; remove the key to disable fingerprint "
+       "validation (C7)"},
+      {"no line", "config.lua", "scripts = nil\n", ": scripts: got nil, want a table"},
+      {"budget", "config.lua", "local s = string.rep('x', 1e9)\n",
+       ": not enough memory (the sandbox allows 16777216 bytes)"},
+      {"long file name", long_name, "\n\nerror('boom')\n", ":3: boom"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::filesystem::path bad = dir->path() / c.file;
+    ASSERT_TRUE(WriteFile(bad, c.text).ok());
+    Result<LsrConfig> invalid = LoadLsrConfig(bad);
+    ASSERT_FALSE(invalid.ok());
+    EXPECT_EQ(invalid.error().message, bad.string() + c.want);
+  }
+
+  std::filesystem::path warned = dir->path() / "warned.lua";
+  ASSERT_TRUE(WriteFile(warned, "\n" + Assign(kA)).ok());
+  Result<LsrConfig> plain = LoadLsrConfig(warned);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->warnings,
+            std::vector<std::string>{warned.string() +
+                                     ":2: scripts.fingerprint_allowlist: scripts.rap_ssl is false, "
+                                     "so the connection to the EMS is plain HTTP and is not "
+                                     "checked against the allowlist (D7)"});
 
   Result<LsrConfig> missing = LoadLsrConfig(dir->path() / "absent.lua");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
-// Hostile or runaway config.lua files: each must fail with a clean error, quickly, without
-// touching the file system. The time bound is only a hang guard, far above real costs.
+// Hostile or runaway config.lua files, run with the default limits (what fpref uses): each
+// must fail with a clean one-line error naming the reason, without touching the file system,
+// and well under a second. The bound of 500 ms leaves room for a loaded machine and for
+// sanitizers above the 200 ms run time limit.
 TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
   Result<TempDir> dir = TempDir::Create("fpconform-lsr-sandbox-");
   ASSERT_TRUE(dir.ok()) << dir.error().message;
   const std::string target = (dir->path() / "created").string();
+  const std::string out_of_memory =
+      "config.lua: not enough memory (the sandbox allows 16777216 bytes)";
   struct Case {
     const char* name;
     std::string text;
     std::string want;  // a part of the message
-    LsrLimits limits = {};
   };
-  LsrLimits small_memory;
-  small_memory.max_memory_bytes = 1 << 20;
-  LsrLimits slow_work;
-  slow_work.max_instructions = uint64_t{1} << 50;
-  slow_work.max_run_time = std::chrono::milliseconds(200);
   const Case cases[] = {
       {"os.execute", "os.execute('touch " + target + "')",
        "config.lua:1: attempt to index a nil value (global 'os')"},
@@ -428,41 +459,50 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
        "config.lua:1: attempt to call a nil value (method 'find')"},
       {"table.move over a huge range", "table.move({}, 1, 1e12, 2)",
        "config.lua:1: attempt to call a nil value (field 'move')"},
-      {"string.rep bomb", "local s = string.rep('x', 1e9)",
-       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
+      {"string.rep bomb", "local s = string.rep('x', 1e9)", out_of_memory},
       {"string.rep beyond Lua's size limit", "local s = string.rep('x', 1e10)",
-       "config.lua: resulting string too large"},
-      {"string.rep with a separator", "local s = string.rep('', 1e9, ',')",
-       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
+       "config.lua:1: resulting string too large"},
+      {"string.rep with a separator", "local s = string.rep('', 1e9, ',')", out_of_memory},
       {"doubling string", "local s = string.rep('x', 1024) while true do s = s .. s end",
-       "config.lua: not enough memory (the sandbox allows 33554432 bytes)"},
-      {"growing table", "local t = {} for i = 1, 1e9 do t[i] = i end",
-       "config.lua: not enough memory (the sandbox allows 1048576 bytes)", small_memory},
-      {"deep recursion", "local function f() return 1 + f() end f()", "config.lua:"},
+       out_of_memory},
+      {"growing table", "local t = {} for i = 1, 1e9 do t[i] = i end", out_of_memory},
+      // The Lua stack and its call records outgrow the memory budget before Lua's own limit
+      // of a million stack slots ("stack overflow", see LimitsAreHonoured).
+      {"deep recursion", "local function f() return 1 + f() end f()", out_of_memory},
       {"infinite loop", "while true do end",
-       "config.lua:1: instruction budget of 20000000 exceeded"},
+       "config.lua:1: instruction budget of 5000000 exceeded"},
       {"pcall cannot outlast the budget",
        "while true do pcall(function() while true do end end) end",
-       "instruction budget of 20000000 exceeded"},
+       "config.lua:1: instruction budget of 5000000 exceeded"},
       {"xpcall (its handler runs with hooks off)",
        "xpcall(error, function() while true do end end)",
        "config.lua:1: attempt to call a nil value (global 'xpcall')"},
-      {"long work per instruction hits the run time limit",
+      // Instructions that each copy or compare megabytes: few instructions, much time.
+      {"expensive concatenation in a loop",
+       "local s = string.rep('x', 100000) while true do local t = s .. 'y' end",
+       "config.lua:1: run time limit of 200 ms exceeded"},
+      {"comparing two 4 MB strings in a loop",
+       "local a = string.rep('x', 4e6) local b = string.rep('x', 4e6)\n"
+       "while true do local same = a == b end",
+       "config.lua:2: run time limit of 200 ms exceeded"},
+      // Two 10 MB strings no longer fit in the memory budget.
+      {"comparing two 10 MB strings in a loop",
        "local a = string.rep('x', 1e7) local b = string.rep('x', 1e7)\n"
        "while true do local same = a == b end",
-       "config.lua:2: run time limit of 200 ms exceeded", slow_work},
+       out_of_memory},
       {"bytecode", "\x1bLua\x54\x00"s, "config.lua: attempt to load a binary chunk (mode is 't')"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     auto start = std::chrono::steady_clock::now();
-    Result<LsrConfig> config = ParseLsrConfig(c.text, "config.lua", c.limits);
+    Result<LsrConfig> config = ParseLsrConfig(c.text);
     auto elapsed = std::chrono::steady_clock::now() - start;
     ASSERT_FALSE(config.ok());
     EXPECT_EQ(config.error().code, ErrorCode::kInvalidInput);
     EXPECT_NE(config.error().message.find(c.want), std::string::npos) << config.error().message;
     EXPECT_EQ(config.error().message.find('\n'), std::string::npos) << config.error().message;
-    EXPECT_LT(elapsed, std::chrono::seconds(5));
+    EXPECT_LT(elapsed, std::chrono::milliseconds(500))
+        << std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count() << " ms";
     EXPECT_TRUE(std::filesystem::is_empty(dir->path()));
   }
 }
@@ -484,6 +524,13 @@ TEST(LsrSandboxTest, LimitsAreHonoured) {
     limits.max_instructions = count;
     return limits;
   };
+  // Only the clock stops the chunk: the instruction budget is out of reach.
+  auto run_time = [](std::chrono::milliseconds limit) {
+    LsrLimits limits;
+    limits.max_instructions = uint64_t{1} << 50;
+    limits.max_run_time = limit;
+    return limits;
+  };
   const Case cases[] = {
       {"no room for a Lua state", "x = 1", memory(100),
        "config.lua: not enough memory for a Lua state (the sandbox allows 100 bytes)"},
@@ -495,6 +542,12 @@ TEST(LsrSandboxTest, LimitsAreHonoured) {
       {"zero instructions", "local x = 1", instructions(0),
        "config.lua:1: instruction budget of 0 exceeded"},
       {"a loop within the budget", "for i = 1, 100 do end", instructions(1000), ""},
+      {"recursion with room for Lua's whole stack", "local function f() return 1 + f() end f()",
+       LsrLimits{.max_memory_bytes = size_t{256} << 20, .max_run_time = {}},
+       "config.lua:1: stack overflow"},
+      {"a run time limit of 20 ms",
+       "local s = string.rep('x', 100000)\nwhile true do s = s:upper() end",
+       run_time(std::chrono::milliseconds(20)), "config.lua:2: run time limit of 20 ms exceeded"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -506,6 +559,33 @@ TEST(LsrSandboxTest, LimitsAreHonoured) {
       EXPECT_EQ(config.error().message, c.want);
     }
   }
+}
+
+// The sandbox's own string.rep (it fills its result by doubling) gives Lua's results.
+TEST(LsrSandboxTest, StringRepGivesLuasResults) {
+  const std::string chunk = R"lua(
+assert(string.rep('ab', 3) == 'ababab')
+assert(string.rep('ab', 3, ', ') == 'ab, ab, ab')
+assert(string.rep('', 3, ',') == ',,')
+assert(string.rep('x', 1) == 'x' and string.rep('x', 1, ',') == 'x')
+assert(string.rep('x', 0) == '' and string.rep('x', -5, ',') == '')
+assert(('ab'):rep(2) == 'abab')
+for n = 1, 70 do
+  for _, sep in ipairs({'', '-', '<=>'}) do
+    local want, seps = 'abc', ''
+    for i = 2, n do want, seps = want .. sep .. 'abc', seps .. sep end
+    assert(string.rep('abc', n, sep) == want)
+    assert(string.rep('', n, sep) == seps)
+  end
+end
+local big = string.rep('abc', 1000000, '-')
+assert(#big == 3999999 and big:sub(1, 8) == 'abc-abc-' and big:sub(-7) == 'abc-abc')
+assert(big:sub(2000001, 2000008) == 'abc-abc-')
+scripts.rap_host = string.rep('h', 2, '.')
+)lua";
+  Result<LsrConfig> config = ParseLsrConfig(chunk);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->rap_host, "h.h");
 }
 
 // Work that only looks dangerous finishes at once.

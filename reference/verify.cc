@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/json_text.h"
 #include "reference/mutant.h"
 
 namespace fpconform::ref {
@@ -181,7 +182,7 @@ Status CheckHostName(X509* leaf, const std::string& host) {
   ERR_clear_error();
   return MakeError(ErrorCode::kInvalidInput, std::string("certificate does not name ") +
                                                  (IsIpLiteral(host) ? "IP address " : "host ") +
-                                                 host);
+                                                 Printable(host));
 }
 
 std::vector<uint8_t> LeafDer(X509* leaf) {
@@ -368,7 +369,7 @@ Result<std::unique_ptr<TlsClientContext>> TlsClientContext::Create(VerifyPolicy 
     for (const std::string& file : policy.ca_files) {
       if (X509_STORE_load_file(store, file.c_str()) != 1) {
         return MakeError(ErrorCode::kInvalidInput,
-                         file + ": cannot load CA certificates: " + OpenSslErrors());
+                         Printable(file) + ": cannot load CA certificates: " + OpenSslErrors());
       }
     }
   }
@@ -387,7 +388,7 @@ Result<UniquePtr<SSL>> TlsClientContext::NewSsl(std::optional<Decision>* decisio
     return MakeError(ErrorCode::kCrypto, "SSL_new: " + OpenSslErrors());
   }
   if (!sni.empty() && !IsIpLiteral(sni) && SSL_set_tlsext_host_name(ssl.get(), sni.c_str()) != 1) {
-    return MakeError(ErrorCode::kCrypto, "SNI " + sni + ": " + OpenSslErrors());
+    return MakeError(ErrorCode::kCrypto, "SNI " + Printable(sni) + ": " + OpenSslErrors());
   }
   return ssl;
 }
