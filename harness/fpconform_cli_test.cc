@@ -204,7 +204,8 @@ TEST_F(CliTest, LintConfig) {
       {"ems", "fixtures/ems/config.json", 0, "fingerprint validation is off"},
       {"lsr", "fixtures/static/lsr-allowlist-single.lua", 0, "with 1 fingerprint"},
       {"lsr", "fixtures/static/lsr-allowlist-long-string.lua", 0, "with 2 fingerprints"},
-      {"lsr", "fixtures/static/lsr-allowlist-two-lines-invalid.lua", 1, "unfinished string"},
+      {"lsr", "fixtures/static/lsr-allowlist-two-lines-invalid.lua", 1,
+       "lsr-allowlist-two-lines-invalid.lua:6: invalid: unfinished string"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);

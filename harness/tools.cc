@@ -59,9 +59,26 @@ Result<LintReport> LintConfigFile(Product product, const fs::path& file) {
     allowlist = ems->allowlist ? &*ems->allowlist : nullptr;
     warnings = ems->warnings;
   } else {
-    Result<ref::LsrConfig> config = ref::ParseLsrConfig(*text, file.filename().string());
+    // Lua's messages start with the chunk name and, for a position, the line:
+    // "config.lua:3: reason". The report names the file once: "<file>:3: invalid: reason".
+    constexpr std::string_view kChunkName = "config.lua";
+    Result<ref::LsrConfig> config = ref::ParseLsrConfig(*text, std::string(kChunkName));
     if (!config.ok()) {
-      report.lines.push_back(file.string() + ": invalid: " + config.error().message);
+      std::string_view message = config.error().message;
+      std::string line;
+      if (message.starts_with(kChunkName) && message.substr(kChunkName.size()).starts_with(":")) {
+        message.remove_prefix(kChunkName.size() + 1);
+        size_t digits = message.find_first_not_of("0123456789");
+        if (digits > 0 && digits != std::string_view::npos &&
+            message.substr(digits).starts_with(":")) {
+          line = ":" + std::string(message.substr(0, digits));
+          message.remove_prefix(digits + 1);
+        }
+        while (message.starts_with(" ")) {
+          message.remove_prefix(1);
+        }
+      }
+      report.lines.push_back(file.string() + line + ": invalid: " + std::string(message));
       return report;
     }
     lsr = std::move(*config);

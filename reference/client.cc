@@ -16,6 +16,7 @@
 #include <optional>
 #include <utility>
 
+#include "base/files.h"
 #include "base/json_text.h"
 #include "reference/mutant.h"
 
@@ -25,34 +26,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kMaxResponseBytes = 64 * 1024;
-
-// Fd owns one file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() { Reset(); }
-
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) {
-      close(fd_);
-      fd_ = -1;
-    }
-  }
-
- private:
-  int fd_;
-};
 
 // Wait: how waiting for a descriptor ended.
 enum class Wait { kReady, kTimeout, kCancelled };
@@ -114,8 +87,8 @@ struct Attempt {
 };
 
 // ConnectTcp connects a non-blocking socket to the first address of host:port that
-// answers. Returns an invalid Fd after recording why in `attempt`.
-Fd ConnectTcp(const std::string& host, int port, Attempt& attempt) {
+// answers. Returns an invalid UniqueFd after recording why in `attempt`.
+UniqueFd ConnectTcp(const std::string& host, int port, Attempt& attempt) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -126,13 +99,14 @@ Fd ConnectTcp(const std::string& host, int port, Attempt& attempt) {
   if (rc != 0) {
     attempt.Fail(RejectReason::kUnreachable,
                  "cannot resolve " + Printable(host) + ": " + std::string(gai_strerror(rc)));
-    return Fd();
+    return UniqueFd();
   }
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> addresses(found, freeaddrinfo);
   const Clock::time_point deadline = attempt.Deadline();
   std::string last_error = "no address";
   for (const addrinfo* ai = addresses.get(); ai != nullptr; ai = ai->ai_next) {
-    Fd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
+    UniqueFd fd(
+        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol));
     if (fd.get() < 0) {
       last_error = std::strerror(errno);
       continue;
@@ -151,11 +125,11 @@ Fd ConnectTcp(const std::string& host, int port, Attempt& attempt) {
     switch (WaitFor(fd.get(), POLLOUT, deadline, attempt.options.cancel_fd)) {
       case Wait::kCancelled:
         attempt.Cancel();
-        return Fd();
+        return UniqueFd();
       case Wait::kTimeout:
         attempt.Fail(RejectReason::kTimeout,
                      "no TCP connection within " + Milliseconds(attempt.options.timeout));
-        return Fd();
+        return UniqueFd();
       case Wait::kReady:
         break;
     }
@@ -170,7 +144,7 @@ Fd ConnectTcp(const std::string& host, int port, Attempt& attempt) {
     last_error = std::strerror(error);
   }
   attempt.Fail(RejectReason::kUnreachable, last_error);
-  return Fd();
+  return UniqueFd();
 }
 
 // Stream: the request and response I/O over plain TCP or TLS, each call bounded.
@@ -379,7 +353,7 @@ void Drain(int fd) {
 ExchangeResult Exchange(const std::string& host, int port, const TlsClientContext* tls,
                         std::string_view request, const ExchangeOptions& options) {
   Attempt attempt{options, {}};
-  Fd fd = ConnectTcp(host, port, attempt);
+  UniqueFd fd = ConnectTcp(host, port, attempt);
   if (fd.get() < 0) {
     return std::move(attempt.result);
   }
