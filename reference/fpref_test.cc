@@ -120,19 +120,27 @@ bool Rejected(const std::vector<ServerObservation>& seen) {
   return seen.size() == 1 && seen[0].app_bytes == 0 && seen[0].end != ConnectionEnd::kOpen;
 }
 
-// ClosedPort returns a loopback port on which nothing listens (bound, then released).
-uint16_t ClosedPort() {
+// BindLoopback makes a TCP socket bound to 127.0.0.1 on a free port and, when `backlog` is
+// set, listening with it; `port` gets the port (0 on failure). The caller closes it.
+int BindLoopback(std::optional<int> backlog, uint16_t* port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof(addr);
-  uint16_t port = 0;
+  *port = 0;
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      (!backlog || listen(fd, *backlog) == 0) &&
       getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
-    port = ntohs(addr.sin_port);
+    *port = ntohs(addr.sin_port);
   }
-  close(fd);
+  return fd;
+}
+
+// ClosedPort returns a loopback port on which nothing listens (bound, then released).
+uint16_t ClosedPort() {
+  uint16_t port = 0;
+  close(BindLoopback(std::nullopt, &port));
   return port;
 }
 
@@ -140,17 +148,7 @@ uint16_t ClosedPort() {
 // server that lets every TLS handshake hang.
 class SilentListener {
  public:
-  SilentListener() {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(addr);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 && listen(fd_, 8) == 0 &&
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
-      port_ = ntohs(addr.sin_port);
-    }
-  }
+  SilentListener() { fd_ = BindLoopback(8, &port_); }
   ~SilentListener() { close(fd_); }
   uint16_t port() const { return port_; }
 
@@ -166,18 +164,11 @@ class SilentListener {
 class FullListener {
  public:
   FullListener() {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(addr);
-    if (bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        listen(listener_, 0) != 0 ||
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+    listener_ = BindLoopback(0, &port_);
+    if (port_ == 0) {
       problem_ = "cannot listen on loopback";
       return;
     }
-    port_ = ntohs(addr.sin_port);
     // The first connection fills the queue; the second must then stay unanswered. If it
     // connects, this kernel answers beyond the backlog and the test cannot work here.
     if (!Connect(milliseconds(2000))) {
