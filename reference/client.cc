@@ -93,6 +93,11 @@ UniqueFd ConnectTcp(const std::string& host, int port, Attempt& attempt) {
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV;
+  if (host.find('\0') != std::string::npos) {
+    attempt.Fail(RejectReason::kUnreachable,
+                 "cannot resolve " + Printable(host) + ": the name holds a NUL byte");
+    return UniqueFd();
+  }
   addrinfo* found = nullptr;
   std::string service = std::to_string(port);
   int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found);

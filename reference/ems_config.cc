@@ -21,6 +21,21 @@ Error Invalid(const std::string& path, const std::string& why) {
   return MakeError(ErrorCode::kInvalidInput, path + ": " + why);
 }
 
+// CheckRequestTarget refuses a URL path that would not fit in an HTTP request line as it
+// is: a space, a control character or a byte outside ASCII would end the line early or
+// smuggle a header in.
+Status CheckRequestTarget(const std::string& target, const std::string& path) {
+  for (char c : target) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte <= 0x20 || byte >= 0x7f) {
+      return Invalid(path, "\"" + Printable(target) +
+                               "\" holds a space, a control character or a non-ASCII byte; "
+                               "want a URL path (percent-encode such bytes)");
+    }
+  }
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------------------------------
 // Typed reading. Every reader takes the value's JSON path for its message and never throws:
 // values are reached through type checks and get_ptr.
@@ -217,6 +232,9 @@ Status ReadPlatform(const json& root, EmsConfig* config) {
     if (Status s = ReadString(*resource, "resource", false, &config->resource); !s.ok()) {
       return s;
     }
+    if (Status s = CheckRequestTarget(config->resource, "resource"); !s.ok()) {
+      return s;
+    }
   }
   if (const json* connection = Member(root, "ws_connection")) {
     if (Status s = ReadObject(*connection, "ws_connection"); !s.ok()) {
@@ -352,6 +370,9 @@ Status ReadAutoBind(const json& root, EmsConfig* config) {
     }
     if (const json* url_path = Member(item, "path")) {
       if (Status s = ReadString(*url_path, Join(path, "path"), false, &entry.path); !s.ok()) {
+        return s;
+      }
+      if (Status s = CheckRequestTarget(entry.path, Join(path, "path")); !s.ok()) {
         return s;
       }
     }

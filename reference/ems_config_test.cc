@@ -227,6 +227,13 @@ TEST(ParseEmsConfigTest, RejectsWithOneLineNamingThePath) {
       "rename it to fingerprint_allowlist (C5)";
   const std::string want_array = ", want an array of fingerprint strings (C11, I7)";
   const Case cases[] = {
+      {"path that would split the request line",
+       [](json& j) { j["auto_bind"][0]["path"] = "/api HTTP/1.1\r\nX-Injected: 1"; },
+       "auto_bind[0].path: \"/api HTTP/1.1\\x0D\\x0AX-Injected: 1\" holds a space, a control "
+       "character or a non-ASCII byte; want a URL path (percent-encode such bytes)"},
+      {"resource with a space", [](json& j) { j["resource"] = "/Thingworx/WS x"; },
+       "resource: \"/Thingworx/WS x\" holds a space, a control character or a non-ASCII "
+       "byte; want a URL path (percent-encode such bytes)"},
       {"I7 string", allowlist(kFingerprintA),
        "certificates.fingerprint_allowlist: got a string" + want_array},
       {"I7 number", allowlist(42), "certificates.fingerprint_allowlist: got a number" + want_array},

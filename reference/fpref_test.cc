@@ -742,6 +742,11 @@ TEST(FprefOutputTest, HostsWithLineBreaksStayOnOneLine) {
        Product::kLsr,
        LsrConfig(8443, "a\\nb"),
        {"fpref: edge a\\x0Ab:8443 unreachable: cannot resolve a\\x0Ab: "}},
+      {"LSR rap_host with a NUL byte, which name resolution would cut short",
+       Product::kLsr,
+       LsrConfig(8443, "127.0.0.1\\0evil"),
+       {"fpref: edge 127.0.0.1\\x00evil:8443 unreachable: cannot resolve "
+        "127.0.0.1\\x00evil: the name holds a NUL byte"}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
