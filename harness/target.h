@@ -55,7 +55,7 @@ struct TargetDescriptor {
   std::chrono::milliseconds startup_timeout{3000};  // exits for invalid configs happen here
   std::chrono::milliseconds observe_timeout{5000};  // connections are judged within this
   std::chrono::milliseconds grace{500};             // SIGTERM to SIGKILL
-  std::chrono::milliseconds settle{300};  // keeps_running scenarios: how long it must live on
+  std::chrono::milliseconds settle{200};  // keeps_running scenarios: how long it must live on
   std::string log_file;                    // a path with placeholders; empty: no log
   std::optional<TriggerSpec> trigger;
   std::vector<std::pair<std::string, std::string>> env;
