@@ -56,14 +56,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (config.error().code != fpconform::ErrorCode::kInvalidInput) {
       FailInvariant(kTarget, "error code is not kInvalidInput", message, input);
     }
-    fpconform::fuzz::RequirePrintable(kTarget, "error", message, input);
+    fpconform::fuzz::RequireOneLine(kTarget, "error", message, input);
     if (!message.starts_with("config.lua:")) {
       FailInvariant(kTarget, "error does not start with \"config.lua:\"", message, input);
     }
     return 0;
   }
   for (const std::string& warning : config->warnings) {
-    fpconform::fuzz::RequirePrintable(kTarget, "warning", warning, input);
+    fpconform::fuzz::RequireOneLine(kTarget, "warning", warning, input);
   }
   if (config->allowlist.has_value() &&
       (config->allowlist->size() == 0 || config->allowlist->distinct() == 0 ||
