@@ -92,11 +92,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (config.error().code != fpconform::ErrorCode::kInvalidInput) {
       FailInvariant(kTarget, "error code is not kInvalidInput", config.error().message, input);
     }
-    fpconform::fuzz::RequirePrintable(kTarget, "error", config.error().message, input);
+    fpconform::fuzz::RequireOneLine(kTarget, "error", config.error().message, input);
     return 0;
   }
   for (const std::string& warning : config->warnings) {
-    fpconform::fuzz::RequirePrintable(kTarget, "warning", warning, input);
+    fpconform::fuzz::RequireOneLine(kTarget, "warning", warning, input);
   }
   if (config->platform.host.empty() || config->platform.port < 1 || config->platform.port > 65535) {
     FailInvariant(kTarget, "valid without a usable platform endpoint",

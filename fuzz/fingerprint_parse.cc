@@ -41,7 +41,7 @@ long long LeadingNumber(std::string_view text, size_t skip = 0) {
 // messages are the ones reference/README.md lists; any other form is a failure too.
 void CheckError(std::string_view input, const std::string& message,
                 const SimpleFingerprint& simple) {
-  fpconform::fuzz::RequirePrintable(kTarget, "error", message, input);
+  fpconform::fuzz::RequireOneLine(kTarget, "error", message, input);
   const std::string_view kPositionMark = " at position ";
   const std::string_view kDigitsMark = " hex digits, want 64";
   if (message == "empty fingerprint") {

@@ -47,15 +47,15 @@ inline std::string Escaped(std::string_view bytes, size_t max_bytes = 400) {
 }
 
 // IsOneLine tells whether `text` is non-empty and holds no line break ('\n' or '\r').
-inline bool IsPrintable(std::string_view text) {
+inline bool IsOneLine(std::string_view text) {
   return !text.empty() && text.find_first_of("\r\n") == std::string_view::npos;
 }
 
 // RequireOneLine aborts through FailInvariant unless `message` is one non-empty line; `what`
 // names the message ("error", "warning") in the report.
-inline void RequirePrintable(std::string_view target, std::string_view what, std::string_view message,
+inline void RequireOneLine(std::string_view target, std::string_view what, std::string_view message,
                            std::string_view input) {
-  if (!IsPrintable(message)) {
+  if (!IsOneLine(message)) {
     FailInvariant(target, std::string(what) + " is not one non-empty line", message, input);
   }
 }

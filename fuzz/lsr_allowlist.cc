@@ -30,7 +30,7 @@ constexpr std::string_view kKey = "scripts.fingerprint_allowlist";
 // first invalid item is `first_bad_item` (0-based).
 void CheckError(std::string_view input, const std::string& message, bool blank_value,
                 size_t first_bad_item) {
-  fpconform::fuzz::RequirePrintable(kTarget, "error", message, input);
+  fpconform::fuzz::RequireOneLine(kTarget, "error", message, input);
   if (!message.starts_with(kKey)) {
     FailInvariant(kTarget, "error does not start with the key", message, input);
   }

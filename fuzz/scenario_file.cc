@@ -55,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (scenarios.error().code != fpconform::ErrorCode::kInvalidInput) {
       FailInvariant(kTarget, "error code is not kInvalidInput", message, input);
     }
-    fpconform::fuzz::RequirePrintable(kTarget, "error", message, input);
+    fpconform::fuzz::RequireOneLine(kTarget, "error", message, input);
     if (!message.starts_with(std::string(kSource) + ":")) {
       FailInvariant(kTarget, "error does not name the file", message, input);
     }

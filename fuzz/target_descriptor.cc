@@ -97,7 +97,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         error.code != ErrorCode::kIo) {
       FailInvariant(kTarget, "unexpected error code", error.message, input);
     }
-    fpconform::fuzz::RequirePrintable(kTarget, "error", error.message, input);
+    fpconform::fuzz::RequireOneLine(kTarget, "error", error.message, input);
     if (!error.message.starts_with(sandbox->dir.path().string() + "/")) {
       FailInvariant(kTarget, "error does not name the descriptor or its deviations file",
                     error.message, input);
