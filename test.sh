@@ -23,7 +23,7 @@ run_step() {
   fi
 }
 
-# --- fuzzing (fuzz/README.md): a finding leaves its input in build/fuzz/fuzz/work/artifacts ---
+# --- fuzzing (fuzz/README.md): a finding leaves its input in the artifacts folder of build/fuzz/fuzz/work ---
 scripts/setup.sh build fuzz
 run_step fuzz ctest --preset fuzz
 # --- end fuzzing ---
