@@ -279,6 +279,13 @@ double Percentile90(std::vector<double> samples) {
   return samples[samples.size() * 9 / 10];
 }
 
+// EdgeAAllowlist returns the allowlist both verification benchmarks pin: edge-a alone.
+Allowlist EdgeAAllowlist(const Loopback& l) {
+  Allowlist allowlist;
+  allowlist.Add(l.Digest("edge-a"), "certificates.fingerprint_allowlist[0]");
+  return allowlist;
+}
+
 // The verification step alone (DecideServerCertificate on the edge-a chain, CA store of
 // ca-all, host 127.0.0.1), without (0) and with (1) the fingerprint check.
 void BM_DecideServerCertificate(benchmark::State& state) {
@@ -287,8 +294,7 @@ void BM_DecideServerCertificate(benchmark::State& state) {
     state.SkipWithError(l.error.c_str());
     return;
   }
-  Allowlist allowlist;
-  allowlist.Add(l.Digest("edge-a"), "certificates.fingerprint_allowlist[0]");
+  const Allowlist allowlist = EdgeAAllowlist(l);
   VerifyPolicy policy;
   policy.expected_host = "127.0.0.1";
   policy.allowlist = state.range(0) != 0 ? &allowlist : nullptr;
@@ -321,8 +327,7 @@ void BM_LoopbackExchangePinOverhead(benchmark::State& state) {
     state.SkipWithError(l.error.c_str());
     return;
   }
-  Allowlist allowlist;
-  allowlist.Add(l.Digest("edge-a"), "certificates.fingerprint_allowlist[0]");
+  const Allowlist allowlist = EdgeAAllowlist(l);
   VerifyPolicy unpinned;
   unpinned.expected_host = "127.0.0.1";
   unpinned.ca_files = {l.Bundle("ca-all")};

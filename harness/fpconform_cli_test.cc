@@ -205,7 +205,11 @@ TEST_F(CliTest, LintConfig) {
       {"lsr", "fixtures/static/lsr-allowlist-single.lua", 0, "with 1 fingerprint"},
       {"lsr", "fixtures/static/lsr-allowlist-long-string.lua", 0, "with 2 fingerprints"},
       {"lsr", "fixtures/static/lsr-allowlist-two-lines-invalid.lua", 1,
-       "lsr-allowlist-two-lines-invalid.lua:6: invalid: unfinished string"},
+       "invalid: " FPCONFORM_SOURCE_DIR
+       "/fixtures/static/lsr-allowlist-two-lines-invalid.lua:6: unfinished string"},
+      {"ems", "fixtures/static/ems-allowlist-empty.json", 1,
+       "invalid: " FPCONFORM_SOURCE_DIR "/fixtures/static/ems-allowlist-empty.json: "
+       "certificates.fingerprint_allowlist: empty array"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);

@@ -40,50 +40,41 @@ Result<std::string> CertificateFingerprint(const fs::path& file) {
 }
 
 Result<LintReport> LintConfigFile(Product product, const fs::path& file) {
-  Result<std::string> text = ReadFile(file);
-  if (!text.ok()) {
-    return text.take_error();
-  }
+  // The loaders fpref uses: their messages already name the file (and, for Lua, the line)
+  // as fpref prints them; an unreadable file is an Error, an invalid one a report.
   LintReport report;
   const ref::Allowlist* allowlist = nullptr;
   std::vector<std::string> warnings;
   std::optional<ref::EmsConfig> ems;
   std::optional<ref::LsrConfig> lsr;
+  std::optional<Error> invalid;
   if (product == Product::kEms) {
-    Result<ref::EmsConfig> config = ref::ParseEmsConfig(*text);
-    if (!config.ok()) {
-      report.lines.push_back(file.string() + ": invalid: " + config.error().message);
-      return report;
-    }
-    ems = std::move(*config);
-    allowlist = ems->allowlist ? &*ems->allowlist : nullptr;
-    warnings = ems->warnings;
-  } else {
-    // Lua's messages start with the chunk name and, for a position, the line:
-    // "config.lua:3: reason". The report names the file once: "<file>:3: invalid: reason".
-    constexpr std::string_view kChunkName = "config.lua";
-    Result<ref::LsrConfig> config = ref::ParseLsrConfig(*text, std::string(kChunkName));
-    if (!config.ok()) {
-      std::string_view message = config.error().message;
-      std::string line;
-      if (message.starts_with(kChunkName) && message.substr(kChunkName.size()).starts_with(":")) {
-        message.remove_prefix(kChunkName.size() + 1);
-        size_t digits = message.find_first_not_of("0123456789");
-        if (digits > 0 && digits != std::string_view::npos &&
-            message.substr(digits).starts_with(":")) {
-          line = ":" + std::string(message.substr(0, digits));
-          message.remove_prefix(digits + 1);
-        }
-        while (message.starts_with(" ")) {
-          message.remove_prefix(1);
-        }
+    Result<ref::EmsConfig> config = ref::LoadEmsConfig(file);
+    if (config.ok()) {
+      ems = std::move(*config);
+      allowlist = ems->allowlist ? &*ems->allowlist : nullptr;
+      for (const std::string& warning : ems->warnings) {
+        warnings.push_back(file.string() + ": " + warning);
       }
-      report.lines.push_back(file.string() + line + ": invalid: " + std::string(message));
-      return report;
+    } else {
+      invalid = config.take_error();
     }
-    lsr = std::move(*config);
-    allowlist = lsr->allowlist ? &*lsr->allowlist : nullptr;
-    warnings = lsr->warnings;
+  } else {
+    Result<ref::LsrConfig> config = ref::LoadLsrConfig(file);
+    if (config.ok()) {
+      lsr = std::move(*config);
+      allowlist = lsr->allowlist ? &*lsr->allowlist : nullptr;
+      warnings = lsr->warnings;  // named "<file>:<line>: ..." by the loader
+    } else {
+      invalid = config.take_error();
+    }
+  }
+  if (invalid) {
+    if (invalid->code != ErrorCode::kInvalidInput) {
+      return *invalid;  // not read: neither valid nor invalid
+    }
+    report.lines.push_back("invalid: " + invalid->message);
+    return report;
   }
   report.valid = true;
   if (allowlist == nullptr) {
@@ -95,7 +86,7 @@ Result<LintReport> LintConfigFile(Product product, const fs::path& file) {
                            (allowlist->distinct() == 1 ? "" : "s"));
   }
   for (const std::string& warning : warnings) {
-    report.lines.push_back(file.string() + ": warning: " + warning);
+    report.lines.push_back("warning: " + warning);
   }
   return report;
 }
