@@ -99,8 +99,8 @@ Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvid
     *description = "no connection; " + Describe(process.status);
     return Outcome::kExit;
   }
-  *description = "no connection within the window; process " + Describe(process.status);
-  return Outcome::kTimeout;
+  *description = "never dialled within the window; process " + Describe(process.status);
+  return Outcome::kNeverDialled;
 }
 
 Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,

@@ -209,8 +209,9 @@ std::vector<Outcome> ParseOutcomes(JsonFields& f, const std::string& key, const 
   for (const std::string& name : names) {
     std::optional<Outcome> outcome = ParseOutcome(name);
     if (!outcome || (*outcome != Outcome::kAccept && *outcome != Outcome::kReject &&
-                     *outcome != Outcome::kExit)) {
-      f.Fail(key, "want \"accept\", \"reject\" or \"exit\", got \"" + name + "\"");
+                     *outcome != Outcome::kExit && *outcome != Outcome::kNeverDialled)) {
+      f.Fail(key, "want \"accept\", \"reject\", \"exit\" or \"never-dialled\", got \"" +
+                      name + "\"");
       return {};
     }
     if (std::find(outcomes.begin(), outcomes.end(), *outcome) == outcomes.end()) {
@@ -618,6 +619,10 @@ const char* OutcomeName(Outcome outcome) {
       return "exit";
     case Outcome::kTimeout:
       return "timeout";
+    case Outcome::kNeverDialled:
+      return "never-dialled";
+    case Outcome::kNotTls:
+      return "not-tls";
     case Outcome::kCrash:
       return "crash";
     case Outcome::kInconsistent:
@@ -639,7 +644,8 @@ std::optional<Product> ParseProduct(std::string_view name) {
 
 std::optional<Outcome> ParseOutcome(std::string_view name) {
   for (Outcome o : {Outcome::kAccept, Outcome::kReject, Outcome::kExit, Outcome::kTimeout,
-                    Outcome::kCrash, Outcome::kInconsistent, Outcome::kError}) {
+                    Outcome::kNeverDialled, Outcome::kNotTls, Outcome::kCrash,
+                    Outcome::kInconsistent, Outcome::kError}) {
     if (name == OutcomeName(o)) {
       return o;
     }

@@ -36,7 +36,9 @@ enum class Outcome {
   kAccept,        // handshake completed and application data sent
   kReject,        // connected, then aborted the handshake or closed without data
   kExit,          // the process ended by itself before connecting
-  kTimeout,       // nothing conclusive happened within the observation window
+  kTimeout,       // a connection stayed open without a conclusion until the window closed
+  kNeverDialled,  // the product made no connection to this server while it ran
+  kNotTls,        // the client sent bytes that are not a TLS ClientHello
   kCrash,         // a signal or a sanitizer report
   kInconsistent,  // the target's own exit status contradicts what the servers saw
   kError,         // a harness fault

@@ -93,7 +93,7 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
        "allowlist.entries[0].style: want one of"},
       {"bad outcome", Wrap(R"({"name": "x", "description": "d", "level": "normative",
           "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "maybe"}})"),
-       "scenarios[0] (x).expect.edge: want \"accept\", \"reject\" or \"exit\""},
+       "scenarios[0] (x).expect.edge: want \"accept\", \"reject\", \"exit\" or \"never-dialled\""},
       {"bad level", Wrap(R"({"name": "x", "description": "d", "level": "strict",
           "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"}})"),
        "scenarios[0] (x).level: want one of"},
