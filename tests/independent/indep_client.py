@@ -361,7 +361,7 @@ class Ems:
                                [("Connection", "close")], None, name, self.log)
     finally:
       sock.close()
-    return (200 if response.startswith(b"HTTP/1.1 200") else 502), response
+    return (200 if re.match(rb"HTTP/1\.[01] 200 ", response) else 502), response
 
   def dial_all(self):
     for edge in self.config.edges:
