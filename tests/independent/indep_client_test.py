@@ -6,9 +6,15 @@ Run from this directory: python3 -m unittest indep_client_test
 import hashlib
 import json
 import os
+import socket
+import ssl
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
+import urllib.error
+import urllib.request
 
 import indep_client
 
@@ -181,6 +187,134 @@ class LsrConfigTest(ConfigTestBase):
     with self.assertRaises(indep_client.ConfigError) as raised:
       indep_client.LsrConfig(path, NullLog())
     self.assertIn("fingerprint_allowlist", str(raised.exception))
+
+
+
+class EdgeServer:
+  """A loopback TLS server that records, per TCP connection, the bytes it received."""
+
+  def __init__(self, cert, key):
+    self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    self.ctx.load_cert_chain(cert, key)
+    self.listener = socket.create_server(("127.0.0.1", 0))
+    self.port = self.listener.getsockname()[1]
+    self.listener.settimeout(0.05)
+    self.received = []  # one entry per connection: bytes, or None if no handshake
+    self.stop = threading.Event()
+    self.thread = threading.Thread(target=self._serve, daemon=True)
+    self.thread.start()
+
+  def _serve(self):
+    # Bounded: at most 10 minutes of 50 ms waits.
+    for _ in range(12000):
+      if self.stop.is_set():
+        return
+      try:
+        raw, _ = self.listener.accept()
+      except socket.timeout:
+        continue
+      except OSError:
+        return
+      raw.settimeout(5)
+      try:
+        tls = self.ctx.wrap_socket(raw, server_side=True)
+      except (OSError, ssl.SSLError):
+        self.received.append(None)
+        raw.close()
+        continue
+      data = b""
+      try:
+        while b"\r\n\r\n" not in data:
+          chunk = tls.recv(4096)
+          if not chunk:
+            break
+          data += chunk
+        if data:
+          tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+      except (OSError, ssl.SSLError):
+        pass
+      self.received.append(data)
+      tls.close()
+
+  def close(self):
+    self.stop.set()
+    self.thread.join(5)
+    self.listener.close()
+
+
+class EmsConnectionTest(ConfigTestBase):
+  """The EMS's edge connections against a real TLS server on loopback."""
+
+  def setUp(self):
+    super().setUp()
+    self.key = os.path.join(self.dir.name, "edge.key")
+    self.cert = os.path.join(self.dir.name, "edge.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
+                    "-keyout", self.key, "-out", self.cert], check=True, capture_output=True)
+    with open(self.cert, encoding="ascii") as stream:
+      der = ssl.PEM_cert_to_DER_cert(stream.read())
+    self.digits = hashlib.sha256(der).hexdigest().upper()
+    self.server = EdgeServer(self.cert, self.key)
+
+  def tearDown(self):
+    self.server.close()
+    super().tearDown()
+
+  def config(self, allowlist):
+    certs = {"cert_chain": [self.cert]}
+    if allowlist is not None:
+      certs["fingerprint_allowlist"] = allowlist
+    doc = {"ws_servers": [{"host": "127.0.0.1", "port": 1}],
+           "http_server": {"host": "127.0.0.1", "port": free_port()}, "certificates": certs,
+           "auto_bind": [{"name": "edge", "host": "127.0.0.1", "port": self.server.port,
+                          "protocol": "https", "path": "/fpconform/edge"}]}
+    return indep_client.EmsConfig(self.write("config.json", json.dumps(doc)), NullLog())
+
+  def test_table(self):
+    cases = [
+        # name, allowlist, probe, status, what the server saw per connection
+        ("listed", "listed", False, 200, ["GET"]),
+        ("listed with probe", "listed", True, 200, [None, "GET"]),
+        ("unlisted", [OTHER], False, 502, [""]),
+        ("unlisted with probe", [OTHER], True, 502, [None, ""]),
+        ("no allowlist", None, False, 200, ["GET"]),
+    ]
+    for name, allowlist, probe, want_status, want_seen in cases:
+      with self.subTest(name):
+        self.server.received.clear()
+        if allowlist == "listed":
+          allowlist = [self.digits]
+        ems = indep_client.Ems(self.config(allowlist), NullLog(), probe)
+        status, _ = ems.dial_edge(ems.config.edges[0])
+        self.assertEqual(status, want_status)
+        deadline = time.monotonic() + 5
+        while len(self.server.received) < len(want_seen) and time.monotonic() < deadline:
+          time.sleep(0.01)
+        seen = [None if data is None else data.decode("latin-1")[:3]
+                for data in self.server.received]
+        self.assertEqual(seen, want_seen)
+
+  def test_rest_listener_dials_the_named_thing(self):
+    ems = indep_client.Ems(self.config([self.digits]), NullLog(), True)
+    server = ems.serve()
+    try:
+      base = "http://127.0.0.1:%d/Thingworx/Things/" % ems.config.listen_port
+      request = urllib.request.Request(base + "edge/Services/GetStatus", method="POST")
+      with urllib.request.urlopen(request, timeout=10) as response:
+        self.assertEqual(response.status, 200)
+      with self.assertRaises(urllib.error.HTTPError) as raised:
+        urllib.request.urlopen(base + "nothing/Services/GetStatus", timeout=10)
+      self.assertEqual(raised.exception.code, 404)
+    finally:
+      server.shutdown()
+      server.server_close()
+
+
+def free_port():
+  with socket.create_server(("127.0.0.1", 0)) as probe:
+    return probe.getsockname()[1]
 
 
 if __name__ == "__main__":
