@@ -136,7 +136,21 @@ ordered_json ResultJson(const JobResult& r) {
     connections.push_back(c);
   }
   j["connections"] = connections;
-  j["problems"] = r.verdict.problems;
+  ordered_json checks = ordered_json::array();
+  ordered_json problems = ordered_json::array();
+  for (const Check& c : r.verdict.checks) {
+    checks.push_back({{"check", CheckKindName(c.kind)},
+                      {"subject", c.subject.empty() ? ordered_json() : ordered_json(c.subject)},
+                      {"level", GradeName(c.grade)},
+                      {"clauses", c.clauses},
+                      {"ok", c.ok},
+                      {"detail", c.detail.empty() ? ordered_json() : ordered_json(c.detail)}});
+    if (!c.ok && c.kind != CheckKind::kConnection && c.grade != Grade::kNote) {
+      problems.push_back(c.detail);
+    }
+  }
+  j["checks"] = checks;
+  j["problems"] = problems;
   ordered_json process;
   process["description"] = Describe(r.process);
   process["exit_code"] =

@@ -51,6 +51,8 @@ TEST(ScenarioTest, ParsesAValidScenario) {
   EXPECT_EQ(sc.allowlist->entries[2].filler_count, 3);
   EXPECT_EQ(sc.expect.at("edge"), std::vector<Outcome>{Outcome::kAccept});
   ASSERT_TRUE(sc.diagnostic.has_value());
+  EXPECT_EQ(sc.diagnostic->pattern(), kDefaultDiagnostic);
+  EXPECT_TRUE(sc.diagnostic->Matches("error\nFingerprint_Whitelist must be renamed\n"));
   EXPECT_FALSE(sc.ExpectsExitOnly());
 }
 
@@ -122,7 +124,10 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
       {"raw value missing for lsr", scenario(R"(, "allowlist": {"ems_json": []})"),
        "scenarios[0] (x).allowlist: no value for the lsr product"},
       {"bad regex", scenario(R"(, "diagnostic": "(")"),
-       "scenarios[0] (x).diagnostic: not a valid regular expression"},
+       "scenarios[0] (x).diagnostic: not a valid regular expression: missing )"},
+      // RE2 syntax: no back-references (they need a backtracking matcher).
+      {"back-reference", scenario(R"(, "diagnostic": "(a)\\1")"),
+       "scenarios[0] (x).diagnostic: not a valid regular expression: invalid escape"},
       {"unknown bundle", scenario(R"(, "settings": {"ca": {"edge": "ca-nope"}})"),
        "scenarios[0] (x).settings.ca.edge: unknown CA bundle 'ca-nope'"},
       {"client with allowlist",
