@@ -443,5 +443,47 @@ TEST_F(CliTest, HostileOutputAgainstDiagnosticPatterns) {
   }
 }
 
+// The profile: every entry with --profile; an unstable one always, with the scenarios that
+// disagree.
+TEST_F(CliTest, ProfileOnTheConsole) {
+  CommandResult r = Fpconform({"run", "--target", "reference-lsr", "--filter",
+                               "syntax/lower-case-*", "--filter", "syntax/mixed-case-entry",
+                               "--profile"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("profile reference-lsr D1: accept (3); reject (1) -- "),
+            std::string::npos)
+      << r.out;
+  r = Fpconform({"run", "--target", "reference-lsr", "--filter", "syntax/lower-case-*"});
+  EXPECT_EQ(r.out.find("profile "), std::string::npos) << r.out;
+
+  // Two scenarios offering the same choice on D1; the stand-in exits in the one whose
+  // configuration holds a marker and never dials in the other.
+  Write("choice/d1.json", R"({"description": "d", "scenarios": [
+      {"name": "marked", "description": "d", "level": "implementation-defined",
+       "clauses": ["D1"], "products": ["lsr"], "servers": {"edge": "edge-a"},
+       "allowlist": {"entries": [{"of": "edge-a", "style": "lower"}]},
+       "lsr_append": "-- fpconform-marker", "expect": {"edge": ["accept", "exit"]}},
+      {"name": "plain", "description": "d", "level": "implementation-defined",
+       "clauses": ["D1"], "products": ["lsr"], "servers": {"edge": "edge-a"},
+       "allowlist": {"entries": [{"of": "edge-a", "style": "lower"}]},
+       "expect": {"edge": ["accept", "exit"]}}]})");
+  nlohmann::json descriptor = {
+      {"description", "exits on a marker"},
+      {"product", "lsr"},
+      {"argv", {"sh", "-c", "grep -q fpconform-marker \"$1\" && exit 1; exec sleep 30", "sh",
+                "{config}"}},
+      {"config_file", "config.lua"},
+      {"timeouts_ms", {{"startup", 3000}, {"observe", 1000}}}};
+  fs::path marker = Write("marker.json", descriptor.dump());
+  r = Fpconform({"run", "--target", marker.string(), "--scenarios",
+                 (dir_->path() / "choice").string(), "--filter", "d1/*"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("profile marker D1: exit (1); never-dialled (1) UNSTABLE (scenarios "
+                       "offering the same choice (edge: accept exit) disagree: d1/marked exit, "
+                       "d1/plain never-dialled) -- "),
+            std::string::npos)
+      << r.out;
+}
+
 }  // namespace
 }  // namespace fpconform::harness
