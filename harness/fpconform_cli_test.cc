@@ -341,10 +341,10 @@ fs::path StandIn(const fs::path& dir, const std::string& name,
 // A product whose message for an empty allowlist is in its own words passes: the
 // diagnostic is a note where the document promises no message (C7).
 TEST_F(CliTest, DiagnosticInOtherWordsIsANote) {
-  fs::path own_words =
-      StandIn(dir_->path(), "own-words", {"say", "certificate fingerprint allow list is empty", "1"});
-  CommandResult r = Fpconform({"run", "--target", own_words.string(), "--filter",
-                               "enable/empty-allowlist-exits", "-v"});
+  fs::path own_words = StandIn(dir_->path(), "own-words",
+                               {"say", "certificate fingerprint allow list is empty", "1"});
+  CommandResult r = Fpconform(
+      {"run", "--target", own_words.string(), "--filter", "enable/empty-allowlist-exits", "-v"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("PASS enable/empty-allowlist-exits [own-words]: exit as expected"),
             std::string::npos)
@@ -360,7 +360,8 @@ TEST_F(CliTest, DiagnosticInOtherWordsIsANote) {
 // configuration exit with status 0, I12) fails the run at the default and inferred gates,
 // not at the normative one; the line names the level and the clause.
 TEST_F(CliTest, LevelGatesTheExitStatus) {
-  fs::path zero = StandIn(dir_->path(), "exits-zero", {"say", "fingerprint_allowlist is empty", "0"});
+  fs::path zero =
+      StandIn(dir_->path(), "exits-zero", {"say", "fingerprint_allowlist is empty", "0"});
   struct Case {
     std::vector<std::string> level;
     int status;
@@ -421,8 +422,7 @@ TEST_F(CliTest, HostileOutputAgainstDiagnosticPatterns) {
   };
   const Case cases[] = {
       {"huge-line", {"line", "x", "200000", "1"}, "hostile/dot-star", false},
-      {"huge-fingerprint-line", {"line", "fingerprint", "20000", "1"}, "hostile/star-zzz",
-       false},
+      {"huge-fingerprint-line", {"line", "fingerprint", "20000", "1"}, "hostile/star-zzz", false},
       {"a-bang", {"line", "a!", "40", "1"}, "hostile/nested-plus", false},
       {"a-only", {"line", "a", "40", "1"}, "hostile/nested-plus", true},
   };
@@ -430,8 +430,8 @@ TEST_F(CliTest, HostileOutputAgainstDiagnosticPatterns) {
     SCOPED_TRACE(c.name);
     fs::path target = StandIn(dir_->path(), c.name, c.args);
     auto started = std::chrono::steady_clock::now();
-    CommandResult r = Fpconform({"run", "--target", target.string(), "--scenarios",
-                                 dir.string(), "--filter", c.filter});
+    CommandResult r = Fpconform(
+        {"run", "--target", target.string(), "--scenarios", dir.string(), "--filter", c.filter});
     auto took = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(r.status, c.pass ? 0 : 1) << r.out << r.err;
     if (!c.pass) {
@@ -446,12 +446,11 @@ TEST_F(CliTest, HostileOutputAgainstDiagnosticPatterns) {
 // The profile: every entry with --profile; an unstable one always, with the scenarios that
 // disagree.
 TEST_F(CliTest, ProfileOnTheConsole) {
-  CommandResult r = Fpconform({"run", "--target", "reference-lsr", "--filter",
-                               "syntax/lower-case-*", "--filter", "syntax/mixed-case-entry",
-                               "--profile"});
+  CommandResult r =
+      Fpconform({"run", "--target", "reference-lsr", "--filter", "syntax/lower-case-*", "--filter",
+                 "syntax/mixed-case-entry", "--profile"});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("profile reference-lsr D1: accept (3); reject (1) -- "),
-            std::string::npos)
+  EXPECT_NE(r.out.find("profile reference-lsr D1: accept (3); reject (1) -- "), std::string::npos)
       << r.out;
   r = Fpconform({"run", "--target", "reference-lsr", "--filter", "syntax/lower-case-*"});
   EXPECT_EQ(r.out.find("profile "), std::string::npos) << r.out;
@@ -470,8 +469,8 @@ TEST_F(CliTest, ProfileOnTheConsole) {
   nlohmann::json descriptor = {
       {"description", "exits on a marker"},
       {"product", "lsr"},
-      {"argv", {"sh", "-c", "grep -q fpconform-marker \"$1\" && exit 1; exec sleep 30", "sh",
-                "{config}"}},
+      {"argv",
+       {"sh", "-c", "grep -q fpconform-marker \"$1\" && exit 1; exec sleep 30", "sh", "{config}"}},
       {"config_file", "config.lua"},
       {"timeouts_ms", {{"startup", 3000}, {"observe", 1000}}}};
   fs::path marker = Write("marker.json", descriptor.dump());

@@ -382,9 +382,9 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     std::cout << "levels " << t.name << ": " << LevelLine(CountLevels(own)) << "\n";
   }
   Totals totals = CountResults(results);
-  int gated = static_cast<int>(std::count_if(results.begin(), results.end(), [&](const JobResult& r) {
-    return FailsAtOrAbove(r, *gate);
-  }));
+  int gated =
+      static_cast<int>(std::count_if(results.begin(), results.end(),
+                                     [&](const JobResult& r) { return FailsAtOrAbove(r, *gate); }));
   std::string summary = SummaryLine(totals);
   if (*gate != Level::kImplementationDefined) {
     summary += " (" + std::to_string(gated) + " at or above --level " + LevelName(*gate) + ")";
@@ -646,9 +646,10 @@ int Main(int argc, char** argv) {
   run_cmd->add_flag("--keep-workdirs", run.keep_workdirs,
                     "Keep every work directory (configs, logs) and print where");
   run_cmd->add_flag("-v,--verbose", run.verbose, "Print every result and failure details");
-  run_cmd->add_option("--level", run.level,
-                      "Exit 1 only for failed checks at this level or firmer: normative, "
-                      "inferred or implementation-defined")
+  run_cmd
+      ->add_option("--level", run.level,
+                   "Exit 1 only for failed checks at this level or firmer: normative, "
+                   "inferred or implementation-defined")
       ->default_str("implementation-defined (every level)");
   run_cmd->add_flag("--profile", run.profile,
                     "Print the implementation-defined profile (which allowed behaviour each "

@@ -153,8 +153,8 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
               const ProcessEvidence& process) {
   Verdict verdict;
   const Grade scenario_grade = GradeOf(scenario.level);
-  const bool cites_c5 = std::find(scenario.clauses.begin(), scenario.clauses.end(), "C5") !=
-                        scenario.clauses.end();
+  const bool cites_c5 =
+      std::find(scenario.clauses.begin(), scenario.clauses.end(), "C5") != scenario.clauses.end();
   bool any_exit_expected = false;
   bool all_accepted = true;
   bool any_exit_observed = false;
@@ -217,15 +217,17 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
     Check status{CheckKind::kNonZeroStatus, "", Grade::kInferred, {"I12"}, true, ""};
     if (process.status.kind == ExitKind::kExited && process.status.exit_code == 0) {
       status.ok = false;
-      status.detail =
-          "exited with status 0; a configuration error must end with a non-zero status";
+      status.detail = "exited with status 0; a configuration error must end with a non-zero status";
     }
     verdict.checks.push_back(std::move(status));
 
     if (scenario.diagnostic) {
-      Check diagnostic{CheckKind::kDiagnostic, "", cites_c5 ? Grade::kNormative : Grade::kNote,
+      Check diagnostic{CheckKind::kDiagnostic,
+                       "",
+                       cites_c5 ? Grade::kNormative : Grade::kNote,
                        cites_c5 ? std::vector<std::string>{"C5"} : std::vector<std::string>{},
-                       true, ""};
+                       true,
+                       ""};
       if (!scenario.diagnostic->Matches(process.output) &&
           !scenario.diagnostic->Matches(process.log)) {
         std::string last = LastLine(process.output);
@@ -264,8 +266,9 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
     bool says_accepted = process.status.exit_code == 0;
     if (says_accepted != all_accepted) {
       consistent.ok = false;
-      consistent.detail = "inconsistent: " + Describe(process.status) + " but the servers saw " +
-                          (all_accepted ? "every connection accepted" : "a connection not accepted");
+      consistent.detail =
+          "inconsistent: " + Describe(process.status) + " but the servers saw " +
+          (all_accepted ? "every connection accepted" : "a connection not accepted");
       if (!process_headline) {
         process_headline = Outcome::kInconsistent;
       }
@@ -273,9 +276,8 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
     verdict.checks.push_back(std::move(consistent));
   }
 
-  verdict.pass = std::all_of(verdict.checks.begin(), verdict.checks.end(), [](const Check& c) {
-    return c.ok || c.grade == Grade::kNote;
-  });
+  verdict.pass = std::all_of(verdict.checks.begin(), verdict.checks.end(),
+                             [](const Check& c) { return c.ok || c.grade == Grade::kNote; });
   // The headline: a process-level finding first, else the first mismatching (or judged)
   // connection's outcome.
   if (process_headline) {
@@ -354,8 +356,8 @@ std::string Verdict::Summary() const {
     out += " (" + details + ")";
   }
   // Then every failed check, firmest first, with its grade and clauses; then the notes.
-  for (Grade grade : {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined,
-                      Grade::kNote}) {
+  for (Grade grade :
+       {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined, Grade::kNote}) {
     for (const Check& c : checks) {
       if (c.ok || c.grade != grade) {
         continue;

@@ -51,13 +51,13 @@ struct ConnectionVerdict {
 
 // CheckKind: what one check of a verdict looks at.
 enum class CheckKind {
-  kConnection,         // a judged connection's outcome is one the scenario allows
-  kNothingReached,     // no server reached before a configuration exit (I12)
-  kNonZeroStatus,      // a configuration exit ends with a non-zero status (I12)
-  kNoCrash,            // no signal the harness did not send, no sanitizer report
-  kKeepsRunning,       // a daemon still runs after its connections (I9)
-  kConsistentStatus,   // a one-shot target's exit status agrees with the servers
-  kDiagnostic,         // the output or log matches the scenario's diagnostic pattern
+  kConnection,        // a judged connection's outcome is one the scenario allows
+  kNothingReached,    // no server reached before a configuration exit (I12)
+  kNonZeroStatus,     // a configuration exit ends with a non-zero status (I12)
+  kNoCrash,           // no signal the harness did not send, no sanitizer report
+  kKeepsRunning,      // a daemon still runs after its connections (I9)
+  kConsistentStatus,  // a one-shot target's exit status agrees with the servers
+  kDiagnostic,        // the output or log matches the scenario's diagnostic pattern
 };
 
 // Grade: how a failed check counts; the order is from the firmest to a mere note.
@@ -66,11 +66,11 @@ enum class Grade { kNormative, kInferred, kImplementationDefined, kNote };
 // Check: one check of a verdict, with its grade and the clauses it stands on.
 struct Check {
   CheckKind kind = CheckKind::kConnection;
-  std::string subject;               // the connection, for kConnection
+  std::string subject;  // the connection, for kConnection
   Grade grade = Grade::kNormative;
   std::vector<std::string> clauses;  // empty where no single clause says it
   bool ok = true;
-  std::string detail;                // one line: what was found when it failed
+  std::string detail;  // one line: what was found when it failed
 };
 
 // Verdict: the whole scenario run.
@@ -78,7 +78,7 @@ struct Verdict {
   bool pass = false;                     // every check, notes aside, passed
   Outcome headline = Outcome::kTimeout;  // what to report as "got ..."
   std::vector<ConnectionVerdict> connections;
-  std::vector<Check> checks;             // in the order made: connections first
+  std::vector<Check> checks;  // in the order made: connections first
   // Summary returns one line: "got reject; want accept (edge: ...) -- failed normative
   // check (C4)", or "exit as expected (...) -- failed inferred check (I12): ...".
   std::string Summary() const;

@@ -1,10 +1,9 @@
 #include "harness/report.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/json_text.h"
@@ -311,10 +310,9 @@ bool OffersChoice(const Scenario& s) {
 // "edge accept, edge2 reject" when they differ.
 std::string ShownChoice(const JobResult& r) {
   std::vector<const ConnectionVerdict*> connections = ChoiceConnections(r);
-  bool same = std::all_of(connections.begin(), connections.end(),
-                          [&](const ConnectionVerdict* cv) {
-                            return cv->observed == connections[0]->observed;
-                          });
+  bool same = std::all_of(connections.begin(), connections.end(), [&](const ConnectionVerdict* cv) {
+    return cv->observed == connections[0]->observed;
+  });
   if (connections.empty()) {
     return OutcomeName(r.verdict.headline);
   }
@@ -374,8 +372,8 @@ std::string LevelLine(const LevelTotals& t) {
   auto part = [](const char* name, const LevelCount& c) {
     return std::string(name) + " " + std::to_string(c.passed) + "/" + std::to_string(c.total);
   };
-  std::string line = part("normative", t.normative) + ", " + part("inferred", t.inferred) +
-                     ", " + part("implementation-defined", t.implementation_defined);
+  std::string line = part("normative", t.normative) + ", " + part("inferred", t.inferred) + ", " +
+                     part("implementation-defined", t.implementation_defined);
   if (t.notes > 0) {
     line += ", " + std::to_string(t.notes) + (t.notes == 1 ? " note" : " notes");
   }
@@ -398,8 +396,7 @@ bool FailsAtOrAbove(const JobResult& r, Level gate) {
     return LevelRank(r.scenario->level) <= LevelRank(gate);
   }
   return std::any_of(r.verdict.checks.begin(), r.verdict.checks.end(), [&](const Check& c) {
-    return !c.ok && c.grade != Grade::kNote &&
-           static_cast<int>(c.grade) <= LevelRank(gate);
+    return !c.ok && c.grade != Grade::kNote && static_cast<int>(c.grade) <= LevelRank(gate);
   });
 }
 
@@ -449,8 +446,8 @@ std::vector<ProfileEntry> BuildProfile(const ReportInputs& in) {
           for (const std::string& d : distinct) {
             list += (list.empty() ? "" : ", ") + d;
           }
-          entry.why += (entry.why.empty() ? "" : "; ") + std::string("repeats of ") +
-                       scenario->id + " differ: " + list;
+          entry.why += (entry.why.empty() ? "" : "; ") + std::string("repeats of ") + scenario->id +
+                       " differ: " + list;
         }
         auto count = std::find_if(counts.begin(), counts.end(),
                                   [&](const auto& c) { return c.first == shown[0]; });
@@ -474,8 +471,11 @@ std::vector<ProfileEntry> BuildProfile(const ReportInputs& in) {
           for (const auto& [id, choice] : shown) {
             list += (list.empty() ? "" : ", ") + id + " " + choice;
           }
-          entry.why += (entry.why.empty() ? "" : "; ") + std::string("scenarios offering the "
-                       "same choice (") + offer + ") disagree: " + list;
+          entry.why += (entry.why.empty() ? "" : "; ") +
+                       std::string(
+                           "scenarios offering the "
+                           "same choice (") +
+                       offer + ") disagree: " + list;
         }
       }
       std::stable_sort(counts.begin(), counts.end(),
@@ -484,8 +484,8 @@ std::vector<ProfileEntry> BuildProfile(const ReportInputs& in) {
         entry.shown = counts[0].first;
       } else {
         for (const auto& [choice, n] : counts) {
-          entry.shown += (entry.shown.empty() ? "" : "; ") + choice + " (" +
-                         std::to_string(n) + ")";
+          entry.shown +=
+              (entry.shown.empty() ? "" : "; ") + choice + " (" + std::to_string(n) + ")";
         }
       }
       profile.push_back(std::move(entry));
@@ -561,11 +561,12 @@ std::string JsonReport(const ReportInputs& in) {
   doc["levels"] = LevelTotalsJson(CountLevels(*in.results));
   ordered_json targets = ordered_json::array();
   for (const TargetDescriptor& t : *in.targets) {
-    targets.push_back({{"name", t.name},
-                       {"product", ProductName(t.product)},
-                       {"file", t.file},
-                       {"description", t.description},
-                       {"levels", LevelTotalsJson(CountLevels(TargetResults(*in.results, t.name)))}});
+    targets.push_back(
+        {{"name", t.name},
+         {"product", ProductName(t.product)},
+         {"file", t.file},
+         {"description", t.description},
+         {"levels", LevelTotalsJson(CountLevels(TargetResults(*in.results, t.name)))}});
   }
   doc["targets"] = targets;
   ordered_json profile = ordered_json::array();
@@ -661,13 +662,12 @@ std::string JunitReport(const ReportInputs& in) {
     LevelTotals levels = CountLevels(results);
     out += "    <properties>\n";
     auto property = [&](const std::string& name, const std::string& value) {
-      out += "      <property name=\"" + XmlEscape(name) + "\" value=\"" + XmlEscape(value) +
-             "\"/>\n";
+      out +=
+          "      <property name=\"" + XmlEscape(name) + "\" value=\"" + XmlEscape(value) + "\"/>\n";
     };
-    for (const auto& [name, count] : {std::pair{"normative", &levels.normative},
-                                      std::pair{"inferred", &levels.inferred},
-                                      std::pair{"implementation-defined",
-                                                &levels.implementation_defined}}) {
+    for (const auto& [name, count] :
+         {std::pair{"normative", &levels.normative}, std::pair{"inferred", &levels.inferred},
+          std::pair{"implementation-defined", &levels.implementation_defined}}) {
       property(std::string("fpconform.level.") + name,
                std::to_string(count->passed) + "/" + std::to_string(count->total));
     }
@@ -739,9 +739,8 @@ std::string MarkdownReport(const ReportInputs& in) {
     auto cell = [](const LevelCount& c) {
       return std::to_string(c.passed) + "/" + std::to_string(c.total);
     };
-    out += "| " + t.name + " | " + cell(levels.normative) + " | " + cell(levels.inferred) +
-           " | " + cell(levels.implementation_defined) + " | " + std::to_string(levels.notes) +
-           " |\n";
+    out += "| " + t.name + " | " + cell(levels.normative) + " | " + cell(levels.inferred) + " | " +
+           cell(levels.implementation_defined) + " | " + std::to_string(levels.notes) + " |\n";
   }
   out += "\n";
   std::string header = "| clause | scenario | level |";

@@ -77,9 +77,9 @@ struct ProfileEntry {
   // Per scenario citing the clause that shows the product's choice: its id and the
   // outcome(s) of each repeat ("accept", or "edge accept, edge2 reject").
   std::vector<std::pair<std::string, std::vector<std::string>>> scenarios;
-  std::string shown;    // "accept", or "accept (3); reject (1)"
+  std::string shown;  // "accept", or "accept (3); reject (1)"
   bool unstable = false;
-  std::string why;      // when unstable: which repeats or scenarios disagree
+  std::string why;  // when unstable: which repeats or scenarios disagree
 };
 
 // BuildProfile returns one entry per target and implementation-defined clause (D*) that

@@ -209,8 +209,8 @@ class LevelsAndProfileTest : public ::testing::Test {
       o.client_hello_seen = true;
       o.handshake_completed = outcome == Outcome::kAccept;
       o.app_bytes = outcome == Outcome::kAccept ? 10 : 0;
-      o.end = outcome == Outcome::kAccept ? ConnectionEnd::kServerClosed
-                                          : ConnectionEnd::kClientAlert;
+      o.end =
+          outcome == Outcome::kAccept ? ConnectionEnd::kServerClosed : ConnectionEnd::kClientAlert;
       connections[0].observations.push_back(o);
     }
     JobResult r;
@@ -270,8 +270,7 @@ TEST_F(LevelsAndProfileTest, CountsPerLevelAndGates) {
 TEST_F(LevelsAndProfileTest, ProfileShowsChoicesAndInstability) {
   std::vector<ProfileEntry> profile = BuildProfile(Inputs());
   ASSERT_EQ(profile.size(), 3u);
-  EXPECT_EQ(ProfileLine(profile[0]),
-            "profile steady D1: accept (2); reject (1) -- Lower-case hex");
+  EXPECT_EQ(ProfileLine(profile[0]), "profile steady D1: accept (2); reject (1) -- Lower-case hex");
   EXPECT_FALSE(profile[0].unstable);
   EXPECT_EQ(profile[1].clause, "D6");
   EXPECT_TRUE(profile[1].unstable);
@@ -282,17 +281,17 @@ TEST_F(LevelsAndProfileTest, ProfileShowsChoicesAndInstability) {
   EXPECT_EQ(profile[2].why,
             "scenarios offering the same choice (edge: accept exit) disagree: syntax/lower "
             "accept, syntax/mixed exit");
-  EXPECT_EQ(ProfileLine(profile[2]).rfind("profile wavering D1: accept (1); exit (1) UNSTABLE "
-                                          "(scenarios offering",
-                                          0),
+  EXPECT_EQ(ProfileLine(profile[2])
+                .rfind("profile wavering D1: accept (1); exit (1) UNSTABLE "
+                       "(scenarios offering",
+                       0),
             0u)
       << ProfileLine(profile[2]);
 }
 
 TEST_F(LevelsAndProfileTest, FileReportsCarryLevelsAndProfile) {
   nlohmann::json doc = nlohmann::json::parse(JsonReport(Inputs()));
-  EXPECT_EQ(doc["targets"][0]["levels"]["inferred"],
-            nlohmann::json({{"passed", 6}, {"total", 7}}));
+  EXPECT_EQ(doc["targets"][0]["levels"]["inferred"], nlohmann::json({{"passed", 6}, {"total", 7}}));
   EXPECT_EQ(doc["targets"][0]["levels"]["notes"], 1);
   EXPECT_EQ(doc["levels"]["implementation-defined"]["total"], 3);
   EXPECT_EQ(doc["results"][0]["failed_levels"], nlohmann::json::array({"inferred"}));

@@ -1,7 +1,6 @@
 #include "harness/scenario.h"
 
 #include <fnmatch.h>
-
 #include <re2/re2.h>
 
 #include <algorithm>
@@ -448,8 +447,7 @@ Result<DiagnosticPattern> DiagnosticPattern::Compile(std::string_view pattern) {
   RE2::Options options;
   options.set_case_sensitive(false);
   options.set_log_errors(false);
-  auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()),
-                                        options);
+  auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
   if (!re->ok()) {
     return MakeError(ErrorCode::kInvalidInput, re->error());
   }
