@@ -328,6 +328,7 @@ TEST(OracleTest, DiagnosticSearchIsBoundedOnHostileOutput) {
       {"fingerprint.*zzz", long_line + "\nfingerprint zzz\n", true},
       {"(a+)+$", a_bang, false},
       {"(a+)+$", a_bang + "\n" + "aaaa", true},
+      {"empty$", "error: list is empty\r\nbye\r\n", true},
       // Beyond the cap of a line, nothing is searched.
       {"late", std::string(DiagnosticPattern::kMaxLineBytes, 'x') + "late", false},
       {"late", std::string(DiagnosticPattern::kMaxLineBytes - 4, 'x') + "late", true},

@@ -465,7 +465,11 @@ bool DiagnosticPattern::Matches(std::string_view text) const {
     if (end == std::string_view::npos) {
       end = text.size();
     }
-    std::string_view line = text.substr(start, std::min(end - start, kMaxLineBytes));
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') {  // CRLF output: the line ends before the CR
+      line.remove_suffix(1);
+    }
+    line = line.substr(0, kMaxLineBytes);
     if (RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re_)) {
       return true;
     }
