@@ -28,8 +28,8 @@ namespace fpconform::harness {
 
 // DiagnosticPattern: a scenario's `diagnostic` regular expression, compiled once when the
 // scenario loads. RE2 matches in time linear in the text and without recursion, and the
-// text is searched line by line, each line cut to kMaxLineBytes (a trailing CR dropped), so no pattern and no
-// output can make a search slow or overflow the stack.
+// text is searched line by line (a trailing CR dropped), each line cut to kMaxLineBytes, so
+// no pattern and no output can make a search slow or overflow the stack.
 class DiagnosticPattern {
  public:
   // kMaxLineBytes: how much of each line of output a search looks at.
