@@ -11,4 +11,6 @@ endif()
 find_package(PkgConfig REQUIRED)
 # The C++ build of Lua, so that a Lua error raised through C++ frames runs destructors.
 pkg_check_modules(LUA REQUIRED IMPORTED_TARGET lua5.4-c++)
+# RE2 for the scenarios' diagnostic patterns: linear-time matching without recursion.
+pkg_check_modules(RE2 REQUIRED IMPORTED_TARGET re2)
 include(GoogleTest)

@@ -12,8 +12,8 @@
 # Unlike most OSS-Fuzz projects, the dependencies (OpenSSL 3, Lua 5.4, nlohmann/json, and
 # CMake's GoogleTest, Boost and CLI11 look-ups) are not compiled from source: they come from
 # the distribution's packages, which .clusterfuzzlite/Dockerfile installs. They are therefore
-# not instrumented (fine for ASan and UBSan, not for MSan), and OpenSSL and Lua are linked
-# statically so that the binaries run on the runner image, which lacks those libraries.
+# not instrumented (fine for ASan and UBSan, not for MSan), and OpenSSL, Lua and RE2 are
+# linked statically so that the binaries run on the runner image, which lacks those libraries.
 #
 # Local check, as OSS-Fuzz would call it (fuzz/README.md):
 #   CC=clang-14 CXX=clang++-14 \

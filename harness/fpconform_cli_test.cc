@@ -319,5 +319,170 @@ TEST_F(CliTest, InterruptStopsTargetsAndRemovesWorkdirs) {
   }
 }
 
+// StandIn returns a descriptor file for an LSR that ignores its configuration and runs
+// fpconform_misbehave with `args`.
+fs::path StandIn(const fs::path& dir, const std::string& name,
+                 const std::vector<std::string>& args) {
+  nlohmann::json argv = nlohmann::json::array({FPCONFORM_MISBEHAVE_PATH});
+  for (const std::string& a : args) {
+    argv.push_back(a);
+  }
+  nlohmann::json descriptor = {{"description", "a stand-in product"},
+                               {"product", "lsr"},
+                               {"argv", argv},
+                               {"config_file", "config.lua"},
+                               {"lifecycle", "daemon"},
+                               {"timeouts_ms", {{"startup", 3000}, {"observe", 3000}}}};
+  fs::path path = dir / (name + ".json");
+  EXPECT_TRUE(WriteFile(path, descriptor.dump()).ok());
+  return path;
+}
+
+// A product whose message for an empty allowlist is in its own words passes: the
+// diagnostic is a note where the document promises no message (C7).
+TEST_F(CliTest, DiagnosticInOtherWordsIsANote) {
+  fs::path own_words = StandIn(dir_->path(), "own-words",
+                               {"say", "certificate fingerprint allow list is empty", "1"});
+  CommandResult r = Fpconform(
+      {"run", "--target", own_words.string(), "--filter", "enable/empty-allowlist-exits", "-v"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS enable/empty-allowlist-exits [own-words]: exit as expected"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("-- note: no diagnostic matching"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("levels own-words: normative 1/1, inferred 1/1, "
+                       "implementation-defined 0/0, 1 note\n"),
+            std::string::npos)
+      << r.out;
+}
+
+// --level gates the exit status: a normative scenario failing only an inferred check (a
+// configuration exit with status 0, I12) fails the run at the default and inferred gates,
+// not at the normative one; the line names the level and the clause.
+TEST_F(CliTest, LevelGatesTheExitStatus) {
+  fs::path zero =
+      StandIn(dir_->path(), "exits-zero", {"say", "fingerprint_allowlist is empty", "0"});
+  struct Case {
+    std::vector<std::string> level;
+    int status;
+    const char* last;
+  };
+  const Case cases[] = {
+      {{}, 1, "0 passed, 1 failed\n"},
+      {{"--level", "implementation-defined"}, 1, "0 passed, 1 failed\n"},
+      {{"--level", "inferred"}, 1, "0 passed, 1 failed (1 at or above --level inferred)\n"},
+      {{"--level", "normative"}, 0, "0 passed, 1 failed (0 at or above --level normative)\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.level.empty() ? "default" : c.level[1]);
+    std::vector<std::string> args = {"run", "--target", zero.string(), "--filter",
+                                     "enable/empty-allowlist-exits"};
+    args.insert(args.end(), c.level.begin(), c.level.end());
+    CommandResult r = Fpconform(args);
+    EXPECT_EQ(r.status, c.status) << r.out << r.err;
+    EXPECT_NE(r.out.find("FAIL enable/empty-allowlist-exits [exits-zero]: exit as expected "
+                         "(edge: no connection; exited with status 0) -- failed inferred check "
+                         "(I12): exited with status 0"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("levels exits-zero: normative 1/1, inferred 0/1"), std::string::npos)
+        << r.out;
+    ASSERT_GE(r.out.size(), std::string(c.last).size());
+    EXPECT_EQ(r.out.substr(r.out.size() - std::string(c.last).size()), c.last) << r.out;
+  }
+  CommandResult bad = Fpconform({"run", "--level", "strict"});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("--level strict: want normative, inferred or implementation-defined"),
+            std::string::npos)
+      << bad.err;
+}
+
+// Hostile output cannot crash or stall the harness through a scenario's diagnostic
+// pattern: one 200 KB line, and the catastrophic-backtracking case of `(a+)+$`.
+TEST_F(CliTest, HostileOutputAgainstDiagnosticPatterns) {
+  fs::path dir = dir_->path() / "hostile";
+  Write("hostile/hostile.json", R"({"description": "d", "scenarios": [
+      {"name": "dot-star", "description": "d", "level": "normative", "clauses": ["C5"],
+       "products": ["lsr"], "servers": {"edge": "edge-a"},
+       "legacy_allowlist": {"entries": [{"of": "edge-a"}]}, "expect": {"edge": "exit"},
+       "diagnostic": ".*fingerprint_allowlist"},
+      {"name": "star-zzz", "description": "d", "level": "normative", "clauses": ["C5"],
+       "products": ["lsr"], "servers": {"edge": "edge-a"},
+       "legacy_allowlist": {"entries": [{"of": "edge-a"}]}, "expect": {"edge": "exit"},
+       "diagnostic": "fingerprint.*zzz"},
+      {"name": "nested-plus", "description": "d", "level": "normative", "clauses": ["C5"],
+       "products": ["lsr"], "servers": {"edge": "edge-a"},
+       "legacy_allowlist": {"entries": [{"of": "edge-a"}]}, "expect": {"edge": "exit"},
+       "diagnostic": "(a+)+$"}]})");
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    const char* filter;
+    bool pass;
+  };
+  const Case cases[] = {
+      {"huge-line", {"line", "x", "200000", "1"}, "hostile/dot-star", false},
+      {"huge-fingerprint-line", {"line", "fingerprint", "20000", "1"}, "hostile/star-zzz", false},
+      {"a-bang", {"line", "a!", "40", "1"}, "hostile/nested-plus", false},
+      {"a-only", {"line", "a", "40", "1"}, "hostile/nested-plus", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    fs::path target = StandIn(dir_->path(), c.name, c.args);
+    auto started = std::chrono::steady_clock::now();
+    CommandResult r = Fpconform(
+        {"run", "--target", target.string(), "--scenarios", dir.string(), "--filter", c.filter});
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(r.status, c.pass ? 0 : 1) << r.out << r.err;
+    if (!c.pass) {
+      EXPECT_NE(r.out.find("-- failed normative check (C5): no diagnostic matching"),
+                std::string::npos)
+          << r.out.substr(0, 2000);
+    }
+    EXPECT_LT(took, std::chrono::seconds(30));
+  }
+}
+
+// The profile: every entry with --profile; an unstable one always, with the scenarios that
+// disagree.
+TEST_F(CliTest, ProfileOnTheConsole) {
+  CommandResult r =
+      Fpconform({"run", "--target", "reference-lsr", "--filter", "syntax/lower-case-*", "--filter",
+                 "syntax/mixed-case-entry", "--profile"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("profile reference-lsr D1: accept (3); reject (1) -- "), std::string::npos)
+      << r.out;
+  r = Fpconform({"run", "--target", "reference-lsr", "--filter", "syntax/lower-case-*"});
+  EXPECT_EQ(r.out.find("profile "), std::string::npos) << r.out;
+
+  // Two scenarios offering the same choice on D1; the stand-in exits in the one whose
+  // configuration holds a marker and never dials in the other.
+  Write("choice/d1.json", R"({"description": "d", "scenarios": [
+      {"name": "marked", "description": "d", "level": "implementation-defined",
+       "clauses": ["D1"], "products": ["lsr"], "servers": {"edge": "edge-a"},
+       "allowlist": {"entries": [{"of": "edge-a", "style": "lower"}]},
+       "lsr_append": "-- fpconform-marker", "expect": {"edge": ["accept", "exit"]}},
+      {"name": "plain", "description": "d", "level": "implementation-defined",
+       "clauses": ["D1"], "products": ["lsr"], "servers": {"edge": "edge-a"},
+       "allowlist": {"entries": [{"of": "edge-a", "style": "lower"}]},
+       "expect": {"edge": ["accept", "exit"]}}]})");
+  nlohmann::json descriptor = {
+      {"description", "exits on a marker"},
+      {"product", "lsr"},
+      {"argv",
+       {"sh", "-c", "grep -q fpconform-marker \"$1\" && exit 1; exec sleep 30", "sh", "{config}"}},
+      {"config_file", "config.lua"},
+      {"timeouts_ms", {{"startup", 3000}, {"observe", 1000}}}};
+  fs::path marker = Write("marker.json", descriptor.dump());
+  r = Fpconform({"run", "--target", marker.string(), "--scenarios",
+                 (dir_->path() / "choice").string(), "--filter", "d1/*"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("profile marker D1: exit (1); never-dialled (1) UNSTABLE (scenarios "
+                       "offering the same choice (edge: accept exit) disagree: d1/marked exit, "
+                       "d1/plain never-dialled) -- "),
+            std::string::npos)
+      << r.out;
+}
+
 }  // namespace
 }  // namespace fpconform::harness

@@ -239,10 +239,27 @@ struct RunCommand {
   std::string json_path, junit_path, markdown_path;
   bool keep_workdirs = false;
   bool verbose = false;
+  std::string level = "implementation-defined";  // the exit status gate
+  bool profile = false;
 };
+
+// ParseGate reads the --level value.
+std::optional<Level> ParseGate(const std::string& text) {
+  for (Level level : {Level::kNormative, Level::kInferred, Level::kImplementationDefined}) {
+    if (text == LevelName(level)) {
+      return level;
+    }
+  }
+  return std::nullopt;
+}
 
 int Run(const RunCommand& cmd, const CommonOptions& common) {
   Paths paths = MakePaths(common);
+  std::optional<Level> gate = ParseGate(cmd.level);
+  if (!gate) {
+    return InputError("--level " + cmd.level +
+                      ": want normative, inferred or implementation-defined");
+  }
   RunOptions options;
   options.filters = cmd.filters;
   options.jobs = cmd.jobs;
@@ -348,9 +365,32 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
       }
     }
   }
+  // The implementation-defined profile (all of it with --profile, else only what is
+  // unstable), the results per level for each target, then the totals and the gate.
+  for (const ProfileEntry& entry : BuildProfile(inputs)) {
+    if (cmd.profile || entry.unstable) {
+      std::cout << ProfileLine(entry) << "\n";
+    }
+  }
+  for (const TargetDescriptor& t : targets) {
+    std::vector<const JobResult*> own;
+    for (const JobResult& r : results) {
+      if (r.target == &t) {
+        own.push_back(&r);
+      }
+    }
+    std::cout << "levels " << t.name << ": " << LevelLine(CountLevels(own)) << "\n";
+  }
   Totals totals = CountResults(results);
-  std::cout << SummaryLine(totals) << "\n";
-  return totals.failed == 0 ? kExitOk : kExitFailures;
+  int gated =
+      static_cast<int>(std::count_if(results.begin(), results.end(),
+                                     [&](const JobResult& r) { return FailsAtOrAbove(r, *gate); }));
+  std::string summary = SummaryLine(totals);
+  if (*gate != Level::kImplementationDefined) {
+    summary += " (" + std::to_string(gated) + " at or above --level " + LevelName(*gate) + ")";
+  }
+  std::cout << summary << "\n";
+  return gated == 0 ? kExitOk : kExitFailures;
 }
 
 struct ListCommand {
@@ -606,6 +646,14 @@ int Main(int argc, char** argv) {
   run_cmd->add_flag("--keep-workdirs", run.keep_workdirs,
                     "Keep every work directory (configs, logs) and print where");
   run_cmd->add_flag("-v,--verbose", run.verbose, "Print every result and failure details");
+  run_cmd
+      ->add_option("--level", run.level,
+                   "Exit 1 only for failed checks at this level or firmer: normative, "
+                   "inferred or implementation-defined")
+      ->default_str("implementation-defined (every level)");
+  run_cmd->add_flag("--profile", run.profile,
+                    "Print the implementation-defined profile (which allowed behaviour each "
+                    "target showed on each D-point); unstable entries are always printed");
   add_common(run_cmd);
 
   ListCommand list;

@@ -1,7 +1,6 @@
 #include "harness/oracle.h"
 
 #include <algorithm>
-#include <regex>
 
 namespace fpconform::harness {
 
@@ -103,24 +102,84 @@ Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvid
   return Outcome::kNeverDialled;
 }
 
+Grade GradeOf(Level level) {
+  switch (level) {
+    case Level::kNormative:
+      return Grade::kNormative;
+    case Level::kInferred:
+      return Grade::kInferred;
+    case Level::kImplementationDefined:
+      return Grade::kImplementationDefined;
+  }
+  return Grade::kNormative;
+}
+
+const char* GradeName(Grade grade) {
+  switch (grade) {
+    case Grade::kNormative:
+      return "normative";
+    case Grade::kInferred:
+      return "inferred";
+    case Grade::kImplementationDefined:
+      return "implementation-defined";
+    case Grade::kNote:
+      return "note";
+  }
+  return "?";
+}
+
+const char* CheckKindName(CheckKind kind) {
+  switch (kind) {
+    case CheckKind::kConnection:
+      return "connection";
+    case CheckKind::kNothingReached:
+      return "nothing-reached-before-exit";
+    case CheckKind::kNonZeroStatus:
+      return "non-zero-status";
+    case CheckKind::kNoCrash:
+      return "no-crash";
+    case CheckKind::kKeepsRunning:
+      return "keeps-running";
+    case CheckKind::kConsistentStatus:
+      return "consistent-status";
+    case CheckKind::kDiagnostic:
+      return "diagnostic";
+  }
+  return "?";
+}
+
 Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
               const std::vector<ConnectionEvidence>& connections,
               const ProcessEvidence& process) {
   Verdict verdict;
+  const Grade scenario_grade = GradeOf(scenario.level);
+  const bool cites_c5 =
+      std::find(scenario.clauses.begin(), scenario.clauses.end(), "C5") != scenario.clauses.end();
   bool any_exit_expected = false;
   bool all_accepted = true;
   bool any_exit_observed = false;
+  // A configuration exit: a connection saw the exit and the scenario allows it there. Only
+  // then do the checks around an invalid configuration (I12, the diagnostic) apply.
+  bool configuration_exit = false;
   // An invalid configuration must stop the product before any connection (I12): when the
-  // scenario expects only exits, every server is judged, the platform included.
+  // scenario expects only exits, every server is judged, the platform included; a server
+  // the scenario does not name is judged by that inferred rule, not at the scenario's level.
   const bool exit_only = scenario.ExpectsExitOnly();
   for (const ConnectionEvidence& evidence : connections) {
     ConnectionVerdict cv;
     cv.connection = evidence.connection;
+    Check check;
+    check.kind = CheckKind::kConnection;
+    check.subject = evidence.connection;
+    check.grade = scenario_grade;
+    check.clauses = scenario.clauses;
     auto it = scenario.expect.find(evidence.connection);
     if (it != scenario.expect.end()) {
       cv.expected = it->second;
     } else if (exit_only) {
       cv.expected = {Outcome::kExit};
+      check.grade = Grade::kInferred;
+      check.clauses = {"I12"};
     }
     cv.observed = ClassifyConnection(evidence, process, &cv.evidence);
     if (!cv.expected.empty()) {
@@ -128,67 +187,97 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
       any_exit_expected |= Allowed(cv.expected, Outcome::kExit);
       all_accepted &= cv.observed == Outcome::kAccept;
       any_exit_observed |= cv.observed == Outcome::kExit;
+      configuration_exit |= cv.observed == Outcome::kExit && cv.ok;
+      check.ok = cv.ok;
+      check.detail = cv.connection + ": got " + OutcomeName(cv.observed) + "; want " +
+                     OutcomeList(cv.expected);
+      verdict.checks.push_back(std::move(check));
     }
     verdict.connections.push_back(std::move(cv));
   }
 
-  // A configuration error stops the product before any connection (I12), so once one
-  // connection's outcome is an exit, no server may have been reached, whether or not the
-  // scenario judges that server (the EMS platform, typically).
-  if (any_exit_observed) {
+  // A configuration error stops the product before any connection (I12), so once the
+  // product made a configuration exit, no server may have been reached, whether or not
+  // the scenario judges that server (the EMS platform, typically).
+  if (configuration_exit) {
+    Check reached{CheckKind::kNothingReached, "", Grade::kInferred, {"I12"}, true, ""};
     for (size_t i = 0; i < connections.size(); ++i) {
       const ConnectionVerdict& cv = verdict.connections[i];
       if (!connections[i].observations.empty() && (cv.ok || cv.expected.empty())) {
-        verdict.problems.push_back(
-            connections[i].connection + " reached before the exit (" + cv.evidence +
-            "); a configuration error must stop the product before any connection (I12)");
+        reached.ok = false;
+        reached.detail += (reached.detail.empty() ? "" : "; ") + connections[i].connection +
+                          " reached before the exit (" + cv.evidence + ")";
       }
+    }
+    if (!reached.ok) {
+      reached.detail += "; a configuration error must stop the product before any connection";
+    }
+    verdict.checks.push_back(std::move(reached));
+
+    Check status{CheckKind::kNonZeroStatus, "", Grade::kInferred, {"I12"}, true, ""};
+    if (process.status.kind == ExitKind::kExited && process.status.exit_code == 0) {
+      status.ok = false;
+      status.detail = "exited with status 0; a configuration error must end with a non-zero status";
+    }
+    verdict.checks.push_back(std::move(status));
+
+    if (scenario.diagnostic) {
+      Check diagnostic{CheckKind::kDiagnostic,
+                       "",
+                       cites_c5 ? Grade::kNormative : Grade::kNote,
+                       cites_c5 ? std::vector<std::string>{"C5"} : std::vector<std::string>{},
+                       true,
+                       ""};
+      if (!scenario.diagnostic->Matches(process.output) &&
+          !scenario.diagnostic->Matches(process.log)) {
+        std::string last = LastLine(process.output);
+        diagnostic.ok = false;
+        diagnostic.detail = "no diagnostic matching /" + scenario.diagnostic->pattern() +
+                            "/ in its output or log" +
+                            (last.empty() ? " (no output)" : " (last line: " + last + ")");
+      }
+      verdict.checks.push_back(std::move(diagnostic));
     }
   }
 
   std::optional<Outcome> process_headline;
+  Check crash{CheckKind::kNoCrash, "", Grade::kInferred, {}, true, ""};
+  if (any_exit_expected) {
+    crash.clauses = {"I12"};
+  }
   if (IsCrash(process)) {
-    verdict.problems.push_back("crash: " + Describe(process.status) +
-                               (process.sanitizer_report ? ", sanitizer report in its output"
-                                                         : ""));
+    crash.ok = false;
+    crash.detail = "crash: " + Describe(process.status) +
+                   (process.sanitizer_report ? ", sanitizer report in its output" : "");
     process_headline = Outcome::kCrash;
   }
-  if (any_exit_observed) {
-    if (process.status.kind == ExitKind::kExited && process.status.exit_code == 0) {
-      verdict.problems.push_back(
-          "exited with status 0; an invalid configuration must end with a non-zero status");
+  verdict.checks.push_back(std::move(crash));
+
+  if (target.lifecycle == Lifecycle::kDaemon && !any_exit_expected && !any_exit_observed) {
+    Check running{CheckKind::kKeepsRunning, "", Grade::kInferred, {"I9"}, true, ""};
+    if (ExitedByItself(process.status)) {
+      running.ok = false;
+      running.detail = Describe(process.status) + " after its connections; a daemon keeps running";
     }
-    if (scenario.diagnostic) {
-      std::regex pattern(*scenario.diagnostic, std::regex::ECMAScript | std::regex::icase);
-      if (!std::regex_search(process.output, pattern) &&
-          !std::regex_search(process.log, pattern)) {
-        std::string last = LastLine(process.output);
-        verdict.problems.push_back("no diagnostic matching /" + *scenario.diagnostic +
-                                   "/ in its output or log" +
-                                   (last.empty() ? " (no output)" : " (last line: " + last + ")"));
-      }
-    }
-  }
-  if (target.lifecycle == Lifecycle::kDaemon && ExitedByItself(process.status) &&
-      !any_exit_expected && !any_exit_observed) {
-    verdict.problems.push_back(Describe(process.status) +
-                               " after its connections; a daemon keeps running (I9)");
+    verdict.checks.push_back(std::move(running));
   }
   if (target.exit_status_reports && ExitedByItself(process.status) && !any_exit_observed) {
+    Check consistent{CheckKind::kConsistentStatus, "", scenario_grade, {}, true, ""};
     bool says_accepted = process.status.exit_code == 0;
     if (says_accepted != all_accepted) {
-      verdict.problems.push_back(
+      consistent.ok = false;
+      consistent.detail =
           "inconsistent: " + Describe(process.status) + " but the servers saw " +
-          (all_accepted ? "every connection accepted" : "a connection not accepted"));
+          (all_accepted ? "every connection accepted" : "a connection not accepted");
       if (!process_headline) {
         process_headline = Outcome::kInconsistent;
       }
     }
+    verdict.checks.push_back(std::move(consistent));
   }
 
-  bool connections_ok = std::all_of(verdict.connections.begin(), verdict.connections.end(),
-                                    [](const ConnectionVerdict& cv) { return cv.ok; });
-  verdict.pass = connections_ok && verdict.problems.empty();
+  verdict.pass = std::all_of(verdict.checks.begin(), verdict.checks.end(),
+                             [](const Check& c) { return c.ok || c.grade == Grade::kNote; });
   // The headline: a process-level finding first, else the first mismatching (or judged)
   // connection's outcome.
   if (process_headline) {
@@ -212,21 +301,48 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
   return verdict;
 }
 
+bool Verdict::FailsAt(Grade grade) const {
+  return std::any_of(checks.begin(), checks.end(),
+                     [&](const Check& c) { return !c.ok && c.grade == grade; });
+}
+
+bool Verdict::HasChecksAt(Grade grade) const {
+  return std::any_of(checks.begin(), checks.end(),
+                     [&](const Check& c) { return c.grade == grade; });
+}
+
 std::string Verdict::Summary() const {
-  const ConnectionVerdict* focus = nullptr;
+  // The head: the first failing judged connection ("got X; want Y"), or what the judged
+  // connections showed as expected.
+  const ConnectionVerdict* failing = nullptr;
+  std::vector<const ConnectionVerdict*> judged;
   for (const ConnectionVerdict& cv : connections) {
-    if (!cv.expected.empty() && (focus == nullptr || (!cv.ok && focus->ok))) {
-      focus = &cv;
+    if (cv.expected.empty()) {
+      continue;
+    }
+    judged.push_back(&cv);
+    if (!cv.ok && failing == nullptr) {
+      failing = &cv;
     }
   }
-  std::string out = "got ";
-  if (focus != nullptr && focus->observed == headline) {
-    out += OutcomeName(headline);
-    out += std::string("; want ") + OutcomeList(focus->expected);
+  std::string out;
+  if (failing != nullptr) {
+    out = std::string("got ") + OutcomeName(failing->observed) + "; want " +
+          OutcomeList(failing->expected);
+  } else if (judged.empty()) {
+    out = std::string("got ") + OutcomeName(headline);
   } else {
-    out += OutcomeName(headline);
-    if (focus != nullptr) {
-      out += std::string("; want ") + OutcomeList(focus->expected);
+    bool same = std::all_of(judged.begin(), judged.end(), [&](const ConnectionVerdict* cv) {
+      return cv->observed == judged[0]->observed;
+    });
+    if (same) {
+      out = std::string(OutcomeName(judged[0]->observed)) + " as expected";
+    } else {
+      out = "as expected:";
+      for (size_t i = 0; i < judged.size(); ++i) {
+        out += std::string(i == 0 ? " " : ", ") + judged[i]->connection + " " +
+               OutcomeName(judged[i]->observed);
+      }
     }
   }
   std::string details;
@@ -236,11 +352,35 @@ std::string Verdict::Summary() const {
     }
     details += (details.empty() ? "" : "; ") + cv.connection + ": " + cv.evidence;
   }
-  for (const std::string& problem : problems) {
-    details += (details.empty() ? "" : "; ") + problem;
-  }
   if (!details.empty()) {
     out += " (" + details + ")";
+  }
+  // Then every failed check, firmest first, with its grade and clauses; then the notes.
+  for (Grade grade :
+       {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined, Grade::kNote}) {
+    for (const Check& c : checks) {
+      if (c.ok || c.grade != grade) {
+        continue;
+      }
+      if (grade == Grade::kNote) {
+        out += " -- note: " + c.detail;
+        continue;
+      }
+      out += std::string(" -- failed ") + GradeName(grade) + " check";
+      if (!c.clauses.empty()) {
+        out += " (";
+        for (size_t i = 0; i < c.clauses.size(); ++i) {
+          out += (i == 0 ? "" : ", ") + c.clauses[i];
+        }
+        out += ")";
+      }
+      // The head already says what the first failing connection got.
+      bool in_head = c.kind == CheckKind::kConnection && failing != nullptr &&
+                     c.subject == failing->connection;
+      if (!in_head) {
+        out += ": " + c.detail;
+      }
+    }
   }
   return out;
 }

@@ -6,9 +6,15 @@
 // without application data. The process is the second source: an exit before connecting,
 // a crash, or nothing at all (timeout). Nothing depends on what a target prints, except
 // the optional diagnostic of an exit.
+//
+// Every check of a verdict carries its own grade (CLAUSES.md, "Levels"): the connection
+// outcomes take the scenario's level; the checks the suite infers around a configuration
+// exit (I12) and around a daemon's life (I9) are inferred in every scenario; a diagnostic
+// is normative where the scenario cites C5 and a note, shown but never failing, elsewhere.
 #ifndef FPCONFORM_HARNESS_ORACLE_H_
 #define FPCONFORM_HARNESS_ORACLE_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,15 +49,53 @@ struct ConnectionVerdict {
   bool ok = true;
 };
 
+// CheckKind: what one check of a verdict looks at.
+enum class CheckKind {
+  kConnection,        // a judged connection's outcome is one the scenario allows
+  kNothingReached,    // no server reached before a configuration exit (I12)
+  kNonZeroStatus,     // a configuration exit ends with a non-zero status (I12)
+  kNoCrash,           // no signal the harness did not send, no sanitizer report
+  kKeepsRunning,      // a daemon still runs after its connections (I9)
+  kConsistentStatus,  // a one-shot target's exit status agrees with the servers
+  kDiagnostic,        // the output or log matches the scenario's diagnostic pattern
+};
+
+// Grade: how a failed check counts; the order is from the firmest to a mere note.
+enum class Grade { kNormative, kInferred, kImplementationDefined, kNote };
+
+// Check: one check of a verdict, with its grade and the clauses it stands on.
+struct Check {
+  CheckKind kind = CheckKind::kConnection;
+  std::string subject;  // the connection, for kConnection
+  Grade grade = Grade::kNormative;
+  std::vector<std::string> clauses;  // empty where no single clause says it
+  bool ok = true;
+  std::string detail;  // one line: what was found when it failed
+};
+
 // Verdict: the whole scenario run.
 struct Verdict {
-  bool pass = false;
+  bool pass = false;                     // every check, notes aside, passed
   Outcome headline = Outcome::kTimeout;  // what to report as "got ..."
   std::vector<ConnectionVerdict> connections;
-  std::vector<std::string> problems;     // process-level findings, one line each
-  // Summary returns "got reject; want accept (edge: ...; process: still running)".
+  std::vector<Check> checks;  // in the order made: connections first
+  // Summary returns one line: "got reject; want accept (edge: ...) -- failed normative
+  // check (C4)", or "exit as expected (...) -- failed inferred check (I12): ...".
   std::string Summary() const;
+  // FailsAt is true when a check graded `grade` failed.
+  bool FailsAt(Grade grade) const;
+  // HasChecksAt is true when some check is graded `grade`.
+  bool HasChecksAt(Grade grade) const;
 };
+
+// GradeOf returns the grade of a check at a scenario's level.
+Grade GradeOf(Level level);
+
+// GradeName returns "normative", "inferred", "implementation-defined" or "note".
+const char* GradeName(Grade grade);
+
+// CheckKindName returns a stable name for reports: "connection", "nothing-reached", ...
+const char* CheckKindName(CheckKind kind);
 
 // IsConcluded is true when `evidence` is enough to classify the connection without
 // waiting: application data arrived, or a connection ended without it.

@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <chrono>
+#include <map>
+
 namespace fpconform::harness {
 namespace {
 
@@ -97,11 +101,20 @@ TEST(OracleTest, ClassifiesConnections) {
 }
 
 Scenario Expecting(std::map<std::string, std::vector<Outcome>> expect,
-                   std::optional<std::string> diagnostic = "fingerprint_allowlist") {
+                   std::optional<std::string> diagnostic = "fingerprint_allowlist",
+                   std::vector<std::string> clauses = {"C7"}, Level level = Level::kNormative) {
   Scenario s;
   s.id = "t/x";
+  s.level = level;
+  s.clauses = std::move(clauses);
   s.expect = std::move(expect);
-  s.diagnostic = std::move(diagnostic);
+  if (diagnostic) {
+    Result<DiagnosticPattern> pattern = DiagnosticPattern::Compile(*diagnostic);
+    EXPECT_TRUE(pattern.ok()) << *diagnostic;
+    if (pattern.ok()) {
+      s.diagnostic = *pattern;
+    }
+  }
   return s;
 }
 
@@ -110,6 +123,18 @@ TargetDescriptor Daemon() {
   t.name = "d";
   t.lifecycle = Lifecycle::kDaemon;
   return t;
+}
+
+// FailedGrades returns the grades of the failed checks, "normative,inferred" (notes too).
+std::string FailedGrades(const Verdict& v) {
+  std::string out;
+  for (Grade g : {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined,
+                  Grade::kNote}) {
+    if (v.FailsAt(g)) {
+      out += (out.empty() ? "" : ",") + std::string(GradeName(g));
+    }
+  }
+  return out;
 }
 
 TEST(OracleTest, JudgesScenarios) {
@@ -124,74 +149,199 @@ TEST(OracleTest, JudgesScenarios) {
     ProcessEvidence process;
     bool pass;
     Outcome headline;
-    const char* problem;  // a substring of the problems, or ""
+    const char* failed;   // FailedGrades
+    const char* summary;  // a substring of the summary, or ""
   };
   const Case cases[] = {
       {"accept as expected", Expecting({{"edge", {Outcome::kAccept}}}), Daemon(),
-       {{"edge", false, {Accepted()}}}, Running(), true, Outcome::kAccept, ""},
+       {{"edge", false, {Accepted()}}}, Running(), true, Outcome::kAccept, "",
+       "accept as expected"},
       {"reject where accept is expected", Expecting({{"edge", {Outcome::kAccept}}}), Daemon(),
-       {{"edge", false, {Alerted()}}}, Running(), false, Outcome::kReject, ""},
+       {{"edge", false, {Alerted()}}}, Running(), false, Outcome::kReject, "normative",
+       "-- failed normative check (C7)"},
       {"unjudged platform is ignored", Expecting({{"edge", {Outcome::kReject}}}), Daemon(),
        {{"platform", false, {}}, {"edge", false, {Alerted()}}}, Running(), true,
-       Outcome::kReject, ""},
+       Outcome::kReject, "", "reject as expected"},
       {"exit with diagnostic", Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
        {{"edge", false, {}}}, Exited(3, "fpref: fingerprint_allowlist: empty"), true,
-       Outcome::kExit, ""},
-      {"exit without diagnostic", Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
-       {{"edge", false, {}}}, Exited(3, "bye"), false, Outcome::kExit, "no diagnostic"},
+       Outcome::kExit, "", "exit as expected (edge: "},
+      {"exit without diagnostic is a note", Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
+       {{"edge", false, {}}}, Exited(3, "bye"), true, Outcome::kExit, "note",
+       "-- note: no diagnostic matching /fingerprint_allowlist/ in its output or log (last "
+       "line: bye)"},
+      {"a message in other words is a note",
+       Expecting({{"edge", {Outcome::kExit}}}, std::string(kDefaultDiagnostic)), Daemon(),
+       {{"edge", false, {}}},
+       Exited(1, "error: certificate fingerprint allow list is empty\n"), true, Outcome::kExit,
+       "note", "note: no diagnostic"},
+      {"exit without diagnostic where C5 promises one",
+       Expecting({{"edge", {Outcome::kExit}}}, "fingerprint_allowlist", {"C5", "I12"}),
+       Daemon(), {{"edge", false, {}}}, Exited(3, "bye"), false, Outcome::kExit, "normative",
+       "exit as expected (edge: no connection; exited with status 3) -- failed normative check "
+       "(C5): no diagnostic"},
       {"exit without a diagnostic check", Expecting({{"edge", {Outcome::kExit}}}, std::nullopt),
-       Daemon(), {{"edge", false, {}}}, Exited(3, "bye"), true, Outcome::kExit, ""},
-      {"exit status zero", Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
-       {{"edge", false, {}}}, Exited(0, "fingerprint_allowlist"), false, Outcome::kExit,
-       "status 0"},
+       Daemon(), {{"edge", false, {}}}, Exited(3, "bye"), true, Outcome::kExit, "", ""},
+      {"exit status zero fails an inferred check only", Expecting({{"edge", {Outcome::kExit}}}),
+       Daemon(), {{"edge", false, {}}}, Exited(0, "fingerprint_allowlist"), false,
+       Outcome::kExit, "inferred",
+       "exit as expected (edge: no connection; exited with status 0) -- failed inferred check "
+       "(I12): exited with status 0; a configuration error must end with a non-zero status"},
+      {"exit status zero in an accept scenario", Expecting({{"edge", {Outcome::kAccept}}}, "x",
+                                                           {"C6"}),
+       Daemon(), {{"edge", false, {}}}, Exited(0, "done"), false, Outcome::kExit, "normative",
+       "got exit; want accept (edge: no connection; exited with status 0) -- failed normative "
+       "check (C6)"},
       {"connected although exit expected", Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
-       {{"edge", false, {Accepted()}}}, Running(), false, Outcome::kAccept, ""},
-      {"implementation-defined either", Expecting({{"edge", {Outcome::kAccept, Outcome::kExit}}}),
-       Daemon(), {{"edge", false, {Accepted()}}}, Running(), true, Outcome::kAccept, ""},
+       {{"edge", false, {Accepted()}}}, Running(), false, Outcome::kAccept, "normative",
+       "got accept; want exit"},
+      {"implementation-defined either",
+       Expecting({{"edge", {Outcome::kAccept, Outcome::kExit}}}, "x", {"D1"},
+                 Level::kImplementationDefined),
+       Daemon(), {{"edge", false, {Accepted()}}}, Running(), true, Outcome::kAccept, "", ""},
+      {"implementation-defined outcome not allowed",
+       Expecting({{"edge", {Outcome::kReject, Outcome::kExit}}}, "x", {"D3"},
+                 Level::kImplementationDefined),
+       Daemon(), {{"edge", false, {Accepted()}}}, Running(), false, Outcome::kAccept,
+       "implementation-defined", "failed implementation-defined check (D3)"},
       {"platform reached before an allowed exit",
        Expecting({{"edge", {Outcome::kExit, Outcome::kReject}}}), Daemon(),
        {{"platform", false, {Accepted()}}, {"edge", false, {}}},
-       Exited(1, "fingerprint_allowlist"), false, Outcome::kExit, "platform reached before"},
+       Exited(1, "fingerprint_allowlist"), false, Outcome::kExit, "inferred",
+       "failed inferred check (I12): platform reached before"},
+      {"platform reached in an exit-only scenario is inferred",
+       Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
+       {{"platform", false, {Accepted()}}, {"edge", false, {}}},
+       Exited(1, "fingerprint_allowlist"), false, Outcome::kAccept, "inferred",
+       "got accept; want exit (platform: "},
       {"nothing reached before an allowed exit",
        Expecting({{"edge", {Outcome::kExit, Outcome::kReject}}}), Daemon(),
        {{"platform", false, {}}, {"edge", false, {}}}, Exited(1, "fingerprint_allowlist"),
-       true, Outcome::kExit, ""},
+       true, Outcome::kExit, "", ""},
       {"one edge reached, the other saw the exit",
        Expecting({{"edge", {Outcome::kAccept, Outcome::kExit}},
                   {"edge2", {Outcome::kReject, Outcome::kExit}}}),
        Daemon(), {{"edge", false, {Accepted()}}, {"edge2", false, {}}},
-       Exited(1, "fingerprint_allowlist"), false, Outcome::kAccept, "edge reached before"},
-      {"crash beats everything", Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
-       {{"edge", false, {}}}, Signaled(SIGABRT), false, Outcome::kCrash, "crash"},
+       Exited(1, "fingerprint_allowlist"), false, Outcome::kAccept, "inferred",
+       "as expected: edge accept, edge2 exit"},
+      {"crash instead of an exit", Expecting({{"edge", {Outcome::kExit}}}), Daemon(),
+       {{"edge", false, {}}}, Signaled(SIGABRT), false, Outcome::kCrash, "normative,inferred",
+       "got crash; want exit"},
+      {"crash after accepting", Expecting({{"edge", {Outcome::kAccept}}}), Daemon(),
+       {{"edge", false, {Accepted()}}}, Signaled(SIGSEGV), false, Outcome::kCrash, "inferred",
+       "accept as expected (edge: "},
       {"daemon exited after connecting", Expecting({{"edge", {Outcome::kReject}}}), Daemon(),
-       {{"edge", false, {Alerted()}}}, Exited(1), false, Outcome::kReject, "keeps running"},
+       {{"edge", false, {Alerted()}}}, Exited(1), false, Outcome::kReject, "inferred",
+       "-- failed inferred check (I9): exited with status 1 after its connections; a daemon "
+       "keeps running"},
       {"one-shot status agrees", Expecting({{"edge", {Outcome::kReject}}}), one_shot,
-       {{"edge", false, {Alerted()}}}, Exited(60), true, Outcome::kReject, ""},
+       {{"edge", false, {Alerted()}}}, Exited(60), true, Outcome::kReject, "", ""},
       {"one-shot status contradicts", Expecting({{"edge", {Outcome::kReject}}}), one_shot,
-       {{"edge", false, {Alerted()}}}, Exited(0), false, Outcome::kInconsistent,
+       {{"edge", false, {Alerted()}}}, Exited(0), false, Outcome::kInconsistent, "normative",
        "inconsistent"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     Verdict v = Judge(c.scenario, c.target, c.connections, c.process);
-    EXPECT_EQ(v.pass, c.pass) << v.Summary();
-    EXPECT_EQ(v.headline, c.headline) << v.Summary();
-    std::string problems;
-    for (const std::string& p : v.problems) {
-      problems += p + "; ";
+    std::string summary = v.Summary();
+    EXPECT_EQ(v.pass, c.pass) << summary;
+    EXPECT_EQ(v.headline, c.headline) << summary;
+    EXPECT_EQ(FailedGrades(v), c.failed) << summary;
+    EXPECT_NE(summary.find(c.summary), std::string::npos) << summary;
+    EXPECT_EQ(summary.find('\n'), std::string::npos);
+    // Messages fit what happened: never "got X; want X", no configuration talk unless the
+    // product made a configuration exit.
+    for (Outcome o : {Outcome::kAccept, Outcome::kReject, Outcome::kExit}) {
+      std::string same = std::string("got ") + OutcomeName(o) + "; want " + OutcomeName(o);
+      EXPECT_EQ(summary.find(same + " ("), std::string::npos) << summary;
+      EXPECT_NE(summary.substr(0, same.size()), same) << summary;
     }
-    if (*c.problem != '\0') {
-      EXPECT_NE(problems.find(c.problem), std::string::npos) << problems;
+    bool allowed_exit = std::any_of(v.connections.begin(), v.connections.end(),
+                                    [](const ConnectionVerdict& cv) {
+                                      return cv.ok && cv.observed == Outcome::kExit &&
+                                             !cv.expected.empty();
+                                    });
+    if (!allowed_exit) {
+      EXPECT_EQ(summary.find("configuration"), std::string::npos) << summary;
+      EXPECT_EQ(summary.find("diagnostic"), std::string::npos) << summary;
     }
-    EXPECT_EQ(v.Summary().find('\n'), std::string::npos);
   }
 }
 
 TEST(OracleTest, SummaryReadsLikeTheStyleGuide) {
-  Verdict v = Judge(Expecting({{"edge", {Outcome::kAccept}}}), Daemon(),
+  Verdict v = Judge(Expecting({{"edge", {Outcome::kAccept}}}, "x", {"C4", "C11"}), Daemon(),
                     {{"edge", false, {Alerted()}}}, Running());
   std::string summary = v.Summary();
   EXPECT_EQ(summary.rfind("got reject; want accept (edge: ", 0), 0u) << summary;
+  EXPECT_NE(summary.find(") -- failed normative check (C4, C11)"), std::string::npos) << summary;
+}
+
+// Every check carries its grade: connections at the scenario's level, the checks around
+// a configuration exit inferred even in a normative scenario, the diagnostic a note.
+TEST(OracleTest, GradesEveryCheck) {
+  Verdict v = Judge(Expecting({{"edge", {Outcome::kExit}}}, "fingerprint_allowlist", {"C7"}),
+                    Daemon(), {{"platform", false, {}}, {"edge", false, {}}}, Exited(2, "bye"));
+  std::map<std::string, std::pair<Grade, std::vector<std::string>>> got;
+  for (const Check& c : v.checks) {
+    got[std::string(CheckKindName(c.kind)) + (c.subject.empty() ? "" : ":" + c.subject)] = {
+        c.grade, c.clauses};
+  }
+  using Clauses = std::vector<std::string>;
+  EXPECT_EQ(got["connection:edge"], std::pair(Grade::kNormative, Clauses{"C7"}));
+  EXPECT_EQ(got["connection:platform"], std::pair(Grade::kInferred, Clauses{"I12"}));
+  EXPECT_EQ(got["nothing-reached-before-exit"], std::pair(Grade::kInferred, Clauses{"I12"}));
+  EXPECT_EQ(got["non-zero-status"], std::pair(Grade::kInferred, Clauses{"I12"}));
+  EXPECT_EQ(got["no-crash"], std::pair(Grade::kInferred, Clauses{"I12"}));
+  EXPECT_EQ(got["diagnostic"], std::pair(Grade::kNote, Clauses{}));
+  EXPECT_EQ(got.count("keeps-running"), 0u) << "an exit was expected";
+  EXPECT_TRUE(v.pass) << v.Summary();
+
+  Verdict daemon = Judge(Expecting({{"edge", {Outcome::kReject}}}, "x", {"C4"}), Daemon(),
+                         {{"edge", false, {Alerted()}}}, Running());
+  bool keeps_running = false;
+  for (const Check& c : daemon.checks) {
+    if (c.kind == CheckKind::kKeepsRunning) {
+      keeps_running = true;
+      EXPECT_EQ(c.grade, Grade::kInferred);
+      EXPECT_EQ(c.clauses, Clauses{"I9"});
+    }
+  }
+  EXPECT_TRUE(keeps_running);
+}
+
+// Hostile output cannot make the diagnostic search slow or crash it: RE2, line by line,
+// each line cut to DiagnosticPattern::kMaxLineBytes.
+TEST(OracleTest, DiagnosticSearchIsBoundedOnHostileOutput) {
+  const std::string long_line = "fingerprint" + std::string(200 * 1024, 'x');
+  std::string a_bang;
+  for (int i = 0; i < 40; ++i) {
+    a_bang += "a!";
+  }
+  struct Case {
+    const char* pattern;
+    std::string output;
+    bool found;
+  };
+  const Case cases[] = {
+      {".*fingerprint_allowlist", "fingerprint_allowlist" + std::string(200 * 1024, 'x'), true},
+      {".*fingerprint_allowlist", long_line, false},
+      {"fingerprint.*zzz", long_line, false},
+      {"fingerprint.*zzz", long_line + "\nfingerprint zzz\n", true},
+      {"(a+)+$", a_bang, false},
+      {"(a+)+$", a_bang + "\n" + "aaaa", true},
+      {"empty$", "error: list is empty\r\nbye\r\n", true},
+      // Beyond the cap of a line, nothing is searched.
+      {"late", std::string(DiagnosticPattern::kMaxLineBytes, 'x') + "late", false},
+      {"late", std::string(DiagnosticPattern::kMaxLineBytes - 4, 'x') + "late", true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.pattern);
+    auto started = std::chrono::steady_clock::now();
+    Verdict v = Judge(Expecting({{"edge", {Outcome::kExit}}}, c.pattern, {"C5"}), Daemon(),
+                      {{"edge", false, {}}}, Exited(1, c.output));
+    auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(v.pass, c.found) << v.Summary();
+    EXPECT_LT(took, std::chrono::seconds(1));
+  }
 }
 
 }  // namespace

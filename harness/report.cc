@@ -1,9 +1,9 @@
 #include "harness/report.h"
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/json_text.h"
@@ -136,7 +136,28 @@ ordered_json ResultJson(const JobResult& r) {
     connections.push_back(c);
   }
   j["connections"] = connections;
-  j["problems"] = r.verdict.problems;
+  ordered_json checks = ordered_json::array();
+  ordered_json problems = ordered_json::array();
+  for (const Check& c : r.verdict.checks) {
+    checks.push_back({{"check", CheckKindName(c.kind)},
+                      {"subject", c.subject.empty() ? ordered_json() : ordered_json(c.subject)},
+                      {"level", GradeName(c.grade)},
+                      {"clauses", c.clauses},
+                      {"ok", c.ok},
+                      {"detail", c.detail.empty() ? ordered_json() : ordered_json(c.detail)}});
+    if (!c.ok && c.kind != CheckKind::kConnection && c.grade != Grade::kNote) {
+      problems.push_back(c.detail);
+    }
+  }
+  j["checks"] = checks;
+  j["problems"] = problems;
+  ordered_json failed_levels = ordered_json::array();
+  for (Grade g : {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined}) {
+    if (r.verdict.FailsAt(g)) {
+      failed_levels.push_back(GradeName(g));
+    }
+  }
+  j["failed_levels"] = failed_levels;
   ordered_json process;
   process["description"] = Describe(r.process);
   process["exit_code"] =
@@ -207,7 +228,279 @@ bool IsFailure(JobStatus status) {
          status == JobStatus::kDeviationFixed;
 }
 
+int LevelRank(Level level) { return static_cast<int>(GradeOf(level)); }
+
+LevelCount* CountAt(LevelTotals* totals, Grade grade) {
+  switch (grade) {
+    case Grade::kNormative:
+      return &totals->normative;
+    case Grade::kInferred:
+      return &totals->inferred;
+    case Grade::kImplementationDefined:
+    case Grade::kNote:
+      break;
+  }
+  return &totals->implementation_defined;
+}
+
+void CountLevelsOf(const JobResult& r, LevelTotals* totals) {
+  if (r.status == JobStatus::kKnownDeviation) {
+    return;
+  }
+  if (r.status == JobStatus::kError || r.status == JobStatus::kDeviationFixed ||
+      r.verdict.checks.empty()) {
+    LevelCount* count = CountAt(totals, GradeOf(r.scenario->level));
+    ++count->total;
+    count->passed += r.status == JobStatus::kPass;
+    return;
+  }
+  for (Grade grade : {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined}) {
+    if (r.verdict.HasChecksAt(grade)) {
+      LevelCount* count = CountAt(totals, grade);
+      ++count->total;
+      count->passed += !r.verdict.FailsAt(grade);
+    }
+  }
+  totals->notes += r.verdict.FailsAt(Grade::kNote);
+}
+
+ordered_json LevelTotalsJson(const LevelTotals& t) {
+  auto count = [](const LevelCount& c) {
+    return ordered_json{{"passed", c.passed}, {"total", c.total}};
+  };
+  return ordered_json{{"normative", count(t.normative)},
+                      {"inferred", count(t.inferred)},
+                      {"implementation-defined", count(t.implementation_defined)},
+                      {"notes", t.notes}};
+}
+
+// TargetResults returns the results of the target named `name`.
+std::vector<const JobResult*> TargetResults(const std::vector<JobResult>& results,
+                                            const std::string& name) {
+  std::vector<const JobResult*> out;
+  for (const JobResult& r : results) {
+    if (r.target->name == name) {
+      out.push_back(&r);
+    }
+  }
+  return out;
+}
+
+// ChoiceConnections returns the judged connections of `r` that allow more than one
+// outcome, or every judged connection when none does.
+std::vector<const ConnectionVerdict*> ChoiceConnections(const JobResult& r) {
+  std::vector<const ConnectionVerdict*> judged, choices;
+  for (const ConnectionVerdict& cv : r.verdict.connections) {
+    if (!cv.expected.empty()) {
+      judged.push_back(&cv);
+      if (cv.expected.size() > 1) {
+        choices.push_back(&cv);
+      }
+    }
+  }
+  return choices.empty() ? judged : choices;
+}
+
+bool OffersChoice(const Scenario& s) {
+  return std::any_of(s.expect.begin(), s.expect.end(),
+                     [](const auto& entry) { return entry.second.size() > 1; });
+}
+
+// ShownChoice returns what `r` showed on its choice connections: "accept", or
+// "edge accept, edge2 reject" when they differ.
+std::string ShownChoice(const JobResult& r) {
+  std::vector<const ConnectionVerdict*> connections = ChoiceConnections(r);
+  bool same = std::all_of(connections.begin(), connections.end(), [&](const ConnectionVerdict* cv) {
+    return cv->observed == connections[0]->observed;
+  });
+  if (connections.empty()) {
+    return OutcomeName(r.verdict.headline);
+  }
+  if (same) {
+    return OutcomeName(connections[0]->observed);
+  }
+  std::string out;
+  for (const ConnectionVerdict* cv : connections) {
+    out += (out.empty() ? "" : ", ") + cv->connection + " " + OutcomeName(cv->observed);
+  }
+  return out;
+}
+
+// Offer returns the choice a scenario offers: its choice connections with their allowed
+// outcomes ("edge: accept, exit"); scenarios of one clause with equal offers should agree.
+std::string Offer(const Scenario& s) {
+  bool choice = OffersChoice(s);
+  std::string out;
+  for (const auto& [connection, outcomes] : s.expect) {
+    if (choice && outcomes.size() < 2) {
+      continue;
+    }
+    out += (out.empty() ? "" : "; ") + connection + ":";
+    for (Outcome o : outcomes) {
+      out += std::string(" ") + OutcomeName(o);
+    }
+  }
+  return out;
+}
+
+std::string TrimPeriod(std::string text) {
+  if (!text.empty() && text.back() == '.') {
+    text.pop_back();
+  }
+  return text;
+}
+
 }  // namespace
+
+LevelTotals CountLevels(const std::vector<const JobResult*>& results) {
+  LevelTotals totals;
+  for (const JobResult* r : results) {
+    CountLevelsOf(*r, &totals);
+  }
+  return totals;
+}
+
+LevelTotals CountLevels(const std::vector<JobResult>& results) {
+  LevelTotals totals;
+  for (const JobResult& r : results) {
+    CountLevelsOf(r, &totals);
+  }
+  return totals;
+}
+
+std::string LevelLine(const LevelTotals& t) {
+  auto part = [](const char* name, const LevelCount& c) {
+    return std::string(name) + " " + std::to_string(c.passed) + "/" + std::to_string(c.total);
+  };
+  std::string line = part("normative", t.normative) + ", " + part("inferred", t.inferred) + ", " +
+                     part("implementation-defined", t.implementation_defined);
+  if (t.notes > 0) {
+    line += ", " + std::to_string(t.notes) + (t.notes == 1 ? " note" : " notes");
+  }
+  return line;
+}
+
+bool FailsAtOrAbove(const JobResult& r, Level gate) {
+  switch (r.status) {
+    case JobStatus::kPass:
+    case JobStatus::kKnownDeviation:
+      return false;
+    case JobStatus::kError:
+      return true;
+    case JobStatus::kDeviationFixed:
+      return LevelRank(r.scenario->level) <= LevelRank(gate);
+    case JobStatus::kFail:
+      break;
+  }
+  if (r.verdict.checks.empty()) {
+    return LevelRank(r.scenario->level) <= LevelRank(gate);
+  }
+  return std::any_of(r.verdict.checks.begin(), r.verdict.checks.end(), [&](const Check& c) {
+    return !c.ok && c.grade != Grade::kNote && static_cast<int>(c.grade) <= LevelRank(gate);
+  });
+}
+
+std::vector<ProfileEntry> BuildProfile(const ReportInputs& in) {
+  std::vector<ProfileEntry> profile;
+  for (const TargetDescriptor& t : *in.targets) {
+    std::vector<const JobResult*> results = TargetResults(*in.results, t.name);
+    for (const Clause& clause : *in.clauses) {
+      if (clause.level != Level::kImplementationDefined) {
+        continue;
+      }
+      // The runs of scenarios citing the clause, grouped by scenario in report order.
+      std::vector<std::pair<const Scenario*, std::vector<const JobResult*>>> runs;
+      for (const JobResult* r : results) {
+        const std::vector<std::string>& cited = r->scenario->clauses;
+        if (r->status == JobStatus::kError ||
+            std::find(cited.begin(), cited.end(), clause.id) == cited.end()) {
+          continue;
+        }
+        if (runs.empty() || runs.back().first != r->scenario) {
+          runs.push_back({r->scenario, {}});
+        }
+        runs.back().second.push_back(r);
+      }
+      // Scenarios that offer a choice show it; the others only when none does.
+      bool any_choice = std::any_of(runs.begin(), runs.end(),
+                                    [](const auto& run) { return OffersChoice(*run.first); });
+      ProfileEntry entry;
+      entry.target = t.name;
+      entry.clause = clause.id;
+      entry.summary = TrimPeriod(clause.summary);
+      std::vector<std::pair<std::string, int>> counts;  // first repeat's choice -> scenarios
+      std::map<std::string, std::vector<std::pair<std::string, std::string>>> by_offer;
+      for (const auto& [scenario, scenario_runs] : runs) {
+        if (any_choice && !OffersChoice(*scenario)) {
+          continue;
+        }
+        std::vector<std::string> shown;
+        std::set<std::string> distinct;
+        for (const JobResult* r : scenario_runs) {
+          shown.push_back(ShownChoice(*r));
+          distinct.insert(shown.back());
+        }
+        if (distinct.size() > 1) {
+          entry.unstable = true;
+          std::string list;
+          for (const std::string& d : distinct) {
+            list += (list.empty() ? "" : ", ") + d;
+          }
+          entry.why += (entry.why.empty() ? "" : "; ") + std::string("repeats of ") + scenario->id +
+                       " differ: " + list;
+        }
+        auto count = std::find_if(counts.begin(), counts.end(),
+                                  [&](const auto& c) { return c.first == shown[0]; });
+        if (count == counts.end()) {
+          counts.push_back({shown[0], 1});
+        } else {
+          ++count->second;
+        }
+        by_offer[Offer(*scenario)].push_back({scenario->id, shown[0]});
+        entry.scenarios.push_back({scenario->id, std::move(shown)});
+      }
+      if (entry.scenarios.empty()) {
+        continue;
+      }
+      for (const auto& [offer, shown] : by_offer) {
+        bool agree = std::all_of(shown.begin(), shown.end(),
+                                 [&](const auto& s) { return s.second == shown[0].second; });
+        if (!agree) {
+          entry.unstable = true;
+          std::string list;
+          for (const auto& [id, choice] : shown) {
+            list += (list.empty() ? "" : ", ") + id + " " + choice;
+          }
+          entry.why += (entry.why.empty() ? "" : "; ") +
+                       std::string(
+                           "scenarios offering the "
+                           "same choice (") +
+                       offer + ") disagree: " + list;
+        }
+      }
+      std::stable_sort(counts.begin(), counts.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      if (counts.size() == 1) {
+        entry.shown = counts[0].first;
+      } else {
+        for (const auto& [choice, n] : counts) {
+          entry.shown +=
+              (entry.shown.empty() ? "" : "; ") + choice + " (" + std::to_string(n) + ")";
+        }
+      }
+      profile.push_back(std::move(entry));
+    }
+  }
+  return profile;
+}
+
+std::string ProfileLine(const ProfileEntry& e) {
+  std::string line = "profile " + e.target + " " + e.clause + ": " + e.shown;
+  if (e.unstable) {
+    line += " UNSTABLE (" + e.why + ")";
+  }
+  return line + " -- " + e.summary;
+}
 
 Totals CountResults(const std::vector<JobResult>& results) {
   Totals t;
@@ -265,14 +558,32 @@ std::string JsonReport(const ReportInputs& in) {
                    {"failed", totals.failed},
                    {"known_deviations", totals.known_deviations},
                    {"errors", totals.errors}};
+  doc["levels"] = LevelTotalsJson(CountLevels(*in.results));
   ordered_json targets = ordered_json::array();
   for (const TargetDescriptor& t : *in.targets) {
-    targets.push_back({{"name", t.name},
-                       {"product", ProductName(t.product)},
-                       {"file", t.file},
-                       {"description", t.description}});
+    targets.push_back(
+        {{"name", t.name},
+         {"product", ProductName(t.product)},
+         {"file", t.file},
+         {"description", t.description},
+         {"levels", LevelTotalsJson(CountLevels(TargetResults(*in.results, t.name)))}});
   }
   doc["targets"] = targets;
+  ordered_json profile = ordered_json::array();
+  for (const ProfileEntry& e : BuildProfile(in)) {
+    ordered_json scenarios = ordered_json::array();
+    for (const auto& [id, shown] : e.scenarios) {
+      scenarios.push_back({{"scenario", id}, {"shown", shown}});
+    }
+    profile.push_back({{"target", e.target},
+                       {"clause", e.clause},
+                       {"summary", e.summary},
+                       {"shown", e.shown},
+                       {"unstable", e.unstable},
+                       {"why", e.unstable ? ordered_json(e.why) : ordered_json()},
+                       {"scenarios", scenarios}});
+  }
+  doc["profile"] = profile;
   ordered_json results = ordered_json::array();
   for (const JobResult& r : *in.results) {
     results.push_back(ResultJson(r));
@@ -326,6 +637,7 @@ std::string JunitReport(const ReportInputs& in) {
     by_target[r.target->name].push_back(&r);
   }
   Totals all = CountResults(*in.results);
+  std::vector<ProfileEntry> profile = BuildProfile(in);
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += "<testsuites name=\"fpconform\" tests=\"" + std::to_string(in.results->size()) +
          "\" failures=\"" + std::to_string(all.failed - all.errors) + "\" errors=\"" +
@@ -346,6 +658,27 @@ std::string JunitReport(const ReportInputs& in) {
            std::to_string(results.size()) + "\" failures=\"" + std::to_string(failures) +
            "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
            std::to_string(skipped) + "\" time=\"" + Seconds(time) + "\">\n";
+    // The results per level and the implementation-defined profile, as properties.
+    LevelTotals levels = CountLevels(results);
+    out += "    <properties>\n";
+    auto property = [&](const std::string& name, const std::string& value) {
+      out +=
+          "      <property name=\"" + XmlEscape(name) + "\" value=\"" + XmlEscape(value) + "\"/>\n";
+    };
+    for (const auto& [name, count] :
+         {std::pair{"normative", &levels.normative}, std::pair{"inferred", &levels.inferred},
+          std::pair{"implementation-defined", &levels.implementation_defined}}) {
+      property(std::string("fpconform.level.") + name,
+               std::to_string(count->passed) + "/" + std::to_string(count->total));
+    }
+    property("fpconform.notes", std::to_string(levels.notes));
+    for (const ProfileEntry& e : profile) {
+      if (e.target == t.name) {
+        property("fpconform.profile." + e.clause,
+                 e.shown + (e.unstable ? " UNSTABLE (" + e.why + ")" : ""));
+      }
+    }
+    out += "    </properties>\n";
     for (const JobResult* r : results) {
       const std::string& id = r->scenario->id;
       size_t slash = id.rfind('/');
@@ -398,6 +731,18 @@ std::string MarkdownReport(const ReportInputs& in) {
   };
   Totals totals = CountResults(*in.results);
   std::string out = "# fpconform report\n\n" + SummaryLine(totals) + ".\n\n";
+  // Per level: the runs with checks at each level, and how many met them all.
+  out += "| target | normative | inferred | implementation-defined | notes |\n";
+  out += "|---|---|---|---|---|\n";
+  for (const TargetDescriptor& t : *in.targets) {
+    LevelTotals levels = CountLevels(TargetResults(*in.results, t.name));
+    auto cell = [](const LevelCount& c) {
+      return std::to_string(c.passed) + "/" + std::to_string(c.total);
+    };
+    out += "| " + t.name + " | " + cell(levels.normative) + " | " + cell(levels.inferred) + " | " +
+           cell(levels.implementation_defined) + " | " + std::to_string(levels.notes) + " |\n";
+  }
+  out += "\n";
   std::string header = "| clause | scenario | level |";
   std::string rule = "|---|---|---|";
   for (const TargetDescriptor& t : *in.targets) {
@@ -422,6 +767,23 @@ std::string MarkdownReport(const ReportInputs& in) {
         out += " " + mark(*s, t) + " |";
       }
       out += "\n";
+    }
+  }
+  std::vector<ProfileEntry> profile = BuildProfile(in);
+  if (!profile.empty()) {
+    out += "\n## Implementation-defined profile\n\n";
+    out += "| target | point | behaviour shown | stable | scenarios |\n|---|---|---|---|---|\n";
+    for (const ProfileEntry& e : profile) {
+      std::string scenarios;
+      for (const auto& [id, shown] : e.scenarios) {
+        std::string outcomes;
+        for (const std::string& o : shown) {
+          outcomes += (outcomes.empty() ? "" : ", ") + o;
+        }
+        scenarios += (scenarios.empty() ? "" : "<br>") + ("`" + id + "`: " + outcomes);
+      }
+      out += "| " + e.target + " | " + e.clause + " " + e.summary + " | " + e.shown + " | " +
+             (e.unstable ? "**unstable**: " + e.why : "yes") + " | " + scenarios + " |\n";
     }
   }
   std::vector<const JobResult*> failures;

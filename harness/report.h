@@ -39,6 +39,57 @@ struct ReportInputs {
   std::chrono::milliseconds duration{0};
 };
 
+// LevelCount: the runs that had checks at one level, and how many met them all.
+struct LevelCount {
+  int passed = 0;
+  int total = 0;
+};
+
+// LevelTotals: the results of a run per level of check (harness/README.md, "How checks
+// are graded"). A run counts at a level when it has a check graded there; it passes there
+// when every such check passed. A harness error or a known deviation that no longer occurs
+// counts as failed at its scenario's level; known deviations are left out. `notes` counts
+// the runs with a note (a failed check that never fails a run).
+struct LevelTotals {
+  LevelCount normative, inferred, implementation_defined;
+  int notes = 0;
+};
+
+// CountLevels returns the LevelTotals of `results`.
+LevelTotals CountLevels(const std::vector<const JobResult*>& results);
+LevelTotals CountLevels(const std::vector<JobResult>& results);
+
+// LevelLine returns "normative 120/120, inferred 54/56, implementation-defined 30/30",
+// then ", 3 notes" when there are some.
+std::string LevelLine(const LevelTotals& totals);
+
+// FailsAtOrAbove is true when `result` counts against a gate at `gate`: it failed a
+// check graded `gate` or firmer, or it is a harness error (which fails every gate), or a
+// known deviation that no longer occurs in a scenario at `gate` or firmer.
+bool FailsAtOrAbove(const JobResult& result, Level gate);
+
+// ProfileEntry: what one target showed on one implementation-defined point (harness/
+// README.md, "The implementation-defined profile").
+struct ProfileEntry {
+  std::string target;
+  std::string clause;   // "D1"
+  std::string summary;  // the clause's summary
+  // Per scenario citing the clause that shows the product's choice: its id and the
+  // outcome(s) of each repeat ("accept", or "edge accept, edge2 reject").
+  std::vector<std::pair<std::string, std::vector<std::string>>> scenarios;
+  std::string shown;  // "accept", or "accept (3); reject (1)"
+  bool unstable = false;
+  std::string why;  // when unstable: which repeats or scenarios disagree
+};
+
+// BuildProfile returns one entry per target and implementation-defined clause (D*) that
+// some result cites, in the order of `targets` and `clauses`. Harness errors are left out.
+std::vector<ProfileEntry> BuildProfile(const ReportInputs& inputs);
+
+// ProfileLine returns "profile reference-ems D1: accept (3), reject (1) -- <summary>",
+// with "UNSTABLE (why)" for an unstable entry.
+std::string ProfileLine(const ProfileEntry& entry);
+
 // JsonReport returns every result with its evidence, and the results grouped by clause.
 std::string JsonReport(const ReportInputs& inputs);
 

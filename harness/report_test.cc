@@ -145,5 +145,182 @@ TEST_F(ReportTest, MarkdownMatrixByClauseWithFailures) {
             std::string::npos);
 }
 
+// Results judged by the oracle, for the per-level counts, the gate and the profile.
+class LevelsAndProfileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto make = [](const char* id, Level level, std::vector<std::string> clauses,
+                   std::vector<Outcome> edge) {
+      Scenario s;
+      s.id = id;
+      s.level = level;
+      s.clauses = std::move(clauses);
+      s.expect = {{"edge", std::move(edge)}};
+      s.diagnostic = DefaultDiagnostic();
+      return s;
+    };
+    scenarios_ = {
+        make("enable/empty", Level::kNormative, {"C7"}, {Outcome::kExit}),
+        make("syntax/lower", Level::kInferred, {"D1", "C4"}, {Outcome::kAccept, Outcome::kExit}),
+        make("syntax/mixed", Level::kInferred, {"D1", "C4"}, {Outcome::kAccept, Outcome::kExit}),
+        make("syntax/other-leaf", Level::kInferred, {"D1", "C4"},
+             {Outcome::kReject, Outcome::kExit}),
+        make("lsr-syntax/empty-item", Level::kImplementationDefined, {"D6"},
+             {Outcome::kExit, Outcome::kAccept}),
+        make("lsr-syntax/trailing", Level::kImplementationDefined, {"D6"},
+             {Outcome::kExit, Outcome::kAccept}),
+    };
+    clauses_ = {{"C4", Level::kNormative, "c4"},
+                {"C7", Level::kNormative, "c7"},
+                {"D1", Level::kImplementationDefined, "Lower-case hex."},
+                {"D6", Level::kImplementationDefined, "Empty items."},
+                {"D7", Level::kImplementationDefined, "Plain HTTP."}};
+    for (const char* name : {"steady", "wavering"}) {
+      TargetDescriptor t;
+      t.name = name;
+      t.lifecycle = Lifecycle::kDaemon;
+      targets_.push_back(t);
+    }
+    results_.reserve(16);
+    // steady: an exit with status 0 (an inferred failure and a note), D1 read as
+    // fingerprints, D6 changing its mind between two repeats of one scenario.
+    Add(0, 0, Outcome::kExit, 0, "bye");
+    Add(0, 1, Outcome::kAccept);
+    Add(0, 2, Outcome::kAccept);
+    Add(0, 3, Outcome::kReject);
+    Add(0, 4, Outcome::kExit);
+    Add(0, 4, Outcome::kAccept, 1);
+    Add(0, 5, Outcome::kExit);
+    // wavering: two D1 scenarios that offer the same choice disagree.
+    Add(1, 1, Outcome::kAccept);
+    Add(1, 2, Outcome::kExit);
+  }
+
+  // Add judges one run of scenario `s` on target `t` that showed `outcome` on the edge.
+  void Add(size_t t, size_t s, Outcome outcome, int repeat = 0, std::string output = "") {
+    std::vector<ConnectionEvidence> connections = {{"edge", false, {}}};
+    ProcessEvidence process;
+    if (outcome == Outcome::kExit) {
+      process.status.kind = ExitKind::kExited;
+      process.status.exit_code = output.empty() ? 1 : 0;
+      process.output = output.empty() ? "fingerprint_allowlist: invalid" : output;
+    } else {
+      ServerObservation o;
+      o.client_hello_seen = true;
+      o.handshake_completed = outcome == Outcome::kAccept;
+      o.app_bytes = outcome == Outcome::kAccept ? 10 : 0;
+      o.end =
+          outcome == Outcome::kAccept ? ConnectionEnd::kServerClosed : ConnectionEnd::kClientAlert;
+      connections[0].observations.push_back(o);
+    }
+    JobResult r;
+    r.scenario = &scenarios_[s];
+    r.target = &targets_[t];
+    r.repeat = repeat;
+    r.verdict = Judge(scenarios_[s], targets_[t], connections, process);
+    r.status = r.verdict.pass ? JobStatus::kPass : JobStatus::kFail;
+    r.message = r.verdict.Summary();
+    results_.push_back(std::move(r));
+  }
+
+  ReportInputs Inputs() const {
+    return ReportInputs{&results_, &targets_, &scenarios_, &clauses_,
+                        std::chrono::milliseconds(10)};
+  }
+
+  std::vector<Scenario> scenarios_;
+  std::vector<Clause> clauses_;
+  std::vector<TargetDescriptor> targets_;
+  std::vector<JobResult> results_;
+};
+
+TEST_F(LevelsAndProfileTest, CountsPerLevelAndGates) {
+  std::vector<const JobResult*> steady;
+  for (const JobResult& r : results_) {
+    if (r.target == &targets_[0]) {
+      steady.push_back(&r);
+    }
+  }
+  // Every run has the inferred no-crash check; the first run fails its inferred I12 check
+  // (status 0) and has a note (no diagnostic); the normative check passed.
+  EXPECT_EQ(LevelLine(CountLevels(steady)),
+            "normative 1/1, inferred 6/7, implementation-defined 3/3, 1 note");
+  const JobResult& zero = results_[0];
+  ASSERT_EQ(zero.status, JobStatus::kFail) << zero.message;
+  EXPECT_FALSE(FailsAtOrAbove(zero, Level::kNormative));
+  EXPECT_TRUE(FailsAtOrAbove(zero, Level::kInferred));
+  EXPECT_TRUE(FailsAtOrAbove(zero, Level::kImplementationDefined));
+  EXPECT_NE(ResultLine(zero).find("-- failed inferred check (I12): exited with status 0"),
+            std::string::npos)
+      << ResultLine(zero);
+
+  // A harness error fails every gate; a known deviation none.
+  JobResult error;
+  error.scenario = &scenarios_[4];
+  error.target = &targets_[0];
+  error.status = JobStatus::kError;
+  EXPECT_TRUE(FailsAtOrAbove(error, Level::kNormative));
+  JobResult deviation = zero;
+  deviation.status = JobStatus::kKnownDeviation;
+  EXPECT_FALSE(FailsAtOrAbove(deviation, Level::kImplementationDefined));
+  EXPECT_EQ(LevelLine(CountLevels(std::vector<const JobResult*>{&error, &deviation})),
+            "normative 0/0, inferred 0/0, implementation-defined 0/1");
+}
+
+TEST_F(LevelsAndProfileTest, ProfileShowsChoicesAndInstability) {
+  std::vector<ProfileEntry> profile = BuildProfile(Inputs());
+  ASSERT_EQ(profile.size(), 3u);
+  EXPECT_EQ(ProfileLine(profile[0]), "profile steady D1: accept (2); reject (1) -- Lower-case hex");
+  EXPECT_FALSE(profile[0].unstable);
+  EXPECT_EQ(profile[1].clause, "D6");
+  EXPECT_TRUE(profile[1].unstable);
+  EXPECT_EQ(profile[1].why, "repeats of lsr-syntax/empty-item differ: accept, exit");
+  EXPECT_EQ(profile[1].shown, "exit");
+  EXPECT_EQ(profile[2].target, "wavering");
+  EXPECT_TRUE(profile[2].unstable);
+  EXPECT_EQ(profile[2].why,
+            "scenarios offering the same choice (edge: accept exit) disagree: syntax/lower "
+            "accept, syntax/mixed exit");
+  EXPECT_EQ(ProfileLine(profile[2])
+                .rfind("profile wavering D1: accept (1); exit (1) UNSTABLE "
+                       "(scenarios offering",
+                       0),
+            0u)
+      << ProfileLine(profile[2]);
+}
+
+TEST_F(LevelsAndProfileTest, FileReportsCarryLevelsAndProfile) {
+  nlohmann::json doc = nlohmann::json::parse(JsonReport(Inputs()));
+  EXPECT_EQ(doc["targets"][0]["levels"]["inferred"], nlohmann::json({{"passed", 6}, {"total", 7}}));
+  EXPECT_EQ(doc["targets"][0]["levels"]["notes"], 1);
+  EXPECT_EQ(doc["levels"]["implementation-defined"]["total"], 3);
+  EXPECT_EQ(doc["results"][0]["failed_levels"], nlohmann::json::array({"inferred"}));
+  bool graded = false;
+  for (const nlohmann::json& check : doc["results"][0]["checks"]) {
+    if (check["check"] == "non-zero-status") {
+      graded = check["level"] == "inferred" && check["clauses"] == nlohmann::json({"I12"}) &&
+               check["ok"] == false;
+    }
+  }
+  EXPECT_TRUE(graded) << doc["results"][0]["checks"].dump();
+  ASSERT_EQ(doc["profile"].size(), 3u);
+  EXPECT_EQ(doc["profile"][1]["unstable"], true);
+  EXPECT_EQ(doc["profile"][1]["scenarios"][0]["shown"], nlohmann::json({"exit", "accept"}));
+
+  std::string xml = JunitReport(Inputs());
+  EXPECT_NE(xml.find("<property name=\"fpconform.level.inferred\" value=\"6/7\"/>"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<property name=\"fpconform.profile.D1\" value=\"accept (2); reject "
+                     "(1)\"/>"),
+            std::string::npos);
+
+  std::string md = MarkdownReport(Inputs());
+  EXPECT_NE(md.find("| steady | 1/1 | 6/7 | 3/3 | 1 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| wavering | D1 Lower-case hex | accept (1); exit (1) | **unstable**: "),
+            std::string::npos)
+      << md;
+}
+
 }  // namespace
 }  // namespace fpconform::harness

@@ -1,9 +1,9 @@
 #include "harness/scenario.h"
 
 #include <fnmatch.h>
+#include <re2/re2.h>
 
 #include <algorithm>
-#include <regex>
 
 #include "base/files.h"
 #include "harness/json_fields.h"
@@ -402,18 +402,19 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   }
   const json* diagnostic = g.Any("diagnostic");
   if (diagnostic == nullptr) {
-    s.diagnostic = "fingerprint_(allow|white)list";
+    s.diagnostic = DefaultDiagnostic();
   } else if (diagnostic->is_null()) {
     s.diagnostic = std::nullopt;
   } else if (!diagnostic->is_string()) {
     g.Fail("diagnostic", std::string("want a regular expression string or null, got ") +
                              JsonTypeName(*diagnostic));
   } else {
-    s.diagnostic = diagnostic->get<std::string>();
-    try {
-      std::regex check(*s.diagnostic, std::regex::ECMAScript | std::regex::icase);
-    } catch (const std::regex_error& e) {
-      g.Fail("diagnostic", std::string("not a valid regular expression: ") + e.what());
+    Result<DiagnosticPattern> pattern =
+        DiagnosticPattern::Compile(diagnostic->get_ref<const std::string&>());
+    if (pattern.ok()) {
+      s.diagnostic = std::move(*pattern);
+    } else {
+      g.Fail("diagnostic", "not a valid regular expression: " + pattern.error().message);
     }
   }
   s.keeps_running = g.Bool("keeps_running", false);
@@ -440,6 +441,47 @@ const ServerSpec* Scenario::Server(std::string_view connection) const {
     }
   }
   return nullptr;
+}
+
+Result<DiagnosticPattern> DiagnosticPattern::Compile(std::string_view pattern) {
+  RE2::Options options;
+  options.set_case_sensitive(false);
+  options.set_log_errors(false);
+  auto re = std::make_shared<const RE2>(re2::StringPiece(pattern.data(), pattern.size()), options);
+  if (!re->ok()) {
+    return MakeError(ErrorCode::kInvalidInput, re->error());
+  }
+  DiagnosticPattern compiled;
+  compiled.pattern_ = std::string(pattern);
+  compiled.re_ = std::move(re);
+  return compiled;
+}
+
+bool DiagnosticPattern::Matches(std::string_view text) const {
+  size_t start = 0;
+  // Each round consumes at least one byte, so the loop ends after text.size() + 1 rounds.
+  while (start <= text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    std::string_view line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') {  // CRLF output: the line ends before the CR
+      line.remove_suffix(1);
+    }
+    line = line.substr(0, kMaxLineBytes);
+    if (RE2::PartialMatch(re2::StringPiece(line.data(), line.size()), *re_)) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+const DiagnosticPattern& DefaultDiagnostic() {
+  static const DiagnosticPattern* pattern =
+      new DiagnosticPattern(*DiagnosticPattern::Compile(kDefaultDiagnostic));
+  return *pattern;
 }
 
 bool Scenario::ExpectsExitOnly() const {

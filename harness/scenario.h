@@ -11,6 +11,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -19,7 +20,43 @@
 
 #include "base/result.h"
 
+namespace re2 {
+class RE2;
+}  // namespace re2
+
 namespace fpconform::harness {
+
+// DiagnosticPattern: a scenario's `diagnostic` regular expression, compiled once when the
+// scenario loads. RE2 matches in time linear in the text and without recursion, and the
+// text is searched line by line (a trailing CR dropped), each line cut to kMaxLineBytes, so
+// no pattern and no output can make a search slow or overflow the stack.
+class DiagnosticPattern {
+ public:
+  // kMaxLineBytes: how much of each line of output a search looks at.
+  static constexpr size_t kMaxLineBytes = 16 * 1024;
+
+  // Compile returns the case-insensitive pattern (RE2 syntax), or an Error whose message
+  // says why the pattern is invalid.
+  static Result<DiagnosticPattern> Compile(std::string_view pattern);
+
+  // pattern returns the text the pattern was compiled from.
+  const std::string& pattern() const { return pattern_; }
+
+  // Matches is true when some line of `text` (the first kMaxLineBytes of it) matches.
+  bool Matches(std::string_view text) const;
+
+ private:
+  DiagnosticPattern() = default;
+
+  std::string pattern_;
+  std::shared_ptr<const re2::RE2> re_;  // shared: scenarios are copied, the pattern is not
+};
+
+// kDefaultDiagnostic: the pattern of a scenario that names none.
+inline constexpr char kDefaultDiagnostic[] = "fingerprint_(allow|white)list";
+
+// DefaultDiagnostic returns kDefaultDiagnostic, compiled once.
+const DiagnosticPattern& DefaultDiagnostic();
 
 // Product: which configuration dialect and connections a target has.
 enum class Product {
@@ -129,7 +166,9 @@ struct Scenario {
   nlohmann::json ems_patch;  // JSON merge patch applied to the rendered config.json (null: none)
   std::string lsr_append;    // Lua text appended to the rendered config.lua
   std::map<std::string, std::vector<Outcome>> expect;  // connection -> allowed outcomes
-  std::optional<std::string> diagnostic;  // regex the output must match when the outcome is exit
+  // A pattern the output or log should match when the product exits as expected:
+  // required where the scenario cites C5, a note elsewhere (oracle.h).
+  std::optional<DiagnosticPattern> diagnostic;
   // A daemon must still run once its connections are judged (I9): the runner waits the
   // target's settle window for an exit before taking the verdict.
   bool keeps_running = false;

@@ -51,6 +51,8 @@ TEST(ScenarioTest, ParsesAValidScenario) {
   EXPECT_EQ(sc.allowlist->entries[2].filler_count, 3);
   EXPECT_EQ(sc.expect.at("edge"), std::vector<Outcome>{Outcome::kAccept});
   ASSERT_TRUE(sc.diagnostic.has_value());
+  EXPECT_EQ(sc.diagnostic->pattern(), kDefaultDiagnostic);
+  EXPECT_TRUE(sc.diagnostic->Matches("error\nFingerprint_Whitelist must be renamed\n"));
   EXPECT_FALSE(sc.ExpectsExitOnly());
 }
 
@@ -80,8 +82,7 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
       {"unknown certificate", Wrap(R"({"name": "x", "description": "d", "level": "normative",
           "clauses": ["C4"], "servers": {"edge": "edge-z"}, "expect": {"edge": "accept"}})"),
        "scenarios[0] (x).servers.edge.chain: unknown certificate 'edge-z'"},
-      {"unknown entry certificate",
-       scenario(R"(, "allowlist": {"entries": [{"of": "nope"}]})"),
+      {"unknown entry certificate", scenario(R"(, "allowlist": {"entries": [{"of": "nope"}]})"),
        "scenarios[0] (x).allowlist.entries[0].of: unknown certificate 'nope'"},
       {"keeps_running not a boolean", scenario(R"(, "keeps_running": "yes")"),
        "scenarios[0] (x).keeps_running: want true or false, got a string"},
@@ -104,8 +105,7 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
           "level": "normative", "clauses": ["C4"], "servers": {"edge": "edge-a"},
           "expect": {"edge": "accept"}})"),
        "scenarios[0] (a\\x0Ab).name: want lower-case"},
-      {"certificate with a line break",
-       scenario(R"(, "allowlist": {"entries": [{"of": "a\nb"}]})"),
+      {"certificate with a line break", scenario(R"(, "allowlist": {"entries": [{"of": "a\nb"}]})"),
        "allowlist.entries[0].of: unknown certificate 'a\\x0Ab'"},
       {"edge2 for lsr", Wrap(R"({"name": "x", "description": "d", "level": "normative",
           "clauses": ["C4"], "servers": {"edge": "edge-a", "edge2": "edge-b"},
@@ -122,7 +122,10 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
       {"raw value missing for lsr", scenario(R"(, "allowlist": {"ems_json": []})"),
        "scenarios[0] (x).allowlist: no value for the lsr product"},
       {"bad regex", scenario(R"(, "diagnostic": "(")"),
-       "scenarios[0] (x).diagnostic: not a valid regular expression"},
+       "scenarios[0] (x).diagnostic: not a valid regular expression: missing )"},
+      // RE2 syntax: no back-references (they need a backtracking matcher).
+      {"back-reference", scenario(R"(, "diagnostic": "(a)\\1")"),
+       "scenarios[0] (x).diagnostic: not a valid regular expression: invalid escape"},
       {"unknown bundle", scenario(R"(, "settings": {"ca": {"edge": "ca-nope"}})"),
        "scenarios[0] (x).settings.ca.edge: unknown CA bundle 'ca-nope'"},
       {"client with allowlist",

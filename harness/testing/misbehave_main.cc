@@ -22,6 +22,8 @@
 //   fds                      print the open descriptors above 2, one per line
 //   signals                  print the SigBlk and SigIgn lines of /proc/self/status
 //   pgid                     print "leader" when the process leads its own process group
+//   say TEXT STATUS          print TEXT and a line break on stderr, exit with STATUS
+//   line PIECE COUNT STATUS  print PIECE COUNT times on stdout as one line, exit with STATUS
 //
 // It uses libc only and is built without sanitizers, like a vendor binary. Usage errors
 // exit 64.
@@ -130,6 +132,30 @@ int Spew(long long bytes) {
     left -= static_cast<long long>(n);
   }
   return 0;
+}
+
+// Line writes `piece` `count` times as one line on stdout, in writes of up to 64 KiB.
+int Line(const char* piece, long count, int status) {
+  static char buffer[64 * 1024];
+  size_t len = strlen(piece);
+  if (len == 0 || len > sizeof(buffer)) {
+    return kUsageError;
+  }
+  size_t used = 0;
+  for (long i = 0; i < count; ++i) {
+    if (used + len > sizeof(buffer)) {
+      if (!WriteAll(1, buffer, used)) {
+        return 74;
+      }
+      used = 0;
+    }
+    memcpy(buffer + used, piece, len);
+    used += len;
+  }
+  if (!WriteAll(1, buffer, used) || !WriteText(1, "\n")) {
+    return 74;
+  }
+  return status;
 }
 
 int SanitizerSplit() {
@@ -257,6 +283,14 @@ int main(int argc, char** argv) {
   if (strcmp(what, "pgid") == 0) {
     printf("%s\n", getpgrp() == getpid() ? "leader" : "member");
     return 0;
+  }
+  if (strcmp(what, "say") == 0 && argc > 3) {
+    WriteText(2, argv[2]);
+    WriteText(2, "\n");
+    return atoi(argv[3]);
+  }
+  if (strcmp(what, "line") == 0 && argc > 4) {
+    return Line(argv[2], atol(argv[3]), atoi(argv[4]));
   }
   fprintf(stderr, "%s: unknown behaviour or missing argument: %s\n", argv[0], what);
   return kUsageError;
