@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "base/files.h"
 #include "base/hex.h"
 #include "harness/json_fields.h"
 
@@ -281,7 +282,39 @@ TEST(RenderTest, EmsConfig) {
   EXPECT_EQ(c["auto_bind"][0]["port"], 4002);
   EXPECT_EQ(c["auto_bind"][0]["protocol"], "https");
   EXPECT_EQ(c["auto_bind"][1]["protocol"], "http");
+  EXPECT_FALSE(c["http_server"].contains("certificate")) << "TLS left off by this template";
   EXPECT_FALSE(RenderEmsConfig(context, "[1]", "bad.json").ok());
+}
+
+// C3: the shipped templates turn TLS on for the product's own listener, and the rendered
+// configuration names the PKI's listener certificate and key.
+TEST(RenderTest, ProductListenersUseTls) {
+  // The source tree: certs/pki.json's grandparent.
+  const std::filesystem::path data =
+      std::filesystem::path(certs::DefaultPkiDescriptionPath()).parent_path().parent_path();
+  Result<std::string> ems_template = ReadFile(data / "fixtures" / "ems" / "config.json");
+  Result<std::string> lsr_template = ReadFile(data / "fixtures" / "lsr" / "config.lua");
+  ASSERT_TRUE(ems_template.ok() && lsr_template.ok());
+  Scenario s = EmsScenario();
+  RenderContext context{&s, &TestPki(), "/run/pki", {{"platform", 4001}, {"http_server", 4004}}};
+  Result<std::string> ems = RenderEmsConfig(context, *ems_template, "config.json");
+  ASSERT_TRUE(ems.ok()) << ems.error().message;
+  json c = json::parse(*ems);
+  EXPECT_EQ(c["http_server"]["ssl"], true);
+  EXPECT_EQ(c["http_server"]["certificate"], "/run/pki/listener.chain.pem");
+  EXPECT_EQ(c["http_server"]["private_key"], "/run/pki/listener.key.pem");
+  EXPECT_EQ(c["ws_connection"]["encryption"], "ssl");
+  ASSERT_NE(TestPki().Find(std::string(kListenerCertificate)), nullptr) << "in certs/pki.json";
+  Result<std::string> lsr = RenderLsrConfig(context, *lsr_template);
+  ASSERT_TRUE(lsr.ok()) << lsr.error().message;
+  EXPECT_NE(lsr->find("scripts.script_resource_ssl = true\n"), std::string::npos) << *lsr;
+  EXPECT_NE(lsr->find("scripts.script_resource_certificate_chain = "
+                      "\"/run/pki/listener.chain.pem\"\n"),
+            std::string::npos)
+      << *lsr;
+  EXPECT_NE(lsr->find("scripts.script_resource_private_key = \"/run/pki/listener.key.pem\"\n"),
+            std::string::npos)
+      << *lsr;
 }
 
 TEST(RenderTest, LsrConfigRunsInLua) {
