@@ -161,9 +161,9 @@ Result<std::string> RenderEntry(const AllowlistEntrySpec& entry, const certs::Pk
                                    : entry.style == EntryStyle::kSpki ? spki
                                                                       : sha256;
     if (static_cast<size_t>(entry.near_byte) >= digest.size()) {
-      return MakeError(ErrorCode::kInvalidInput,
-                       "allowlist entry: near byte " + std::to_string(entry.near_byte) +
-                           " is past the digest");
+      return MakeError(
+          ErrorCode::kInvalidInput,
+          "allowlist entry: near byte " + std::to_string(entry.near_byte) + " is past the digest");
     }
     digest[static_cast<size_t>(entry.near_byte)] ^= 0xff;
   }
