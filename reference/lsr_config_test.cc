@@ -758,6 +758,10 @@ TEST(LuaEvaluatorTest, TellsFailuresApart) {
        "config.lua:1: cannot evaluate: uses io.write", "io.write", 1},
       {"os.exit", "os.exit(1)", ChunkFailure::kOutsideWorld,
        "config.lua:1: cannot evaluate: uses os.exit", "os.exit", 1},
+      {"require through pcall", "\n\nlocal ok = pcall(require, 'site')", ChunkFailure::kOutsideWorld,
+       "config.lua:3: cannot evaluate: uses require", "require", 3},
+      {"pattern through pcall", "local s = string.rep('a', 300)\npcall(s.find, s, '.-.-.-.-.-b')",
+       ChunkFailure::kBudget, "config.lua:2: pattern too complex", "", 0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

@@ -101,11 +101,30 @@ void* LimitedAlloc(void* user_data, void* block, size_t old_size, size_t new_siz
 
 void CountHook(lua_State* L, lua_Debug* ar);
 
+// The deepest call level searched for the Lua code behind a C function's error.
+constexpr int kMaxWhereLevels = 32;
+
+// LuaLevel returns the first call level from 1 up that runs Lua code with a known line (the
+// chunk that called the running C function, or called the C function that called it, as in
+// pcall(require, "x")), or 1 when there is none. `line` receives its line (0: none).
+int LuaLevel(lua_State* L, int* line) {
+  *line = 0;
+  lua_Debug ar;
+  for (int level = 1; level <= kMaxWhereLevels && lua_getstack(L, level, &ar) != 0; ++level) {
+    if (lua_getinfo(L, "l", &ar) != 0 && ar.currentline > 0) {
+      *line = ar.currentline;
+      return level;
+    }
+  }
+  return 1;
+}
+
 // RaiseExceeded raises the budget's message at the position of the Lua code that called the
 // running C function, and makes the hook fire on every instruction from now on.
 int RaiseExceeded(lua_State* L, Budget* budget) {
   lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
-  luaL_where(L, 1);
+  int line = 0;
+  luaL_where(L, LuaLevel(L, &line));
   lua_pushstring(L, budget->exceeded);
   lua_concat(L, 2);
   return lua_error(L);
@@ -164,10 +183,7 @@ int RaiseOutsideUse(lua_State* L, const char* name) {
   Budget* budget = BudgetOf(L);
   if (budget->outside_use[0] == '\0') {
     std::snprintf(budget->outside_use, sizeof(budget->outside_use), "%s", name);
-    lua_Debug ar;
-    if (lua_getstack(L, 1, &ar) != 0 && lua_getinfo(L, "l", &ar) != 0) {
-      budget->outside_line = ar.currentline > 0 ? ar.currentline : 0;
-    }
+    LuaLevel(L, &budget->outside_line);
     std::snprintf(budget->outside_message, sizeof(budget->outside_message),
                   "cannot evaluate: uses %s", budget->outside_use);
   }
