@@ -656,11 +656,16 @@ class DuplicateTracker {
     size_t index = 0;
   };
 
+  // ChildPath names the container that starts now. Below kMaxWalkDepth levels the path
+  // stops growing, so that deep nesting costs memory in proportion to the depth only.
   std::string ChildPath() const {
     if (frames_.empty()) {
       return "";
     }
     const Frame& parent = frames_.back();
+    if (frames_.size() >= static_cast<size_t>(kMaxWalkDepth)) {
+      return parent.path;
+    }
     return parent.array ? IndexPath(parent.path, parent.index)
                         : JoinPath(parent.path, Printable(parent.key));
   }

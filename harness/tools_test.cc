@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -179,6 +180,22 @@ TEST(LintExamplesTest, OrdinaryConfigurationsAreNotInvalid) {
     EXPECT_EQ(report->verdict, c.verdict) << c.text << "\n" << Joined(*report);
     EXPECT_NE(Joined(*report).find(c.want), std::string::npos) << Joined(*report);
   }
+}
+
+// Deeply nested JSON is read in time and memory proportional to its size.
+TEST(LintExamplesTest, DeepJsonIsCheap) {
+  Result<TempDir> dir = TempDir::Create("fpconform-lint-test-");
+  ASSERT_TRUE(dir.ok());
+  const size_t depth = 100000;
+  std::string text = R"({"ws_servers": [{"host": "twx", "port": 443}], "x": )" +
+                     std::string(depth, '[') + std::string(depth, ']') + "}";
+  fs::path file = dir->path() / "config.json";
+  ASSERT_TRUE(WriteFile(file, text).ok());
+  auto start = std::chrono::steady_clock::now();
+  Result<LintReport> report = LintConfigFile(Product::kEms, file);
+  ASSERT_TRUE(report.ok()) << report.error().message;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_NE(report->verdict, LintVerdict::kCannotEvaluate) << Joined(*report);
 }
 
 // Exit statuses: 0 ok and suspicious, 1 invalid (and suspicious with --strict), 2 cannot
