@@ -962,8 +962,8 @@ void LintEms(std::string_view text, Linter* lint) {
 
 }  // namespace
 
-Result<LintReport> LintConfigFile(Product product, const fs::path& file,
-                                  const LintOptions& options) {
+Result<LintReport> LintConfigText(Product product, std::string_view text,
+                                  const std::string& name, const LintOptions& options) {
   std::vector<CertificateSummary> certs;
   for (const fs::path& cert_file : options.certs) {
     Result<CertificateSummary> summary = ReadCertificateSummary(cert_file);
@@ -972,17 +972,22 @@ Result<LintReport> LintConfigFile(Product product, const fs::path& file,
     }
     certs.push_back(std::move(*summary));
   }
+  Linter lint(name);
+  if (product == Product::kEms) {
+    LintEms(text, &lint);
+  } else {
+    LintLsr(text, options, &lint);
+  }
+  return lint.Finish(certs);
+}
+
+Result<LintReport> LintConfigFile(Product product, const fs::path& file,
+                                  const LintOptions& options) {
   Result<std::string> text = ReadFile(file);
   if (!text.ok()) {
     return text.take_error();
   }
-  Linter lint(file.string());
-  if (product == Product::kEms) {
-    LintEms(*text, &lint);
-  } else {
-    LintLsr(*text, options, &lint);
-  }
-  return lint.Finish(certs);
+  return LintConfigText(product, *text, file.string(), options);
 }
 
 }  // namespace fpconform::harness

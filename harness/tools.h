@@ -81,6 +81,11 @@ struct LintReport {
 Result<LintReport> LintConfigFile(Product product, const std::filesystem::path& file,
                                   const LintOptions& options = {});
 
+// LintConfigText is LintConfigFile on `text` already read, named `name` in the report.
+// Returns an Error only for a certificate of options.certs that cannot be read.
+Result<LintReport> LintConfigText(Product product, std::string_view text,
+                                  const std::string& name, const LintOptions& options = {});
+
 // LintExitStatus maps a verdict to the exit status of lint-config: 0 ok (and suspicious
 // without `strict`), 1 invalid (and suspicious with `strict`), 2 cannot evaluate.
 int LintExitStatus(LintVerdict verdict, bool strict);
