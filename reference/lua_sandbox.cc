@@ -40,6 +40,11 @@ constexpr std::chrono::milliseconds kLongestRunTime = std::chrono::hours(24);
 // of their work (bytes copied, elements moved, or matcher steps of a pattern's worst case).
 constexpr double kUnitsPerInstruction = 64;
 
+// Matcher steps worth one instruction: a step (a character test, a recursive call) costs
+// about as much as a cheap instruction, and a bound is rarely reached in full, so patterns
+// are charged more per unit than bytes are.
+constexpr double kStepsPerInstruction = 16;
+
 // A pattern whose worst case exceeds this many matcher steps (about a tenth of a second) is
 // refused whatever budget is left, so that no single call runs for long.
 constexpr double kMaxPatternSteps = 5e7;
@@ -434,7 +439,7 @@ int BoundedPattern(lua_State* L) {
     budget->exceeded = budget->pattern_message.c_str();
     return RaiseExceeded(L, budget);
   }
-  Charge(L, steps);
+  Charge(L, steps * (kUnitsPerInstruction / kStepsPerInstruction));
   int arguments = lua_gettop(L);
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
