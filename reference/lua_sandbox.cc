@@ -319,12 +319,16 @@ size_t LongestRun(std::string_view subject, const SingleItem& item) {
   return longest;
 }
 
+// The most work PatternSteps spends measuring runs (bytes tested), about a millisecond.
+constexpr double kMaxRunScanWork = 1e6;
+
 // PatternSteps bounds the steps of Lua's matcher for `pattern` on `subject` over all start
 // positions (find, match, gmatch and gsub each try every start at most once). Every
 // repetition item multiplies the tries by one more than the longest run it can match, '?'
 // by two; each try walks the pattern (sets included) and may scan the subject for %b or a
 // back reference. A malformed pattern, whose error Lua raises only when it gets there, is
-// bounded by treating every '*', '+', '-' and '?' as a repetition of '.'.
+// bounded by treating every '*', '+', '-' and '?' as a repetition of '.'. The work of
+// measuring the runs is bounded too, and counted in the result.
 double PatternSteps(std::string_view subject, std::string_view pattern, bool anchor_allowed) {
   const double n = static_cast<double>(subject.size());
   const double m = static_cast<double>(pattern.size());
@@ -337,6 +341,7 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
   double tries = 1;
   double branches = 0;
   double scans = 0;
+  double scan_work = 0;
   bool malformed = false;
   while (i < pattern.size() && !malformed) {
     char c = pattern[i];
@@ -390,7 +395,15 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
       i += 1;
     }
     if (i < pattern.size() && (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-')) {
-      tries *= static_cast<double>(LongestRun(subject, item)) + 1;
+      // Measuring the run costs a pass over the subject (times the set's size); past
+      // kMaxRunScanWork the whole subject is taken as the run, a looser but free bound.
+      double work = n * (static_cast<double>(item.set.size()) + 1);
+      double run = n;
+      if (scan_work + work <= kMaxRunScanWork) {
+        scan_work += work;
+        run = static_cast<double>(LongestRun(subject, item));
+      }
+      tries *= run + 1;
       branches += 1;
       ++i;
     } else if (i < pattern.size() && pattern[i] == '?') {
@@ -411,7 +424,7 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
     scans = m;
   }
   double starts = anchored ? 1 : n + 1;
-  return starts * tries * (branches + 1) * (m + scans * n + 1);
+  return starts * tries * (branches + 1) * (m + scans * n + 1) + scan_work;
 }
 
 // PatternFunction: which of Lua's pattern functions a wrapper stands for.
