@@ -462,6 +462,10 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
       {"pattern backtracking in gsub", "local s = string.rep('a', 40)\n"
        "return s:gsub('a*a*a*a*a*a*b', '')",
        "config.lua:2: pattern too complex for the sandbox's budgets"},
+      {"pattern bound over long sets and a long subject",
+       "local s = string.rep('x,', 200000)\n"
+       "return s:find('[^;,abcdefghijklmnopqrstuvw0123456789]+[^;,abcdefghijklmnopqrstuvw]+b')",
+       "config.lua:2: pattern too complex for the sandbox's budgets"},
       {"patterns in a loop", "local s = string.rep('a', 100)\n"
        "while true do s:find('a-a-b') end",
        "exceeded"},  // the instruction budget, or the clock on a loaded machine
