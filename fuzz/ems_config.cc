@@ -6,6 +6,12 @@
 // certificates.fingerprint_allowlist is present (C6), holding as many entries as the array
 // (at least one, C7, C11), each of which parses and is found in it; a platform endpoint with
 // a host and a port in 1..65535.
+//
+// The same input through lint-config's checks (harness/tools.h), against fpref's loader: the
+// report is one-line lines; a configuration fpref accepts is never "invalid" or "cannot
+// evaluate" for lint (fpref is the stricter of the two), and lint finds fingerprint
+// validation on with as many fingerprints as fpref's allowlist holds, or off when it has
+// none; what lint calls invalid, fpref refuses.
 #include "reference/ems_config.h"
 
 #include <cstddef>
@@ -15,6 +21,7 @@
 #include <string_view>
 
 #include "fuzz/fuzz_support.h"
+#include "harness/tools.h"
 #include "reference/fingerprint.h"
 
 namespace {
@@ -82,12 +89,48 @@ void CheckAllowlist(std::string_view input, const EmsConfig& config) {
   }
 }
 
+// CheckLint runs lint-config's checks on the input and compares them with fpref's loader.
+void CheckLint(std::string_view input, const Result<EmsConfig>& config) {
+  using fpconform::harness::LintVerdict;
+  Result<fpconform::harness::LintReport> report =
+      fpconform::harness::LintConfigText(fpconform::harness::Product::kEms, input, "config.json");
+  if (!report.ok()) {
+    FailInvariant(kTarget, "lint failed without certificates to read", report.error().message,
+                  input);
+  }
+  for (const std::string& line : report->lines) {
+    fpconform::fuzz::RequireOneLine(kTarget, "lint line", line, input);
+  }
+  LintVerdict verdict = report->verdict;
+  if (!config.ok()) {
+    return;
+  }
+  if (verdict == LintVerdict::kInvalid || verdict == LintVerdict::kCannotEvaluate) {
+    FailInvariant(kTarget, "fpref accepts what lint calls invalid", report->lines.back(), input);
+  }
+  std::string want = "fingerprint validation is off";
+  if (config->allowlist.has_value()) {
+    size_t distinct = config->allowlist->distinct();
+    want = "fingerprint validation is on with " + std::to_string(distinct) + " fingerprint" +
+           (distinct == 1 ? "" : "s");
+  }
+  if (report->lines.front().find(want) == std::string::npos) {
+    FailInvariant(kTarget, "lint and fpref disagree on the allowlist", report->lines.front(),
+                  input);
+  }
+}
+
 }  // namespace
 
 // LLVMFuzzerTestOneInput parses one input as config.json and checks the invariants above.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view input = fpconform::fuzz::AsText(data, size);
   Result<EmsConfig> config = fpconform::ref::ParseEmsConfig(input);
+  // Text that is not JSON takes lint one path (the syntax error), not worth a second parse
+  // on every such input.
+  if (config.ok() || json::accept(input)) {
+    CheckLint(input, config);
+  }
   if (!config.ok()) {
     if (config.error().code != fpconform::ErrorCode::kInvalidInput) {
       FailInvariant(kTarget, "error code is not kInvalidInput", config.error().message, input);

@@ -204,7 +204,7 @@ TEST_F(CliTest, LintConfig) {
     const char* want;
   };
   const Case cases[] = {
-      {"ems", "fixtures/static/ems-allowlist-two.json", 0, "valid; fingerprint validation is on"},
+      {"ems", "fixtures/static/ems-allowlist-two.json", 0, ": ok; fingerprint validation is on"},
       {"ems", "fixtures/static/ems-allowlist-empty.json", 1, "fingerprint_allowlist"},
       {"ems", "fixtures/static/ems-legacy-whitelist.json", 1, "fingerprint_allowlist"},
       {"ems", "fixtures/ems/config.json", 0, "fingerprint validation is off"},
@@ -216,6 +216,11 @@ TEST_F(CliTest, LintConfig) {
       {"ems", "fixtures/static/ems-allowlist-empty.json", 1,
        "invalid: " FPCONFORM_SOURCE_DIR "/fixtures/static/ems-allowlist-empty.json: "
        "certificates.fingerprint_allowlist: empty array"},
+      {"ems", "fixtures/lint/ems/allowlist-outside-certificates.json", 0,
+       "suspicious: " FPCONFORM_SOURCE_DIR "/fixtures/lint/ems/allowlist-outside-certificates.json: "
+       "fingerprint_allowlist: outside"},
+      {"lsr", "fixtures/lint/lsr/uses-require.lua", 2,
+       "cannot evaluate: " FPCONFORM_SOURCE_DIR "/fixtures/lint/lsr/uses-require.lua:3: uses require"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);
@@ -223,6 +228,92 @@ TEST_F(CliTest, LintConfig) {
     EXPECT_EQ(r.status, c.status) << r.out << r.err;
     EXPECT_NE(r.out.find(c.want), std::string::npos) << r.out;
   }
+}
+
+// --strict makes a suspicious configuration fail CI; an invalid one fails either way.
+TEST_F(CliTest, LintConfigStrict) {
+  const std::string outside = Source("fixtures/lint/ems/allowlist-outside-certificates.json");
+  CommandResult r = Fpconform({"lint-config", "--product", "ems", "--strict", outside});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find(": suspicious; fingerprint validation is off"), std::string::npos) << r.out;
+  r = Fpconform({"lint-config", "--product", "ems", "--strict",
+                 Source("fixtures/lint/ems/production-pinned.json")});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  r = Fpconform({"lint-config", "--product", "ems", "--strict",
+                 Source("fixtures/lint/ems/allowlist-empty.json")});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+}
+
+// config.lua sees --env values through os.getenv, and its print goes to stderr.
+TEST_F(CliTest, LintConfigEnvAndPrint) {
+  fs::path lua = Write("config.lua",
+                       "print('pins from ' .. tostring(os.getenv('FP_PINS_NAME')))\n"
+                       "scripts.rap_ssl = true\n"
+                       "scripts.fingerprint_allowlist = os.getenv('FP_PINS')\n");
+  const std::string pin =
+      "DF:59:4D:71:A1:45:AB:DC:3D:2B:8D:6C:6F:A9:10:DD:4B:B2:1F:63:DE:73:1E:CD:11:FE:97:B6:FF:6C:E6:91";
+  CommandResult r = Fpconform({"lint-config", "--product", "lsr", "--env", "FP_PINS=" + pin,
+                               "--env", "FP_PINS_NAME=site", lua.string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find(": ok; fingerprint validation is on with 1 fingerprint"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.err.find("pins from site\n"), std::string::npos) << r.err;
+  r = Fpconform({"lint-config", "--product", "lsr", lua.string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("fingerprint validation is off"), std::string::npos) << r.out;
+  r = Fpconform({"lint-config", "--product", "lsr", "--env", "NOEQUALS", lua.string()});
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("--env NOEQUALS: want NAME=VALUE"), std::string::npos) << r.err;
+}
+
+// --cert says which entries match which certificates: the leaf listed, the CA listed in
+// its place, a certificate after renewal not listed, an entry that matches nothing.
+TEST_F(CliTest, LintConfigMatchesCertificates) {
+  fs::path pki = dir_->path() / "pki";
+  CommandResult r = Fpconform({"fixtures", "--out", pki.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const fs::path leaf = pki / "edge-a.pem";
+  const fs::path renewed = pki / "edge-b.pem";
+  const fs::path ca = pki / "root-ec.pem";
+  r = Fpconform({"fingerprint", leaf.string(), ca.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto value_of = [&](const fs::path& file) {
+    size_t at = r.out.find(file.string() + ": ");
+    return r.out.substr(at + file.string().size() + 2, 95);
+  };
+  const std::string leaf_fp = value_of(leaf);
+  const std::string ca_fp = value_of(ca);
+  const std::string other =
+      "DF:59:4D:71:A1:45:AB:DC:3D:2B:8D:6C:6F:A9:10:DD:4B:B2:1F:63:DE:73:1E:CD:11:FE:97:B6:FF:6C:E6:91";
+  fs::path json = Write("config.json",
+                        R"({"ws_servers": [{"host": "twx", "port": 443}], "certificates": )"
+                        R"({"fingerprint_allowlist": [")" + leaf_fp + R"(", ")" + ca_fp +
+                            R"(", ")" + other + R"("]}})");
+  r = Fpconform({"lint-config", "--product", "ems", json.string(), "--cert", leaf.string(),
+                 renewed.string(), ca.string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("match: certificates.fingerprint_allowlist[0] = " + leaf.string()),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("certificates.fingerprint_allowlist[1] is the fingerprint of " +
+                       ca.string() + ", a CA certificate"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("certificates.fingerprint_allowlist[2] matches none of the given "
+                       "certificates"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(renewed.string() + " ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("is listed by no entry: a server presenting it is refused"),
+            std::string::npos)
+      << r.out;
+  r = Fpconform({"lint-config", "--product", "ems", "--strict", json.string(), "--cert",
+                 leaf.string()});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;  // entries [1] and [2] match no given certificate
+  r = Fpconform({"lint-config", "--product", "ems", json.string(), "--cert",
+                 (dir_->path() / "missing.pem").string()});
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
 }
 
 TEST_F(CliTest, ReportsOfARun) {

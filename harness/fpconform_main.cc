@@ -3,12 +3,13 @@
 //   fpconform run          run scenarios against targets and report
 //   fpconform list         list scenarios, clauses or targets
 //   fpconform fingerprint  print certificate fingerprints ready to paste
-//   fpconform lint-config  tell whether a real configuration would make the product exit
+//   fpconform lint-config  tell whether a real configuration is ok, suspicious or invalid
 //   fpconform fixtures     write the test PKI to a directory
 //   fpconform mutants      run the catalog against every mutant of fpref: the mutation score
 //
 // Exit status: 0 all as expected, 1 failures (or an invalid configuration for
-// lint-config), 2 usage or input errors, 128 + N when signal N (SIGINT, SIGTERM, SIGHUP)
+// lint-config, a suspicious one with --strict), 2 usage or input errors (or a config.lua
+// lint-config cannot evaluate), 128 + N when signal N (SIGINT, SIGTERM, SIGHUP)
 // interrupted run or mutants.
 #include <signal.h>
 #include <unistd.h>
@@ -505,19 +506,43 @@ int Fingerprint(const std::vector<std::string>& files) {
   return kExitOk;
 }
 
-int LintConfig(const std::string& product_name, const std::string& file) {
-  std::optional<Product> product = ParseProduct(product_name);
+// LintCommand: the options of lint-config.
+struct LintCommand {
+  std::string product;
+  std::string file;
+  bool strict = false;
+  std::vector<std::string> env;    // NAME=VALUE
+  std::vector<std::string> certs;  // certificate files
+};
+
+// LintConfig prints lint's verdict on a configuration file and returns its exit status.
+int LintConfig(const LintCommand& cmd) {
+  std::optional<Product> product = ParseProduct(cmd.product);
   if (!product || *product == Product::kClient) {
-    return InputError("--product " + product_name + ": want ems or lsr");
+    return InputError("--product " + cmd.product + ": want ems or lsr");
   }
-  Result<LintReport> report = LintConfigFile(*product, file);
+  LintOptions options;
+  for (const std::string& assignment : cmd.env) {
+    size_t equals = assignment.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return InputError("--env " + assignment + ": want NAME=VALUE");
+    }
+    options.env[assignment.substr(0, equals)] = assignment.substr(equals + 1);
+  }
+  for (const std::string& cert : cmd.certs) {
+    options.certs.emplace_back(cert);
+  }
+  options.print = [](std::string_view line) {
+    std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
+  };
+  Result<LintReport> report = LintConfigFile(*product, cmd.file, options);
   if (!report.ok()) {
     return InputError(report.error().message);
   }
   for (const std::string& line : report->lines) {
     std::printf("%s\n", line.c_str());
   }
-  return report->valid ? kExitOk : kExitFailures;
+  return LintExitStatus(report->verdict, cmd.strict);
 }
 
 struct MutantsCommand {
@@ -672,13 +697,21 @@ int Main(int argc, char** argv) {
                      "entries, as openssl x509 -fingerprint -sha256 prints it");
   fp_cmd->add_option("CERT", cert_files, "Certificate files")->required();
 
-  std::string lint_product;
-  std::string lint_file;
+  LintCommand lint;
   CLI::App* lint_cmd = app.add_subcommand(
-      "lint-config", "Check a real config.json or config.lua with the reference loader: "
-                     "exit 0 valid, 1 invalid (the product would exit), 2 unreadable");
-  lint_cmd->add_option("--product", lint_product, "ems or lsr")->required();
-  lint_cmd->add_option("FILE", lint_file, "The configuration file")->required();
+      "lint-config",
+      "Check a real config.json or config.lua before deploying it: prints ok, suspicious, "
+      "invalid or cannot evaluate, each finding with its clause; exit 0 ok or suspicious, 1 "
+      "invalid (the product would refuse it), 2 cannot evaluate or unreadable");
+  lint_cmd->add_option("--product", lint.product, "ems or lsr")->required();
+  lint_cmd->add_option("FILE", lint.file, "The configuration file")->required();
+  lint_cmd->add_flag("--strict", lint.strict, "Exit 1 on suspicious too (for CI)");
+  lint_cmd->add_option("--env", lint.env,
+                       "NAME=VALUE seen by os.getenv in config.lua before the process's "
+                       "environment (repeatable)");
+  lint_cmd->add_option("--cert", lint.certs,
+                       "Certificates (PEM or DER) to match the allowlist entries against")
+      ->expected(1, -1);
 
   std::string out_dir;
   CLI::App* fixtures_cmd =
@@ -713,7 +746,7 @@ int Main(int argc, char** argv) {
     return Fingerprint(cert_files);
   }
   if (lint_cmd->parsed()) {
-    return LintConfig(lint_product, lint_file);
+    return LintConfig(lint);
   }
   if (fixtures_cmd->parsed()) {
     return Fixtures(out_dir, common);

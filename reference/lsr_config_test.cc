@@ -5,9 +5,13 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "base/files.h"
+#include "reference/lua_sandbox.h"
 
 namespace fpconform::ref {
 namespace {
@@ -435,30 +439,41 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
   };
   const Case cases[] = {
       {"os.execute", "os.execute('touch " + target + "')",
-       "config.lua:1: attempt to index a nil value (global 'os')"},
-      {"io.open", "io.open('" + target + "', 'w')",
-       "config.lua:1: attempt to index a nil value (global 'io')"},
-      {"require", "require('os')", "config.lua:1: attempt to call a nil value (global 'require')"},
-      {"load", "load('x = 1')()", "config.lua:1: attempt to call a nil value (global 'load')"},
-      {"dofile", "dofile('" + target + "')",
-       "config.lua:1: attempt to call a nil value (global 'dofile')"},
-      {"loadfile", "loadfile('" + target + "')",
-       "config.lua:1: attempt to call a nil value (global 'loadfile')"},
-      {"collectgarbage", "collectgarbage()",
-       "config.lua:1: attempt to call a nil value (global 'collectgarbage')"},
-      {"print", "print('x')", "config.lua:1: attempt to call a nil value (global 'print')"},
-      {"package", "package.loadlib('libc.so.6', 'system')",
-       "config.lua:1: attempt to index a nil value (global 'package')"},
-      {"debug", "debug.sethook()", "config.lua:1: attempt to index a nil value (global 'debug')"},
-      {"_G", "_G.os.execute('true')", "config.lua:1: attempt to index a nil value (global '_G')"},
-      {"setmetatable (finalizers escape hooks)", "setmetatable({}, {__gc = function() end})",
-       "config.lua:1: attempt to call a nil value (global 'setmetatable')"},
-      {"string.dump", "string.dump(function() end)",
-       "config.lua:1: attempt to call a nil value (field 'dump')"},
+       "config.lua:1: cannot evaluate: uses os.execute"},
+      {"io.open", "io.open('" + target + "', 'w')", "config.lua:1: cannot evaluate: uses io.open"},
+      {"io.stderr", "\nio.stderr:write('x')", "config.lua:2: cannot evaluate: uses io.stderr"},
+      {"require", "require('os')", "config.lua:1: cannot evaluate: uses require"},
+      {"require caught by pcall", "pcall(require, 'site') scripts.rap_port = 9000",
+       "config.lua:1: cannot evaluate: uses require"},
+      {"dofile", "dofile('" + target + "')", "config.lua:1: cannot evaluate: uses dofile"},
+      {"loadfile", "loadfile('" + target + "')", "config.lua:1: cannot evaluate: uses loadfile"},
+      {"package.loadlib", "package.loadlib('libc.so.6', 'system')",
+       "config.lua:1: cannot evaluate: uses package.loadlib"},
+      {"debug", "debug.sethook()", "config.lua:1: cannot evaluate: uses debug.sethook"},
+      {"_G", "_G.os.execute('true')", "config.lua:1: cannot evaluate: uses os.execute"},
+      {"load reaches no globals of the state", "load('os.execute(\"true\")')()",
+       "cannot evaluate: uses os.execute"},
+      {"load refuses bytecode", "assert(load(string.dump(function() end)))",
+       "attempt to load a binary chunk"},
+      {"finalizers escape hooks", "setmetatable({}, {__gc = function() while true do end end})",
+       "config.lua:1: cannot evaluate: uses a __gc metamethod"},
       {"pattern backtracking", "local s = string.rep('a', 300) return s:find('.-.-.-.-.-b')",
-       "config.lua:1: attempt to call a nil value (method 'find')"},
+       "config.lua:1: pattern too complex for the sandbox's budgets"},
+      {"pattern backtracking in gsub", "local s = string.rep('a', 40)\n"
+       "return s:gsub('a*a*a*a*a*a*b', '')",
+       "config.lua:2: pattern too complex for the sandbox's budgets"},
+      {"pattern bound over long sets and a long subject",
+       "local s = string.rep('x,', 200000)\n"
+       "return s:find('[^;,abcdefghijklmnopqrstuvw0123456789]+[^;,abcdefghijklmnopqrstuvw]+b')",
+       "config.lua:2: pattern too complex for the sandbox's budgets"},
+      {"patterns in a loop", "local s = string.rep('a', 100)\n"
+       "while true do s:find('a-a-b') end",
+       "exceeded"},  // the instruction budget, or the clock on a loaded machine
       {"table.move over a huge range", "table.move({}, 1, 1e12, 2)",
-       "config.lua:1: attempt to call a nil value (field 'move')"},
+       "config.lua:1: instruction budget of 5000000 exceeded"},
+      {"sorting in a loop", "local t = {} for i = 1, 1e5 do t[i] = -i end\n"
+       "while true do table.sort(t) end",
+       "exceeded"},  // the instruction budget, or the clock on a loaded machine
       {"string.rep bomb", "local s = string.rep('x', 1e9)", out_of_memory},
       {"string.rep beyond Lua's size limit", "local s = string.rep('x', 1e10)",
        "config.lua:1: resulting string too large"},
@@ -474,9 +489,11 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
       {"pcall cannot outlast the budget",
        "while true do pcall(function() while true do end end) end",
        "config.lua:1: instruction budget of 5000000 exceeded"},
-      {"xpcall (its handler runs with hooks off)",
+      {"xpcall's handler runs inside the budget",
        "xpcall(error, function() while true do end end)",
-       "config.lua:1: attempt to call a nil value (global 'xpcall')"},
+       "config.lua:1: instruction budget of 5000000 exceeded"},
+      {"xpcall cannot handle a spent budget", "xpcall(function() while true do end end, print)",
+       "config.lua:1: instruction budget of 5000000 exceeded"},
       // Instructions that each copy or compare megabytes: few instructions, much time.
       {"expensive concatenation in a loop",
        "local s = string.rep('x', 100000) while true do local t = s .. 'y' end",
@@ -646,6 +663,170 @@ TEST(LsrSandboxTest, RawsetValuesAreReadLikeAssignments) {
           << config.error().message;
     }
   }
+}
+
+}  // namespace
+}  // namespace fpconform::ref
+
+namespace fpconform::ref {
+namespace {
+
+constexpr const char* kEvaluatedKeys[] = {"rap_host", "rap_port", "fingerprint_allowlist"};
+
+// What ordinary configurations do with Lua runs as Lua runs it: the full string and table
+// libraries, os.getenv from the host, print to the host, metatables, _G, package.path.
+TEST(LuaEvaluatorTest, RunsOrdinaryLuaAsTheProductDoes) {
+  struct Case {
+    const char* name;
+    std::string text;
+    std::string want_host;  // scripts.rap_host afterwards
+  };
+  const Case cases[] = {
+      {"os.getenv set", "scripts.rap_host = os.getenv('RAP_HOST') or 'x'", "ems.example"},
+      {"os.getenv unset", "scripts.rap_host = os.getenv('RAP_PASSWORD') or 'x'", "x"},
+      {"print", "print('loading', 1, nil, true) scripts.rap_host = 'p'", "p"},
+      {"string.find plain",
+       "scripts.rap_host = 'h:1'\nif string.find(scripts.rap_host, ':', 1, true) then\n"
+       "  scripts.rap_host = 'found'\nend",
+       "found"},
+      {"method match", "scripts.rap_host = ('ems.example:8443'):match('^(.-):(%d+)$')",
+       "ems.example"},
+      {"string.gsub", "scripts.rap_host = (string.gsub('  e m s  ', '%s', ''))", "ems"},
+      {"gmatch split", "local t = {} for w in ('a,b,c'):gmatch('[^,]+') do t[#t+1] = w end\n"
+       "scripts.rap_host = table.concat(t, '-')",
+       "a-b-c"},
+      {"trim idiom", "scripts.rap_host = ('  ems  '):gsub('^%s*(.-)%s*$', '%1')", "ems"},
+      {"table.sort", "local t = {'c', 'a', 'b'} table.sort(t) scripts.rap_host = t[1]", "a"},
+      {"table.sort with a comparator",
+       "local t = {1, 3, 2} table.sort(t, function(a, b) return a > b end)\n"
+       "scripts.rap_host = tostring(t[1])",
+       "3"},
+      {"setmetatable", "local d = setmetatable({}, {__index = function() return 'dflt' end})\n"
+       "scripts.rap_host = d.anything",
+       "dflt"},
+      {"_G", "_G.x = 'g' scripts.rap_host = x", "g"},
+      {"package.path", "package.path = package.path .. ';/opt/tw/?.lua' scripts.rap_host = 'pp'",
+       "pp"},
+      {"string.format", "scripts.rap_host = string.format('%s-%02d', 'h', 7)", "h-07"},
+      {"xpcall handles an error", "local ok, m = xpcall(error, function(e) return 'handled' end)\n"
+       "scripts.rap_host = m",
+       "handled"},
+      {"load with the sandbox's globals", "scripts.rap_host = load('return string.upper(\"l\")')()",
+       "L"},
+      {"coroutine", "local co = coroutine.wrap(function() coroutine.yield('co') end)\n"
+       "scripts.rap_host = co()",
+       "co"},
+      {"utf8", "scripts.rap_host = utf8.char(104)", "h"},
+      {"os.time", "assert(os.time() > 0) scripts.rap_host = 't'", "t"},
+  };
+  std::vector<std::string> printed;
+  LuaHost host;
+  host.getenv = [](const std::string& name) -> std::optional<std::string> {
+    if (name == "RAP_HOST") {
+      return "ems.example";
+    }
+    return std::nullopt;
+  };
+  host.print = [&](std::string_view line) { printed.emplace_back(line); };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ChunkEvaluation run = EvaluateScriptsChunk(c.text, "config.lua", {}, kEvaluatedKeys, host);
+    ASSERT_EQ(run.failure, ChunkFailure::kNone) << run.message;
+    EXPECT_EQ(run.values[0].string, c.want_host);
+  }
+  EXPECT_EQ(printed, std::vector<std::string>{"loading\t1\tnil\ttrue"});
+}
+
+// Each way a run can end is told apart, with the line.
+TEST(LuaEvaluatorTest, TellsFailuresApart) {
+  struct Case {
+    const char* name;
+    const char* text;
+    ChunkFailure failure;
+    const char* message;
+    const char* outside_use;
+    int outside_line;
+  };
+  const Case cases[] = {
+      {"syntax", "scripts.rap_host = \"a\nb\"", ChunkFailure::kSyntax,
+       "config.lua:1: unfinished string near '\"a'", "", 0},
+      {"runtime", "\nlocal x = nil .. 'a'", ChunkFailure::kRuntime,
+       "config.lua:2: attempt to concatenate a nil value", "", 0},
+      {"budget", "while true do end", ChunkFailure::kBudget,
+       "config.lua:1: instruction budget of 5000000 exceeded", "", 0},
+      {"memory", "local s = string.rep('x', 1e9)", ChunkFailure::kBudget,
+       "config.lua: not enough memory (the sandbox allows 16777216 bytes)", "", 0},
+      {"require", "scripts.rap_port = 1\n\nrequire('site')", ChunkFailure::kOutsideWorld,
+       "config.lua:3: cannot evaluate: uses require", "require", 3},
+      {"io.write", "io.write('x')", ChunkFailure::kOutsideWorld,
+       "config.lua:1: cannot evaluate: uses io.write", "io.write", 1},
+      {"os.exit", "os.exit(1)", ChunkFailure::kOutsideWorld,
+       "config.lua:1: cannot evaluate: uses os.exit", "os.exit", 1},
+      {"require through pcall", "\n\nlocal ok = pcall(require, 'site')", ChunkFailure::kOutsideWorld,
+       "config.lua:3: cannot evaluate: uses require", "require", 3},
+      {"pattern through pcall", "local s = string.rep('a', 300)\npcall(s.find, s, '.-.-.-.-.-b')",
+       ChunkFailure::kBudget, "config.lua:2: pattern too complex", "", 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ChunkEvaluation run = EvaluateScriptsChunk(c.text, "config.lua", {}, kEvaluatedKeys);
+    EXPECT_EQ(run.failure, c.failure);
+    EXPECT_EQ(run.message.substr(0, std::string_view(c.message).size()), c.message)
+        << run.message;
+    EXPECT_EQ(run.outside_use, c.outside_use);
+    EXPECT_EQ(run.outside_line, c.outside_line);
+  }
+}
+
+// The keys of scripts and the new globals come back with their lines, for spotting a
+// misspelled or misplaced setting.
+TEST(LuaEvaluatorTest, ReportsKeysAndGlobals) {
+  ChunkEvaluation run = EvaluateScriptsChunk(
+      "scripts.rap_host = 'h'\nscripts.fingerprint_allowList = 'x'\nfingerprint_allowlist = 'y'\n"
+      "local not_global = 1\n",
+      "config.lua", {}, kEvaluatedKeys);
+  ASSERT_EQ(run.failure, ChunkFailure::kNone) << run.message;
+  auto line_of = [](const std::vector<NamedAssignment>& names, const std::string& name) {
+    for (const NamedAssignment& assignment : names) {
+      if (assignment.name == name) {
+        return assignment.line;
+      }
+    }
+    return -1;
+  };
+  EXPECT_EQ(line_of(run.scripts_keys, "rap_host"), 1);
+  EXPECT_EQ(line_of(run.scripts_keys, "fingerprint_allowList"), 2);
+  EXPECT_EQ(line_of(run.globals, "fingerprint_allowlist"), 3);
+  EXPECT_EQ(line_of(run.globals, "not_global"), -1);
+  EXPECT_EQ(run.globals.size(), 1u);
+}
+
+// The bounded pattern functions give Lua's own results.
+TEST(LuaEvaluatorTest, PatternFunctionsGiveLuasResults) {
+  const char* chunk = R"lua(
+assert(('hello world'):find('o w') == 5)
+assert(('hello'):find('l+') == 3)
+assert(select(2, ('hello'):find('l+')) == 4)
+assert(('key = value'):match('^(%w+)%s*=%s*(%w+)$') == 'key')
+assert(select(2, ('a,b,,c'):gsub(',', ';')) == 3)
+assert(('x1y22z333'):gsub('%d+', '#') == 'x#y#z#')
+assert(('THE (quick) fox'):find('%((%a+)%)') == 5)
+assert(('f(a(b)c)d'):match('%b()') == '(a(b)c)')
+assert(('THE quick'):match('%f[%a]%a+', 4) == 'quick')
+assert(('abcabc'):match('(a)(b)c%1') == 'a')
+assert(('[x]'):match('[]x[]+') == '[x]')
+assert(not pcall(string.find, 'a', '[a'))
+assert(not pcall(string.find, 'a', '%'))
+local n = 0 for k, v in ('a=1, b=2'):gmatch('(%w+)=(%w+)') do n = n + 1 end
+assert(n == 2)
+assert(('abc'):gsub('', '-') == '-a-b-c-')
+assert(('hello'):gsub('l', {l = 'L'}) == 'heLLo')
+assert(('hello'):gsub('(l)', function(c) return c:upper() end) == 'heLLo')
+scripts.rap_host = 'ok'
+)lua";
+  ChunkEvaluation run = EvaluateScriptsChunk(chunk, "config.lua", {}, kEvaluatedKeys);
+  ASSERT_EQ(run.failure, ChunkFailure::kNone) << run.message;
+  EXPECT_EQ(run.values[0].string, "ok");
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
 #include "reference/lua_sandbox.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -20,7 +23,8 @@ namespace {
 // lua_CFunctions and the hook below therefore call only the Lua API: no C++ code in them can
 // throw anything but Lua's own errors, which must pass through untouched (a catch (...)
 // would swallow them; noexcept would turn them into std::terminate). C++ work that may throw
-// (std::string, parsing) happens outside any Lua call.
+// (std::string, parsing, the host's callbacks) happens outside any Lua call, or inside a
+// try block that holds no Lua call.
 
 using Clock = std::chrono::steady_clock;
 
@@ -31,8 +35,26 @@ constexpr int kHookInterval = 100;
 // The longest run time limit applied; larger ones are cut to it (no clock overflow).
 constexpr std::chrono::milliseconds kLongestRunTime = std::chrono::hours(24);
 
-// Budget: what one run may still spend. The allocator and the count hook reach it through
-// the allocator's user data, so nothing is global and every call has its own.
+// Library functions that do work in C, where no hook runs, are charged against the
+// instruction budget before they run: one instruction for every kUnitsPerInstruction units
+// of their work (bytes copied, elements moved, or matcher steps of a pattern's worst case).
+constexpr double kUnitsPerInstruction = 64;
+
+// Matcher steps worth one instruction: a step (a character test, a recursive call) costs
+// about as much as a cheap instruction, and a bound is rarely reached in full, so patterns
+// are charged more per unit than bytes are.
+constexpr double kStepsPerInstruction = 16;
+
+// A pattern whose worst case exceeds this many matcher steps (about a tenth of a second) is
+// refused whatever budget is left, so that no single call runs for long.
+constexpr double kMaxPatternSteps = 5e7;
+
+// How many keys of `scripts` and new globals an evaluation reports.
+constexpr int kMaxReportedNames = 256;
+
+// Budget: what one run may still spend. The allocator, the count hook and the library
+// wrappers reach it through the allocator's user data, so nothing is global and every call
+// has its own.
 struct Budget {
   size_t memory_used = 0;
   size_t memory_limit = 0;
@@ -40,11 +62,18 @@ struct Budget {
   uint64_t instructions_left = 0;
   int hook_interval = kHookInterval;
   Clock::time_point deadline = Clock::time_point::max();
-  // Set once a budget is spent; from then on every instruction raises this message.
+  // Set once a budget is spent or the outside world was reached; from then on every
+  // instruction raises this message, so that pcall cannot carry on past it.
   const char* exceeded = nullptr;
   // Messages are made before the run, so the hook needs no C++ allocation.
   std::string instructions_message;
   std::string time_message;
+  std::string pattern_message;
+  // The first use of the outside world: what, where, and the message raised for it.
+  char outside_use[64] = {};
+  int outside_line = 0;
+  char outside_message[96] = {};
+  const LuaHost* host = nullptr;
 };
 
 Budget* BudgetOf(lua_State* L) {
@@ -75,23 +104,74 @@ void* LimitedAlloc(void* user_data, void* block, size_t old_size, size_t new_siz
   return moved;
 }
 
+void CountHook(lua_State* L, lua_Debug* ar);
+
+// The deepest call level searched for the Lua code behind a C function's error.
+constexpr int kMaxWhereLevels = 32;
+
+// LuaLevel returns the first call level from 1 up that runs Lua code with a known line (the
+// chunk that called the running C function, or called the C function that called it, as in
+// pcall(require, "x")), or 1 when there is none. `line` receives its line (0: none).
+int LuaLevel(lua_State* L, int* line) {
+  *line = 0;
+  lua_Debug ar;
+  for (int level = 1; level <= kMaxWhereLevels && lua_getstack(L, level, &ar) != 0; ++level) {
+    if (lua_getinfo(L, "l", &ar) != 0 && ar.currentline > 0) {
+      *line = ar.currentline;
+      return level;
+    }
+  }
+  return 1;
+}
+
+// RaiseExceeded raises the budget's message at the position of the Lua code that called the
+// running C function, and makes the hook fire on every instruction from now on.
+int RaiseExceeded(lua_State* L, Budget* budget) {
+  lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
+  int line = 0;
+  luaL_where(L, LuaLevel(L, &line));
+  lua_pushstring(L, budget->exceeded);
+  lua_concat(L, 2);
+  return lua_error(L);
+}
+
+// Spend takes `instructions` from the budget and checks the clock; returns false once a
+// budget is spent (budget->exceeded then says which).
+bool Spend(Budget* budget, uint64_t instructions) {
+  if (budget->exceeded != nullptr) {
+    return false;
+  }
+  if (budget->instructions_left <= instructions) {
+    budget->instructions_left = 0;
+    budget->exceeded = budget->instructions_message.c_str();
+    return false;
+  }
+  budget->instructions_left -= instructions;
+  if (Clock::now() >= budget->deadline) {
+    budget->exceeded = budget->time_message.c_str();
+    return false;
+  }
+  return true;
+}
+
+// Charge spends the instructions that `units` of work in C are worth, or raises the
+// budget's error.
+void Charge(lua_State* L, double units) {
+  Budget* budget = BudgetOf(L);
+  double instructions = std::ceil(units / kUnitsPerInstruction);
+  uint64_t whole = instructions >= 1e18 ? uint64_t{1} << 62 : static_cast<uint64_t>(instructions);
+  if (!Spend(budget, whole)) {
+    RaiseExceeded(L, budget);
+  }
+}
+
 // CountHook runs every hook_interval instructions and raises an error once the instruction
 // budget or the run time is spent. After that it runs on every instruction, so a chunk that
 // catches the error with pcall in a loop fails at its very next instruction.
 void CountHook(lua_State* L, lua_Debug* ar) {
   Budget* budget = BudgetOf(L);
   if (budget->exceeded == nullptr) {
-    auto interval = static_cast<uint64_t>(budget->hook_interval);
-    if (budget->instructions_left <= interval) {
-      budget->instructions_left = 0;
-      budget->exceeded = budget->instructions_message.c_str();
-    } else {
-      budget->instructions_left -= interval;
-      if (Clock::now() >= budget->deadline) {
-        budget->exceeded = budget->time_message.c_str();
-      }
-    }
-    if (budget->exceeded == nullptr) {
+    if (Spend(budget, static_cast<uint64_t>(budget->hook_interval))) {
       return;
     }
     lua_sethook(L, CountHook, LUA_MASKCOUNT, 1);
@@ -101,31 +181,458 @@ void CountHook(lua_State* L, lua_Debug* ar) {
   lua_error(L);
 }
 
-// What the chunk's _ENV offers. Left out on purpose: everything that reaches files or
-// processes or loads code (io, os, package, debug, require, load, loadfile, dofile,
-// string.dump), print and warn (no output), collectgarbage, coroutines, utf8, and two ways
-// to run Lua code with hooks off, outside every budget: setmetatable/getmetatable (a __gc
-// finalizer) and xpcall (Lua calls the message handler of an error raised by the hook with
-// hooks still disabled, so `xpcall(error, function() while true do end end)` never ends).
-// Also left out: library functions whose one call can loop for a very long time in C where
-// no hook runs: the pattern functions (string.find, match, gmatch, gsub backtrack
-// exponentially), table.move over a huge range, table.sort; string.pack/unpack are not
-// needed. string.rep is wrapped (see SafeRep).
-constexpr const char* kBaseFunctions[] = {
-    "assert", "error",  "ipairs", "next",     "pairs",    "pcall", "rawequal", "rawget",
-    "rawlen", "rawset", "select", "tonumber", "tostring", "type",  "_VERSION",
-};
-constexpr const char* kStringFunctions[] = {
-    "byte", "char", "format", "len", "lower", "reverse", "sub", "upper",
-};
-constexpr const char* kTableFunctions[] = {"concat", "insert", "pack", "remove", "unpack"};
-
-// CopyFields sets to[name] = from[name] for each name (absolute stack indices).
-void CopyFields(lua_State* L, int from, int to, std::span<const char* const> names) {
-  for (const char* name : names) {
-    lua_getfield(L, from, name);
-    lua_setfield(L, to, name);
+// RaiseOutsideUse ends the run as a use of the outside world named `name` ("io.open") by
+// the Lua code that called the running C function: the configuration then depends on
+// something outside the file, which cannot be evaluated. The first use is the one reported.
+int RaiseOutsideUse(lua_State* L, const char* name) {
+  Budget* budget = BudgetOf(L);
+  if (budget->outside_use[0] == '\0') {
+    std::snprintf(budget->outside_use, sizeof(budget->outside_use), "%s", name);
+    LuaLevel(L, &budget->outside_line);
+    std::snprintf(budget->outside_message, sizeof(budget->outside_message),
+                  "cannot evaluate: uses %s", budget->outside_use);
   }
+  budget->exceeded = budget->outside_message;
+  return RaiseExceeded(L, budget);
+}
+
+// UsesOutsideWorld stands for every function that would reach files, processes, native code
+// or the debug library (upvalue 1: its name, e.g. "os.execute").
+int UsesOutsideWorld(lua_State* L) {
+  const char* name = lua_tostring(L, lua_upvalueindex(1));
+  return RaiseOutsideUse(L, name == nullptr ? "?" : name);
+}
+
+// OutsideIndex is the __index of a library that is outside the world as a whole (io,
+// debug): reading any of its fields is a use of it. Upvalue 1: the library's name.
+int OutsideIndex(lua_State* L) {
+  const char* library = lua_tostring(L, lua_upvalueindex(1));
+  char name[64];
+  std::snprintf(name, sizeof(name), "%s.%s", library == nullptr ? "?" : library,
+                lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "?");
+  return RaiseOutsideUse(L, name);
+}
+
+// ---------------------------------------------------------------------------------------
+// Pattern functions. Lua's matcher backtracks in C, where no hook runs: s:find('.-.-.-.-b')
+// over a few hundred bytes would run for hours. Before each call, PatternSteps bounds the
+// matcher's work from the subject and the pattern, the bound is charged against the
+// instruction budget, and a call whose bound is too large is refused. The call itself is
+// Lua's own function, so results and errors are Lua's.
+
+// MatchesClass is Lua's %<letter> class test (upper case: the complement); any other
+// character after '%' stands for itself.
+bool MatchesClass(unsigned char c, unsigned char class_letter) {
+  bool result = false;
+  switch (std::tolower(class_letter)) {
+    case 'a': result = std::isalpha(c) != 0; break;
+    case 'c': result = std::iscntrl(c) != 0; break;
+    case 'd': result = std::isdigit(c) != 0; break;
+    case 'g': result = std::isgraph(c) != 0; break;
+    case 'l': result = std::islower(c) != 0; break;
+    case 'p': result = std::ispunct(c) != 0; break;
+    case 's': result = std::isspace(c) != 0; break;
+    case 'u': result = std::isupper(c) != 0; break;
+    case 'w': result = std::isalnum(c) != 0; break;
+    case 'x': result = std::isxdigit(c) != 0; break;
+    default: return class_letter == c;
+  }
+  return std::isupper(class_letter) != 0 ? !result : result;
+}
+
+// SetEnd returns the index of the ']' that closes the set whose contents start at `i` (just
+// after '['), or npos for a malformed set, as Lua finds it.
+size_t SetEnd(std::string_view pattern, size_t i) {
+  if (i < pattern.size() && pattern[i] == '^') {
+    ++i;
+  }
+  while (true) {  // bounded: i grows on every pass
+    if (i >= pattern.size()) {
+      return std::string_view::npos;
+    }
+    char c = pattern[i++];
+    if (c == '%') {
+      if (i >= pattern.size()) {
+        return std::string_view::npos;
+      }
+      ++i;
+    }
+    if (i >= pattern.size()) {
+      return std::string_view::npos;
+    }
+    if (pattern[i] == ']') {
+      return i;
+    }
+  }
+}
+
+// InSet tests `c` against the contents of a set (between '[' and ']').
+bool InSet(unsigned char c, std::string_view set) {
+  size_t i = 0;
+  bool negated = !set.empty() && set[0] == '^';
+  if (negated) {
+    i = 1;
+  }
+  bool found = false;
+  while (i < set.size() && !found) {
+    auto first = static_cast<unsigned char>(set[i]);
+    if (first == '%' && i + 1 < set.size()) {
+      found = MatchesClass(c, static_cast<unsigned char>(set[i + 1]));
+      i += 2;
+    } else if (i + 2 < set.size() && set[i + 1] == '-') {
+      found = first <= c && c <= static_cast<unsigned char>(set[i + 2]);
+      i += 3;
+    } else {
+      found = first == c;
+      i += 1;
+    }
+  }
+  return found != negated;
+}
+
+// SingleItem: one single-character item of a pattern: '.', a literal, %x, or [set].
+struct SingleItem {
+  enum Kind { kAny, kLiteral, kClass, kSet } kind = kAny;
+  unsigned char letter = 0;
+  std::string_view set;
+
+  bool Matches(unsigned char c) const {
+    switch (kind) {
+      case kAny: return true;
+      case kLiteral: return c == letter;
+      case kClass: return MatchesClass(c, letter);
+      case kSet: return InSet(c, set);
+    }
+    return true;
+  }
+};
+
+// LongestRun returns the length of the longest run of bytes of `subject` that `item` matches:
+// how far one repetition (*, + or -) of it can reach.
+size_t LongestRun(std::string_view subject, const SingleItem& item) {
+  size_t longest = 0;
+  size_t current = 0;
+  for (char c : subject) {
+    current = item.Matches(static_cast<unsigned char>(c)) ? current + 1 : 0;
+    longest = std::max(longest, current);
+  }
+  return longest;
+}
+
+// The most work PatternSteps spends measuring runs (bytes tested), about a millisecond.
+constexpr double kMaxRunScanWork = 1e6;
+
+// PatternSteps bounds the steps of Lua's matcher for `pattern` on `subject` over all start
+// positions (find, match, gmatch and gsub each try every start at most once). Every
+// repetition item multiplies the tries by one more than the longest run it can match, '?'
+// by two; each try walks the pattern (sets included) and may scan the subject for %b or a
+// back reference. A malformed pattern, whose error Lua raises only when it gets there, is
+// bounded by treating every '*', '+', '-' and '?' as a repetition of '.'. The work of
+// measuring the runs is bounded too, and counted in the result.
+double PatternSteps(std::string_view subject, std::string_view pattern, bool anchor_allowed) {
+  const double n = static_cast<double>(subject.size());
+  const double m = static_cast<double>(pattern.size());
+  size_t i = 0;
+  bool anchored = false;
+  if (anchor_allowed && !pattern.empty() && pattern[0] == '^') {
+    anchored = true;
+    i = 1;
+  }
+  double tries = 1;
+  double branches = 0;
+  double scans = 0;
+  double scan_work = 0;
+  bool malformed = false;
+  while (i < pattern.size() && !malformed) {
+    char c = pattern[i];
+    if (c == '(' || c == ')' || (c == '$' && i + 1 == pattern.size())) {
+      ++i;
+      continue;
+    }
+    SingleItem item;
+    if (c == '%') {
+      if (i + 1 >= pattern.size()) {
+        malformed = true;
+        break;
+      }
+      char d = pattern[i + 1];
+      if (d == 'b') {
+        scans += 1;
+        i += 4;
+        continue;
+      }
+      if (d == 'f') {
+        i += 2;
+        size_t end = i < pattern.size() && pattern[i] == '[' ? SetEnd(pattern, i + 1)
+                                                              : std::string_view::npos;
+        malformed = end == std::string_view::npos;
+        i = malformed ? i : end + 1;
+        continue;
+      }
+      if (std::isdigit(static_cast<unsigned char>(d)) != 0) {
+        scans += 1;
+        i += 2;
+        continue;
+      }
+      item.kind = SingleItem::kClass;
+      item.letter = static_cast<unsigned char>(d);
+      i += 2;
+    } else if (c == '[') {
+      size_t end = SetEnd(pattern, i + 1);
+      if (end == std::string_view::npos) {
+        malformed = true;
+        break;
+      }
+      item.kind = SingleItem::kSet;
+      item.set = pattern.substr(i + 1, end - i - 1);
+      i = end + 1;
+    } else if (c == '.') {
+      item.kind = SingleItem::kAny;
+      i += 1;
+    } else {
+      item.kind = SingleItem::kLiteral;
+      item.letter = static_cast<unsigned char>(c);
+      i += 1;
+    }
+    if (i < pattern.size() && (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-')) {
+      // Measuring the run costs a pass over the subject (times the set's size); past
+      // kMaxRunScanWork the whole subject is taken as the run, a looser but free bound.
+      double work = n * (static_cast<double>(item.set.size()) + 1);
+      double run = n;
+      if (scan_work + work <= kMaxRunScanWork) {
+        scan_work += work;
+        run = static_cast<double>(LongestRun(subject, item));
+      }
+      tries *= run + 1;
+      branches += 1;
+      ++i;
+    } else if (i < pattern.size() && pattern[i] == '?') {
+      tries *= 2;
+      branches += 1;
+      ++i;
+    }
+  }
+  if (malformed) {
+    tries = 1;
+    branches = 0;
+    for (char c : pattern) {
+      if (c == '*' || c == '+' || c == '-' || c == '?') {
+        tries *= n + 1;
+        branches += 1;
+      }
+    }
+    scans = m;
+  }
+  double starts = anchored ? 1 : n + 1;
+  return starts * tries * (branches + 1) * (m + scans * n + 1) + scan_work;
+}
+
+// PatternFunction: which of Lua's pattern functions a wrapper stands for.
+enum PatternFunction { kFind, kMatch, kGmatch, kGsub };
+
+// BoundedPattern wraps string.find, match, gmatch or gsub (upvalue 1: Lua's function,
+// upvalue 2: the PatternFunction): charges the pattern's bound, then calls Lua's function
+// with the same arguments.
+int BoundedPattern(lua_State* L) {
+  auto function = static_cast<PatternFunction>(lua_tointeger(L, lua_upvalueindex(2)));
+  size_t subject_length = 0;
+  size_t pattern_length = 0;
+  const char* subject = luaL_checklstring(L, 1, &subject_length);
+  const char* pattern = luaL_checklstring(L, 2, &pattern_length);
+  std::string_view subject_view(subject, subject_length);
+  std::string_view pattern_view(pattern, pattern_length);
+  double steps = 0;
+  if (function == kFind && lua_toboolean(L, 4) != 0) {
+    steps = (static_cast<double>(subject_length) + 1) * (static_cast<double>(pattern_length) + 1);
+  } else {
+    steps = PatternSteps(subject_view, pattern_view, function != kGmatch);
+  }
+  if (steps > kMaxPatternSteps) {
+    Budget* budget = BudgetOf(L);
+    budget->exceeded = budget->pattern_message.c_str();
+    return RaiseExceeded(L, budget);
+  }
+  Charge(L, steps * (kUnitsPerInstruction / kStepsPerInstruction));
+  int arguments = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, arguments, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// ChargedWork: how a wrapped library function's work in C is measured.
+enum ChargedWork {
+  kStringBytes,    // the bytes of its string arguments (string.upper, format, ...)
+  kTableLength,    // the length of its first argument, a table (insert, remove, concat)
+  kTableSort,      // n log n for the length n of its first argument
+  kTableRange,     // the range its arguments 2 and 3 span (table.move, table.unpack)
+  kHeldMemory,     // the memory the state holds (collectgarbage)
+};
+
+// RangeSpan returns e - f + 1 for numeric arguments f and e (0 when either is not one).
+double RangeSpan(lua_State* L, int first_index, int last_index) {
+  if (lua_type(L, first_index) != LUA_TNUMBER || lua_type(L, last_index) != LUA_TNUMBER) {
+    return 0;
+  }
+  double first = static_cast<double>(lua_tonumber(L, first_index));
+  double last = static_cast<double>(lua_tonumber(L, last_index));
+  return last >= first ? last - first + 1 : 0;
+}
+
+// ChargedCall wraps a library function that works in C (upvalue 1: the function, upvalue 2:
+// its ChargedWork): charges its work, then calls it with the same arguments.
+int ChargedCall(lua_State* L) {
+  auto work = static_cast<ChargedWork>(lua_tointeger(L, lua_upvalueindex(2)));
+  int arguments = lua_gettop(L);
+  double units = 0;
+  switch (work) {
+    case kStringBytes:
+      for (int i = 1; i <= arguments; ++i) {
+        if (lua_type(L, i) == LUA_TSTRING) {
+          units += static_cast<double>(lua_rawlen(L, i));
+        }
+      }
+      break;
+    case kTableLength:
+    case kTableSort:
+      if (lua_type(L, 1) == LUA_TTABLE) {
+        units = static_cast<double>(lua_rawlen(L, 1));
+        if (work == kTableSort && units > 1) {
+          units *= std::log2(units) * 16;  // a comparison costs a few instructions
+        }
+      }
+      break;
+    case kTableRange:
+      units = RangeSpan(L, 2, arguments >= 3 ? 3 : 2);
+      if (arguments < 3 && lua_type(L, 1) == LUA_TTABLE) {
+        units = static_cast<double>(lua_rawlen(L, 1));
+      }
+      break;
+    case kHeldMemory:
+      units = static_cast<double>(BudgetOf(L)->memory_used) / 16;
+      break;
+  }
+  Charge(L, units);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, arguments, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// SafeXpcall is xpcall with the message handler called after the error has unwound, with
+// hooks on: Lua calls a handler for an error the hook raised with hooks still off, so
+// `xpcall(error, function() while true do end end)` would escape every budget. An error
+// after a budget is spent (or the outside world reached) is passed on, not handled.
+int SafeXpcall(lua_State* L) {
+  int arguments = lua_gettop(L);
+  luaL_checktype(L, 2, LUA_TFUNCTION);
+  lua_pushvalue(L, 1);
+  for (int i = 3; i <= arguments; ++i) {
+    lua_pushvalue(L, i);
+  }
+  int status = lua_pcall(L, arguments - 2, LUA_MULTRET, 0);
+  if (status == LUA_OK) {
+    lua_pushboolean(L, 1);
+    lua_rotate(L, arguments + 1, 1);
+    return lua_gettop(L) - arguments;
+  }
+  if (BudgetOf(L)->exceeded != nullptr) {
+    return lua_error(L);
+  }
+  if (status == LUA_ERRRUN) {
+    lua_pushvalue(L, 2);
+    lua_insert(L, -2);
+    lua_call(L, 1, 1);
+  }
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
+}
+
+// SafeSetmetatable is setmetatable (upvalue 1) refusing a __gc field: Lua runs finalizers
+// with hooks off, outside every budget, so a chunk that needs one cannot be evaluated.
+int SafeSetmetatable(lua_State* L) {
+  if (lua_type(L, 2) == LUA_TTABLE) {
+    lua_pushliteral(L, "__gc");
+    if (lua_rawget(L, 2) != LUA_TNIL) {
+      return RaiseOutsideUse(L, "a __gc metamethod");
+    }
+    lua_pop(L, 1);
+  }
+  int arguments = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, arguments, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// SafeLoad is load (upvalue 1) for text only, whose chunks see the sandbox's _ENV (upvalue
+// 2) unless given an environment: Lua's own default is the state's globals.
+int SafeLoad(lua_State* L) {
+  int arguments = lua_gettop(L);
+  lua_settop(L, std::max(arguments, 4));
+  lua_pushliteral(L, "t");
+  lua_replace(L, 3);
+  if (arguments < 4) {
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_replace(L, 4);
+  }
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, 4, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
+// Print is print: its arguments through tostring, separated by tabs, as one line to the
+// host (or nowhere).
+int Print(lua_State* L) {
+  int arguments = lua_gettop(L);
+  luaL_Buffer buffer;
+  luaL_buffinit(L, &buffer);
+  for (int i = 1; i <= arguments; ++i) {
+    if (i > 1) {
+      luaL_addchar(&buffer, '\t');
+    }
+    luaL_tolstring(L, i, nullptr);
+    luaL_addvalue(&buffer);
+  }
+  luaL_pushresult(&buffer);
+  size_t length = 0;
+  const char* text = lua_tolstring(L, -1, &length);
+  const LuaHost* host = BudgetOf(L)->host;
+  if (host != nullptr && host->print) {
+    try {
+      host->print(std::string_view(text, length));
+    } catch (...) {  // only the host's own code runs here; its failure drops the line
+    }
+  }
+  return 0;
+}
+
+// Getenv is os.getenv, answered by the host (no host: every variable is unset).
+int Getenv(lua_State* L) {
+  const char* name = luaL_checkstring(L, 1);
+  const LuaHost* host = BudgetOf(L)->host;
+  std::optional<std::string> value;
+  if (host != nullptr && host->getenv) {
+    try {
+      value = host->getenv(name);
+    } catch (...) {  // only the host's own code runs here; a failure reads as unset
+      value.reset();
+    }
+  }
+  if (value.has_value()) {
+    lua_pushlstring(L, value->data(), value->size());
+  } else {
+    lua_pushnil(L);
+  }
+  return 1;
+}
+
+// Warn is warn: Lua's warnings are off unless turned on, and nothing here turns them on.
+int Warn(lua_State* L) {
+  luaL_checkstring(L, 1);
+  return 0;
 }
 
 // The longest string SafeRep makes: Lua's own string.rep limit (INT_MAX with a 64-bit
@@ -175,6 +682,84 @@ int SafeRep(lua_State* L) {
   return 1;
 }
 
+// CopyFields sets to[name] = from[name] for each name (absolute stack indices).
+void CopyFields(lua_State* L, int from, int to, std::span<const char* const> names) {
+  for (const char* name : names) {
+    lua_getfield(L, from, name);
+    lua_setfield(L, to, name);
+  }
+}
+
+// CopyAll sets to[k] = v for every field of `from` (absolute stack indices).
+void CopyAll(lua_State* L, int from, int to) {
+  lua_pushnil(L);
+  while (lua_next(L, from) != 0) {
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, to);
+  }
+}
+
+// Wrap replaces table[name] (absolute index) by `wrapper` closed over the old function and
+// `kind`.
+void Wrap(lua_State* L, int table, const char* name, lua_CFunction wrapper, int kind) {
+  lua_getfield(L, table, name);
+  lua_pushinteger(L, kind);
+  lua_pushcclosure(L, wrapper, 2);
+  lua_setfield(L, table, name);
+}
+
+// SetOutside sets table[name] (absolute index) to a function that is a use of
+// "<prefix><name>".
+void SetOutside(lua_State* L, int table, const char* prefix, const char* name) {
+  lua_pushfstring(L, "%s%s", prefix, name);
+  lua_pushcclosure(L, UsesOutsideWorld, 1);
+  lua_setfield(L, table, name);
+}
+
+// PushOutsideLibrary pushes an empty table any field of which is a use of "<name>.<field>".
+void PushOutsideLibrary(lua_State* L, const char* name) {
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushstring(L, name);
+  lua_pushcclosure(L, OutsideIndex, 1);
+  lua_setfield(L, -2, "__index");
+  lua_setmetatable(L, -2);
+}
+
+// The base functions the chunk sees as Lua has them; the others are replaced below.
+constexpr const char* kBaseFunctions[] = {
+    "assert", "error",  "getmetatable", "ipairs",   "next",     "pairs", "pcall",
+    "rawequal", "rawget", "rawlen",     "rawset",   "select",   "tonumber",
+    "tostring", "type",   "_VERSION",
+};
+// Functions that reach the outside world wherever they appear.
+constexpr const char* kOutsideBase[] = {"dofile", "loadfile", "require"};
+constexpr const char* kOutsideOs[] = {"execute", "exit", "remove", "rename", "setlocale",
+                                      "tmpname"};
+constexpr const char* kHarmlessOs[] = {"clock", "date", "difftime", "time"};
+constexpr const char* kStringByteFunctions[] = {"byte",   "char",  "dump", "format", "len",
+                                                "lower",  "pack",  "packsize", "reverse",
+                                                "sub",    "unpack", "upper"};
+
+// RecordGlobal is the __newindex of _ENV: it creates the global as Lua would (rawset) and
+// records the line of the assignment in the table of upvalue 1.
+int RecordGlobal(lua_State* L) {
+  lua_settop(L, 3);
+  lua_pushvalue(L, 2);
+  lua_pushvalue(L, 3);
+  lua_rawset(L, 1);
+  lua_pushvalue(L, 2);
+  lua_Debug ar;
+  if (lua_getstack(L, 1, &ar) != 0 && lua_getinfo(L, "l", &ar) != 0 && ar.currentline > 0) {
+    lua_pushinteger(L, ar.currentline);
+  } else {
+    lua_pushinteger(L, 0);
+  }
+  lua_rawset(L, lua_upvalueindex(1));
+  return 0;
+}
+
 // RecordAssignment is the __newindex of the `scripts` proxy: it stores the value in the
 // values table (upvalue 1) and the line of the assigning statement in the lines table
 // (upvalue 2), so that messages can say where a setting was written.
@@ -203,11 +788,11 @@ int PairsOfValues(lua_State* L) {
 }
 
 // Stack slots that BuildSandbox leaves, in this order.
-enum SandboxSlot { kEnv = 1, kProxy, kValues, kLines, kSandboxSlots = kLines };
+enum SandboxSlot { kEnv = 1, kProxy, kValues, kLines, kGlobalLines, kSandboxSlots = kGlobalLines };
 
-// BuildSandbox opens the four libraries and returns the chunk's _ENV table, the `scripts`
-// proxy that _ENV holds, and the proxy's values and lines tables. Runs under lua_pcall, so
-// running out of memory here is an ordinary error.
+// BuildSandbox opens the libraries and returns the chunk's _ENV table, the `scripts` proxy
+// that _ENV holds, the proxy's values and lines tables, and the lines of new globals. Runs
+// under lua_pcall, so running out of memory here is an ordinary error.
 int BuildSandbox(lua_State* L) {
   luaL_requiref(L, LUA_GNAME, luaopen_base, 0);
   int globals = lua_gettop(L);
@@ -217,18 +802,54 @@ int BuildSandbox(lua_State* L) {
   int table_library = lua_gettop(L);
   luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 0);
   int math_library = lua_gettop(L);
+  luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 0);
+  int utf8_library = lua_gettop(L);
+  luaL_requiref(L, LUA_COLIBNAME, luaopen_coroutine, 0);
+  int coroutine_library = lua_gettop(L);
+  luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+  int os_library = lua_gettop(L);
 
-  lua_createtable(L, 0, 24);
+  lua_createtable(L, 0, 40);
   int env = lua_gettop(L);
   CopyFields(L, globals, env, kBaseFunctions);
+  for (const char* name : kOutsideBase) {
+    SetOutside(L, env, "", name);
+  }
+  lua_getfield(L, globals, "setmetatable");
+  lua_pushcclosure(L, SafeSetmetatable, 1);
+  lua_setfield(L, env, "setmetatable");
+  lua_pushcfunction(L, SafeXpcall);
+  lua_setfield(L, env, "xpcall");
+  lua_getfield(L, globals, "load");
+  lua_pushvalue(L, env);
+  lua_pushcclosure(L, SafeLoad, 2);
+  lua_setfield(L, env, "load");
+  lua_pushcfunction(L, Print);
+  lua_setfield(L, env, "print");
+  lua_pushcfunction(L, Warn);
+  lua_setfield(L, env, "warn");
+  lua_getfield(L, globals, "collectgarbage");
+  lua_setfield(L, env, "collectgarbage");
+  Wrap(L, env, "collectgarbage", ChargedCall, kHeldMemory);
+  lua_pushvalue(L, env);
+  lua_setfield(L, env, LUA_GNAME);
 
-  lua_createtable(L, 0, 12);
+  // string: Lua's library, with the pattern functions bounded, string.rep rewritten and the
+  // rest charged by the bytes they are given.
+  lua_createtable(L, 0, 20);
   int safe_string = lua_gettop(L);
-  CopyFields(L, string_library, safe_string, kStringFunctions);
+  CopyAll(L, string_library, safe_string);
+  Wrap(L, safe_string, "find", BoundedPattern, kFind);
+  Wrap(L, safe_string, "match", BoundedPattern, kMatch);
+  Wrap(L, safe_string, "gmatch", BoundedPattern, kGmatch);
+  Wrap(L, safe_string, "gsub", BoundedPattern, kGsub);
+  for (const char* name : kStringByteFunctions) {
+    Wrap(L, safe_string, name, ChargedCall, kStringBytes);
+  }
   lua_pushcfunction(L, SafeRep);
   lua_setfield(L, safe_string, "rep");
   // Method calls on strings ("x"):upper() go through the string metatable's __index, which
-  // must offer the same reduced library.
+  // must offer the same library.
   lua_pushliteral(L, "");
   if (lua_getmetatable(L, -1) != 0) {
     lua_pushvalue(L, safe_string);
@@ -239,19 +860,66 @@ int BuildSandbox(lua_State* L) {
   lua_setfield(L, env, LUA_STRLIBNAME);
 
   lua_createtable(L, 0, 8);
-  CopyFields(L, table_library, lua_gettop(L), kTableFunctions);
+  int safe_table = lua_gettop(L);
+  CopyAll(L, table_library, safe_table);
+  Wrap(L, safe_table, "concat", ChargedCall, kTableLength);
+  Wrap(L, safe_table, "insert", ChargedCall, kTableLength);
+  Wrap(L, safe_table, "remove", ChargedCall, kTableLength);
+  Wrap(L, safe_table, "sort", ChargedCall, kTableSort);
+  Wrap(L, safe_table, "move", ChargedCall, kTableRange);
+  Wrap(L, safe_table, "unpack", ChargedCall, kTableRange);
   lua_setfield(L, env, LUA_TABLIBNAME);
 
-  // Every math function runs in constant time: copy them all.
-  lua_createtable(L, 0, 32);
-  int safe_math = lua_gettop(L);
-  lua_pushnil(L);
-  while (lua_next(L, math_library) != 0) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, safe_math);
+  // Every math function runs in constant time; utf8 and coroutine functions in time bounded
+  // by their arguments or under the hook: copy them all.
+  const std::pair<int, const char*> copied[] = {{math_library, LUA_MATHLIBNAME},
+                                                {utf8_library, LUA_UTF8LIBNAME},
+                                                {coroutine_library, LUA_COLIBNAME}};
+  for (const auto& [library, name] : copied) {
+    lua_createtable(L, 0, 32);
+    CopyAll(L, library, lua_gettop(L));
+    lua_setfield(L, env, name);
   }
-  lua_setfield(L, env, LUA_MATHLIBNAME);
+
+  lua_createtable(L, 0, 12);
+  int safe_os = lua_gettop(L);
+  CopyFields(L, os_library, safe_os, kHarmlessOs);
+  lua_pushcfunction(L, Getenv);
+  lua_setfield(L, safe_os, "getenv");
+  for (const char* name : kOutsideOs) {
+    SetOutside(L, safe_os, "os.", name);
+  }
+  lua_setfield(L, env, LUA_OSLIBNAME);
+
+  PushOutsideLibrary(L, LUA_IOLIBNAME);
+  lua_setfield(L, env, LUA_IOLIBNAME);
+  PushOutsideLibrary(L, LUA_DBLIBNAME);
+  lua_setfield(L, env, LUA_DBLIBNAME);
+
+  // package: the search paths can be read and extended; searching or loading is a use of
+  // the outside world.
+  lua_createtable(L, 0, 8);
+  int package = lua_gettop(L);
+  lua_pushliteral(L, LUA_PATH_DEFAULT);
+  lua_setfield(L, package, "path");
+  lua_pushliteral(L, LUA_CPATH_DEFAULT);
+  lua_setfield(L, package, "cpath");
+  lua_pushliteral(L, LUA_DIRSEP "\n" LUA_PATH_SEP "\n" LUA_PATH_MARK "\n" LUA_EXEC_DIR "\n-\n");
+  lua_setfield(L, package, "config");
+  lua_newtable(L);
+  lua_setfield(L, package, "preload");
+  lua_newtable(L);
+  lua_setfield(L, package, "searchers");
+  lua_createtable(L, 0, 8);
+  for (const char* name : {LUA_GNAME, LUA_STRLIBNAME, LUA_TABLIBNAME, LUA_MATHLIBNAME,
+                           LUA_UTF8LIBNAME, LUA_COLIBNAME, LUA_OSLIBNAME}) {
+    lua_getfield(L, env, name);
+    lua_setfield(L, -2, name);
+  }
+  lua_setfield(L, package, "loaded");
+  SetOutside(L, package, "package.", "loadlib");
+  SetOutside(L, package, "package.", "searchpath");
+  lua_setfield(L, env, LUA_LOADLIBNAME);
 
   // `scripts`: an empty proxy whose metatable sends reads to the values table and records
   // every assignment with its line.
@@ -276,10 +944,20 @@ int BuildSandbox(lua_State* L) {
   lua_pushvalue(L, proxy);
   lua_setfield(L, env, "scripts");
 
+  // New globals are created as usual and their lines recorded.
+  lua_newtable(L);
+  int global_lines = lua_gettop(L);
+  lua_createtable(L, 0, 1);
+  lua_pushvalue(L, global_lines);
+  lua_pushcclosure(L, RecordGlobal, 1);
+  lua_setfield(L, -2, "__newindex");
+  lua_setmetatable(L, env);
+
   lua_pushvalue(L, env);
   lua_pushvalue(L, proxy);
   lua_pushvalue(L, values);
   lua_pushvalue(L, lines);
+  lua_pushvalue(L, global_lines);
   return kSandboxSlots;
 }
 
@@ -287,7 +965,8 @@ int BuildSandbox(lua_State* L) {
 // each key, scripts[key] and the line of its last assignment (or nil). A chunk that replaced
 // `scripts` by a table of its own, or wrote a key with rawset, is read raw, without lines.
 int CollectScripts(lua_State* L) {
-  const auto* keys = static_cast<const std::span<const char* const>*>(lua_touserdata(L, 5));
+  const auto* keys = static_cast<const std::span<const char* const>*>(
+      lua_touserdata(L, kSandboxSlots + 1));
   lua_pushliteral(L, "scripts");
   lua_rawget(L, kEnv);
   int scripts = lua_gettop(L);
@@ -332,10 +1011,10 @@ struct LuaStateCloser {
 };
 using LuaStatePtr = std::unique_ptr<lua_State, LuaStateCloser>;
 
-// ErrorFromLua turns the error a Lua call returned into a one-line Error that starts with
+// MessageFromLua turns the error a Lua call returned into one line that starts with
 // "<chunk_name>:", as Lua's own positioned messages do.
-Error ErrorFromLua(lua_State* L, int status, const Budget& budget, std::string_view chunk_name,
-                   size_t memory_limit) {
+std::string MessageFromLua(lua_State* L, int status, const Budget& budget,
+                           std::string_view chunk_name, size_t memory_limit) {
   std::string message;
   if (status == LUA_ERRMEM) {
     message = "not enough memory";
@@ -353,7 +1032,65 @@ Error ErrorFromLua(lua_State* L, int status, const Budget& budget, std::string_v
   if (!message.starts_with(prefix)) {
     message = prefix + " " + message;
   }
-  return MakeError(ErrorCode::kInvalidInput, std::move(message));
+  return message;
+}
+
+// IntegerLine returns the line number at `index`, or 0 when it is not a sane one.
+int IntegerLine(lua_State* L, int index) {
+  if (lua_isinteger(L, index) == 0) {
+    return 0;
+  }
+  lua_Integer line = lua_tointeger(L, index);
+  return line > 0 && line <= std::numeric_limits<int>::max() ? static_cast<int>(line) : 0;
+}
+
+// StringKeys appends the string keys of the table at `table` (absolute index) to `out`, with
+// the line from the table at `lines` (0: none), up to kMaxReportedNames; with `present_in`
+// (0: none), only keys whose value there is not nil. Uses only calls that neither allocate
+// nor raise a Lua error on an unmodified table.
+void StringKeys(lua_State* L, int table, int lines, int present_in,
+                std::vector<NamedAssignment>* out) {
+  lua_pushnil(L);
+  while (lua_next(L, table) != 0) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING || out->size() >= kMaxReportedNames) {
+      continue;
+    }
+    if (present_in != 0) {
+      lua_pushvalue(L, -1);
+      bool gone = lua_rawget(L, present_in) == LUA_TNIL;
+      lua_pop(L, 1);
+      if (gone) {
+        continue;
+      }
+    }
+    size_t length = 0;
+    const char* text = lua_tolstring(L, -1, &length);
+    NamedAssignment assignment{std::string(text, length), 0};
+    if (lines != 0) {
+      lua_pushvalue(L, -1);
+      lua_rawget(L, lines);
+      assignment.line = IntegerLine(L, -1);
+      lua_pop(L, 1);
+    }
+    out->push_back(std::move(assignment));
+  }
+}
+
+// CollectNames fills the keys of `scripts` and the chunk's new globals, from the sandbox
+// slots at the bottom of the stack.
+void CollectNames(lua_State* L, ChunkEvaluation* evaluation) {
+  lua_pushliteral(L, "scripts");  // interned at build time: no allocation
+  lua_rawget(L, kEnv);
+  int scripts = lua_gettop(L);
+  if (lua_rawequal(L, scripts, kProxy) != 0) {
+    StringKeys(L, kValues, kLines, 0, &evaluation->scripts_keys);
+    StringKeys(L, kProxy, 0, 0, &evaluation->scripts_keys);
+  } else if (lua_type(L, scripts) == LUA_TTABLE) {
+    StringKeys(L, scripts, 0, 0, &evaluation->scripts_keys);
+  }
+  lua_pop(L, 1);
+  StringKeys(L, kGlobalLines, kGlobalLines, kEnv, &evaluation->globals);
 }
 
 // ReadValue copies the value at `index`, using only calls that cannot raise a Lua error.
@@ -391,11 +1128,12 @@ ScriptsValue ReadValue(lua_State* L, int index) {
 
 }  // namespace
 
-Result<std::vector<ScriptsValue>> RunScriptsChunk(std::string_view lua_text,
-                                                  std::string_view chunk_name,
-                                                  const LsrLimits& limits,
-                                                  std::span<const char* const> keys) {
+ChunkEvaluation EvaluateScriptsChunk(std::string_view lua_text, std::string_view chunk_name,
+                                     const LsrLimits& limits, std::span<const char* const> keys,
+                                     const LuaHost& host) {
+  ChunkEvaluation evaluation;
   Budget budget;  // declared before the state, which uses it until lua_close
+  budget.host = &host;
   budget.memory_limit = limits.max_memory_bytes;
   budget.instructions_left = limits.max_instructions;
   budget.hook_interval =
@@ -404,29 +1142,42 @@ Result<std::vector<ScriptsValue>> RunScriptsChunk(std::string_view lua_text,
       "instruction budget of " + std::to_string(limits.max_instructions) + " exceeded";
   budget.time_message =
       "run time limit of " + std::to_string(limits.max_run_time.count()) + " ms exceeded";
+  budget.pattern_message = "pattern too complex for the sandbox's budgets";
 
   LuaStatePtr state(lua_newstate(LimitedAlloc, &budget));
   if (state == nullptr) {
     std::string limit = std::to_string(limits.max_memory_bytes);
-    return MakeError(ErrorCode::kInvalidInput, std::string(chunk_name) +
-                                                   ": not enough memory for a Lua state (the " +
-                                                   "sandbox allows " + limit + " bytes)");
+    evaluation.failure = ChunkFailure::kBudget;
+    evaluation.message = std::string(chunk_name) + ": not enough memory for a Lua state (the " +
+                         "sandbox allows " + limit + " bytes)";
+    return evaluation;
   }
   lua_State* L = state.get();
-  auto fail = [&](int status) {
-    return ErrorFromLua(L, status, budget, chunk_name, limits.max_memory_bytes);
+  auto fail = [&](int status, ChunkFailure failure) {
+    evaluation.failure = failure;
+    if (status == LUA_ERRMEM) {
+      evaluation.failure = ChunkFailure::kBudget;
+    } else if (budget.outside_use[0] != '\0') {
+      evaluation.failure = ChunkFailure::kOutsideWorld;
+      evaluation.outside_use = budget.outside_use;
+      evaluation.outside_line = budget.outside_line;
+    } else if (budget.exceeded != nullptr) {
+      evaluation.failure = ChunkFailure::kBudget;
+    }
+    evaluation.message = MessageFromLua(L, status, budget, chunk_name, limits.max_memory_bytes);
+    return evaluation;
   };
 
   lua_pushcfunction(L, BuildSandbox);
   if (int status = lua_pcall(L, 0, kSandboxSlots, 0); status != LUA_OK) {
-    return fail(status);
+    return fail(status, ChunkFailure::kBudget);
   }
 
   // Text only: "t" refuses precompiled bytecode, which can crash the VM.
   std::string source = "=" + std::string(chunk_name);
   if (int status = luaL_loadbufferx(L, lua_text.data(), lua_text.size(), source.c_str(), "t");
       status != LUA_OK) {
-    return fail(status);
+    return fail(status, ChunkFailure::kSyntax);
   }
   lua_pushvalue(L, kEnv);
   lua_setupvalue(L, -2, 1);  // a main chunk's only upvalue is its _ENV
@@ -438,12 +1189,16 @@ Result<std::vector<ScriptsValue>> RunScriptsChunk(std::string_view lua_text,
   int run_status = lua_pcall(L, 0, 0, 0);
   lua_sethook(L, nullptr, 0, 0);
   if (run_status != LUA_OK) {
-    return fail(run_status);
+    return fail(run_status, ChunkFailure::kRuntime);
   }
+  // What follows reads the results, within the same memory budget.
+  budget.exceeded = nullptr;
 
   int results = static_cast<int>(2 * keys.size());
-  if (lua_checkstack(L, results + 8) == 0) {
-    return MakeError(ErrorCode::kInternal, std::string(chunk_name) + ": Lua stack too small");
+  if (lua_checkstack(L, results + 16) == 0) {
+    evaluation.failure = ChunkFailure::kBudget;
+    evaluation.message = std::string(chunk_name) + ": Lua stack too small";
+    return evaluation;
   }
   lua_pushcfunction(L, CollectScripts);
   for (int slot = kEnv; slot <= kSandboxSlots; ++slot) {
@@ -451,21 +1206,31 @@ Result<std::vector<ScriptsValue>> RunScriptsChunk(std::string_view lua_text,
   }
   lua_pushlightuserdata(L, &keys);
   if (int status = lua_pcall(L, kSandboxSlots + 1, results, 0); status != LUA_OK) {
-    return fail(status);
+    return fail(status, ChunkFailure::kRuntime);
   }
-  std::vector<ScriptsValue> values;
-  values.reserve(keys.size());
+  evaluation.values.reserve(keys.size());
   int first = lua_gettop(L) - results + 1;
   for (size_t i = 0; i < keys.size(); ++i) {
     int slot = first + static_cast<int>(2 * i);
     ScriptsValue value = ReadValue(L, slot);
-    if (lua_isinteger(L, slot + 1) != 0) {
-      lua_Integer line = lua_tointeger(L, slot + 1);
-      value.line = line > 0 && line <= std::numeric_limits<int>::max() ? static_cast<int>(line) : 0;
-    }
-    values.push_back(std::move(value));
+    value.line = IntegerLine(L, slot + 1);
+    evaluation.values.push_back(std::move(value));
   }
-  return values;
+  lua_settop(L, kSandboxSlots);
+  CollectNames(L, &evaluation);
+  return evaluation;
+}
+
+Result<std::vector<ScriptsValue>> RunScriptsChunk(std::string_view lua_text,
+                                                  std::string_view chunk_name,
+                                                  const LsrLimits& limits,
+                                                  std::span<const char* const> keys,
+                                                  const LuaHost& host) {
+  ChunkEvaluation evaluation = EvaluateScriptsChunk(lua_text, chunk_name, limits, keys, host);
+  if (evaluation.failure != ChunkFailure::kNone) {
+    return MakeError(ErrorCode::kInvalidInput, std::move(evaluation.message));
+  }
+  return std::move(evaluation.values);
 }
 
 }  // namespace fpconform::ref
