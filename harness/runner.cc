@@ -360,6 +360,9 @@ Status JobRun::Prepare() {
     if (!config.ok()) {
       return Prefixed("servers." + spec.connection, config.take_error());
     }
+    // A silent client is given the whole window: the server never ends a connection for
+    // lack of progress before the job's deadline (PORTING.md, "How connections are judged").
+    config->idle_timeout = std::max(target_.observe_timeout, target_.startup_timeout);
     Result<std::unique_ptr<TlsTestServer>> server =
         TlsTestServer::Start(*config, [signal] { signal->Notify(); });
     if (!server.ok()) {
@@ -490,7 +493,7 @@ bool JobRun::EvidenceComplete(bool exited) {
       continue;
     }
     any_judged = true;
-    if (!IsConcluded(e)) {
+    if (!IsConcluded(e, scenario_.expect.at(e.connection))) {
       return false;
     }
   }
@@ -517,7 +520,7 @@ Status JobRun::Run() {
       for (const ServerPlan& plan : servers_) {
         if (plan.spec.connection == "platform") {
           ConnectionEvidence e{plan.spec.connection, false, plan.server->Observations()};
-          platform_ready |= IsConcluded(e);
+          platform_ready |= IsConcluded(e, {});
         }
       }
       if (platform_ready) {

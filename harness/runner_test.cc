@@ -35,7 +35,7 @@ const RunEnvironment& Environment() {
 
 ScenarioVocabulary Vocabulary() {
   ScenarioVocabulary v;
-  v.certificates = {"edge-a"};
+  v.certificates = {"edge-a", "edge-b"};
   v.clauses = {"C4", "I12"};
   return v;
 }
@@ -66,6 +66,52 @@ TargetDescriptor Misbehaving(const std::vector<std::string>& args,
   Result<TargetDescriptor> t = ParseTargetDescriptor(d.dump(), "misbehave.json");
   EXPECT_TRUE(t.ok()) << t.error().message;
   return t.ok() ? *t : TargetDescriptor{};
+}
+
+// LsrScenario returns an LSR scenario whose edge presents edge-a with `listed` in the
+// allowlist, expecting `outcomes` (a JSON array) on edge.
+Scenario LsrScenario(const std::string& listed, const std::string& outcomes,
+                     bool keeps_running = false) {
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["lsr"],
+      "servers": {"edge": "edge-a"}, "allowlist": {"entries": [{"of": ")" +
+                     listed + R"("}]}, "keeps_running": )" + (keeps_running ? "true" : "false") +
+                     R"(, "expect": {"edge": )" + outcomes + R"(}, "diagnostic": null}]})";
+  Result<std::vector<Scenario>> s = ParseScenarioFile(text, "t.json", "conn", Vocabulary());
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return s.ok() ? (*s)[0] : Scenario{};
+}
+
+// Fpref returns the argv of the reference LSR on the rendered configuration.
+std::vector<std::string> Fpref(bool exit_when_done = false) {
+  std::vector<std::string> argv = {(DefaultPaths().build_dir / "reference" / "fpref").string(),
+                                   "--product", "lsr", "--config", "{config}"};
+  if (exit_when_done) {
+    argv.push_back("--exit-when-done");
+  }
+  return argv;
+}
+
+// LsrSteps returns an LSR daemon running `fpconform_misbehave steps` with `steps`.
+TargetDescriptor LsrSteps(const std::vector<std::string>& steps, int observe_ms = 5000) {
+  nlohmann::json argv = nlohmann::json::array({FPCONFORM_MISBEHAVE_PATH, "steps"});
+  for (const std::string& a : steps) {
+    argv.push_back(a);
+  }
+  nlohmann::json d = {
+      {"description", "an LSR that misbehaves, then runs the reference"},
+      {"product", "lsr"},
+      {"argv", argv},
+      {"timeouts_ms", {{"startup", 3000}, {"observe", observe_ms}, {"grace", 500}}}};
+  Result<TargetDescriptor> t = ParseTargetDescriptor(d.dump(), "steps.json");
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  return t.ok() ? *t : TargetDescriptor{};
+}
+
+// Concat returns `a` followed by `b`.
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
 bool ProcessGone(pid_t pid) {
@@ -120,11 +166,11 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     Outcome want;
   };
   const Case cases[] = {
-      {"never connects", {"sleep", "60000"}, Outcome::kTimeout},
+      {"never connects", {"sleep", "60000"}, Outcome::kNeverDialled},
       {"segmentation fault", {"segv"}, Outcome::kCrash},
       {"abort", {"abort"}, Outcome::kCrash},
       {"sanitizer report", {"sanitizer"}, Outcome::kCrash},
-      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kTimeout},
+      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kNeverDialled},
       {"exits by itself", {"exit", "3"}, Outcome::kExit},
   };
   Scenario scenario = ClientScenario("accept");
@@ -139,12 +185,71 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     // Observation window (300 ms) + SIGTERM grace (200 ms) + slack: a hang guard, not a
     // performance assertion.
     EXPECT_LT(took, milliseconds(5000));
-    if (c.want == Outcome::kTimeout) {
+    if (c.want == Outcome::kNeverDialled) {
       EXPECT_GE(took, milliseconds(300)) << "judged before the observation window ended";
     }
     EXPECT_EQ(r.process.kind == ExitKind::kRunning, false) << "reaped";
   }
   EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
+}
+
+// Several connections to one server: probes are neutral, the handshakes decide, an accept
+// anywhere wins, and bytes that are not TLS or silence are never a rejection.
+TEST(RunnerTest, EveryConnectionIsJudged) {
+  const std::string accept = R"(["accept"])";
+  const std::string reject = R"(["reject"])";
+  const std::vector<std::string> fpref = Concat({"exec"}, Fpref());
+  const std::vector<std::string> fpref_once = Fpref(true);
+  struct Case {
+    const char* name;
+    std::string listed;
+    std::string expect;
+    std::vector<std::string> steps;
+    JobStatus status;
+    Outcome headline;
+  };
+  const Case cases[] = {
+      {"probe, then an accepted handshake", "edge-a", accept,
+       Concat({"probe:{port:edge}", "sleep:50"}, fpref), JobStatus::kPass, Outcome::kAccept},
+      {"two probes, then a rejected handshake", "edge-b", reject,
+       Concat({"probe:{port:edge}", "probe:{port:edge}", "sleep:50"}, fpref), JobStatus::kPass,
+       Outcome::kReject},
+      {"a rejected attempt, then a retry that is accepted", "edge-a", accept,
+       Concat({"hello:{port:edge}", "sleep:50"}, fpref), JobStatus::kPass, Outcome::kAccept},
+      {"a rejection, then a probe", "edge-b", reject,
+       Concat(Concat({"run:" + std::to_string(fpref_once.size())}, fpref_once),
+              {"probe:{port:edge}", "hold"}),
+       JobStatus::kPass, Outcome::kReject},
+      {"accepted, then reconnected", "edge-a", accept,
+       Concat(Concat({"run:" + std::to_string(fpref_once.size())}, fpref_once), fpref),
+       JobStatus::kPass, Outcome::kAccept},
+      {"garbage is not a rejection", "edge-b", reject, {"garbage:{port:edge}", "hold"},
+       JobStatus::kFail, Outcome::kNotTls},
+      {"a ClientHello, then a close, is a rejection", "edge-b", reject,
+       {"hello:{port:edge}", "hold"}, JobStatus::kPass, Outcome::kReject},
+      {"a probe alone is not a rejection", "edge-b", reject, {"probe:{port:edge}", "hold"},
+       JobStatus::kFail, Outcome::kNeverDialled},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    JobResult r = RunScenario(LsrScenario(c.listed, c.expect), LsrSteps(c.steps, 1500),
+                              Environment());
+    EXPECT_EQ(r.status, c.status) << r.message << "\n" << r.stderr_tail;
+    EXPECT_EQ(r.verdict.headline, c.headline) << r.message;
+  }
+}
+
+// A client that connects and sends nothing is judged when the window closes, however long
+// the window is: the servers never give up on it first (today's windows exceed 5 s).
+TEST(RunnerTest, SilenceLastsTheWholeWindow) {
+  const int observe_ms = 5600;
+  auto start = std::chrono::steady_clock::now();
+  JobResult r = RunScenario(LsrScenario("edge-b", R"(["reject"])"),
+                            LsrSteps({"silent:{port:edge}", "hold"}, observe_ms), Environment());
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, JobStatus::kFail) << r.message;
+  EXPECT_EQ(r.verdict.headline, Outcome::kTimeout) << r.message;
+  EXPECT_GE(took, milliseconds(observe_ms));
 }
 
 TEST(RunnerTest, IgnoringSigtermEndsWithSigkill) {
@@ -161,7 +266,7 @@ TEST(RunnerTest, GrandchildIsKilledWithItsGroup) {
   fs::path pid_file = dir->path() / "grandchild.pid";
   JobResult r = RunScenario(ClientScenario("accept"),
                             Misbehaving({"fork-grandchild", pid_file.string()}), Environment());
-  EXPECT_EQ(r.verdict.headline, Outcome::kTimeout);
+  EXPECT_EQ(r.verdict.headline, Outcome::kNeverDialled);
   Result<std::string> pid_text = ReadFile(pid_file);
   ASSERT_TRUE(pid_text.ok()) << pid_text.error().message;
   pid_t grandchild = static_cast<pid_t>(std::stol(*pid_text));

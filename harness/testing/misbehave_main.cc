@@ -22,10 +22,34 @@
 //   fds                      print the open descriptors above 2, one per line
 //   signals                  print the SigBlk and SigIgn lines of /proc/self/status
 //   pgid                     print "leader" when the process leads its own process group
+//   steps STEP...            run the steps in order (a product's connection behaviour),
+//                            then exit 0; every step is bounded:
+//     probe:PORT             connect to 127.0.0.1:PORT and close before sending a byte
+//     hello:PORT             send a TLS ClientHello, read the server's first answer (at
+//                            most 2 s) and close without an alert: a rejection
+//     garbage:PORT           send bytes that are not TLS, then wait for the close (2 s)
+//     silent:PORT            connect and send nothing; the socket stays open
+//     listen:PORT            listen on 127.0.0.1:PORT; "Address already in use" (or any
+//                            other bind error) is printed and exits 98
+//     serve-one:MS           accept one connection on the last listen: socket within MS,
+//                            read one HTTP request, answer 200 and close; exits 99 when
+//                            nothing comes
+//     sleep:MS               sleep
+//     ignore-sigterm         SIGTERM is ignored from here on (a slow graceful shutdown)
+//     segv                   die of SIGSEGV
+//     exit:N                 exit with status N
+//     run:N                  run the next N arguments as a command and wait for it
+//     exec                   replace this process with the remaining arguments
+//     hold                   sleep until killed
 //
 // It uses libc only and is built without sanitizers, like a vendor binary. Usage errors
 // exit 64.
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -181,6 +205,178 @@ int PrintSignals() {
   return 0;
 }
 
+// ConnectLoopback returns a socket connected to 127.0.0.1:port, or -1.
+int ConnectLoopback(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// ReadSome waits up to `ms` for bytes (or the end) on `fd`; returns what read() returned.
+ssize_t ReadSome(int fd, char* buffer, size_t size, int ms) {
+  pollfd p{fd, POLLIN, 0};
+  if (poll(&p, 1, ms) <= 0) {
+    return -1;
+  }
+  return read(fd, buffer, size);
+}
+
+// kClientHello: a TLS 1.2 ClientHello (ECDHE-ECDSA/RSA with AES-GCM, P-256 and X25519,
+// common signature algorithms), enough for any TLS server to record it and answer.
+const unsigned char kClientHello[] = {
+    0x16, 0x03, 0x01, 0x00, 0x4d,  // record: handshake, 77 bytes
+    0x01, 0x00, 0x00, 0x49,        // ClientHello, 73 bytes
+    0x03, 0x03,                    // TLS 1.2
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    25, 26, 27, 28, 29, 30, 31, 32,  // random
+    0x00,                            // no session id
+    0x00, 0x08, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30,  // cipher suites
+    0x01, 0x00,                                                  // no compression
+    0x00, 0x18,                                                  // extensions, 24 bytes
+    0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x17, 0x00, 0x1d,  // supported_groups
+    0x00, 0x0d, 0x00, 0x0a, 0x00, 0x08, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03,
+    // signature_algorithms
+};
+
+int g_listener = -1;
+
+// Step runs one step of `steps`; `i` is the index of the next argument, moved past what
+// the step consumed. Returns -1 to go on, or an exit status.
+int Step(int argc, char** argv, int* i) {
+  const char* step = argv[(*i)++];
+  const char* colon = strchr(step, ':');
+  const long value = colon != nullptr ? atol(colon + 1) : 0;
+  auto is = [&](const char* name) {
+    size_t n = strlen(name);
+    return strncmp(step, name, n) == 0 && (step[n] == ':' || step[n] == '\0');
+  };
+  char buffer[4096];
+  if (is("probe") || is("hello") || is("garbage") || is("silent")) {
+    int fd = ConnectLoopback(static_cast<int>(value));
+    if (fd < 0) {
+      fprintf(stderr, "%s: connect: %s\n", step, strerror(errno));
+      return 80;
+    }
+    if (is("hello")) {
+      WriteAll(fd, reinterpret_cast<const char*>(kClientHello), sizeof(kClientHello));
+      ReadSome(fd, buffer, sizeof(buffer), 2000);
+    } else if (is("garbage")) {
+      WriteText(fd, "HELLO? this is not TLS\r\n\r\n");
+      for (int k = 0; k < 100 && ReadSome(fd, buffer, sizeof(buffer), 2000) > 0; ++k) {
+      }
+    }
+    if (!is("silent")) {
+      close(fd);
+    }
+    return -1;
+  }
+  if (is("listen")) {
+    g_listener = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(value));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (g_listener < 0 || bind(g_listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+        listen(g_listener, 16) != 0) {
+      fprintf(stderr, "listen on 127.0.0.1:%ld: %s\n", value, strerror(errno));
+      return 98;
+    }
+    printf("listening on %ld\n", value);
+    fflush(stdout);
+    return -1;
+  }
+  if (is("serve-one")) {
+    pollfd p{g_listener, POLLIN, 0};
+    if (g_listener < 0 || poll(&p, 1, static_cast<int>(value)) <= 0) {
+      fprintf(stderr, "serve-one: no request within %ld ms\n", value);
+      return 99;
+    }
+    int fd = accept(g_listener, nullptr, nullptr);
+    std::size_t got = 0;
+    for (int k = 0; fd >= 0 && k < 100 && got < sizeof(buffer) - 1; ++k) {
+      ssize_t n = ReadSome(fd, buffer + got, sizeof(buffer) - 1 - got, 2000);
+      if (n <= 0) {
+        break;
+      }
+      got += static_cast<std::size_t>(n);
+      buffer[got] = '\0';
+      if (strstr(buffer, "\r\n\r\n") != nullptr) {
+        break;
+      }
+    }
+    if (fd >= 0) {
+      WriteText(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      close(fd);
+    }
+    return -1;
+  }
+  if (is("sleep")) {
+    SleepMs(value);
+    return -1;
+  }
+  if (is("ignore-sigterm")) {
+    signal(SIGTERM, SIG_IGN);
+    return -1;
+  }
+  if (is("segv")) {
+    signal(SIGSEGV, SIG_DFL);
+    raise(SIGSEGV);
+    return 75;
+  }
+  if (is("exit")) {
+    return static_cast<int>(value);
+  }
+  if (is("hold")) {
+    SleepMs(kLongSleepMs);
+    return 0;
+  }
+  if (is("run") && value > 0 && *i + value <= argc) {
+    char* command[64];
+    int n = 0;
+    for (; n < value && n < 63; ++n) {
+      command[n] = argv[*i + n];
+    }
+    command[n] = nullptr;
+    *i += static_cast<int>(value);
+    pid_t pid = fork();
+    if (pid == 0) {
+      execv(command[0], command);
+      _exit(127);
+    }
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return -1;
+  }
+  if (is("exec") && *i < argc) {
+    execv(argv[*i], argv + *i);
+    fprintf(stderr, "exec %s: %s\n", argv[*i], strerror(errno));
+    return 127;
+  }
+  fprintf(stderr, "unknown or incomplete step: %s\n", step);
+  return kUsageError;
+}
+
+int Steps(int argc, char** argv) {
+  for (int i = 2; i < argc;) {
+    int status = Step(argc, argv, &i);
+    if (status >= 0) {
+      return status;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -257,6 +453,9 @@ int main(int argc, char** argv) {
   if (strcmp(what, "pgid") == 0) {
     printf("%s\n", getpgrp() == getpid() ? "leader" : "member");
     return 0;
+  }
+  if (strcmp(what, "steps") == 0) {
+    return Steps(argc, argv);
   }
   fprintf(stderr, "%s: unknown behaviour or missing argument: %s\n", argv[0], what);
   return kUsageError;
