@@ -562,10 +562,12 @@ Status JobRun::Run() {
   bool crashed_on_stop =
       final_status.kind == ExitKind::kSignaled && !final_status.killed_by_harness;
   process.status = exited || crashed_on_stop ? final_status : ProcessStatus{};
-  process.sanitizer_report = child_->SanitizerReportSeen();
   // The exit was seen after the pipes were drained; this only waits when something the
   // target started outside its group still holds them.
   (void)child_->WaitForOutput(std::chrono::milliseconds(250));
+  // Read once the output is drained: a report printed while the harness was stopping the
+  // target (a crash during its shutdown) counts as much as one printed before.
+  process.sanitizer_report = child_->SanitizerReportSeen();
   CapturedOutput out = child_->Stdout();
   CapturedOutput err = child_->Stderr();
   result_.stdout_tail = out.Text();

@@ -252,6 +252,42 @@ TEST(RunnerTest, SilenceLastsTheWholeWindow) {
   EXPECT_GE(took, milliseconds(observe_ms));
 }
 
+// A daemon that dies after its request was accepted is a crash whenever it dies before the
+// harness has reaped it: while it is observed (here the settle window of a keeps_running
+// scenario) or while the harness is stopping it (a slow shutdown after SIGTERM), whatever
+// the delay.
+TEST(RunnerTest, CrashAfterTheAcceptIsACrashWhateverTheDelay) {
+  const std::vector<std::string> fpref_once = Fpref(true);
+  const std::vector<std::string> request =
+      Concat({"run:" + std::to_string(fpref_once.size())}, fpref_once);
+  struct Case {
+    const char* name;
+    bool keeps_running;
+    std::vector<std::string> before;  // steps before the request
+    const char* death;
+  };
+  const Case cases[] = {
+      {"SIGSEGV while observed", true, {}, "segv"},
+      {"SIGSEGV during a slow shutdown", false, {"ignore-sigterm"}, "segv"},
+      {"sanitizer report during a slow shutdown", false, {"ignore-sigterm"}, "sanitizer"},
+  };
+  for (const Case& c : cases) {
+    for (int delay_ms : {1, 5, 20, 50}) {
+      for (int round = 0; round < 3; ++round) {
+        SCOPED_TRACE(std::string(c.name) + " after " + std::to_string(delay_ms) + " ms, round " +
+                     std::to_string(round));
+        std::vector<std::string> steps = Concat(c.before, request);
+        steps.push_back("sleep:" + std::to_string(delay_ms));
+        steps.push_back(c.death);
+        JobResult r = RunScenario(LsrScenario("edge-a", R"(["accept"])", c.keeps_running),
+                                  LsrSteps(steps), Environment());
+        EXPECT_EQ(r.status, JobStatus::kFail) << r.message;
+        EXPECT_EQ(r.verdict.headline, Outcome::kCrash) << r.message;
+      }
+    }
+  }
+}
+
 TEST(RunnerTest, IgnoringSigtermEndsWithSigkill) {
   JobResult r = RunScenario(ClientScenario("accept"), Misbehaving({"ignore-sigterm"}),
                             Environment());

@@ -37,6 +37,7 @@
 //     sleep:MS               sleep
 //     ignore-sigterm         SIGTERM is ignored from here on (a slow graceful shutdown)
 //     segv                   die of SIGSEGV
+//     sanitizer              print an AddressSanitizer report header on stderr, exit 1
 //     exit:N                 exit with status N
 //     run:N                  run the next N arguments as a command and wait for it
 //     exec                   replace this process with the remaining arguments
@@ -332,6 +333,10 @@ int Step(int argc, char** argv, int* i) {
     signal(SIGSEGV, SIG_DFL);
     raise(SIGSEGV);
     return 75;
+  }
+  if (is("sanitizer")) {
+    WriteText(2, "==1==ERROR: AddressSanitizer: SEGV on unknown address 0x000000000000\n");
+    return 1;
   }
   if (is("exit")) {
     return static_cast<int>(value);
