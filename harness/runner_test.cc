@@ -288,6 +288,66 @@ TEST(RunnerTest, CrashAfterTheAcceptIsACrashWhateverTheDelay) {
   }
 }
 
+// A product that listens late and dials only when its REST interface is called: the trigger
+// must wait for the listener, or be retried until it gets through.
+TEST(RunnerTest, TriggersWaitForTheProduct) {
+  const std::vector<std::string> steps = Concat(
+      {"sleep:300", "listen:{port:http_server}", "serve-one:2500", "sleep:50"},
+      Concat({"exec"}, Fpref()));
+  struct Case {
+    const char* name;
+    TriggerSpec::Ready ready;
+    bool retry;
+    JobStatus status;
+  };
+  const Case cases[] = {
+      {"fired at start, before the product listens", TriggerSpec::Ready::kNone, false,
+       JobStatus::kFail},
+      {"waits until the listener accepts", TriggerSpec::Ready::kListener, false,
+       JobStatus::kPass},
+      {"retried until it succeeds", TriggerSpec::Ready::kNone, true, JobStatus::kPass},
+      {"both", TriggerSpec::Ready::kListener, true, JobStatus::kPass},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TargetDescriptor target = LsrSteps(steps, 3000);
+    target.trigger = TriggerSpec{{FPCONFORM_MISBEHAVE_PATH, "steps", "http-get:{port:http_server}"},
+                                 TriggerSpec::When::kAfterStart, c.ready, c.retry};
+    JobResult r = RunScenario(LsrScenario("edge-a", R"(["accept"])"), target, Environment());
+    EXPECT_EQ(r.status, c.status) << r.message << "\n" << r.stderr_tail;
+  }
+}
+
+// A trigger with {connection} runs once per edge connection of the scenario.
+TEST(RunnerTest, TriggerRunsOncePerEdgeConnection) {
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["ems"],
+      "servers": {"edge": "edge-a", "edge2": "edge-a", "edge3": "edge-a"},
+      "allowlist": {"entries": [{"of": "edge-a"}]},
+      "expect": {"edge": "accept", "edge2": "accept", "edge3": "accept"},
+      "diagnostic": null}]})";
+  Result<std::vector<Scenario>> scenario =
+      ParseScenarioFile(text, "t.json", "conn", Vocabulary());
+  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
+  const std::string fpref = (DefaultPaths().build_dir / "reference" / "fpref").string();
+  nlohmann::json d = {
+      {"description", "an EMS that starts its connections once every edge was triggered"},
+      {"product", "ems"},
+      {"argv", {"/bin/sh", "-c",
+                "for i in $(seq 1 300); do if [ -f t-edge ] && [ -f t-edge2 ] && "
+                "[ -f t-edge3 ]; then exec " + fpref + " --product ems --config {config}; fi; "
+                "sleep 0.01; done; exit 9"}},
+      {"timeouts_ms", {{"startup", 3000}, {"observe", 5000}, {"grace", 500}}},
+      {"trigger", {{"argv", {"/bin/sh", "-c", "touch {workdir}/t-{connection}"}}}}};
+  Result<TargetDescriptor> target = ParseTargetDescriptor(d.dump(), "ems.json");
+  ASSERT_TRUE(target.ok()) << target.error().message;
+  Result<std::unique_ptr<RunEnvironment>> env =
+      RunEnvironment::Create(DefaultPaths(), {*target}, false);  // with the EMS template
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  JobResult r = RunScenario((*scenario)[0], *target, **env);
+  EXPECT_EQ(r.status, JobStatus::kPass) << r.message << "\n" << r.stderr_tail;
+}
+
 TEST(RunnerTest, IgnoringSigtermEndsWithSigkill) {
   JobResult r = RunScenario(ClientScenario("accept"), Misbehaving({"ignore-sigterm"}),
                             Environment());

@@ -59,8 +59,11 @@ Result<std::vector<Deviation>> LoadDeviations(const fs::path& path) {
 
 // CheckPlaceholders accepts the placeholders a job can fill: {config}, {workdir}, {log},
 // {build}, {data}, {host}, {port:CONNECTION}, {ca:CONNECTION}.
-Status CheckPlaceholders(std::string_view text) {
+Status CheckPlaceholders(std::string_view text, bool trigger = false) {
   std::map<std::string, std::string> values;
+  if (trigger) {
+    values["connection"] = "";
+  }
   for (const char* name : {"config", "workdir", "log", "build", "data", "host"}) {
     values[name] = "";
   }
@@ -76,6 +79,12 @@ Status CheckPlaceholders(std::string_view text) {
 }
 
 }  // namespace
+
+bool TriggerSpec::PerConnection() const {
+  return std::any_of(argv.begin(), argv.end(), [](const std::string& arg) {
+    return arg.find("{connection}") != std::string::npos;
+  });
+}
 
 const Deviation* TargetDescriptor::FindDeviation(std::string_view scenario_id) const {
   for (const Deviation& d : deviations) {
@@ -160,6 +169,10 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
                         "after-platform"
                     ? TriggerSpec::When::kAfterPlatform
                     : TriggerSpec::When::kAfterStart;
+    spec.ready = tf.Choice("ready", {"none", "listener"}, "none") == "listener"
+                     ? TriggerSpec::Ready::kListener
+                     : TriggerSpec::Ready::kNone;
+    spec.retry = tf.Bool("retry", false);
     Status status = tf.Finish();
     if (!status.ok()) {
       f.Absorb(status.error());
@@ -208,6 +221,7 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   // Every text the runner expands: a bad placeholder is the descriptor's error, found now
   // rather than once per scenario.
   std::vector<std::pair<std::string, const std::string*>> templated;
+  const size_t trigger_first = t.argv.size() + 1;  // argv, log_file, then the trigger's
   for (size_t i = 0; i < t.argv.size(); ++i) {
     templated.emplace_back("argv[" + std::to_string(i) + "]", &t.argv[i]);
   }
@@ -220,8 +234,11 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   for (const auto& [name, value] : t.env) {
     templated.emplace_back("env." + Printable(name), &value);
   }
-  for (const auto& [field, value] : templated) {
-    Status placeholders = CheckPlaceholders(*value);
+  for (size_t i = 0; i < templated.size(); ++i) {
+    const auto& [field, value] = templated[i];
+    const bool in_trigger =
+        t.trigger && i >= trigger_first && i < trigger_first + t.trigger->argv.size();
+    Status placeholders = CheckPlaceholders(*value, in_trigger);
     if (!placeholders.ok()) {
       return Prefixed(file.string() + ": " + field, placeholders.take_error());
     }

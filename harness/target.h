@@ -27,11 +27,24 @@ enum class Lifecycle {
   kOneShot,  // makes its connections and exits (curl, openssl s_client)
 };
 
-// TriggerSpec: a command the harness runs to make the target dial its edge endpoints.
+// TriggerSpec: a command the harness runs to make the target dial its edge endpoints
+// (PORTING.md, "Triggers").
 struct TriggerSpec {
   enum class When { kAfterStart, kAfterPlatform };
-  std::vector<std::string> argv;  // placeholders as in the target's argv
+  // Ready: what the harness waits for, after `when`, before the first run.
+  enum class Ready {
+    kNone,      // nothing
+    kListener,  // the product's own listener ({port:http_server}) accepts a TCP connection
+  };
+  // Placeholders as in the target's argv, plus {connection}: with it, the trigger runs
+  // once per edge connection of the scenario (edge, edge2, edge3), with that name.
+  std::vector<std::string> argv;
   When when = When::kAfterStart;
+  Ready ready = Ready::kNone;
+  // A run that exits non-zero is repeated every 100 ms within the observe window.
+  bool retry = false;
+  // PerConnection is true when argv uses {connection}.
+  bool PerConnection() const;
 };
 
 // Deviation: a known difference between the target and the suite, with its reason.

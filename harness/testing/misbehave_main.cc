@@ -34,6 +34,8 @@
 //     serve-one:MS           accept one connection on the last listen: socket within MS,
 //                            read one HTTP request, answer 200 and close; exits 99 when
 //                            nothing comes
+//     http-get:PORT          send one HTTP request to 127.0.0.1:PORT; exit 7 (like curl)
+//                            unless the answer is a 200 within 2 s
 //     sleep:MS               sleep
 //     ignore-sigterm         SIGTERM is ignored from here on (a slow graceful shutdown)
 //     segv                   die of SIGSEGV
@@ -251,6 +253,91 @@ const unsigned char kClientHello[] = {
 
 int g_listener = -1;
 
+// PrintPortHolders prints, for a bind that failed, every TCP socket of /proc/net/tcp on
+// `port` (state, inode) and the processes that hold it, so that a collision names its
+// cause.
+void PrintPortHolders(long port) {
+  FILE* tcp = fopen("/proc/net/tcp", "r");
+  if (tcp == nullptr) {
+    return;
+  }
+  char line[512];
+  unsigned long inodes[16];
+  int found = 0;
+  for (int n = 0; n < 100000 && fgets(line, sizeof(line), tcp) != nullptr; ++n) {
+    unsigned int local_port = 0;
+    unsigned int state = 0;
+    unsigned long inode = 0;
+    char local[64];
+    if (sscanf(line, " %*d: %63[0-9A-Fa-f:] %*s %x %*s %*s %*s %*d %*d %lu", local, &state,
+               &inode) != 3) {
+      continue;
+    }
+    const char* colon = strchr(local, ':');
+    if (colon == nullptr || sscanf(colon + 1, "%x", &local_port) != 1 ||
+        static_cast<long>(local_port) != port) {
+      continue;
+    }
+    fprintf(stderr, "port %ld held: tcp state %02X, inode %lu\n", port, state, inode);
+    if (found < 16 && inode != 0) {
+      inodes[found++] = inode;
+    }
+  }
+  fclose(tcp);
+  DIR* proc = opendir("/proc");
+  for (int n = 0; proc != nullptr && found > 0 && n < 100000; ++n) {
+    dirent* entry = readdir(proc);
+    if (entry == nullptr) {
+      break;
+    }
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') {
+      continue;
+    }
+    char path[300];
+    snprintf(path, sizeof(path), "/proc/%s/fd", entry->d_name);
+    DIR* fds = opendir(path);
+    for (int k = 0; fds != nullptr && k < 100000; ++k) {
+      dirent* fd = readdir(fds);
+      if (fd == nullptr) {
+        break;
+      }
+      char link[600];
+      char target[128];
+      snprintf(link, sizeof(link), "%s/%s", path, fd->d_name);
+      ssize_t len = readlink(link, target, sizeof(target) - 1);
+      if (len <= 0) {
+        continue;
+      }
+      target[len] = '\0';
+      for (int i = 0; i < found; ++i) {
+        char want[64];
+        snprintf(want, sizeof(want), "socket:[%lu]", inodes[i]);
+        if (strcmp(target, want) == 0) {
+          char cmdline[300];
+          snprintf(cmdline, sizeof(cmdline), "/proc/%s/cmdline", entry->d_name);
+          char command[256] = "";
+          int cfd = open(cmdline, O_RDONLY | O_CLOEXEC);
+          if (cfd >= 0) {
+            ssize_t got = read(cfd, command, sizeof(command) - 1);
+            command[got > 0 ? got : 0] = '\0';
+            for (ssize_t c = 0; c + 1 < got; ++c) {
+              command[c] = command[c] == '\0' ? ' ' : command[c];
+            }
+            close(cfd);
+          }
+          fprintf(stderr, "  held by pid %s: %s\n", entry->d_name, command);
+        }
+      }
+    }
+    if (fds != nullptr) {
+      closedir(fds);
+    }
+  }
+  if (proc != nullptr) {
+    closedir(proc);
+  }
+}
+
 // Step runs one step of `steps`; `i` is the index of the next argument, moved past what
 // the step consumed. Returns -1 to go on, or an exit status.
 int Step(int argc, char** argv, int* i) {
@@ -289,7 +376,11 @@ int Step(int argc, char** argv, int* i) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (g_listener < 0 || bind(g_listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
         listen(g_listener, 16) != 0) {
-      fprintf(stderr, "listen on 127.0.0.1:%ld: %s\n", value, strerror(errno));
+      int error = errno;
+      fprintf(stderr, "listen on 127.0.0.1:%ld: %s\n", value, strerror(error));
+      if (error == EADDRINUSE) {
+        PrintPortHolders(value);
+      }
       return 98;
     }
     printf("listening on %ld\n", value);
@@ -318,6 +409,21 @@ int Step(int argc, char** argv, int* i) {
     if (fd >= 0) {
       WriteText(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       close(fd);
+    }
+    return -1;
+  }
+  if (is("http-get")) {
+    int fd = ConnectLoopback(static_cast<int>(value));
+    if (fd < 0) {
+      fprintf(stderr, "%s: connect: %s\n", step, strerror(errno));
+      return 7;
+    }
+    WriteText(fd, "GET /fpconform/trigger HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    ssize_t n = ReadSome(fd, buffer, sizeof(buffer) - 1, 2000);
+    close(fd);
+    if (n < 12 || strncmp(buffer, "HTTP/1.1 200", 12) != 0) {
+      fprintf(stderr, "%s: no 200 answer\n", step);
+      return 7;
     }
     return -1;
   }
