@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -80,9 +79,8 @@ Result<PortAllocator*> PortAllocator::Default() {
       error = range.take_error();
       return;
     }
-    const char* tmp = std::getenv("TMPDIR");
-    fs::path dir = fs::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") / "fpconform-ports";
-    allocator = std::make_unique<PortAllocator>(*range, dir);
+    // Not $TMPDIR: every fpconform process of the machine must find the same locks.
+    allocator = std::make_unique<PortAllocator>(*range, "/tmp/fpconform-ports");
   });
   if (allocator == nullptr) {
     return error;

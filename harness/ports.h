@@ -53,7 +53,7 @@ class PortAllocator {
   PortAllocator(PortRange range, std::filesystem::path lock_dir);
 
   // Default returns the machine-wide allocator: ProductPortRange() and the lock directory
-  // $TMPDIR/fpconform-ports (or /tmp/fpconform-ports); an Error when there is no range.
+  // /tmp/fpconform-ports (whatever $TMPDIR says); an Error when there is no range.
   static Result<PortAllocator*> Default();
 
   // Acquire reserves a port that no other lease holds (in any process using the same lock
