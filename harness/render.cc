@@ -245,7 +245,7 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
     return it == context.ports.end() ? 0 : it->second;
   };
   config["ws_servers"] = ordered_json::array(
-      {ordered_json{{"host", "127.0.0.1"}, {"port", port("platform")}}});
+      {ordered_json{{"host", context.host}, {"port", port("platform")}}});
   if (!config.contains("ws_connection") || !config["ws_connection"].is_object()) {
     config["ws_connection"] = ordered_json::object();
   }
@@ -294,7 +294,7 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
       continue;
     }
     auto_bind.push_back(ordered_json{{"name", "fpconform-" + server.connection},
-                                     {"host", "127.0.0.1"},
+                                     {"host", context.host},
                                      {"port", port(server.connection)},
                                      {"protocol", server.plain_http ? "http" : "https"},
                                      {"path", "/fpconform/" + server.connection}});
@@ -322,7 +322,7 @@ Result<std::string> RenderLsrConfig(const RenderContext& context,
   if (context.ports.count("http_server") != 0) {
     out += "scripts.script_resource_port = " + port("http_server") + "\n";
   }
-  out += "scripts.rap_host = \"127.0.0.1\"\n";
+  out += "scripts.rap_host = " + LuaQuote(context.host) + "\n";
   out += "scripts.rap_port = " + port("edge") + "\n";
   out += "scripts.rap_ssl = " + LuaBool(edge == nullptr || !edge->plain_http) + "\n";
   if (s.settings.validate) {

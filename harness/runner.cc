@@ -272,6 +272,8 @@ const char* JobStatusName(JobStatus status) {
       return "deviation-fixed";
     case JobStatus::kError:
       return "error";
+    case JobStatus::kNotApplicable:
+      return "not-applicable";
   }
   return "?";
 }
@@ -351,6 +353,9 @@ Status JobRun::Prepare() {
   render.scenario = &scenario_;
   render.pki = &env_.pki();
   render.fixtures_dir = env_.fixtures_dir();
+  if (target_.Lacks(Capability::kIpLiteralHost)) {
+    render.host = "localhost";  // every certificate of the suite names both
+  }
   for (const ServerSpec& spec : ServersFor(scenario_, target_.product)) {
     Result<TlsServerConfig> config = ServerConfig(spec, env_.pki());
     if (!config.ok()) {
@@ -394,7 +399,7 @@ Status JobRun::Prepare() {
   placeholders_["workdir"] = workdir.string();
   placeholders_["build"] = env_.paths().build_dir.string();
   placeholders_["data"] = env_.paths().data_dir.string();
-  placeholders_["host"] = "127.0.0.1";
+  placeholders_["host"] = render.host;
   placeholders_["config"] =
       target_.config_file.empty() ? "" : (workdir / target_.config_file).string();
   placeholders_["log"] = "";
@@ -702,6 +707,30 @@ Status CheckPrograms(const TargetDescriptor& target, const Paths& paths) {
   return Status::Ok();
 }
 
+std::string NotApplicableReason(const Scenario& scenario, const TargetDescriptor& target,
+                                const certs::Pki& pki) {
+  for (const ServerSpec& server : ServersFor(scenario, target.product)) {
+    if (target.Lacks(Capability::kTls13) && server.tls == ScenarioTls::kTls13) {
+      return "the product lacks TLS 1.3 (descriptor: lacks tls1.3) and servers." +
+             server.connection + " speaks only TLS 1.3";
+    }
+    // With an IP-literal host lacking, endpoints are "localhost": a leaf that names only
+    // the address could not be judged the same way.
+    const certs::Certificate* leaf = server.chain.empty() ? nullptr : pki.Find(server.chain[0]);
+    if (target.Lacks(Capability::kIpLiteralHost) && leaf != nullptr) {
+      auto has = [](const std::vector<std::string>& names, const char* name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+      };
+      if (has(leaf->ip_addresses, "127.0.0.1") && !has(leaf->dns_names, "localhost")) {
+        return "the product lacks IP-literal hosts (descriptor: lacks ip-literal-host) and "
+               "servers." + server.connection + " presents " + server.chain[0] +
+               ", which names 127.0.0.1 but not localhost";
+      }
+    }
+  }
+  return "";
+}
+
 JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
                       const RunEnvironment& environment) {
   JobResult result;
@@ -709,6 +738,14 @@ JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
   result.target = &target;
   const Clock::time_point start = Clock::now();
   result.rerun = RerunCommand(scenario, target, environment.paths());
+  std::string not_applicable = NotApplicableReason(scenario, target, environment.pki());
+  if (!not_applicable.empty()) {
+    result.status = JobStatus::kNotApplicable;
+    result.verdict.pass = true;
+    result.deviation = not_applicable;
+    result.message = "not applicable: " + not_applicable;
+    return result;
+  }
   Status status = Status::Ok();
   {
     JobRun run(scenario, target, environment, result);

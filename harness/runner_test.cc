@@ -348,6 +348,42 @@ TEST(RunnerTest, TriggerRunsOncePerEdgeConnection) {
   EXPECT_EQ(r.status, JobStatus::kPass) << r.message << "\n" << r.stderr_tail;
 }
 
+// A product without TLS 1.3 is not run on a TLS 1.3-only scenario (reported, not failed);
+// one without IP-literal hosts gets "localhost" everywhere and still passes.
+TEST(RunnerTest, CapabilitiesTheProductLacks) {
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["lsr"],
+      "servers": {"edge": {"chain": "edge-a", "tls": "1.3"}},
+      "allowlist": {"entries": [{"of": "edge-a"}]}, "expect": {"edge": "accept"},
+      "diagnostic": null}]})";
+  Result<std::vector<Scenario>> tls13 = ParseScenarioFile(text, "t.json", "cap", Vocabulary());
+  ASSERT_TRUE(tls13.ok()) << tls13.error().message;
+  TargetDescriptor target = LsrSteps(Concat({"exec"}, Fpref()));
+  JobResult applies = RunScenario((*tls13)[0], target, Environment());
+  EXPECT_EQ(applies.status, JobStatus::kPass) << applies.message;
+
+  TargetDescriptor old = target;
+  old.lacks = {Capability::kTls13};
+  old.argv = {"/nonexistent/never-started"};
+  JobResult skipped = RunScenario((*tls13)[0], old, Environment());
+  EXPECT_EQ(skipped.status, JobStatus::kNotApplicable) << skipped.message;
+  EXPECT_NE(skipped.message.find("lacks TLS 1.3"), std::string::npos) << skipped.message;
+  EXPECT_NE(skipped.message.find("servers.edge"), std::string::npos) << skipped.message;
+  // Scenarios that do not pin TLS 1.3 still apply.
+  EXPECT_EQ(NotApplicableReason(LsrScenario("edge-a", R"(["accept"])"), old,
+                                Environment().pki()),
+            "");
+
+  TargetDescriptor names_only = target;
+  names_only.lacks = {Capability::kIpLiteralHost};
+  names_only.argv = {"/bin/sh", "-c",
+                     "grep -q 'rap_host = \"localhost\"' {config} || exit 9; exec " +
+                         Fpref()[0] + " --product lsr --config {config}"};
+  JobResult localhost = RunScenario(LsrScenario("edge-a", R"(["accept"])"), names_only,
+                                    Environment());
+  EXPECT_EQ(localhost.status, JobStatus::kPass) << localhost.message << localhost.stderr_tail;
+}
+
 TEST(RunnerTest, IgnoringSigtermEndsWithSigkill) {
   JobResult r = RunScenario(ClientScenario("accept"), Misbehaving({"ignore-sigterm"}),
                             Environment());

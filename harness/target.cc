@@ -80,6 +80,20 @@ Status CheckPlaceholders(std::string_view text, bool trigger = false) {
 
 }  // namespace
 
+const char* CapabilityName(Capability capability) {
+  switch (capability) {
+    case Capability::kTls13:
+      return "tls1.3";
+    case Capability::kIpLiteralHost:
+      return "ip-literal-host";
+  }
+  return "?";
+}
+
+bool TargetDescriptor::Lacks(Capability capability) const {
+  return std::find(lacks.begin(), lacks.end(), capability) != lacks.end();
+}
+
 bool TriggerSpec::PerConnection() const {
   return std::any_of(argv.begin(), argv.end(), [](const std::string& arg) {
     return arg.find("{connection}") != std::string::npos;
@@ -211,6 +225,23 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     }
   }
   t.filters = f.StringList("filters");
+  const std::vector<std::string> lacks = f.StringList("lacks");
+  for (size_t i = 0; i < lacks.size(); ++i) {
+    bool known = false;
+    for (Capability c : {Capability::kTls13, Capability::kIpLiteralHost}) {
+      if (lacks[i] == CapabilityName(c)) {
+        known = true;
+        if (!t.Lacks(c)) {
+          t.lacks.push_back(c);
+        }
+      }
+    }
+    if (!known) {
+      f.Fail("lacks[" + std::to_string(i) + "]",
+             "unknown capability \"" + Printable(lacks[i]) + "\" (known: tls1.3, ip-literal-host)");
+      break;
+    }
+  }
   Status status = f.Finish();
   if (!status.ok()) {
     return Prefixed(file.string(), status.take_error());

@@ -47,6 +47,16 @@ struct TriggerSpec {
   bool PerConnection() const;
 };
 
+// Capability: something a product may lack without breaking any clause (PORTING.md,
+// "Capabilities"); a scenario that needs it is not applicable to that product.
+enum class Capability {
+  kTls13,          // "tls1.3": TLS 1.3 (products that predate it)
+  kIpLiteralHost,  // "ip-literal-host": an IP address as an endpoint's host
+};
+
+// CapabilityName returns "tls1.3" or "ip-literal-host".
+const char* CapabilityName(Capability capability);
+
 // Deviation: a known difference between the target and the suite, with its reason.
 struct Deviation {
   std::string scenario;  // a scenario id or glob
@@ -74,7 +84,11 @@ struct TargetDescriptor {
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<Deviation> deviations;
   std::vector<std::string> filters;        // scenario globs this target runs by default
+  std::vector<Capability> lacks;           // what the product does not have
   bool builtin = false;                    // found in harness/targets/
+
+  // Lacks is true when the descriptor says the product does not have `capability`.
+  bool Lacks(Capability capability) const;
 
   // FindDeviation returns the deviation that covers `scenario_id`, or nullptr.
   const Deviation* FindDeviation(std::string_view scenario_id) const;
