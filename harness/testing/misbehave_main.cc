@@ -31,9 +31,10 @@
 //     silent:PORT            connect and send nothing; the socket stays open
 //     listen:PORT            listen on 127.0.0.1:PORT; "Address already in use" (or any
 //                            other bind error) is printed and exits 98
-//     serve-one:MS           accept one connection on the last listen: socket within MS,
-//                            read one HTTP request, answer 200 and close; exits 99 when
-//                            nothing comes
+//     serve-one:MS           accept connections on the last listen: socket until one
+//                            brings an HTTP request (connections closed without a byte
+//                            are readiness probes), answer it 200 and close; exits 99
+//                            when no request comes within MS
 //     http-get:PORT          send one HTTP request to 127.0.0.1:PORT; exit 7 (like curl)
 //                            unless the answer is a 200 within 2 s
 //     sleep:MS               sleep
@@ -388,29 +389,43 @@ int Step(int argc, char** argv, int* i) {
     return -1;
   }
   if (is("serve-one")) {
-    pollfd p{g_listener, POLLIN, 0};
-    if (g_listener < 0 || poll(&p, 1, static_cast<int>(value)) <= 0) {
-      fprintf(stderr, "serve-one: no request within %ld ms\n", value);
-      return 99;
-    }
-    int fd = accept(g_listener, nullptr, nullptr);
-    std::size_t got = 0;
-    for (int k = 0; fd >= 0 && k < 100 && got < sizeof(buffer) - 1; ++k) {
-      ssize_t n = ReadSome(fd, buffer + got, sizeof(buffer) - 1 - got, 2000);
-      if (n <= 0) {
+    timespec begin;
+    clock_gettime(CLOCK_MONOTONIC, &begin);
+    for (int attempt = 0; attempt < 1000 && g_listener >= 0; ++attempt) {
+      timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long left = value - ((now.tv_sec - begin.tv_sec) * 1000 +
+                           (now.tv_nsec - begin.tv_nsec) / 1000000);
+      pollfd p{g_listener, POLLIN, 0};
+      if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) {
         break;
       }
-      got += static_cast<std::size_t>(n);
-      buffer[got] = '\0';
-      if (strstr(buffer, "\r\n\r\n") != nullptr) {
-        break;
+      int fd = accept(g_listener, nullptr, nullptr);
+      if (fd < 0) {
+        continue;
       }
-    }
-    if (fd >= 0) {
+      std::size_t got = 0;
+      for (int k = 0; k < 100 && got < sizeof(buffer) - 1; ++k) {
+        ssize_t n = ReadSome(fd, buffer + got, sizeof(buffer) - 1 - got, 2000);
+        if (n <= 0) {
+          break;
+        }
+        got += static_cast<std::size_t>(n);
+        buffer[got] = '\0';
+        if (strstr(buffer, "\r\n\r\n") != nullptr) {
+          break;
+        }
+      }
+      if (got == 0) {
+        close(fd);  // a probe
+        continue;
+      }
       WriteText(fd, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       close(fd);
+      return -1;
     }
-    return -1;
+    fprintf(stderr, "serve-one: no request within %ld ms\n", value);
+    return 99;
   }
   if (is("http-get")) {
     int fd = ConnectLoopback(static_cast<int>(value));
