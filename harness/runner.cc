@@ -309,7 +309,7 @@ class JobRun {
  private:
   Status Prepare();
   Status Launch();
-  bool EvidenceComplete(bool exited);
+  bool EvidenceComplete(bool exited, Clock::time_point* recheck = nullptr);
   std::vector<ConnectionEvidence> Snapshot() const;
   Result<Clock::time_point> DriveTriggers(Clock::time_point start, Clock::time_point deadline);
   Status RunTrigger(const std::string& connection, std::unique_ptr<ChildProcess>* process);
@@ -581,7 +581,10 @@ std::vector<ConnectionEvidence> JobRun::Snapshot() const {
   return out;
 }
 
-bool JobRun::EvidenceComplete(bool exited) {
+// EvidenceComplete is true when waiting longer cannot change the verdict. A server that
+// rejected where an accept is wanted gets the target's retry window after its last
+// connection ended; `recheck` (may be null) is moved to when that window closes.
+bool JobRun::EvidenceComplete(bool exited, Clock::time_point* recheck) {
   std::vector<ConnectionEvidence> evidence = Snapshot();
   if (exited) {
     return std::none_of(evidence.begin(), evidence.end(), HasOpenConnection);
@@ -595,9 +598,23 @@ bool JobRun::EvidenceComplete(bool exited) {
       continue;
     }
     any_judged = true;
-    if (!IsConcluded(e, scenario_.expect.at(e.connection))) {
-      return false;
+    if (IsConcluded(e, scenario_.expect.at(e.connection))) {
+      continue;
     }
+    if (IsConcluded(e, {})) {  // concluded but for a retry
+      Clock::time_point last_end{};
+      for (const ServerObservation& o : e.observations) {
+        last_end = std::max(last_end, o.ended_at);
+      }
+      const Clock::time_point until = last_end + target_.retry;
+      if (Clock::now() >= until) {
+        continue;
+      }
+      if (recheck != nullptr) {
+        *recheck = std::min(*recheck, until);
+      }
+    }
+    return false;
   }
   return any_judged;
 }
@@ -626,7 +643,7 @@ Status JobRun::Run() {
       }
       wake = *next;
     }
-    if (EvidenceComplete(exited) || Clock::now() >= deadline) {
+    if (EvidenceComplete(exited, &wake) || Clock::now() >= deadline) {
       break;
     }
     std::unique_lock<std::mutex> lock(signal_->mutex);

@@ -102,7 +102,8 @@ TargetDescriptor LsrSteps(const std::vector<std::string>& steps, int observe_ms 
       {"description", "an LSR that misbehaves, then runs the reference"},
       {"product", "lsr"},
       {"argv", argv},
-      {"timeouts_ms", {{"startup", 3000}, {"observe", observe_ms}, {"grace", 500}}}};
+      {"timeouts_ms",
+       {{"startup", 3000}, {"observe", observe_ms}, {"grace", 500}, {"retry", 3000}}}};
   Result<TargetDescriptor> t = ParseTargetDescriptor(d.dump(), "steps.json");
   EXPECT_TRUE(t.ok()) << t.error().message;
   return t.ok() ? *t : TargetDescriptor{};
@@ -237,6 +238,20 @@ TEST(RunnerTest, EveryConnectionIsJudged) {
     EXPECT_EQ(r.status, c.status) << r.message << "\n" << r.stderr_tail;
     EXPECT_EQ(r.verdict.headline, c.headline) << r.message;
   }
+}
+
+// After a rejection where an accept is wanted, the runner waits the retry window for a new
+// connection, not the whole observe window.
+TEST(RunnerTest, ARejectionWaitsOnlyTheRetryWindow) {
+  TargetDescriptor target = LsrSteps({"hello:{port:edge}", "hold"}, 5000);
+  target.retry = milliseconds(300);
+  auto start = std::chrono::steady_clock::now();
+  JobResult r = RunScenario(LsrScenario("edge-a", R"(["accept"])"), target, Environment());
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, JobStatus::kFail) << r.message;
+  EXPECT_EQ(r.verdict.headline, Outcome::kReject) << r.message;
+  EXPECT_GE(took, milliseconds(300));
+  EXPECT_LT(took, milliseconds(4000)) << "waited for the observe window";
 }
 
 // A client that connects and sends nothing is judged when the window closes, however long

@@ -169,6 +169,7 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     t.observe_timeout = std::chrono::milliseconds(tf.Integer("observe", 5000, 50, 600000));
     t.grace = std::chrono::milliseconds(tf.Integer("grace", 500, 0, 60000));
     t.settle = std::chrono::milliseconds(tf.Integer("settle", 200, 0, 60000));
+    t.retry = std::chrono::milliseconds(tf.Integer("retry", 250, 0, 600000));
     Status status = tf.Finish();
     if (!status.ok()) {
       f.Absorb(status.error());

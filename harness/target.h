@@ -79,6 +79,8 @@ struct TargetDescriptor {
   std::chrono::milliseconds observe_timeout{5000};  // connections are judged within this
   std::chrono::milliseconds grace{500};             // SIGTERM to SIGKILL
   std::chrono::milliseconds settle{200};  // keeps_running scenarios: how long it must live on
+  // After a rejection where an accept is wanted: how long to wait for a retry.
+  std::chrono::milliseconds retry{250};
   std::string log_file;                    // a path with placeholders; empty: no log
   std::optional<TriggerSpec> trigger;
   std::vector<std::pair<std::string, std::string>> env;
