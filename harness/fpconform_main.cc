@@ -142,7 +142,8 @@ class ProgressPrinter {
     ++done_;
     if (r.status == JobStatus::kPass) {
       ++passed_;
-    } else if (r.status != JobStatus::kKnownDeviation) {
+    } else if (r.status != JobStatus::kKnownDeviation &&
+               r.status != JobStatus::kNotApplicable) {
       ++failed_;
     }
     if (tty_) {

@@ -42,15 +42,92 @@ bool ExitedByItself(const ProcessStatus& status) {
   return status.kind == ExitKind::kExited && !status.killed_by_harness;
 }
 
-}  // namespace
+// ConnectionKind: what one TCP connection to a server amounts to.
+enum class ConnectionKind {
+  kAccepted,  // application data after a completed handshake (any data, plain HTTP)
+  kRejected,  // a ClientHello, then an abort or a close without application data
+  kNotTls,    // bytes that are not a ClientHello
+  kProbe,     // closed before any ClientHello (or any byte, plain HTTP): neutral
+  kPending,   // still open: a handshake, a request or a probe in progress
+  kStalled,   // a ClientHello, then no progress until the idle timeout or the stop
+};
 
-bool IsConcluded(const ConnectionEvidence& evidence) {
+ConnectionKind Kind(const ServerObservation& o, bool plain_http) {
+  if (SentData(o, plain_http)) {
+    return ConnectionKind::kAccepted;
+  }
+  if (o.end == ConnectionEnd::kOpen) {
+    return ConnectionKind::kPending;
+  }
+  if (plain_http || !o.client_hello_seen) {
+    if (!plain_http && o.end == ConnectionEnd::kProtocolError) {
+      return ConnectionKind::kNotTls;
+    }
+    if (o.end == ConnectionEnd::kIdleTimeout || o.end == ConnectionEnd::kServerStopped) {
+      return ConnectionKind::kStalled;
+    }
+    return ConnectionKind::kProbe;
+  }
+  if (o.end == ConnectionEnd::kIdleTimeout || o.end == ConnectionEnd::kServerStopped) {
+    return ConnectionKind::kStalled;
+  }
+  return ConnectionKind::kRejected;
+}
+
+// ConnectionTally: the connections of one server by kind (the first of each kind).
+struct ConnectionTally {
+  const ServerObservation* accepted = nullptr;
+  const ServerObservation* rejected = nullptr;
+  const ServerObservation* not_tls = nullptr;
+  const ServerObservation* open_pending = nullptr;  // pending or stalled, the last one
+  size_t open = 0;    // still open
+  size_t probes = 0;  // closed before a ClientHello
+};
+
+ConnectionTally Tally(const ConnectionEvidence& evidence) {
+  ConnectionTally t;
   for (const ServerObservation& o : evidence.observations) {
-    if (SentData(o, evidence.plain_http) || o.end != ConnectionEnd::kOpen) {
-      return true;
+    switch (Kind(o, evidence.plain_http)) {
+      case ConnectionKind::kAccepted:
+        t.accepted = t.accepted != nullptr ? t.accepted : &o;
+        break;
+      case ConnectionKind::kRejected:
+        t.rejected = t.rejected != nullptr ? t.rejected : &o;
+        break;
+      case ConnectionKind::kNotTls:
+        t.not_tls = t.not_tls != nullptr ? t.not_tls : &o;
+        break;
+      case ConnectionKind::kProbe:
+        ++t.probes;
+        break;
+      case ConnectionKind::kPending:
+        ++t.open;
+        t.open_pending = &o;
+        break;
+      case ConnectionKind::kStalled:
+        t.open_pending = &o;
+        break;
     }
   }
-  return false;
+  return t;
+}
+
+}  // namespace
+
+bool IsConcluded(const ConnectionEvidence& evidence, const std::vector<Outcome>& expected) {
+  ConnectionTally tally = Tally(evidence);
+  if (tally.accepted != nullptr) {
+    return true;
+  }
+  if (tally.open > 0 || (tally.rejected == nullptr && tally.not_tls == nullptr)) {
+    return false;  // a handshake or a probe still running, or nothing but probes yet
+  }
+  // A rejection or a non-TLS connection, nothing open: final unless the scenario wants an
+  // accept there and no rejection, in which case a retry may still turn it into one.
+  const bool waits_for_retry =
+      !expected.empty() && Allowed(expected, Outcome::kAccept) &&
+      !Allowed(expected, Outcome::kReject) && !Allowed(expected, Outcome::kNotTls);
+  return !waits_for_retry;
 }
 
 bool HasOpenConnection(const ConnectionEvidence& evidence) {
@@ -65,40 +142,59 @@ bool IsCrash(const ProcessEvidence& process) {
 
 Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvidence& process,
                            std::string* description) {
-  const std::vector<ServerObservation>& obs = evidence.observations;
-  for (const ServerObservation& o : obs) {
-    if (SentData(o, evidence.plain_http)) {
-      *description = Describe(o);
-      return Outcome::kAccept;
+  const ConnectionTally tally = Tally(evidence);
+  const size_t count = evidence.observations.size();
+  auto with_count = [&](const ServerObservation& o) {
+    std::string text = Describe(o);
+    if (count > 1) {
+      text += " (" + std::to_string(count) + " connections";
+      if (tally.probes > 0) {
+        text += ", " + std::to_string(tally.probes) + " closed before a ClientHello";
+      }
+      text += ")";
     }
+    return text;
+  };
+  // An accept on any connection decides: where a reject is expected it is a security
+  // failure whatever came before; where an accept is expected, rejected attempts before it
+  // are retries.
+  if (tally.accepted != nullptr) {
+    *description = with_count(*tally.accepted);
+    return Outcome::kAccept;
   }
-  if (!obs.empty()) {
-    const ServerObservation* open = nullptr;
-    for (const ServerObservation& o : obs) {
-      if (o.end == ConnectionEnd::kOpen) {
-        open = &o;
-      }
-    }
-    if (open == nullptr) {
-      *description = Describe(obs.back());
-      if (obs.size() > 1) {
-        *description += " (" + std::to_string(obs.size()) + " connections)";
-      }
-      return Outcome::kReject;
-    }
-    *description = Describe(*open) + "; still open when the window closed";
+  if (tally.rejected != nullptr) {
+    *description = with_count(*tally.rejected);
+    return Outcome::kReject;
+  }
+  if (tally.not_tls != nullptr) {
+    *description = "bytes that are not a TLS ClientHello: " + with_count(*tally.not_tls);
+    return Outcome::kNotTls;
+  }
+  if (tally.open_pending != nullptr) {
+    *description = with_count(*tally.open_pending) + "; still open when the window closed";
     return Outcome::kTimeout;
   }
+  // No connection, or only connections closed before a ClientHello (reachability probes):
+  // the process decides.
+  std::string probes;
+  if (tally.probes > 0) {
+    probes = std::to_string(tally.probes) +
+             (tally.probes == 1 ? " connection" : " connections") +
+             " closed before any ClientHello (a probe is not a handshake); ";
+  } else {
+    probes = "no connection; ";
+  }
   if (IsCrash(process)) {
-    *description = "no connection; " + Describe(process.status) +
+    *description = probes + Describe(process.status) +
                    (process.sanitizer_report ? " with a sanitizer report" : "");
     return Outcome::kCrash;
   }
   if (ExitedByItself(process.status)) {
-    *description = "no connection; " + Describe(process.status);
+    *description = probes + Describe(process.status);
     return Outcome::kExit;
   }
-  *description = "never dialled within the window; process " + Describe(process.status);
+  *description = probes + "never dialled within the window; process " +
+                 Describe(process.status);
   return Outcome::kNeverDialled;
 }
 

@@ -98,14 +98,23 @@ const char* GradeName(Grade grade);
 // CheckKindName returns a stable name for reports: "connection", "nothing-reached", ...
 const char* CheckKindName(CheckKind kind);
 
-// IsConcluded is true when `evidence` is enough to classify the connection without
-// waiting: application data arrived, or a connection ended without it.
-bool IsConcluded(const ConnectionEvidence& evidence);
+// IsConcluded is true when `evidence` is enough to classify the server's connections
+// without waiting for another one: application data arrived on one of them; or a
+// rejection (a ClientHello, then an abort or a close) or bytes that are not TLS were seen
+// and nothing is open, unless `expected` wants an accept and neither of those (a retry may
+// still come). Connections closed before any ClientHello (probes) never conclude.
+// `expected` empty: any rejection concludes.
+bool IsConcluded(const ConnectionEvidence& evidence, const std::vector<Outcome>& expected);
 
 // HasOpenConnection is true when some connection of `evidence` has not ended.
 bool HasOpenConnection(const ConnectionEvidence& evidence);
 
-// ClassifyConnection returns the outcome of one connection and one line of evidence.
+// ClassifyConnection returns the outcome of one server's connections (PORTING.md, "How
+// connections are judged") and one line of evidence: accept when any connection sent
+// application data; else reject when a ClientHello was followed by an abort or a close;
+// else not-tls for bytes that are not a ClientHello; else timeout for a connection still
+// open (or stalled) at the end; else, with no connection or only probes closed before a
+// ClientHello, the process decides: crash, exit, or never-dialled.
 Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvidence& process,
                            std::string* description);
 

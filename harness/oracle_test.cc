@@ -46,6 +46,35 @@ ServerObservation StillOpen() {
   return o;
 }
 
+// Probe: a TCP connection closed before any ClientHello (a reachability check).
+ServerObservation Probe(ConnectionEnd end = ConnectionEnd::kClientClosed) {
+  ServerObservation o;
+  o.end = end;
+  return o;
+}
+
+// Garbage: bytes that OpenSSL could not read as a ClientHello.
+ServerObservation Garbage() {
+  ServerObservation o;
+  o.end = ConnectionEnd::kProtocolError;
+  o.detail = "wrong version number";
+  return o;
+}
+
+// Silent: connected, no ClientHello.
+ServerObservation Silent(ConnectionEnd end = ConnectionEnd::kOpen) {
+  ServerObservation o;
+  o.end = end;
+  return o;
+}
+
+// HandshakeOpen: a ClientHello, then nothing more yet.
+ServerObservation HandshakeOpen() {
+  ServerObservation o;
+  o.client_hello_seen = true;
+  return o;
+}
+
 ProcessEvidence Running() { return ProcessEvidence{}; }
 
 ProcessEvidence Exited(int code, std::string output = "") {
@@ -88,8 +117,36 @@ TEST(OracleTest, ClassifiesConnections) {
       {"no connection, exited zero", {}, false, Exited(0), Outcome::kExit},
       {"no connection, killed by SIGSEGV", {}, false, Signaled(SIGSEGV), Outcome::kCrash},
       {"no connection, sanitizer report", {}, false, sanitizer, Outcome::kCrash},
-      {"no connection, still running", {}, false, Running(), Outcome::kTimeout},
+      {"no connection, still running", {}, false, Running(), Outcome::kNeverDialled},
       {"plain http data", {plain}, true, Running(), Outcome::kAccept},
+      {"plain http closed without a byte is a probe", {Probe()}, true, Running(),
+       Outcome::kNeverDialled},
+      {"probe, then an accepted handshake", {Probe(), Accepted()}, false, Running(),
+       Outcome::kAccept},
+      {"probe, then a rejected handshake", {Probe(), Alerted()}, false, Running(),
+       Outcome::kReject},
+      {"reset probe, then a rejected handshake", {Probe(ConnectionEnd::kReset), Alerted()},
+       false, Running(), Outcome::kReject},
+      {"probe, then a handshake still open", {Probe(), HandshakeOpen()}, false, Running(),
+       Outcome::kTimeout},
+      {"only probes while running", {Probe(), Probe()}, false, Running(),
+       Outcome::kNeverDialled},
+      {"only probes, then an exit", {Probe()}, false, Exited(1), Outcome::kExit},
+      {"only probes, then a crash", {Probe()}, false, Signaled(SIGSEGV), Outcome::kCrash},
+      {"garbage is not a rejection", {Garbage()}, false, Running(), Outcome::kNotTls},
+      {"garbage, then a rejected handshake", {Garbage(), Alerted()}, false, Running(),
+       Outcome::kReject},
+      {"garbage, then an accepted handshake", {Garbage(), Accepted()}, false, Running(),
+       Outcome::kAccept},
+      {"silent until the window closed", {Silent()}, false, Running(), Outcome::kTimeout},
+      {"silent until the idle timeout", {Silent(ConnectionEnd::kIdleTimeout)}, false,
+       Running(), Outcome::kTimeout},
+      {"accepted, then rejected retries", {Accepted(), Alerted(), Alerted()}, false,
+       Running(), Outcome::kAccept},
+      {"rejected twice, then accepted", {Alerted(), Alerted(), Accepted()}, false, Running(),
+       Outcome::kAccept},
+      {"reconnect after an accept", {Accepted(), Accepted()}, false, Running(),
+       Outcome::kAccept},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -97,6 +154,39 @@ TEST(OracleTest, ClassifiesConnections) {
     std::string description;
     EXPECT_EQ(ClassifyConnection(e, c.process, &description), c.want) << description;
     EXPECT_FALSE(description.empty());
+  }
+}
+
+TEST(OracleTest, ConcludesOnlyOnAHandshake) {
+  const std::vector<Outcome> accept = {Outcome::kAccept};
+  const std::vector<Outcome> reject = {Outcome::kReject};
+  const std::vector<Outcome> either = {Outcome::kAccept, Outcome::kReject};
+  struct Case {
+    const char* name;
+    std::vector<ServerObservation> observations;
+    std::vector<Outcome> expected;
+    bool want;
+  };
+  const Case cases[] = {
+      {"nothing yet", {}, reject, false},
+      {"a probe does not conclude", {Probe()}, reject, false},
+      {"a probe does not conclude where accept is expected", {Probe()}, accept, false},
+      {"silent connection open", {Silent()}, reject, false},
+      {"handshake open", {HandshakeOpen()}, reject, false},
+      {"accepted", {Accepted()}, reject, true},
+      {"accepted after a rejection", {Alerted(), Accepted()}, accept, true},
+      {"rejected where reject is expected", {Alerted()}, reject, true},
+      {"rejected where either is allowed", {Alerted()}, either, true},
+      {"rejected with any expectation", {Alerted()}, {}, true},
+      {"rejected where accept is expected waits for a retry", {Alerted()}, accept, false},
+      {"rejected, retry in progress", {Alerted(), HandshakeOpen()}, reject, false},
+      {"garbage where reject is expected", {Garbage()}, reject, true},
+      {"probe, then rejected", {Probe(), Alerted()}, reject, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ConnectionEvidence e{"edge", false, c.observations};
+    EXPECT_EQ(IsConcluded(e, c.expected), c.want);
   }
 }
 

@@ -274,7 +274,7 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
     return it == context.ports.end() ? 0 : it->second;
   };
   config["ws_servers"] = ordered_json::array(
-      {ordered_json{{"host", "127.0.0.1"}, {"port", port("platform")}}});
+      {ordered_json{{"host", context.host}, {"port", port("platform")}}});
   if (!config.contains("ws_connection") || !config["ws_connection"].is_object()) {
     config["ws_connection"] = ordered_json::object();
   }
@@ -334,7 +334,7 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
     const ServerSpec* owner = server.same_as.empty() ? &server : s.Server(server.same_as);
     const bool plain_http = owner != nullptr && owner->plain_http;
     auto_bind.push_back(ordered_json{{"name", "fpconform-" + server.connection},
-                                     {"host", "127.0.0.1"},
+                                     {"host", context.host},
                                      {"port", port(server.connection)},
                                      {"protocol", plain_http ? "http" : "https"},
                                      {"path", "/fpconform/" + server.connection}});
@@ -380,7 +380,7 @@ Result<std::string> RenderLsrConfig(const RenderContext& context,
          LuaQuote(ListenerFile(context.fixtures_dir, ".chain.pem").string()) + "\n";
   out += "scripts.script_resource_private_key = " +
          LuaQuote(ListenerFile(context.fixtures_dir, ".key.pem").string()) + "\n";
-  out += "scripts.rap_host = \"127.0.0.1\"\n";
+    out += "scripts.rap_host = " + LuaQuote(context.host) + "\n";
   out += "scripts.rap_port = " + port("edge") + "\n";
   out += "scripts.rap_ssl = " + LuaBool(edge == nullptr || !edge->plain_http) + "\n";
   if (s.settings.validate) {

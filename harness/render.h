@@ -23,6 +23,8 @@ struct RenderContext {
   std::filesystem::path fixtures_dir;      // where the PKI was written (bundles, chains)
   std::map<std::string, uint16_t> ports;   // connection -> port ("platform", "edge", ...,
                                            // and "http_server" for the product's own port)
+  // The host of every endpoint: "localhost" for a product that lacks IP-literal hosts.
+  std::string host = "127.0.0.1";
 };
 
 // kListenerCertificate names the PKI certificate of the product's own TLS listener (EMS

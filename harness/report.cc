@@ -26,6 +26,8 @@ std::string StatusWord(JobStatus status) {
       return "FIXED";
     case JobStatus::kError:
       return "ERROR";
+    case JobStatus::kNotApplicable:
+      return "N/A";
   }
   return "?";
 }
@@ -244,7 +246,7 @@ LevelCount* CountAt(LevelTotals* totals, Grade grade) {
 }
 
 void CountLevelsOf(const JobResult& r, LevelTotals* totals) {
-  if (r.status == JobStatus::kKnownDeviation) {
+  if (r.status == JobStatus::kKnownDeviation || r.status == JobStatus::kNotApplicable) {
     return;
   }
   if (r.status == JobStatus::kError || r.status == JobStatus::kDeviationFixed ||
@@ -384,6 +386,7 @@ bool FailsAtOrAbove(const JobResult& r, Level gate) {
   switch (r.status) {
     case JobStatus::kPass:
     case JobStatus::kKnownDeviation:
+    case JobStatus::kNotApplicable:
       return false;
     case JobStatus::kError:
       return true;
@@ -520,6 +523,9 @@ Totals CountResults(const std::vector<JobResult>& results) {
       case JobStatus::kDeviationFixed:
         ++t.failed;
         break;
+      case JobStatus::kNotApplicable:
+        ++t.not_applicable;
+        break;
     }
   }
   return t;
@@ -530,6 +536,9 @@ std::string SummaryLine(const Totals& totals) {
                      std::to_string(totals.failed) + " failed";
   if (totals.known_deviations > 0) {
     line += ", " + std::to_string(totals.known_deviations) + " skipped";
+  }
+  if (totals.not_applicable > 0) {
+    line += ", " + std::to_string(totals.not_applicable) + " not applicable";
   }
   return line;
 }
@@ -543,7 +552,7 @@ std::string ResultLine(const JobResult& r) {
   if (r.status == JobStatus::kKnownDeviation) {
     line += " -- known deviation: " + r.deviation;
   }
-  if (r.status != JobStatus::kPass) {
+  if (r.status != JobStatus::kPass && r.status != JobStatus::kNotApplicable) {
     line += " -- rerun: " + r.rerun;
   }
   return line;
@@ -557,7 +566,8 @@ std::string JsonReport(const ReportInputs& in) {
   doc["totals"] = {{"passed", totals.passed},
                    {"failed", totals.failed},
                    {"known_deviations", totals.known_deviations},
-                   {"errors", totals.errors}};
+                   {"errors", totals.errors},
+                   {"not_applicable", totals.not_applicable}};
   doc["levels"] = LevelTotalsJson(CountLevels(*in.results));
   ordered_json targets = ordered_json::array();
   for (const TargetDescriptor& t : *in.targets) {
@@ -614,7 +624,9 @@ std::string JsonReport(const ReportInputs& in) {
       if (t.is_null()) {
         t = {{"passed", 0}, {"failed", 0}, {"known_deviations", 0}, {"failing", ordered_json::array()}};
       }
-      if (r->status == JobStatus::kPass) {
+      if (r->status == JobStatus::kNotApplicable) {
+        t["not_applicable"] = t.value("not_applicable", 0) + 1;
+      } else if (r->status == JobStatus::kPass) {
         t["passed"] = t["passed"].get<int>() + 1;
       } else if (r->status == JobStatus::kKnownDeviation) {
         t["known_deviations"] = t["known_deviations"].get<int>() + 1;
@@ -651,7 +663,8 @@ std::string JunitReport(const ReportInputs& in) {
     for (const JobResult* r : results) {
       failures += r->status == JobStatus::kFail || r->status == JobStatus::kDeviationFixed;
       errors += r->status == JobStatus::kError;
-      skipped += r->status == JobStatus::kKnownDeviation;
+      skipped += r->status == JobStatus::kKnownDeviation ||
+                 r->status == JobStatus::kNotApplicable;
       time += r->duration;
     }
     out += "  <testsuite name=\"" + XmlEscape(t.name) + "\" tests=\"" +
@@ -698,6 +711,8 @@ std::string JunitReport(const ReportInputs& in) {
       if (r->status == JobStatus::kKnownDeviation) {
         out += "      <skipped message=\"" + XmlEscape("known deviation: " + r->deviation) +
                "\"/>\n";
+      } else if (r->status == JobStatus::kNotApplicable) {
+        out += "      <skipped message=\"" + XmlEscape(r->message) + "\"/>\n";
       } else {
         std::string tag = r->status == JobStatus::kError ? "error" : "failure";
         out += "      <" + tag + " message=\"" + XmlEscape(r->message) + "\">" +
@@ -723,9 +738,14 @@ std::string MarkdownReport(const ReportInputs& in) {
     }
     bool any_fail = false;
     bool any_deviation = false;
+    bool all_not_applicable = true;
     for (const JobResult* r : it->second) {
       any_fail |= IsFailure(r->status);
       any_deviation |= r->status == JobStatus::kKnownDeviation;
+      all_not_applicable &= r->status == JobStatus::kNotApplicable;
+    }
+    if (all_not_applicable) {
+      return "not applicable";
     }
     return any_fail ? "**FAIL**" : (any_deviation ? "deviation" : "pass");
   };
@@ -796,6 +816,18 @@ std::string MarkdownReport(const ReportInputs& in) {
     out += "\n## Failures\n\n";
     for (const JobResult* r : failures) {
       out += "- `" + r->scenario->id + "` [" + r->target->name + "]: " + ValidUtf8(r->message) + "\n";
+    }
+  }
+  std::vector<const JobResult*> not_applicable;
+  for (const JobResult& r : *in.results) {
+    if (r.status == JobStatus::kNotApplicable && r.repeat == 0) {
+      not_applicable.push_back(&r);
+    }
+  }
+  if (!not_applicable.empty()) {
+    out += "\n## Not applicable\n\n";
+    for (const JobResult* r : not_applicable) {
+      out += "- `" + r->scenario->id + "` [" + r->target->name + "]: " + ValidUtf8(r->deviation) + "\n";
     }
   }
   return out;

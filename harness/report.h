@@ -17,12 +17,14 @@ struct Totals {
   int failed = 0;            // kFail, kDeviationFixed and kError
   int known_deviations = 0;
   int errors = 0;            // included in failed
+  int not_applicable = 0;    // kNotApplicable: not run, neither passed nor failed
 };
 
 Totals CountResults(const std::vector<JobResult>& results);
 
 // SummaryLine returns "N passed, N failed", then ", N skipped" when some results are known
-// deviations of their target.
+// deviations of their target and ", N not applicable" when some scenarios need what their
+// target lacks.
 std::string SummaryLine(const Totals& totals);
 
 // ResultLine returns the one line a result gets on the console, e.g.

@@ -322,5 +322,44 @@ TEST_F(LevelsAndProfileTest, FileReportsCarryLevelsAndProfile) {
       << md;
 }
 
+// A scenario that needs what the target lacks: counted, shown with its reason in every
+// format, skipped in JUnit, never a failure.
+TEST_F(ReportTest, NotApplicableIsShownInEveryFormat) {
+  Scenario tls13 = scenarios_[0];
+  tls13.id = "tls/only-13";
+  scenarios_.push_back(tls13);
+  JobResult r;
+  r.scenario = &scenarios_.back();
+  r.target = &targets_[0];
+  r.status = JobStatus::kNotApplicable;
+  r.deviation = "the product lacks TLS 1.3 (descriptor: lacks tls1.3)";
+  r.message = "not applicable: " + r.deviation;
+  r.rerun = "fpconform run --filter tls/only-13";
+  results_ = {results_[0], r};
+  results_[0].scenario = &scenarios_[0];
+  Totals totals = CountResults(results_);
+  EXPECT_EQ(totals.failed, 0);
+  EXPECT_EQ(totals.not_applicable, 1);
+  EXPECT_EQ(SummaryLine(totals), "1 passed, 0 failed, 1 not applicable");
+  EXPECT_EQ(ResultLine(r), "N/A tls/only-13 [vendor-ems]: not applicable: the product lacks "
+                           "TLS 1.3 (descriptor: lacks tls1.3)");
+  nlohmann::json doc = nlohmann::json::parse(JsonReport(Inputs()));
+  EXPECT_EQ(doc["totals"]["not_applicable"], 1);
+  EXPECT_EQ(doc["totals"]["failed"], 0);
+  EXPECT_EQ(doc["results"][1]["status"], "not-applicable");
+  EXPECT_EQ(doc["results"][1]["deviation"], r.deviation);
+  std::string xml = JunitReport(Inputs());
+  EXPECT_NE(xml.find("failures=\"0\" errors=\"0\" skipped=\"1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<skipped message=\"not applicable: the product lacks TLS 1.3"),
+            std::string::npos)
+      << xml;
+  std::string md = MarkdownReport(Inputs());
+  EXPECT_NE(md.find("1 passed, 0 failed, 1 not applicable."), std::string::npos) << md;
+  EXPECT_NE(md.find("| C4 | `tls/only-13` | normative | not applicable |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("## Not applicable"), std::string::npos) << md;
+  EXPECT_EQ(md.find("## Failures"), std::string::npos) << md;
+}
+
 }  // namespace
 }  // namespace fpconform::harness

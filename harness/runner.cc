@@ -14,6 +14,7 @@
 #include <mutex>
 #include <thread>
 
+#include "harness/ports.h"
 #include "harness/render.h"
 #include "harness/tls_server.h"
 
@@ -71,26 +72,6 @@ struct JobSignal {
     cv.notify_all();
   }
 };
-
-// FreeLoopbackPort returns a port that was free on 127.0.0.1 a moment ago, for the
-// target's own listening sockets (EMS http_server, LSR script resource).
-uint16_t FreeLoopbackPort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return 0;
-  }
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // ReadTail returns the last `max` bytes of `path` (reading no more than that), or "" when
 // it cannot be read.
@@ -335,6 +316,8 @@ const char* JobStatusName(JobStatus status) {
       return "deviation-fixed";
     case JobStatus::kError:
       return "error";
+    case JobStatus::kNotApplicable:
+      return "not-applicable";
   }
   return "?";
 }
@@ -350,8 +333,10 @@ class JobRun {
       : scenario_(scenario), target_(target), env_(environment), result_(result) {}
 
   ~JobRun() {
-    if (trigger_) {
-      trigger_->Terminate(std::chrono::milliseconds(0));
+    for (TriggerRun& trigger : triggers_) {
+      if (trigger.process) {
+        trigger.process->Terminate(std::chrono::milliseconds(0));
+      }
     }
     if (child_) {
       child_->Terminate(target_.grace);
@@ -368,13 +353,24 @@ class JobRun {
  private:
   Status Prepare();
   Status Launch();
-  bool EvidenceComplete(bool exited);
+  bool EvidenceComplete(bool exited, Clock::time_point* recheck = nullptr);
   // AnyRejected is true when a judged server saw a handshake end without application data.
   bool AnyRejected() const;
   // LateAcceptSeen is true when a judged server saw application data after a rejection.
   bool LateAcceptSeen() const;
   std::vector<ConnectionEvidence> Snapshot() const;
-  Status RunTrigger();
+  Result<Clock::time_point> DriveTriggers(Clock::time_point start, Clock::time_point deadline);
+  Status RunTrigger(const std::string& connection, std::unique_ptr<ChildProcess>* process);
+  bool ListenerAccepts() const;
+
+  // TriggerRun: one trigger command (one per edge connection with {connection}).
+  struct TriggerRun {
+    std::string connection;
+    std::unique_ptr<ChildProcess> process;
+    int runs = 0;
+    Clock::time_point next_at{};
+    bool done = false;
+  };
 
   const Scenario& scenario_;
   const TargetDescriptor& target_;
@@ -384,9 +380,11 @@ class JobRun {
   std::optional<TempDir> workdir_;
   std::vector<ServerPlan> servers_;
   std::map<std::string, std::string> placeholders_;
+  PortLease own_port_;  // released after the destructor has stopped the process
   std::unique_ptr<ChildProcess> child_;
-  std::unique_ptr<ChildProcess> trigger_;
-  bool trigger_done_ = false;
+  std::vector<TriggerRun> triggers_;
+  bool triggers_planned_ = false;
+  bool listener_ready_ = false;
 };
 
 Status JobRun::Prepare() {
@@ -403,11 +401,17 @@ Status JobRun::Prepare() {
   render.scenario = &scenario_;
   render.pki = &env_.pki();
   render.fixtures_dir = env_.fixtures_dir();
+  if (target_.Lacks(Capability::kIpLiteralHost)) {
+    render.host = "localhost";  // every certificate of the suite names both
+  }
   for (const ServerSpec& spec : ServersFor(scenario_, target_.product)) {
     Result<TlsServerConfig> config = ServerConfig(spec, env_.pki());
     if (!config.ok()) {
       return Prefixed("servers." + spec.connection, config.take_error());
     }
+    // A silent client is given the whole window: the server never ends a connection for
+    // lack of progress before the job's deadline (PORTING.md, "How connections are judged").
+    config->idle_timeout = std::max(target_.observe_timeout, target_.startup_timeout);
     Result<std::unique_ptr<TlsTestServer>> server =
         TlsTestServer::Start(*config, [signal] { signal->Notify(); });
     if (!server.ok()) {
@@ -427,7 +431,17 @@ Status JobRun::Prepare() {
     }
   }
   if (target_.product != Product::kClient) {
-    uint16_t own_port = FreeLoopbackPort();
+    // Reserved for the whole job, from a range no harness server and no other job uses.
+    Result<PortAllocator*> allocator = PortAllocator::Default();
+    if (!allocator.ok()) {
+      return allocator.take_error();
+    }
+    Result<PortLease> lease = (*allocator)->Acquire();
+    if (!lease.ok()) {
+      return lease.take_error();
+    }
+    own_port_ = std::move(*lease);
+    uint16_t own_port = own_port_.port();
     render.ports["http_server"] = own_port;
     placeholders_["port:http_server"] = std::to_string(own_port);
   }
@@ -440,7 +454,7 @@ Status JobRun::Prepare() {
   placeholders_["workdir"] = workdir.string();
   placeholders_["build"] = env_.paths().build_dir.string();
   placeholders_["data"] = env_.paths().data_dir.string();
-  placeholders_["host"] = "127.0.0.1";
+  placeholders_["host"] = render.host;
   placeholders_["config"] =
       target_.config_file.empty() ? "" : (workdir / target_.config_file).string();
   placeholders_["log"] = "";
@@ -516,23 +530,114 @@ Status JobRun::Launch() {
   return Status::Ok();
 }
 
-Status JobRun::RunTrigger() {
-  trigger_done_ = true;
+Status JobRun::RunTrigger(const std::string& connection,
+                          std::unique_ptr<ChildProcess>* process) {
   ProcessSpec spec;
   spec.workdir = workdir_->path();
+  std::map<std::string, std::string> values = placeholders_;
+  values["connection"] = connection;
   for (const std::string& arg : target_.trigger->argv) {
-    Result<std::string> expanded = ExpandPlaceholders(arg, placeholders_);
+    Result<std::string> expanded = ExpandPlaceholders(arg, values);
     if (!expanded.ok()) {
       return Prefixed(target_.file + ": trigger.argv", expanded.take_error());
     }
     spec.argv.push_back(std::move(*expanded));
   }
-  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec, {});
+  std::shared_ptr<JobSignal> signal = signal_;
+  Result<std::unique_ptr<ChildProcess>> child =
+      ChildProcess::Start(spec, [signal] { signal->Notify(); });
   if (!child.ok()) {
     return Prefixed(target_.file + ": trigger", child.take_error());
   }
-  trigger_ = std::move(*child);
+  *process = std::move(*child);
   return Status::Ok();
+}
+
+bool JobRun::ListenerAccepts() const {
+  UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid() || own_port_.port() == 0) {
+    return false;
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(own_port_.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+}
+
+// DriveTriggers starts, checks and repeats the trigger runs (PORTING.md, "Triggers") and
+// returns when it next needs to look again without an event (`deadline`: only on events).
+Result<Clock::time_point> JobRun::DriveTriggers(Clock::time_point start,
+                                                Clock::time_point deadline) {
+  constexpr auto kListenerPoll = std::chrono::milliseconds(20);
+  constexpr auto kRetryDelay = std::chrono::milliseconds(100);
+  constexpr int kMaxRuns = 1000;
+  const TriggerSpec& trigger = *target_.trigger;
+  const Clock::time_point now = Clock::now();
+  if (!triggers_planned_) {
+    if (trigger.when == TriggerSpec::When::kAfterPlatform) {
+      bool platform_ready = false;
+      for (const ServerPlan& plan : servers_) {
+        if (plan.spec.connection == "platform") {
+          ConnectionEvidence e{plan.spec.connection, false, plan.server->Observations()};
+          platform_ready |= IsConcluded(e, {});
+        }
+      }
+      if (!platform_ready) {
+        return deadline;
+      }
+    }
+    // The product's listener is polled until it accepts or the startup window is over;
+    // then the trigger runs whatever the listener did.
+    if (trigger.ready == TriggerSpec::Ready::kListener && !listener_ready_) {
+      listener_ready_ = ListenerAccepts() || now >= start + target_.startup_timeout;
+      if (!listener_ready_) {
+        return std::min(deadline, now + kListenerPoll);
+      }
+    }
+    triggers_planned_ = true;
+    for (const ServerPlan& plan : servers_) {
+      if (plan.spec.connection != "platform" || !trigger.PerConnection()) {
+        triggers_.emplace_back();
+        triggers_.back().connection = trigger.PerConnection() ? plan.spec.connection : "";
+        if (!trigger.PerConnection()) {
+          break;
+        }
+      }
+    }
+    if (triggers_.empty() && !trigger.PerConnection()) {
+      triggers_.emplace_back();  // a product without servers still gets its one run
+    }
+  }
+  Clock::time_point wake = deadline;
+  for (TriggerRun& run : triggers_) {
+    if (run.done) {
+      continue;
+    }
+    if (run.process) {
+      std::optional<ProcessStatus> status = run.process->ExitStatus();
+      if (!status) {
+        continue;  // its exit wakes the job
+      }
+      const bool failed = status->kind != ExitKind::kExited || status->exit_code != 0;
+      run.process.reset();
+      if (!failed || !trigger.retry || run.runs >= kMaxRuns) {
+        run.done = true;
+        continue;
+      }
+      run.next_at = now + kRetryDelay;
+    }
+    if (now < run.next_at) {
+      wake = std::min(wake, run.next_at);
+      continue;
+    }
+    ++run.runs;
+    Status started = RunTrigger(run.connection, &run.process);
+    if (!started.ok()) {
+      return started.take_error();
+    }
+  }
+  return wake;
 }
 
 std::vector<ConnectionEvidence> JobRun::Snapshot() const {
@@ -567,7 +672,10 @@ bool JobRun::LateAcceptSeen() const {
   return false;
 }
 
-bool JobRun::EvidenceComplete(bool exited) {
+// EvidenceComplete is true when waiting longer cannot change the verdict. A server that
+// rejected where an accept is wanted gets the target's retry window after its last
+// connection ended; `recheck` (may be null) is moved to when that window closes.
+bool JobRun::EvidenceComplete(bool exited, Clock::time_point* recheck) {
   std::vector<ConnectionEvidence> evidence = Snapshot();
   if (exited) {
     return std::none_of(evidence.begin(), evidence.end(), HasOpenConnection);
@@ -581,11 +689,30 @@ bool JobRun::EvidenceComplete(bool exited) {
       continue;
     }
     any_judged = true;
-    auto steps = scenario_.sequences.find(e.connection);
-    if (steps != scenario_.sequences.end() ? !SequenceConcluded(e, steps->second.size())
-                                           : !IsConcluded(e)) {
+    if (auto steps = scenario_.sequences.find(e.connection);
+        steps != scenario_.sequences.end()) {
+      if (SequenceConcluded(e, steps->second.size())) {
+        continue;
+      }
       return false;
     }
+    if (IsConcluded(e, scenario_.expect.at(e.connection))) {
+      continue;
+    }
+    if (IsConcluded(e, {})) {  // concluded but for a retry
+      Clock::time_point last_end{};
+      for (const ServerObservation& o : e.observations) {
+        last_end = std::max(last_end, o.ended_at);
+      }
+      const Clock::time_point until = last_end + target_.retry;
+      if (Clock::now() >= until) {
+        continue;
+      }
+      if (recheck != nullptr) {
+        *recheck = std::min(*recheck, until);
+      }
+    }
+    return false;
   }
   return any_judged;
 }
@@ -605,27 +732,20 @@ Status JobRun::Run() {
   uint64_t seen_generation = 0;
   bool exited = false;
   while (true) {
-    if (target_.trigger && !trigger_done_) {
-      bool platform_ready = target_.trigger->when == TriggerSpec::When::kAfterStart;
-      for (const ServerPlan& plan : servers_) {
-        if (plan.spec.connection == "platform") {
-          ConnectionEvidence e{plan.spec.connection, false, plan.server->Observations()};
-          platform_ready |= IsConcluded(e);
-        }
-      }
-      if (platform_ready) {
-        Status triggered = RunTrigger();
-        if (!triggered.ok()) {
-          return triggered;
-        }
-      }
-    }
+    Clock::time_point wake = deadline;
     exited = child_->ExitStatus().has_value();
-    if (EvidenceComplete(exited) || Clock::now() >= deadline) {
+    if (target_.trigger && !exited) {
+      Result<Clock::time_point> next = DriveTriggers(start, deadline);
+      if (!next.ok()) {
+        return next.take_error();
+      }
+      wake = *next;
+    }
+    if (EvidenceComplete(exited, &wake) || Clock::now() >= deadline) {
       break;
     }
     std::unique_lock<std::mutex> lock(signal_->mutex);
-    signal_->cv.wait_until(lock, deadline,
+    signal_->cv.wait_until(lock, wake,
                            [&] { return signal_->generation != seen_generation; });
     seen_generation = signal_->generation;
   }
@@ -662,10 +782,12 @@ Status JobRun::Run() {
   bool crashed_on_stop =
       final_status.kind == ExitKind::kSignaled && !final_status.killed_by_harness;
   process.status = exited || crashed_on_stop ? final_status : ProcessStatus{};
-  process.sanitizer_report = child_->SanitizerReportSeen();
   // The exit was seen after the pipes were drained; this only waits when something the
   // target started outside its group still holds them.
   (void)child_->WaitForOutput(std::chrono::milliseconds(250));
+  // Read once the output is drained: a report printed while the harness was stopping the
+  // target (a crash during its shutdown) counts as much as one printed before.
+  process.sanitizer_report = child_->SanitizerReportSeen();
   CapturedOutput out = child_->Stdout();
   CapturedOutput err = child_->Stderr();
   result_.stdout_tail = out.Text();
@@ -710,6 +832,30 @@ Status CheckPrograms(const TargetDescriptor& target, const Paths& paths) {
   return Status::Ok();
 }
 
+std::string NotApplicableReason(const Scenario& scenario, const TargetDescriptor& target,
+                                const certs::Pki& pki) {
+  for (const ServerSpec& server : ServersFor(scenario, target.product)) {
+    if (target.Lacks(Capability::kTls13) && server.tls == ScenarioTls::kTls13) {
+      return "the product lacks TLS 1.3 (descriptor: lacks tls1.3) and servers." +
+             server.connection + " speaks only TLS 1.3";
+    }
+    // With an IP-literal host lacking, endpoints are "localhost": a leaf that names only
+    // the address could not be judged the same way.
+    const certs::Certificate* leaf = server.chain.empty() ? nullptr : pki.Find(server.chain[0]);
+    if (target.Lacks(Capability::kIpLiteralHost) && leaf != nullptr) {
+      auto has = [](const std::vector<std::string>& names, const char* name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+      };
+      if (has(leaf->ip_addresses, "127.0.0.1") && !has(leaf->dns_names, "localhost")) {
+        return "the product lacks IP-literal hosts (descriptor: lacks ip-literal-host) and "
+               "servers." + server.connection + " presents " + server.chain[0] +
+               ", which names 127.0.0.1 but not localhost";
+      }
+    }
+  }
+  return "";
+}
+
 JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
                       const RunEnvironment& environment) {
   JobResult result;
@@ -717,6 +863,14 @@ JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
   result.target = &target;
   const Clock::time_point start = Clock::now();
   result.rerun = RerunCommand(scenario, target, environment.paths());
+  std::string not_applicable = NotApplicableReason(scenario, target, environment.pki());
+  if (!not_applicable.empty()) {
+    result.status = JobStatus::kNotApplicable;
+    result.verdict.pass = true;
+    result.deviation = not_applicable;
+    result.message = "not applicable: " + not_applicable;
+    return result;
+  }
   Status status = Status::Ok();
   {
     JobRun run(scenario, target, environment, result);

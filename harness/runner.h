@@ -85,6 +85,7 @@ enum class JobStatus {
   kKnownDeviation,  // not as expected, listed in the target's deviations
   kDeviationFixed,  // listed as a deviation but now as expected (counts as a failure)
   kError,           // the harness could not run it
+  kNotApplicable,   // needs a capability the target's descriptor says it lacks (not run)
 };
 
 const char* JobStatusName(JobStatus status);
@@ -98,6 +99,7 @@ struct JobResult {
   Verdict verdict;
   std::string message;        // one line: the verdict summary or the error
   std::string deviation;      // the reason, for kKnownDeviation / kDeviationFixed
+                              // (and for kNotApplicable, what is lacking)
   std::vector<ConnectionEvidence> connections;
   ProcessStatus process;
   std::string stdout_tail, stderr_tail, log_tail;
@@ -111,6 +113,12 @@ struct JobResult {
 // binary is an input error found before the run, not one error per scenario. Programs
 // whose path holds a per-job placeholder ({workdir}, ...) are checked at launch instead.
 Status CheckPrograms(const TargetDescriptor& target, const Paths& paths);
+
+// NotApplicableReason returns why `scenario` cannot apply to `target` (a capability the
+// descriptor says the product lacks, and where the scenario needs it), or "" when it
+// applies.
+std::string NotApplicableReason(const Scenario& scenario, const TargetDescriptor& target,
+                                const certs::Pki& pki);
 
 // RunScenario runs one scenario against one target and never throws; harness faults
 // become kError results.

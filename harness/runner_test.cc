@@ -36,7 +36,7 @@ const RunEnvironment& Environment() {
 
 ScenarioVocabulary Vocabulary() {
   ScenarioVocabulary v;
-  v.certificates = {"edge-a"};
+  v.certificates = {"edge-a", "edge-b"};
   v.clauses = {"C4", "I12"};
   return v;
 }
@@ -67,6 +67,53 @@ TargetDescriptor Misbehaving(const std::vector<std::string>& args,
   Result<TargetDescriptor> t = ParseTargetDescriptor(d.dump(), "misbehave.json");
   EXPECT_TRUE(t.ok()) << t.error().message;
   return t.ok() ? *t : TargetDescriptor{};
+}
+
+// LsrScenario returns an LSR scenario whose edge presents edge-a with `listed` in the
+// allowlist, expecting `outcomes` (a JSON array) on edge.
+Scenario LsrScenario(const std::string& listed, const std::string& outcomes,
+                     bool keeps_running = false) {
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["lsr"],
+      "servers": {"edge": "edge-a"}, "allowlist": {"entries": [{"of": ")" +
+                     listed + R"("}]}, "keeps_running": )" + (keeps_running ? "true" : "false") +
+                     R"(, "expect": {"edge": )" + outcomes + R"(}, "diagnostic": null}]})";
+  Result<std::vector<Scenario>> s = ParseScenarioFile(text, "t.json", "conn", Vocabulary());
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return s.ok() ? (*s)[0] : Scenario{};
+}
+
+// Fpref returns the argv of the reference LSR on the rendered configuration.
+std::vector<std::string> Fpref(bool exit_when_done = false) {
+  std::vector<std::string> argv = {(DefaultPaths().build_dir / "reference" / "fpref").string(),
+                                   "--product", "lsr", "--config", "{config}"};
+  if (exit_when_done) {
+    argv.push_back("--exit-when-done");
+  }
+  return argv;
+}
+
+// LsrSteps returns an LSR daemon running `fpconform_misbehave steps` with `steps`.
+TargetDescriptor LsrSteps(const std::vector<std::string>& steps, int observe_ms = 5000) {
+  nlohmann::json argv = nlohmann::json::array({FPCONFORM_MISBEHAVE_PATH, "steps"});
+  for (const std::string& a : steps) {
+    argv.push_back(a);
+  }
+  nlohmann::json d = {
+      {"description", "an LSR that misbehaves, then runs the reference"},
+      {"product", "lsr"},
+      {"argv", argv},
+      {"timeouts_ms",
+       {{"startup", 3000}, {"observe", observe_ms}, {"grace", 500}, {"retry", 3000}}}};
+  Result<TargetDescriptor> t = ParseTargetDescriptor(d.dump(), "steps.json");
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  return t.ok() ? *t : TargetDescriptor{};
+}
+
+// Concat returns `a` followed by `b`.
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
 
 bool ProcessGone(pid_t pid) {
@@ -121,11 +168,11 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     Outcome want;
   };
   const Case cases[] = {
-      {"never connects", {"sleep", "60000"}, Outcome::kTimeout},
+      {"never connects", {"sleep", "60000"}, Outcome::kNeverDialled},
       {"segmentation fault", {"segv"}, Outcome::kCrash},
       {"abort", {"abort"}, Outcome::kCrash},
       {"sanitizer report", {"sanitizer"}, Outcome::kCrash},
-      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kTimeout},
+      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kNeverDialled},
       {"exits by itself", {"exit", "3"}, Outcome::kExit},
   };
   Scenario scenario = ClientScenario("accept");
@@ -140,12 +187,217 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     // Observation window (300 ms) + SIGTERM grace (200 ms) + slack: a hang guard, not a
     // performance assertion.
     EXPECT_LT(took, milliseconds(5000));
-    if (c.want == Outcome::kTimeout) {
+    if (c.want == Outcome::kNeverDialled) {
       EXPECT_GE(took, milliseconds(300)) << "judged before the observation window ended";
     }
     EXPECT_EQ(r.process.kind == ExitKind::kRunning, false) << "reaped";
   }
   EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
+}
+
+// Several connections to one server: probes are neutral, the handshakes decide, an accept
+// anywhere wins, and bytes that are not TLS or silence are never a rejection.
+TEST(RunnerTest, EveryConnectionIsJudged) {
+  const std::string accept = R"(["accept"])";
+  const std::string reject = R"(["reject"])";
+  const std::vector<std::string> fpref = Concat({"exec"}, Fpref());
+  const std::vector<std::string> fpref_once = Fpref(true);
+  struct Case {
+    const char* name;
+    std::string listed;
+    std::string expect;
+    std::vector<std::string> steps;
+    JobStatus status;
+    Outcome headline;
+  };
+  const Case cases[] = {
+      {"probe, then an accepted handshake", "edge-a", accept,
+       Concat({"probe:{port:edge}", "sleep:50"}, fpref), JobStatus::kPass, Outcome::kAccept},
+      {"two probes, then a rejected handshake", "edge-b", reject,
+       Concat({"probe:{port:edge}", "probe:{port:edge}", "sleep:50"}, fpref), JobStatus::kPass,
+       Outcome::kReject},
+      {"a rejected attempt, then a retry that is accepted", "edge-a", accept,
+       Concat({"hello:{port:edge}", "sleep:50"}, fpref), JobStatus::kPass, Outcome::kAccept},
+      {"a rejection, then a probe", "edge-b", reject,
+       Concat(Concat({"run:" + std::to_string(fpref_once.size())}, fpref_once),
+              {"probe:{port:edge}", "hold"}),
+       JobStatus::kPass, Outcome::kReject},
+      {"accepted, then reconnected", "edge-a", accept,
+       Concat(Concat({"run:" + std::to_string(fpref_once.size())}, fpref_once), fpref),
+       JobStatus::kPass, Outcome::kAccept},
+      {"garbage is not a rejection", "edge-b", reject, {"garbage:{port:edge}", "hold"},
+       JobStatus::kFail, Outcome::kNotTls},
+      {"a ClientHello, then a close, is a rejection", "edge-b", reject,
+       {"hello:{port:edge}", "hold"}, JobStatus::kPass, Outcome::kReject},
+      {"a probe alone is not a rejection", "edge-b", reject, {"probe:{port:edge}", "hold"},
+       JobStatus::kFail, Outcome::kNeverDialled},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    JobResult r = RunScenario(LsrScenario(c.listed, c.expect), LsrSteps(c.steps, 1500),
+                              Environment());
+    EXPECT_EQ(r.status, c.status) << r.message << "\n" << r.stderr_tail;
+    EXPECT_EQ(r.verdict.headline, c.headline) << r.message;
+  }
+}
+
+// After a rejection where an accept is wanted, the runner waits the retry window for a new
+// connection, not the whole observe window.
+TEST(RunnerTest, ARejectionWaitsOnlyTheRetryWindow) {
+  TargetDescriptor target = LsrSteps({"hello:{port:edge}", "hold"}, 5000);
+  target.retry = milliseconds(300);
+  auto start = std::chrono::steady_clock::now();
+  JobResult r = RunScenario(LsrScenario("edge-a", R"(["accept"])"), target, Environment());
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, JobStatus::kFail) << r.message;
+  EXPECT_EQ(r.verdict.headline, Outcome::kReject) << r.message;
+  EXPECT_GE(took, milliseconds(300));
+  EXPECT_LT(took, milliseconds(4000)) << "waited for the observe window";
+}
+
+// A client that connects and sends nothing is judged when the window closes, however long
+// the window is: the servers never give up on it first (today's windows exceed 5 s).
+TEST(RunnerTest, SilenceLastsTheWholeWindow) {
+  const int observe_ms = 5600;
+  auto start = std::chrono::steady_clock::now();
+  JobResult r = RunScenario(LsrScenario("edge-b", R"(["reject"])"),
+                            LsrSteps({"silent:{port:edge}", "hold"}, observe_ms), Environment());
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.status, JobStatus::kFail) << r.message;
+  EXPECT_EQ(r.verdict.headline, Outcome::kTimeout) << r.message;
+  EXPECT_GE(took, milliseconds(observe_ms));
+}
+
+// A daemon that dies after its request was accepted is a crash whenever it dies before the
+// harness has reaped it: while it is observed (here the settle window of a keeps_running
+// scenario) or while the harness is stopping it (a slow shutdown after SIGTERM), whatever
+// the delay.
+TEST(RunnerTest, CrashAfterTheAcceptIsACrashWhateverTheDelay) {
+  const std::vector<std::string> fpref_once = Fpref(true);
+  const std::vector<std::string> request =
+      Concat({"run:" + std::to_string(fpref_once.size())}, fpref_once);
+  struct Case {
+    const char* name;
+    bool keeps_running;
+    std::vector<std::string> before;  // steps before the request
+    const char* death;
+  };
+  const Case cases[] = {
+      {"SIGSEGV while observed", true, {}, "segv"},
+      {"SIGSEGV during a slow shutdown", false, {"ignore-sigterm"}, "segv"},
+      {"sanitizer report during a slow shutdown", false, {"ignore-sigterm"}, "sanitizer"},
+  };
+  for (const Case& c : cases) {
+    for (int delay_ms : {1, 5, 20, 50}) {
+      for (int round = 0; round < 3; ++round) {
+        SCOPED_TRACE(std::string(c.name) + " after " + std::to_string(delay_ms) + " ms, round " +
+                     std::to_string(round));
+        std::vector<std::string> steps = Concat(c.before, request);
+        steps.push_back("sleep:" + std::to_string(delay_ms));
+        steps.push_back(c.death);
+        JobResult r = RunScenario(LsrScenario("edge-a", R"(["accept"])", c.keeps_running),
+                                  LsrSteps(steps), Environment());
+        EXPECT_EQ(r.status, JobStatus::kFail) << r.message;
+        EXPECT_EQ(r.verdict.headline, Outcome::kCrash) << r.message;
+      }
+    }
+  }
+}
+
+// A product that listens late and dials only when its REST interface is called: the trigger
+// must wait for the listener, or be retried until it gets through.
+TEST(RunnerTest, TriggersWaitForTheProduct) {
+  const std::vector<std::string> steps = Concat(
+      {"sleep:300", "listen:{port:http_server}", "serve-one:2500", "sleep:50"},
+      Concat({"exec"}, Fpref()));
+  struct Case {
+    const char* name;
+    TriggerSpec::Ready ready;
+    bool retry;
+    JobStatus status;
+  };
+  const Case cases[] = {
+      {"fired at start, before the product listens", TriggerSpec::Ready::kNone, false,
+       JobStatus::kFail},
+      {"waits until the listener accepts", TriggerSpec::Ready::kListener, false,
+       JobStatus::kPass},
+      {"retried until it succeeds", TriggerSpec::Ready::kNone, true, JobStatus::kPass},
+      {"both", TriggerSpec::Ready::kListener, true, JobStatus::kPass},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    TargetDescriptor target = LsrSteps(steps, 3000);
+    target.trigger = TriggerSpec{{FPCONFORM_MISBEHAVE_PATH, "steps", "http-get:{port:http_server}"},
+                                 TriggerSpec::When::kAfterStart, c.ready, c.retry};
+    JobResult r = RunScenario(LsrScenario("edge-a", R"(["accept"])"), target, Environment());
+    EXPECT_EQ(r.status, c.status) << r.message << "\n" << r.stderr_tail;
+  }
+}
+
+// A trigger with {connection} runs once per edge connection of the scenario.
+TEST(RunnerTest, TriggerRunsOncePerEdgeConnection) {
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["ems"],
+      "servers": {"edge": "edge-a", "edge2": "edge-a", "edge3": "edge-a"},
+      "allowlist": {"entries": [{"of": "edge-a"}]},
+      "expect": {"edge": "accept", "edge2": "accept", "edge3": "accept"},
+      "diagnostic": null}]})";
+  Result<std::vector<Scenario>> scenario =
+      ParseScenarioFile(text, "t.json", "conn", Vocabulary());
+  ASSERT_TRUE(scenario.ok()) << scenario.error().message;
+  const std::string fpref = (DefaultPaths().build_dir / "reference" / "fpref").string();
+  nlohmann::json d = {
+      {"description", "an EMS that starts its connections once every edge was triggered"},
+      {"product", "ems"},
+      {"argv", {"/bin/sh", "-c",
+                "for i in $(seq 1 300); do if [ -f t-edge ] && [ -f t-edge2 ] && "
+                "[ -f t-edge3 ]; then exec " + fpref + " --product ems --config {config}; fi; "
+                "sleep 0.01; done; exit 9"}},
+      {"timeouts_ms", {{"startup", 3000}, {"observe", 5000}, {"grace", 500}}},
+      {"trigger", {{"argv", {"/bin/sh", "-c", "touch {workdir}/t-{connection}"}}}}};
+  Result<TargetDescriptor> target = ParseTargetDescriptor(d.dump(), "ems.json");
+  ASSERT_TRUE(target.ok()) << target.error().message;
+  Result<std::unique_ptr<RunEnvironment>> env =
+      RunEnvironment::Create(DefaultPaths(), {*target}, false);  // with the EMS template
+  ASSERT_TRUE(env.ok()) << env.error().message;
+  JobResult r = RunScenario((*scenario)[0], *target, **env);
+  EXPECT_EQ(r.status, JobStatus::kPass) << r.message << "\n" << r.stderr_tail;
+}
+
+// A product without TLS 1.3 is not run on a TLS 1.3-only scenario (reported, not failed);
+// one without IP-literal hosts gets "localhost" everywhere and still passes.
+TEST(RunnerTest, CapabilitiesTheProductLacks) {
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["lsr"],
+      "servers": {"edge": {"chain": "edge-a", "tls": "1.3"}},
+      "allowlist": {"entries": [{"of": "edge-a"}]}, "expect": {"edge": "accept"},
+      "diagnostic": null}]})";
+  Result<std::vector<Scenario>> tls13 = ParseScenarioFile(text, "t.json", "cap", Vocabulary());
+  ASSERT_TRUE(tls13.ok()) << tls13.error().message;
+  TargetDescriptor target = LsrSteps(Concat({"exec"}, Fpref()));
+  JobResult applies = RunScenario((*tls13)[0], target, Environment());
+  EXPECT_EQ(applies.status, JobStatus::kPass) << applies.message;
+
+  TargetDescriptor old = target;
+  old.lacks = {Capability::kTls13};
+  old.argv = {"/nonexistent/never-started"};
+  JobResult skipped = RunScenario((*tls13)[0], old, Environment());
+  EXPECT_EQ(skipped.status, JobStatus::kNotApplicable) << skipped.message;
+  EXPECT_NE(skipped.message.find("lacks TLS 1.3"), std::string::npos) << skipped.message;
+  EXPECT_NE(skipped.message.find("servers.edge"), std::string::npos) << skipped.message;
+  // Scenarios that do not pin TLS 1.3 still apply.
+  EXPECT_EQ(NotApplicableReason(LsrScenario("edge-a", R"(["accept"])"), old,
+                                Environment().pki()),
+            "");
+
+  TargetDescriptor names_only = target;
+  names_only.lacks = {Capability::kIpLiteralHost};
+  names_only.argv = {"/bin/sh", "-c",
+                     "grep -q 'rap_host = \"localhost\"' {config} || exit 9; exec " +
+                         Fpref()[0] + " --product lsr --config {config}"};
+  JobResult localhost = RunScenario(LsrScenario("edge-a", R"(["accept"])"), names_only,
+                                    Environment());
+  EXPECT_EQ(localhost.status, JobStatus::kPass) << localhost.message << localhost.stderr_tail;
 }
 
 TEST(RunnerTest, IgnoringSigtermEndsWithSigkill) {
@@ -162,7 +414,7 @@ TEST(RunnerTest, GrandchildIsKilledWithItsGroup) {
   fs::path pid_file = dir->path() / "grandchild.pid";
   JobResult r = RunScenario(ClientScenario("accept"),
                             Misbehaving({"fork-grandchild", pid_file.string()}), Environment());
-  EXPECT_EQ(r.verdict.headline, Outcome::kTimeout);
+  EXPECT_EQ(r.verdict.headline, Outcome::kNeverDialled);
   Result<std::string> pid_text = ReadFile(pid_file);
   ASSERT_TRUE(pid_text.ok()) << pid_text.error().message;
   pid_t grandchild = static_cast<pid_t>(std::stol(*pid_text));

@@ -305,6 +305,17 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
        R"({"description": "d", "product": "ems", "argv": ["x"],
            "timeouts_ms": {"observe": 1}})",
        "timeouts_ms.observe: want an integer from 50"},
+      {"unknown capability",
+       R"({"description": "d", "product": "ems", "argv": ["x"], "lacks": ["tls1.3", "ipv6"]})",
+       "targets/x.json: lacks[1]: unknown capability \"ipv6\" (known: tls1.3, "
+       "ip-literal-host)"},
+      {"unknown trigger readiness",
+       R"({"description": "d", "product": "ems", "argv": ["x"],
+           "trigger": {"argv": ["x"], "ready": "soon"}})",
+       "trigger.ready"},
+      {"{connection} outside a trigger",
+       R"({"description": "d", "product": "ems", "argv": ["x", "{connection}"]})",
+       "targets/x.json: argv[1]: \"{connection}\": unknown placeholder {connection}"},
       {"deviations file with a line break in its name",
        R"({"description": "d", "product": "ems", "argv": ["x"], "deviations": "a\nb.json"})",
        "targets/a\\x0Ab.json: No such file"},
@@ -316,6 +327,30 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
     EXPECT_NE(bad.error().message.find(c.want), std::string::npos) << bad.error().message;
     EXPECT_EQ(bad.error().message.find('\n'), std::string::npos) << "one line";
   }
+}
+
+TEST(TargetTest, CapabilitiesAndTriggerFields) {
+  const char* text = R"({"description": "d", "product": "ems", "argv": ["x"],
+      "lacks": ["tls1.3", "ip-literal-host"],
+      "trigger": {"argv": ["curl", "-sf", "http://{host}:{port:http_server}/{connection}"],
+                  "when": "after-platform", "ready": "listener", "retry": true}})";
+  Result<TargetDescriptor> t = ParseTargetDescriptor(text, "targets/x.json");
+  ASSERT_TRUE(t.ok()) << t.error().message;
+  EXPECT_TRUE(t->Lacks(Capability::kTls13));
+  EXPECT_TRUE(t->Lacks(Capability::kIpLiteralHost));
+  ASSERT_TRUE(t->trigger.has_value());
+  EXPECT_EQ(t->trigger->when, TriggerSpec::When::kAfterPlatform);
+  EXPECT_EQ(t->trigger->ready, TriggerSpec::Ready::kListener);
+  EXPECT_TRUE(t->trigger->retry);
+  EXPECT_TRUE(t->trigger->PerConnection());
+  Result<TargetDescriptor> plain =
+      ParseTargetDescriptor(R"({"description": "d", "product": "lsr", "argv": ["x"],
+          "trigger": {"argv": ["x"]}})", "targets/y.json");
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE(plain->Lacks(Capability::kTls13));
+  EXPECT_EQ(plain->trigger->ready, TriggerSpec::Ready::kNone);
+  EXPECT_FALSE(plain->trigger->retry);
+  EXPECT_FALSE(plain->trigger->PerConnection());
 }
 
 TEST(TargetTest, DeviationsMustMatchAScenarioOfTheProduct) {

@@ -59,8 +59,11 @@ Result<std::vector<Deviation>> LoadDeviations(const fs::path& path) {
 
 // CheckPlaceholders accepts the placeholders a job can fill: {config}, {workdir}, {log},
 // {build}, {data}, {host}, {port:CONNECTION}, {ca:CONNECTION}.
-Status CheckPlaceholders(std::string_view text) {
+Status CheckPlaceholders(std::string_view text, bool trigger = false) {
   std::map<std::string, std::string> values;
+  if (trigger) {
+    values["connection"] = "";
+  }
   for (const char* name : {"config", "workdir", "log", "build", "data", "host"}) {
     values[name] = "";
   }
@@ -76,6 +79,26 @@ Status CheckPlaceholders(std::string_view text) {
 }
 
 }  // namespace
+
+const char* CapabilityName(Capability capability) {
+  switch (capability) {
+    case Capability::kTls13:
+      return "tls1.3";
+    case Capability::kIpLiteralHost:
+      return "ip-literal-host";
+  }
+  return "?";
+}
+
+bool TargetDescriptor::Lacks(Capability capability) const {
+  return std::find(lacks.begin(), lacks.end(), capability) != lacks.end();
+}
+
+bool TriggerSpec::PerConnection() const {
+  return std::any_of(argv.begin(), argv.end(), [](const std::string& arg) {
+    return arg.find("{connection}") != std::string::npos;
+  });
+}
 
 const Deviation* TargetDescriptor::FindDeviation(std::string_view scenario_id) const {
   for (const Deviation& d : deviations) {
@@ -146,6 +169,7 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     t.observe_timeout = std::chrono::milliseconds(tf.Integer("observe", 5000, 50, 600000));
     t.grace = std::chrono::milliseconds(tf.Integer("grace", 500, 0, 60000));
     t.settle = std::chrono::milliseconds(tf.Integer("settle", 200, 0, 60000));
+    t.retry = std::chrono::milliseconds(tf.Integer("retry", 250, 0, 600000));
     Status status = tf.Finish();
     if (!status.ok()) {
       f.Absorb(status.error());
@@ -160,6 +184,10 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
                         "after-platform"
                     ? TriggerSpec::When::kAfterPlatform
                     : TriggerSpec::When::kAfterStart;
+    spec.ready = tf.Choice("ready", {"none", "listener"}, "none") == "listener"
+                     ? TriggerSpec::Ready::kListener
+                     : TriggerSpec::Ready::kNone;
+    spec.retry = tf.Bool("retry", false);
     Status status = tf.Finish();
     if (!status.ok()) {
       f.Absorb(status.error());
@@ -198,6 +226,23 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     }
   }
   t.filters = f.StringList("filters");
+  const std::vector<std::string> lacks = f.StringList("lacks");
+  for (size_t i = 0; i < lacks.size(); ++i) {
+    bool known = false;
+    for (Capability c : {Capability::kTls13, Capability::kIpLiteralHost}) {
+      if (lacks[i] == CapabilityName(c)) {
+        known = true;
+        if (!t.Lacks(c)) {
+          t.lacks.push_back(c);
+        }
+      }
+    }
+    if (!known) {
+      f.Fail("lacks[" + std::to_string(i) + "]",
+             "unknown capability \"" + Printable(lacks[i]) + "\" (known: tls1.3, ip-literal-host)");
+      break;
+    }
+  }
   Status status = f.Finish();
   if (!status.ok()) {
     return Prefixed(file.string(), status.take_error());
@@ -208,6 +253,7 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   // Every text the runner expands: a bad placeholder is the descriptor's error, found now
   // rather than once per scenario.
   std::vector<std::pair<std::string, const std::string*>> templated;
+  const size_t trigger_first = t.argv.size() + 1;  // argv, log_file, then the trigger's
   for (size_t i = 0; i < t.argv.size(); ++i) {
     templated.emplace_back("argv[" + std::to_string(i) + "]", &t.argv[i]);
   }
@@ -220,8 +266,11 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   for (const auto& [name, value] : t.env) {
     templated.emplace_back("env." + Printable(name), &value);
   }
-  for (const auto& [field, value] : templated) {
-    Status placeholders = CheckPlaceholders(*value);
+  for (size_t i = 0; i < templated.size(); ++i) {
+    const auto& [field, value] = templated[i];
+    const bool in_trigger =
+        t.trigger && i >= trigger_first && i < trigger_first + t.trigger->argv.size();
+    Status placeholders = CheckPlaceholders(*value, in_trigger);
     if (!placeholders.ok()) {
       return Prefixed(file.string() + ": " + field, placeholders.take_error());
     }

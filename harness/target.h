@@ -27,12 +27,35 @@ enum class Lifecycle {
   kOneShot,  // makes its connections and exits (curl, openssl s_client)
 };
 
-// TriggerSpec: a command the harness runs to make the target dial its edge endpoints.
+// TriggerSpec: a command the harness runs to make the target dial its edge endpoints
+// (PORTING.md, "Triggers").
 struct TriggerSpec {
   enum class When { kAfterStart, kAfterPlatform };
-  std::vector<std::string> argv;  // placeholders as in the target's argv
+  // Ready: what the harness waits for, after `when`, before the first run.
+  enum class Ready {
+    kNone,      // nothing
+    kListener,  // the product's own listener ({port:http_server}) accepts a TCP connection
+  };
+  // Placeholders as in the target's argv, plus {connection}: with it, the trigger runs
+  // once per edge connection of the scenario (edge, edge2, edge3), with that name.
+  std::vector<std::string> argv;
   When when = When::kAfterStart;
+  Ready ready = Ready::kNone;
+  // A run that exits non-zero is repeated every 100 ms within the observe window.
+  bool retry = false;
+  // PerConnection is true when argv uses {connection}.
+  bool PerConnection() const;
 };
+
+// Capability: something a product may lack without breaking any clause (PORTING.md,
+// "Capabilities"); a scenario that needs it is not applicable to that product.
+enum class Capability {
+  kTls13,          // "tls1.3": TLS 1.3 (products that predate it)
+  kIpLiteralHost,  // "ip-literal-host": an IP address as an endpoint's host
+};
+
+// CapabilityName returns "tls1.3" or "ip-literal-host".
+const char* CapabilityName(Capability capability);
 
 // Deviation: a known difference between the target and the suite, with its reason.
 struct Deviation {
@@ -56,12 +79,18 @@ struct TargetDescriptor {
   std::chrono::milliseconds observe_timeout{5000};  // connections are judged within this
   std::chrono::milliseconds grace{500};             // SIGTERM to SIGKILL
   std::chrono::milliseconds settle{200};  // keeps_running scenarios: how long it must live on
+  // After a rejection where an accept is wanted: how long to wait for a retry.
+  std::chrono::milliseconds retry{250};
   std::string log_file;                    // a path with placeholders; empty: no log
   std::optional<TriggerSpec> trigger;
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<Deviation> deviations;
   std::vector<std::string> filters;        // scenario globs this target runs by default
+  std::vector<Capability> lacks;           // what the product does not have
   bool builtin = false;                    // found in harness/targets/
+
+  // Lacks is true when the descriptor says the product does not have `capability`.
+  bool Lacks(Capability capability) const;
 
   // FindDeviation returns the deviation that covers `scenario_id`, or nullptr.
   const Deviation* FindDeviation(std::string_view scenario_id) const;
