@@ -64,7 +64,8 @@ bool HasOpenConnection(const ConnectionEvidence& evidence);
 Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvidence& process,
                            std::string* description);
 
-// IsCrash is true when the process died of a signal it was not sent by the harness, or
+// IsCrash is true when the process died of a signal it was not sent by the harness (also
+// one a wrapping shell reports as exit status 128 + N, see SignalReportedByShell), or
 // printed a sanitizer report.
 bool IsCrash(const ProcessEvidence& process);
 

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <exception>
 #include <set>
+#include <shared_mutex>
 #include <system_error>
 
 #include "base/files.h"
@@ -108,6 +109,15 @@ Result<Pipe> MakeOutputPipe() {
 }
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+int PidfdSendSignal(int pidfd, int sig) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// How long Terminate and the destructor wait for the leader once SIGKILL was sent to it by
+// its pidfd. SIGKILL cannot be caught, so this only runs out for a process stuck in the
+// kernel (uninterruptible sleep); the harness then gives up on it rather than hang.
+constexpr std::chrono::milliseconds kKillWait(5000);
 
 // CheckExecutable returns an Error naming `path` when it cannot be executed.
 Status CheckExecutable(const std::string& path) {
@@ -328,12 +338,28 @@ Result<std::string> ResolveExecutable(const std::string& name, const char* path_
 // ---------------------------------------------------------------------------------------
 // Describe, CapturedOutput, SanitizerKind, StreamCapture
 
+int SignalReportedByShell(const ProcessStatus& status) {
+  if (status.kind != ExitKind::kExited || status.exit_code <= 128 || status.exit_code >= 160) {
+    return 0;
+  }
+  return status.exit_code - 128;
+}
+
 std::string Describe(const ProcessStatus& status) {
   switch (status.kind) {
     case ExitKind::kRunning:
       return "still running";
-    case ExitKind::kExited:
-      return "exited with status " + std::to_string(status.exit_code);
+    case ExitKind::kExited: {
+      std::string text = "exited with status " + std::to_string(status.exit_code);
+      if (int sig = SignalReportedByShell(status); sig != 0) {
+        const char* name = SignalName(sig);
+        text += " (signal " + std::to_string(sig) +
+                (name != nullptr ? std::string(", SIG") + name : std::string()) +
+                ", as a shell reports it" +
+                (status.killed_by_harness ? std::string(", sent by the harness") : "") + ")";
+      }
+      return text;
+    }
     case ExitKind::kSignaled: {
       std::string text = "killed by signal " + std::to_string(status.signal);
       const char* name = SignalName(status.signal);
@@ -478,6 +504,14 @@ class LaunchedGuard {
   pid_t pid_;
 };
 
+// LaunchGate: every Start holds it shared from the launch until its ChildProcess is
+// registered; StopLaunchesAndKillAll takes it exclusively and never gives it back, so that
+// no process is launched that nobody will kill.
+std::shared_mutex& LaunchGate() {
+  static std::shared_mutex* gate = new std::shared_mutex;  // never destroyed: used until exit
+  return *gate;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spec,
@@ -549,6 +583,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     setup.workdir = workdir.empty() ? nullptr : workdir.c_str();
     setup.envp = envp.data();
 
+    std::shared_lock<std::shared_mutex> launching(LaunchGate());
     std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
     std::error_code ec;
     pid_t pid = Launch(*exe, args, setup, ec);
@@ -604,6 +639,24 @@ void KillAllChildProcesses() {
   }
 }
 
+void StopLaunchesAndKillAll(std::chrono::milliseconds timeout) {
+  KillAllChildProcesses();  // the launches in flight kill their process when registered
+  LaunchGate().lock();      // never unlocked: the harness is about to exit
+  Registry& registry = Processes();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  registry.kill_all = true;
+  const std::chrono::steady_clock::time_point deadline =
+      std::chrono::steady_clock::now() + timeout;
+  for (ChildProcess* process : registry.live) {
+    process->Kill();
+  }
+  for (ChildProcess* process : registry.live) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    (void)process->WaitFor(std::max(left, std::chrono::milliseconds(0)));
+  }
+}
+
 void AllowChildProcesses() {
   Registry& registry = Processes();
   std::lock_guard<std::mutex> lock(registry.mu);
@@ -637,7 +690,7 @@ ChildProcess::~ChildProcess() {
     std::unique_lock<std::mutex> lock(mu_);
     if (!status_.has_value() && io_thread_.joinable()) {
       SignalGroupLocked(SIGKILL);
-      cv_.wait(lock, [this] { return status_.has_value(); });
+      cv_.wait_for(lock, kKillWait, [this] { return status_.has_value(); });
     }
     SignalGroupLocked(SIGKILL);  // whatever is left in the group
     ReapLocked();
@@ -674,14 +727,14 @@ ProcessStatus ChildProcess::Terminate(std::chrono::milliseconds grace) {
       SignalGroupLocked(SIGTERM);
       if (!cv_.wait_for(lock, grace, [this] { return status_.has_value(); })) {
         SignalGroupLocked(SIGKILL);
-        cv_.wait(lock, [this] { return status_.has_value(); });
+        cv_.wait_for(lock, kKillWait, [this] { return status_.has_value(); });
       }
     }
     // The leader is a zombie until ReapLocked, which keeps its pid (the group id) from
     // being reused, so this cannot reach an unrelated group.
     SignalGroupLocked(SIGKILL);
     ReapLocked();
-    result = *status_;
+    result = status_.value_or(ProcessStatus{});
   }
   if (!OnIoThread()) {
     (void)WaitForOutput(grace);
@@ -734,9 +787,10 @@ void ChildProcess::SignalGroupLocked(int sig) {
     return;  // the group id may belong to someone else now
   }
   signals_sent_ |= 1U << sig;
-  if (kill(-pid_, sig) != 0 && errno == ESRCH) {
-    kill(pid_, sig);  // not a group leader (cannot happen once exec ran); reach the child
-  }
+  kill(-pid_, sig);
+  // The leader itself, by its pidfd (which cannot name a reused pid): it may have left its
+  // group (setpgid to another group of the session), out of reach of the group kill.
+  PidfdSendSignal(fds_->pidfd.get(), sig);
 }
 
 void ChildProcess::ReapLocked() {
@@ -807,6 +861,9 @@ void ChildProcess::PublishExit() {
     std::lock_guard<std::mutex> lock(mu_);
     if (status.kind == ExitKind::kSignaled && status.signal > 0 && status.signal < 32) {
       status.killed_by_harness = (signals_sent_ & (1U << status.signal)) != 0;
+    }
+    if (int sig = SignalReportedByShell(status); sig != 0) {
+      status.killed_by_harness = (signals_sent_ & (1U << sig)) != 0;
     }
     status_ = status;
     if (reaped_elsewhere) {

@@ -51,11 +51,19 @@ struct ProcessStatus {
   ExitKind kind = ExitKind::kRunning;
   int exit_code = 0;               // when kExited
   int signal = 0;                  // when kSignaled
-  bool killed_by_harness = false;  // the signal came from Terminate, Kill or the destructor
+  // The signal came from Terminate, Kill or the destructor (for an exit with status 128 + N,
+  // see SignalReportedByShell: signal N was sent by the harness).
+  bool killed_by_harness = false;
 };
 
+// SignalReportedByShell returns N when `status` is an exit with status 128 + N (N from 1 to
+// 31), the way a shell (`sh -c` without exec) reports a command that signal N ended;
+// otherwise 0. The harness reads such an exit as that signal.
+int SignalReportedByShell(const ProcessStatus& status);
+
 // Describe returns a one-line description of `status`: "exited with status 3", "killed by
-// signal 11 (SIGSEGV)", "killed by signal 9 (SIGKILL) sent by the harness", "still running".
+// signal 11 (SIGSEGV)", "killed by signal 9 (SIGKILL) sent by the harness", "exited with
+// status 139 (signal 11, SIGSEGV, as a shell reports it)", "still running".
 std::string Describe(const ProcessStatus& status);
 
 // CapturedOutput: a bounded copy of one output stream.
@@ -139,14 +147,16 @@ class ChildProcess {
   // kTimeout Error when it still runs.
   Result<ProcessStatus> WaitFor(std::chrono::milliseconds timeout);
 
-  // Terminate sends SIGTERM to the whole process group if the process still runs, waits up
-  // to `grace`, then sends SIGKILL; once the process has exited it SIGKILLs whatever is left
-  // in its group, reaps it, waits up to `grace` for both output streams to close, and
-  // returns the status. Idempotent; it cannot fail.
+  // Terminate sends SIGTERM to the whole process group and to the process itself (by its
+  // pidfd: it may have left its group) if it still runs, waits up to `grace`, then sends
+  // SIGKILL the same way and waits at most a few seconds more; once the process has exited
+  // it SIGKILLs whatever is left in its group, reaps it, waits up to `grace` for both output
+  // streams to close, and returns the status (kRunning only for a process that SIGKILL did
+  // not end in time, stuck in the kernel). Idempotent; it cannot fail.
   ProcessStatus Terminate(std::chrono::milliseconds grace);
 
-  // Kill sends SIGKILL to the whole process group now and returns without waiting. Does
-  // nothing once the process has been reaped.
+  // Kill sends SIGKILL to the whole process group and to the process by its pidfd now and
+  // returns without waiting. Does nothing once the process has been reaped.
   void Kill();
 
   // WaitForOutput waits up to `timeout` until both output streams have reached end of file,
@@ -220,6 +230,12 @@ Result<std::string> ResolveExecutable(const std::string& name, const char* path_
 // interrupted run must not leave a target behind, nor start a new one), until
 // AllowChildProcesses. Not for signal handlers: call it from a thread.
 void KillAllChildProcesses();
+
+// StopLaunchesAndKillAll is the last word of a harness about to exit: it waits for the
+// launches in flight to be registered, stops every later launch for good (Start blocks),
+// SIGKILLs every ChildProcess alive and waits up to `timeout` in all for them to die. Not
+// for signal handlers: call it from a thread.
+void StopLaunchesAndKillAll(std::chrono::milliseconds timeout);
 
 // AllowChildProcesses ends the effect of KillAllChildProcesses on processes started from
 // now on.

@@ -15,6 +15,7 @@
 #include "base/files.h"
 #include "base/result.h"
 #include "certs/pki.h"
+#include "harness/interrupt.h"
 #include "harness/oracle.h"
 #include "harness/scenario.h"
 #include "harness/target.h"
@@ -59,17 +60,24 @@ class RunEnvironment {
   // Template returns the text of the configuration template `target` uses.
   const std::string& Template(const TargetDescriptor& target) const;
   // KeepRoot stops the run directory from being removed (for --keep-workdirs).
-  void KeepRoot() { root_.Release(); }
+  void KeepRoot() {
+    root_.Release();
+    emergency_removal_.Forget();
+  }
 
  private:
   RunEnvironment(Paths paths, TempDir root, bool keep_workdirs)
       : paths_(std::move(paths)),
         root_path_(root.path()),
+        emergency_removal_(root_path_),
         root_(std::move(root)),
         keep_workdirs_(keep_workdirs) {}
 
   Paths paths_;
   std::filesystem::path root_path_;
+  // Removes root_path_ on a second interrupt signal too; declared before root_ so that it
+  // still holds while root_ removes the directory.
+  RemoveOnEmergencyExit emergency_removal_;
   TempDir root_;  // removes root_path_ at the end, unless released by KeepRoot
   bool keep_workdirs_;
   std::unique_ptr<certs::Pki> pki_;

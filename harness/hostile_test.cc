@@ -1,0 +1,215 @@
+// The fpconform command against targets, scenario files and paths that attack it: a run
+// must end, clean up, and report what happened, whatever the target does.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/files.h"
+#include "harness/process.h"
+
+namespace fpconform::harness {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kHostile = FPCONFORM_HOSTILE_PATH;
+constexpr const char* kMisbehave = FPCONFORM_MISBEHAVE_PATH;
+
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+ProcessSpec FpconformSpec(std::vector<std::string> args) {
+  ProcessSpec spec;
+  spec.argv = {FPCONFORM_BINARY};
+  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
+  spec.workdir = fs::temp_directory_path();
+  return spec;
+}
+
+// Finish waits up to `timeout` for a started fpconform and collects what it printed.
+CommandResult Finish(ChildProcess& child, seconds timeout) {
+  CommandResult r;
+  Result<ProcessStatus> status = child.WaitFor(timeout);
+  if (!status.ok() || status->kind != ExitKind::kExited) {
+    ADD_FAILURE() << "fpconform did not exit normally: "
+                  << (status.ok() ? Describe(*status) : status.error().message);
+    child.Terminate(milliseconds(100));
+    return r;
+  }
+  (void)child.WaitForOutput(seconds(5));
+  r.status = status->exit_code;
+  r.out = child.Stdout().Text();
+  r.err = child.Stderr().Text();
+  return r;
+}
+
+CommandResult Fpconform(std::vector<std::string> args,
+                        std::vector<std::pair<std::string, std::string>> env = {}) {
+  ProcessSpec spec = FpconformSpec(std::move(args));
+  spec.env = std::move(env);
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec);
+  if (!child.ok()) {
+    ADD_FAILURE() << child.error().message;
+    return {};
+  }
+  return Finish(**child, seconds(120));
+}
+
+// GoneOrZombie: no such process, or one that has ended and waits to be reaped by an init
+// that may never do so in a container.
+bool GoneOrZombie(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  size_t close = content.rfind(')');
+  return close == std::string::npos || content.substr(close + 2, 1) == "Z";
+}
+
+bool WaitGone(pid_t pid) {
+  for (int i = 0; i < 250; ++i) {
+    if (GoneOrZombie(pid)) {
+      return true;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return false;
+}
+
+std::optional<pid_t> WaitForPidFile(const fs::path& file) {
+  for (int i = 0; i < 400; ++i) {  // up to 20 s for the target to start
+    Result<std::string> text = ReadFile(file);
+    if (text.ok() && !text->empty() && text->back() == '\n') {
+      return static_cast<pid_t>(std::stol(*text));
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return std::nullopt;
+}
+
+class HostileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<TempDir> dir = TempDir::Create("fpconform-hostile-test-");
+    ASSERT_TRUE(dir.ok());
+    dir_.emplace(std::move(*dir));
+  }
+  fs::path Write(const std::string& name, const std::string& text) {
+    fs::path path = dir_->path() / name;
+    fs::create_directories(path.parent_path());
+    EXPECT_TRUE(WriteFile(path, text).ok());
+    return path;
+  }
+  // Descriptor writes an LSR target descriptor running `argv`.
+  fs::path Descriptor(const std::string& name, const nlohmann::json& argv,
+                      const std::string& lifecycle, int observe_ms) {
+    nlohmann::json descriptor = {
+        {"description", name},
+        {"product", "lsr"},
+        {"argv", argv},
+        {"config_file", "config.lua"},
+        {"lifecycle", lifecycle},
+        {"timeouts_ms", {{"startup", observe_ms}, {"observe", observe_ms}, {"grace", 100}}}};
+    return Write(name + ".json", descriptor.dump());
+  }
+  std::optional<TempDir> dir_;
+};
+
+// A target whose leader leaves its process group (into fpconform's own) while a child stays
+// in the group: the run still ends, and both are killed.
+TEST_F(HostileTest, LeaderThatLeavesItsGroupCannotHangTheRun) {
+  fs::path pid_file = dir_->path() / "member.pid";
+  fs::path target =
+      Descriptor("leaves", {kHostile, "leave-group", pid_file.string()}, "daemon", 300);
+  ProcessSpec spec = FpconformSpec({"run", "--target", target.string(), "--filter",
+                                    "match/listed-leaf-colon-accepted", "--jobs", "1"});
+  Result<std::unique_ptr<ChildProcess>> run = ChildProcess::Start(spec);
+  ASSERT_TRUE(run.ok()) << run.error().message;
+  std::optional<pid_t> member = WaitForPidFile(pid_file);
+  ASSERT_TRUE(member.has_value()) << "the target never started";
+  CommandResult r = Finish(**run, seconds(30));
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL match/listed-leaf-colon-accepted [leaves]"), std::string::npos)
+      << r.out;
+  EXPECT_TRUE(WaitGone(*member)) << "group member " << *member << " survived the run";
+}
+
+// Two SIGINTs 10 ms apart (an impatient Ctrl-C): the second must not skip the cleanup. The
+// run's temporary directory (with the test PKI's private keys) is gone and no target lives.
+TEST_F(HostileTest, DoubleInterruptStillCleansUp) {
+  for (int round = 0; round < 3; ++round) {
+    for (int delay_ms : {0, 10}) {
+      SCOPED_TRACE("round " + std::to_string(round) + ", second signal after " +
+                   std::to_string(delay_ms) + " ms");
+      std::string tag = std::to_string(round) + "-" + std::to_string(delay_ms);
+      fs::path tmp = dir_->path() / ("tmp" + tag);
+      fs::create_directories(tmp);
+      fs::path pid_file = dir_->path() / ("grandchild" + tag);
+      fs::path target = Descriptor("hangs" + tag,
+                                   {kMisbehave, "fork-grandchild", pid_file.string()},
+                                   "daemon", 600000);
+      ProcessSpec spec = FpconformSpec({"run", "--target", target.string(), "--filter",
+                                        "match/listed-leaf-colon-accepted", "--jobs", "1"});
+      spec.env = {{"TMPDIR", tmp.string()}};
+      Result<std::unique_ptr<ChildProcess>> run = ChildProcess::Start(spec);
+      ASSERT_TRUE(run.ok()) << run.error().message;
+      std::optional<pid_t> grandchild = WaitForPidFile(pid_file);
+      ASSERT_TRUE(grandchild.has_value()) << "the target never started";
+      ASSERT_EQ(kill((*run)->pid(), SIGINT), 0);
+      std::this_thread::sleep_for(milliseconds(delay_ms));
+      ASSERT_EQ(kill((*run)->pid(), SIGINT), 0);
+      Result<ProcessStatus> status = (*run)->WaitFor(seconds(20));
+      ASSERT_TRUE(status.ok()) << "fpconform did not stop";
+      (void)(*run)->WaitForOutput(seconds(5));
+      CommandResult r{status->exit_code, (*run)->Stdout().Text(), (*run)->Stderr().Text()};
+      EXPECT_EQ(status->kind, ExitKind::kExited) << Describe(*status);
+      EXPECT_EQ(status->exit_code, 130);
+      EXPECT_TRUE(WaitGone(*grandchild)) << "grandchild " << *grandchild << " still runs";
+      std::string left;
+      for (const fs::directory_entry& e : fs::recursive_directory_iterator(tmp)) {
+        left += " " + e.path().string();
+      }
+      EXPECT_EQ(left, "") << "the run left files in " << tmp << "\n" << r.err;
+    }
+  }
+}
+
+// A target that aborts on an invalid configuration fails the exit scenarios, whether it
+// dies directly or behind `sh -c` without exec (exit status 128 + N).
+TEST_F(HostileTest, CrashBehindAShellIsACrash) {
+  struct Case {
+    const char* name;
+    nlohmann::json argv;
+  };
+  const std::string misbehave = kMisbehave;
+  const Case cases[] = {
+      {"direct", {misbehave, "abort"}},
+      {"behind sh -c", {"/bin/sh", "-c", "'" + misbehave + "' abort; exit $?"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    fs::path target = Descriptor(std::string("aborts-") + (c.argv.size() == 2 ? "direct" : "sh"),
+                                 c.argv, "daemon", 5000);
+    CommandResult r = Fpconform({"run", "--target", target.string(), "--filter",
+                                 "enable/empty-allowlist-exits", "--jobs", "1"});
+    EXPECT_EQ(r.status, 1) << r.out << r.err;
+    EXPECT_NE(r.out.find("got crash; want exit"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("SIGABRT"), std::string::npos) << r.out;
+  }
+}
+
+}  // namespace
+}  // namespace fpconform::harness
