@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <string>
@@ -74,6 +75,45 @@ TEST(FilesTest, ErrorsNameThePath) {
   Status write = WriteFile("/nonexistent/fpconform/file", "x");
   ASSERT_FALSE(write.ok());
   EXPECT_NE(write.error().message.find("/nonexistent/fpconform/file"), std::string::npos);
+}
+
+// Whoever made a file (a target, a user's path), reading it never blocks and stays bounded:
+// a FIFO without a writer, a device or a directory is refused at once.
+TEST(FilesTest, ReadsOnlyRegularFilesAndNeverBlocks) {
+  Result<TempDir> dir = TempDir::Create("fpconform-base-test-");
+  ASSERT_TRUE(dir.ok());
+  std::filesystem::path fifo = dir->path() / "fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  struct Case {
+    std::string path;
+    const char* want;
+  };
+  const Case cases[] = {
+      {fifo.string(), "a FIFO, not a regular file"},
+      {"/dev/zero", "a character device, not a regular file"},
+      {dir->path().string(), "a directory, not a regular file"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path);
+    Result<std::string> whole = ReadFile(c.path);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.error().message, c.path + ": " + c.want);
+    Result<FileTail> tail = ReadFileTail(c.path, 100);
+    ASSERT_FALSE(tail.ok());
+    EXPECT_EQ(tail.error().message, c.path + ": " + c.want);
+  }
+  std::filesystem::path file = dir->path() / "log";
+  ASSERT_TRUE(WriteFile(file, "0123456789").ok());
+  Result<FileTail> tail = ReadFileTail(file, 4);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->text, "6789");
+  EXPECT_EQ(tail->skipped, 6u);
+  tail = ReadFileTail(file, 100);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->text, "0123456789");
+  EXPECT_EQ(tail->skipped, 0u);
+  EXPECT_FALSE(ReadFile(file, 9).ok());
+  EXPECT_TRUE(ReadFile(file, 10).ok());
 }
 
 TEST(OsslTest, UniquePtrFreesAndUpRefShares) {

@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -14,37 +16,110 @@ namespace fpconform {
 
 namespace fs = std::filesystem;
 
-Result<std::string> ReadFile(const fs::path& path, size_t max_bytes) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+namespace {
+
+// FileTypeName names the type of a file that is not a regular one.
+const char* FileTypeName(mode_t mode) {
+  if (S_ISDIR(mode)) {
+    return "a directory";
+  }
+  if (S_ISFIFO(mode)) {
+    return "a FIFO";
+  }
+  if (S_ISCHR(mode)) {
+    return "a character device";
+  }
+  if (S_ISBLK(mode)) {
+    return "a block device";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  return "not a regular file";
+}
+
+// OpenRegularFile opens `path` for reading without blocking (O_NONBLOCK: a FIFO with no
+// writer would block open() forever) and checks that it is a regular file.
+Result<UniqueFd> OpenRegularFile(const fs::path& path, struct stat* st) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) {
     int err = errno;
     return MakeError(err == ENOENT ? ErrorCode::kNotFound : ErrorCode::kIo,
                      path.string() + ": " + std::strerror(err));
   }
-  std::string data;
+  if (fstat(fd.get(), st) != 0) {
+    return MakeError(ErrorCode::kIo, path.string() + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st->st_mode)) {
+    return MakeError(ErrorCode::kInvalidInput, path.string() + ": " +
+                                                   FileTypeName(st->st_mode) +
+                                                   ", not a regular file");
+  }
+  return fd;
+}
+
+// ReadUpTo appends up to `max_bytes` from `fd` at `offset` to `out`; false on a read error.
+bool ReadUpTo(int fd, uint64_t offset, size_t max_bytes, std::string& out, bool* more) {
   char buf[65536];
+  size_t taken = 0;
+  *more = false;
   while (true) {
-    ssize_t n = read(fd, buf, sizeof(buf));
+    size_t want = std::min(sizeof(buf), max_bytes + 1 - taken);
+    ssize_t n = pread(fd, buf, want, static_cast<off_t>(offset + taken));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
       }
-      int err = errno;
-      close(fd);
-      return MakeError(ErrorCode::kIo, path.string() + ": " + std::strerror(err));
+      return false;
     }
     if (n == 0) {
-      break;
+      return true;
     }
-    if (data.size() + static_cast<size_t>(n) > max_bytes) {
-      close(fd);
-      return MakeError(ErrorCode::kIo, path.string() + ": larger than " +
-                                           std::to_string(max_bytes) + " bytes");
+    size_t got = static_cast<size_t>(n);
+    if (taken + got > max_bytes) {
+      out.append(buf, max_bytes - taken);
+      *more = true;
+      return true;
     }
-    data.append(buf, static_cast<size_t>(n));
+    out.append(buf, got);
+    taken += got;
   }
-  close(fd);
+}
+
+}  // namespace
+
+Result<std::string> ReadFile(const fs::path& path, size_t max_bytes) {
+  struct stat st;
+  Result<UniqueFd> fd = OpenRegularFile(path, &st);
+  if (!fd.ok()) {
+    return fd.take_error();
+  }
+  std::string data;
+  bool more = false;
+  if (!ReadUpTo(fd->get(), 0, max_bytes, data, &more)) {
+    return MakeError(ErrorCode::kIo, path.string() + ": " + std::strerror(errno));
+  }
+  if (more) {
+    return MakeError(ErrorCode::kIo,
+                     path.string() + ": larger than " + std::to_string(max_bytes) + " bytes");
+  }
   return data;
+}
+
+Result<FileTail> ReadFileTail(const fs::path& path, size_t max_bytes) {
+  struct stat st;
+  Result<UniqueFd> fd = OpenRegularFile(path, &st);
+  if (!fd.ok()) {
+    return fd.take_error();
+  }
+  FileTail tail;
+  uint64_t size = static_cast<uint64_t>(st.st_size);
+  tail.skipped = size > max_bytes ? size - max_bytes : 0;
+  bool more = false;
+  if (!ReadUpTo(fd->get(), tail.skipped, max_bytes, tail.text, &more)) {
+    return MakeError(ErrorCode::kIo, path.string() + ": " + std::strerror(errno));
+  }
+  return tail;
 }
 
 Status WriteFile(const fs::path& path, std::string_view data) {

@@ -211,5 +211,37 @@ TEST_F(HostileTest, CrashBehindAShellIsACrash) {
   }
 }
 
+// A FIFO where the harness reads the log (made by the target in its work directory, or named
+// by `log_file`) neither blocks the run nor hides the verdict; a descriptor that is a FIFO
+// is an input error.
+TEST_F(HostileTest, FifoWhereTheHarnessReadsIsRefusedWithoutBlocking) {
+  fs::path target = Descriptor("fifo-log", {kHostile, "fifo", "{workdir}/target.log", "3"},
+                               "daemon", 5000);
+  CommandResult r = Fpconform({"run", "--target", target.string(), "--filter",
+                               "enable/empty-allowlist-exits", "--jobs", "1", "-v"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("target.log: a FIFO, not a regular file"), std::string::npos) << r.out;
+
+  fs::path fifo = dir_->path() / "named.log";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  nlohmann::json descriptor = {{"description", "log_file is a FIFO"},
+                               {"product", "lsr"},
+                               {"argv", {kMisbehave, "exit", "3"}},
+                               {"config_file", "config.lua"},
+                               {"log_file", fifo.string()},
+                               {"timeouts_ms", {{"startup", 5000}, {"grace", 100}}}};
+  fs::path named = Write("named.json", descriptor.dump());
+  r = Fpconform({"run", "--target", named.string(), "--filter", "enable/empty-allowlist-exits",
+                 "--jobs", "1", "-v"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("named.log: a FIFO, not a regular file"), std::string::npos) << r.out;
+
+  fs::path descriptor_fifo = dir_->path() / "target.json";
+  ASSERT_EQ(mkfifo(descriptor_fifo.c_str(), 0644), 0);
+  r = Fpconform({"run", "--target", descriptor_fifo.string()});
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("target.json: a FIFO, not a regular file"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace fpconform::harness

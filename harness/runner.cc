@@ -68,26 +68,21 @@ uint16_t FreeLoopbackPort() {
   return port;
 }
 
-// ReadTail returns the last `max` bytes of `path` (reading no more than that), or "" when
-// it cannot be read.
+// ReadTail returns the last `max` bytes of `path` (reading no more than that), "" when there
+// is no such file, or a one-line note when it cannot be read. The target controls the path:
+// a FIFO or a device there must neither block the harness nor feed it without end.
 std::string ReadTail(const fs::path& path, size_t max) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) {
-    return "";
+  Result<FileTail> tail = ReadFileTail(path, max);
+  if (!tail.ok()) {
+    if (tail.error().code == ErrorCode::kNotFound) {
+      return "";
+    }
+    return "[log not read: " + tail.error().message + "]\n";
   }
-  std::streamoff size = in.tellg();
-  if (size < 0) {
-    return "";
+  if (tail->skipped > 0) {
+    return "[... " + std::to_string(tail->skipped) + " bytes cut ...]\n" + tail->text;
   }
-  auto skipped = static_cast<uint64_t>(size) > max ? static_cast<uint64_t>(size) - max : 0;
-  in.seekg(static_cast<std::streamoff>(skipped));
-  std::string text(static_cast<size_t>(static_cast<uint64_t>(size) - skipped), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
-  if (skipped > 0) {
-    return "[... " + std::to_string(skipped) + " bytes cut ...]\n" + text;
-  }
-  return text;
+  return std::move(tail->text);
 }
 
 std::string ShellQuote(const std::string& s) {
