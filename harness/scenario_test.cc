@@ -223,6 +223,43 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
   }
 }
 
+// Names that would make every job fail at run time are refused when the descriptor loads.
+TEST(TargetTest, RejectsConfigFileAndEnvironmentNamesThatCannotWork) {
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"config_file .", R"({"description": "d", "product": "ems", "argv": ["x"],
+           "config_file": "."})",
+       "targets/x.json: config_file: want a plain file name, got \".\""},
+      {"config_file ..", R"({"description": "d", "product": "lsr", "argv": ["x"],
+           "config_file": ".."})",
+       "targets/x.json: config_file: want a plain file name, got \"..\""},
+      {"client config_file ..", R"({"description": "d", "product": "client", "argv": ["x"],
+           "config_file": ".."})",
+       "targets/x.json: config_file: want a plain file name"},
+      {"env name with =", R"({"description": "d", "product": "ems", "argv": ["x"],
+           "env": {"A=B": "c"}})",
+       "targets/x.json: env: \"A=B\" is not a variable name"},
+      {"empty env name", R"({"description": "d", "product": "ems", "argv": ["x"],
+           "env": {"": "c"}})",
+       "targets/x.json: env: \"\" is not a variable name"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<TargetDescriptor> bad = ParseTargetDescriptor(c.text, "targets/x.json");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find(c.want), std::string::npos) << bad.error().message;
+  }
+  Result<TargetDescriptor> dotted = ParseTargetDescriptor(
+      R"({"description": "d", "product": "ems", "argv": ["x"], "config_file": ".cfg",
+          "env": {"A_B": "=c"}})",
+      "targets/x.json");
+  EXPECT_TRUE(dotted.ok()) << dotted.error().message;
+}
+
 TEST(TargetTest, DeviationsMustMatchAScenarioOfTheProduct) {
   const char* text = R"({"description": "d", "product": "lsr", "argv": ["x"],
       "deviations": [{"scenario": "syntax/*", "reason": "r"},
