@@ -149,6 +149,106 @@ Status WriteFile(const fs::path& path, std::string_view data) {
   return Status::Ok();
 }
 
+namespace {
+
+// WriteAllTo writes `data` to `fd`; returns errno, or 0.
+int WriteAllTo(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return errno;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+// ReplaceableFile is true when `path` is a regular file (not a link to one) or names
+// nothing yet: WriteFile's temporary + rename then leaves nothing behind that the user had.
+bool ReplaceableFile(const fs::path& path) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) != 0) {
+    return errno == ENOENT;
+  }
+  return S_ISREG(st.st_mode);
+}
+
+// OpenThrough opens the link, FIFO or device `path` for writing without blocking (a FIFO
+// without a reader fails with ENXIO), then makes writes blocking again.
+Result<UniqueFd> OpenThrough(const fs::path& path, bool truncate) {
+  UniqueFd fd(open(path.c_str(),
+                   O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (truncate ? O_TRUNC : 0)));
+  if (!fd.valid()) {
+    int err = errno;
+    if (err == ENXIO) {
+      return MakeError(ErrorCode::kIo, path.string() + ": a FIFO with no reader");
+    }
+    return MakeError(ErrorCode::kIo, path.string() + ": " + std::strerror(err));
+  }
+  struct stat st;
+  if (fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return MakeError(ErrorCode::kInvalidInput, path.string() + ": is a directory");
+  }
+  int flags = fcntl(fd.get(), F_GETFL);
+  if (flags >= 0) {
+    fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+  }
+  return fd;
+}
+
+}  // namespace
+
+Status WriteOutputFile(const fs::path& path, std::string_view data) {
+  if (ReplaceableFile(path)) {
+    return WriteFile(path, data);
+  }
+  Result<UniqueFd> fd = OpenThrough(path, /*truncate=*/true);
+  if (!fd.ok()) {
+    return fd.take_error();
+  }
+  if (int err = WriteAllTo(fd->get(), data); err != 0) {
+    return MakeError(ErrorCode::kIo, path.string() + ": " + std::strerror(err));
+  }
+  return Status::Ok();
+}
+
+Status CheckOutputFile(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return MakeError(ErrorCode::kInvalidInput, path.string() + ": is a directory");
+  }
+  if (!ReplaceableFile(path)) {
+    struct stat st;
+    if (stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)) {
+      return Status::Ok();  // its reader may come later; the write tells
+    }
+    Result<UniqueFd> fd = OpenThrough(path, /*truncate=*/false);
+    return fd.ok() ? Status::Ok() : Status(fd.take_error());
+  }
+  fs::path parent = path.parent_path();
+  if (parent.empty()) {
+    parent = ".";
+  }
+  if (!fs::is_directory(parent, ec)) {
+    return MakeError(ErrorCode::kInvalidInput, path.string() + ": no directory " + parent.string());
+  }
+  // The very temporary WriteFile will make, created and removed.
+  fs::path tmp = path;
+  tmp += ".tmp-" + std::to_string(getpid());
+  UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) {
+    int err = errno;
+    return MakeError(ErrorCode::kInvalidInput,
+                     path.string() + ": cannot be written: " + std::strerror(err));
+  }
+  fd.Reset();
+  unlink(tmp.c_str());
+  return Status::Ok();
+}
+
 Result<TempDir> TempDir::Create(std::string_view prefix, const fs::path& parent) {
   fs::path base = parent;
   if (base.empty()) {

@@ -35,6 +35,17 @@ Result<FileTail> ReadFileTail(const std::filesystem::path& path, size_t max_byte
 // rename), or returns an Error naming the path.
 Status WriteFile(const std::filesystem::path& path, std::string_view data);
 
+// WriteOutputFile writes a file the user named (a report): a regular file, or a path that
+// does not exist yet, is replaced like WriteFile does; anything else the path names (a
+// symbolic link, a FIFO, a device such as /dev/null) is written through and never replaced.
+// A FIFO without a reader is an Error rather than a wait. Errors name the path.
+Status WriteOutputFile(const std::filesystem::path& path, std::string_view data);
+
+// CheckOutputFile tells, before any work, whether WriteOutputFile can later write `path`,
+// by doing what it will do: creating (and removing) the temporary next to a regular or
+// missing file, or opening a link, FIFO or device for writing. Errors read "<path>: <why>".
+Status CheckOutputFile(const std::filesystem::path& path);
+
 // UniqueFd owns one file descriptor.
 class UniqueFd {
  public:

@@ -207,27 +207,28 @@ std::optional<std::pair<int, int>> ParseShard(const std::string& text) {
 }
 
 // CheckReportPath tells, before a run, whether a report can later be written to `path`
-// (empty: no report asked for); the Error reads "<path>: <reason>".
+// (empty: no report asked for), by trying it (CheckOutputFile); the Error reads
+// "<path>: <reason>".
 Status CheckReportPath(const std::string& path) {
   if (path.empty()) {
     return Status::Ok();
   }
+  return CheckOutputFile(path);
+}
+
+// SameReportPath is true when `a` and `b` name one file: two reports would overwrite each
+// other.
+bool SameReportPath(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) {
+    return false;
+  }
   std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    return MakeError(ErrorCode::kInvalidInput, path + ": is a directory");
+  if (fs::equivalent(a, b, ec) && !ec) {
+    return true;
   }
-  fs::path parent = fs::path(path).parent_path();
-  if (parent.empty()) {
-    parent = ".";
-  }
-  if (!fs::is_directory(parent, ec)) {
-    return MakeError(ErrorCode::kInvalidInput, path + ": no directory " + parent.string());
-  }
-  if (access(parent.c_str(), W_OK) != 0) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     path + ": directory " + parent.string() + " is not writable");
-  }
-  return Status::Ok();
+  fs::path abs_a = fs::absolute(a, ec).lexically_normal();
+  fs::path abs_b = fs::absolute(b, ec).lexically_normal();
+  return abs_a == abs_b;
 }
 
 struct RunCommand {
@@ -255,9 +256,19 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     options.shard_index = shard->first - 1;
     options.shard_count = shard->second;
   }
-  for (const auto& [option, path] : {std::pair{"--json", &cmd.json_path},
-                                     std::pair{"--junit", &cmd.junit_path},
-                                     std::pair{"--markdown", &cmd.markdown_path}}) {
+  const std::pair<const char*, const std::string*> reports[] = {
+      {"--json", &cmd.json_path}, {"--junit", &cmd.junit_path},
+      {"--markdown", &cmd.markdown_path}};
+  for (size_t i = 0; i < std::size(reports); ++i) {
+    for (size_t j = i + 1; j < std::size(reports); ++j) {
+      if (SameReportPath(*reports[i].second, *reports[j].second)) {
+        return InputError(std::string(reports[i].first) + " and " + reports[j].first +
+                          " name the same file " + *reports[j].second +
+                          ": give each report its own");
+      }
+    }
+  }
+  for (const auto& [option, path] : reports) {
     if (Status writable = CheckReportPath(*path); !writable.ok()) {
       return InputError(std::string(option) + " " + writable.error().message);
     }
@@ -326,7 +337,7 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     if (path.empty()) {
       continue;
     }
-    Status written = WriteFile(path, render(inputs));
+    Status written = WriteOutputFile(path, render(inputs));
     if (!written.ok()) {
       return InputError(written.error().message);
     }
@@ -540,7 +551,7 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   std::vector<const JobResult*> reference_problems = ReferenceProblems(*targets, results);
   std::vector<MutantScore> scores = ScoreMutants(mutants, *targets, results);
   if (!cmd.json_path.empty()) {
-    Status written = WriteFile(cmd.json_path,
+    Status written = WriteOutputFile(cmd.json_path,
                                MutationJson(scores, reference_problems, results.size(), duration));
     if (!written.ok()) {
       return InputError(written.error().message);

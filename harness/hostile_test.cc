@@ -243,5 +243,45 @@ TEST_F(HostileTest, FifoWhereTheHarnessReadsIsRefusedWithoutBlocking) {
   EXPECT_NE(r.err.find("target.json: a FIFO, not a regular file"), std::string::npos) << r.err;
 }
 
+// Report paths: checked for real before the run, one file per format, and a link written
+// through rather than replaced (devices and FIFOs: base_test).
+TEST_F(HostileTest, ReportPathsAreCheckedUpFrontAndNeverReplaced) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    const char* want;
+  };
+  const std::string same = (dir_->path() / "same.out").string();
+  const Case cases[] = {
+      {"a file /proc refuses", {"--junit", "/proc/x.xml"}, "--junit /proc/x.xml: cannot be written"},
+      {"one path for two formats", {"--json", same, "--junit", same},
+       "--json and --junit name the same file"},
+      {"one path spelled twice", {"--json", same, "--markdown", dir_->path().string() + "/./same.out"},
+       "--json and --markdown name the same file"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<std::string> args = {"run", "--target", "reference-lsr", "--filter",
+                                     "match/listed-leaf-colon-accepted"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    CommandResult r = Fpconform(args);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("passed"), std::string::npos) << "refused before running anything";
+  }
+
+  fs::path real = dir_->path() / "real.json";
+  fs::path link = dir_->path() / "link.json";
+  ASSERT_TRUE(WriteFile(real, "").ok());
+  fs::create_symlink(real, link);
+  CommandResult r = Fpconform({"run", "--target", "reference-lsr", "--filter",
+                               "match/listed-leaf-colon-accepted", "--json", link.string()});
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(fs::is_symlink(link)) << "the link was replaced";
+  Result<std::string> json = ReadFile(real);
+  ASSERT_TRUE(json.ok());
+  EXPECT_NE(json->find("\"totals\""), std::string::npos);
+}
+
 }  // namespace
 }  // namespace fpconform::harness
