@@ -283,5 +283,24 @@ TEST_F(HostileTest, ReportPathsAreCheckedUpFrontAndNeverReplaced) {
   EXPECT_NE(json->find("\"totals\""), std::string::npos);
 }
 
+// A scenario file nested 100 000 deep is an input error for `list` and `run`, not a crash.
+TEST_F(HostileTest, DeeplyNestedScenarioFileIsAnInputError) {
+  const size_t depth = 100000;
+  Write("deep/deep.json",
+        R"({"description": "d", "scenarios": [{"name": "x", "description": "d",
+            "level": "normative", "clauses": ["C4"], "servers": {"edge": "edge-a"},
+            "expect": {"edge": "accept"}, "ems_patch": {"a": )" +
+            std::string(depth, '[') + std::string(depth, ']') + "}}]}");
+  const std::string dir = (dir_->path() / "deep").string();
+  for (const char* command : {"list", "run"}) {
+    SCOPED_TRACE(command);
+    CommandResult r = Fpconform({command, "--scenarios", dir});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("deep.json: scenarios[0].ems_patch: nested more than 40 levels deep"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace fpconform::harness
