@@ -348,14 +348,17 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     }
     if (cmd.verbose && r.status != JobStatus::kPass) {
       std::cout << "  process: " << Describe(r.process) << "\n";
+      // A target's output reaches the terminal only with its control characters escaped.
       for (const auto& [name, text] :
            {std::pair{"stderr", &r.stderr_tail}, std::pair{"log", &r.log_tail}}) {
         if (!text->empty()) {
-          std::cout << "  " << name << ":\n" << *text << (text->back() == '\n' ? "" : "\n");
+          std::cout << "  " << name << ":\n"
+                    << TerminalSafe(*text, /*keep_newlines=*/true)
+                    << (text->back() == '\n' ? "" : "\n");
         }
       }
       if (!r.workdir.empty()) {
-        std::cout << "  workdir: " << r.workdir << "\n";
+        std::cout << "  workdir: " << TerminalSafe(r.workdir) << "\n";
       }
     }
   }

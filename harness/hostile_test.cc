@@ -302,5 +302,28 @@ TEST_F(HostileTest, DeeplyNestedScenarioFileIsAnInputError) {
   }
 }
 
+// A target's last line with terminal escapes (clear the line, paint PASS) and HTML reaches
+// the console, `-v` output and the Markdown report escaped.
+TEST_F(HostileTest, TargetOutputCannotInjectIntoTheConsoleOrTheReport) {
+  fs::path target = Descriptor(
+      "injects",
+      {kHostile, "print", "fingerprint_allowlist \\e[2K\\r\\e[32mPASS <img src=x>\\0\\n", "0"},
+      "daemon", 5000);
+  fs::path markdown = dir_->path() / "r.md";
+  CommandResult r =
+      Fpconform({"run", "--target", target.string(), "--filter", "enable/empty-allowlist-exits",
+                 "--jobs", "1", "-v", "--markdown", markdown.string()});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_EQ(r.out.find('\033'), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\r'), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\0'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\\x1B[2K\\x0D\\x1B[32mPASS"), std::string::npos) << r.out;
+  Result<std::string> md = ReadFile(markdown);
+  ASSERT_TRUE(md.ok());
+  EXPECT_EQ(md->find('\033'), std::string::npos) << *md;
+  EXPECT_EQ(md->find('\0'), std::string::npos) << *md;
+  EXPECT_EQ(md->find("<img"), std::string::npos) << *md;
+}
+
 }  // namespace
 }  // namespace fpconform::harness
