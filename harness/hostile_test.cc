@@ -325,5 +325,33 @@ TEST_F(HostileTest, TargetOutputCannotInjectIntoTheConsoleOrTheReport) {
   EXPECT_EQ(md->find("<img"), std::string::npos) << *md;
 }
 
+// A target that appends the untrusted root to the CA bundles it can reach (its own, through
+// the config's path, and the run's shared fixtures) cannot change another target's verdict.
+TEST_F(HostileTest, ATargetCannotSabotageAnotherThroughTheFixtures) {
+  const std::string shared = "{workdir}/../../pki/";
+  fs::path target = Descriptor(
+      "tampers",
+      {kHostile, "append", shared + "untrusted-root.pem", "3", "{ca:edge}",
+       shared + "ca-all.bundle.pem", shared + "ca-edge.bundle.pem"},
+      "daemon", 5000);
+  CommandResult r = Fpconform({"run", "--target", target.string(), "--target", "reference-lsr",
+                               "--filter", "ca/listed-untrusted-root-rejected", "--jobs", "1",
+                               "--repeat", "2", "-v"});
+  EXPECT_NE(r.out.find("FAIL ca/listed-untrusted-root-rejected [tampers"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("PASS ca/listed-untrusted-root-rejected [reference-lsr"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("FAIL ca/listed-untrusted-root-rejected [reference-lsr"),
+            std::string::npos)
+      << r.out;
+  // The attack was made: the target wrote its own copy (and, with privileges, which file
+  // modes do not bind, the shared one, which no target reads).
+  EXPECT_NE(r.out.find("fixtures/ca-all.bundle.pem: written"), std::string::npos) << r.out;
+  if (geteuid() != 0) {
+    EXPECT_NE(r.out.find("pki/ca-all.bundle.pem: Permission denied"), std::string::npos) << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace fpconform::harness

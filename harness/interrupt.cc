@@ -68,6 +68,15 @@ void WriteStderr(const std::string& text) {
     // A worker thread may still create files in it while this runs: a few passes.
     for (int pass = 0; pass < 5; ++pass) {
       std::error_code ec;
+      // Read-only directories (the run's fixtures) would keep their files without privileges.
+      for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+           !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        if (it->is_directory(ec)) {
+          std::filesystem::permissions(it->path(), std::filesystem::perms::owner_all,
+                                       std::filesystem::perm_options::add, ec);
+        }
+      }
+      ec.clear();
       std::filesystem::remove_all(dir, ec);
       if (!ec && !std::filesystem::exists(dir, ec)) {
         break;

@@ -251,6 +251,22 @@ Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
   if (!written.ok()) {
     return written.take_error();
   }
+  for (const std::string& name : env->pki_->BundleNames()) {
+    Result<std::string> pem = env->pki_->BundlePem(name);
+    if (!pem.ok()) {
+      return pem.take_error();
+    }
+    env->bundles_.emplace_back(BundlePath("", name).string(), std::move(*pem));
+  }
+  // Read-only for everyone without privileges; jobs get copies of what targets read.
+  for (const fs::directory_entry& entry : fs::directory_iterator(env->fixtures_dir(), ec)) {
+    fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::group_read |
+                                      fs::perms::others_read, ec);
+  }
+  fs::permissions(env->fixtures_dir(),
+                  fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                      fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec,
+                  ec);
   for (const TargetDescriptor& target : targets) {
     fs::path templ = target.config_template.empty() ? paths.DefaultTemplate(target.product)
                                                     : target.config_template;
@@ -264,6 +280,26 @@ Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
     env->templates_[templ] = std::move(*text);
   }
   return env;
+}
+
+RunEnvironment::~RunEnvironment() {
+  std::error_code ignored;
+  fs::permissions(fixtures_dir(), fs::perms::owner_all, fs::perm_options::add, ignored);
+}
+
+Status RunEnvironment::WriteBundles(const fs::path& dir) const {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kIo, dir.string() + ": " + ec.message());
+  }
+  for (const auto& [file, pem] : bundles_) {
+    Status written = WriteFile(dir / file, pem);
+    if (!written.ok()) {
+      return written;
+    }
+  }
+  return Status::Ok();
 }
 
 const std::string& RunEnvironment::Template(const TargetDescriptor& target) const {
@@ -349,7 +385,12 @@ Status JobRun::Prepare() {
   RenderContext render;
   render.scenario = &scenario_;
   render.pki = &env_.pki();
-  render.fixtures_dir = env_.fixtures_dir();
+  // The target's own copy of the CA bundles: what one target writes there no other reads.
+  const fs::path fixtures = workdir / "fixtures";
+  if (Status copied = env_.WriteBundles(fixtures); !copied.ok()) {
+    return copied;
+  }
+  render.fixtures_dir = fixtures;
   for (const ServerSpec& spec : ServersFor(scenario_, target_.product)) {
     Result<TlsServerConfig> config = ServerConfig(spec, env_.pki());
     if (!config.ok()) {
@@ -363,7 +404,7 @@ Status JobRun::Prepare() {
     render.ports[spec.connection] = (*server)->port();
     placeholders_["port:" + spec.connection] = std::to_string((*server)->port());
     placeholders_["ca:" + spec.connection] =
-        BundlePath(env_.fixtures_dir(), CaBundleFor(scenario_, spec.connection)).string();
+        BundlePath(fixtures, CaBundleFor(scenario_, spec.connection)).string();
     servers_.push_back(ServerPlan{spec, std::move(*server)});
   }
   if (target_.product != Product::kClient) {
@@ -375,7 +416,7 @@ Status JobRun::Prepare() {
   for (const char* connection : {"platform", "edge", "edge2", "edge3", "http_server"}) {
     placeholders_.emplace(std::string("port:") + connection, "0");
     placeholders_.emplace(std::string("ca:") + connection,
-                          BundlePath(env_.fixtures_dir(), "ca-all").string());
+                          BundlePath(fixtures, "ca-all").string());
   }
   placeholders_["workdir"] = workdir.string();
   placeholders_["build"] = env_.paths().build_dir.string();

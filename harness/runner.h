@@ -54,11 +54,23 @@ class RunEnvironment {
   const Paths& paths() const { return paths_; }
   const certs::Pki& pki() const { return *pki_; }
   const std::filesystem::path& root() const { return root_path_; }
+  // fixtures_dir holds the PKI written once for the run, read-only (0444 files in a 0555
+  // directory); targets never get its paths, only their own copy of the bundles
+  // (WriteBundles), so that no target can change what another one reads.
   std::filesystem::path fixtures_dir() const { return root_path_ / "pki"; }
+  // WriteBundles writes every CA bundle of the PKI (<name>.bundle.pem) into `dir`, a job's
+  // own fixtures directory, creating it; the Error names the file.
+  Status WriteBundles(const std::filesystem::path& dir) const;
   std::filesystem::path jobs_dir() const { return root_path_ / "jobs"; }
   bool keep_workdirs() const { return keep_workdirs_; }
   // Template returns the text of the configuration template `target` uses.
   const std::string& Template(const TargetDescriptor& target) const;
+  RunEnvironment(const RunEnvironment&) = delete;
+  RunEnvironment& operator=(const RunEnvironment&) = delete;
+  // ~RunEnvironment makes the fixtures writable again so that the run directory can be
+  // removed without privileges.
+  ~RunEnvironment();
+
   // KeepRoot stops the run directory from being removed (for --keep-workdirs).
   void KeepRoot() {
     root_.Release();
@@ -82,6 +94,7 @@ class RunEnvironment {
   bool keep_workdirs_;
   std::unique_ptr<certs::Pki> pki_;
   std::map<std::filesystem::path, std::string> templates_;
+  std::vector<std::pair<std::string, std::string>> bundles_;  // file name, PEM text
 };
 
 // JobStatus: how a scenario run counts in the totals.

@@ -9,8 +9,9 @@
 //                         with STATUS
 //   print TEXT STATUS     write TEXT (C escapes \e \r \n \0 \\ decoded) to stdout and
 //                         stderr, then exit with STATUS
-//   append FILE STATUS    append a line to FILE (a shared fixture) if it can, print what
-//                         happened, then exit with STATUS
+//   append SRC STATUS DST...
+//                         append the content of SRC to each DST (shared fixtures, say) if
+//                         it can, print what happened for each, then exit with STATUS
 //
 // It uses libc only and is built without sanitizers, like a vendor binary. Usage errors
 // exit 64.
@@ -131,15 +132,27 @@ std::string Unescape(const char* text) {
   return out;
 }
 
-int Append(const char* file) {
-  int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) {
-    printf("append %s: %s\n", file, strerror(errno));
+int Append(const char* source, const char* file) {
+  int in = open(source, O_RDONLY | O_CLOEXEC);
+  if (in < 0) {
+    fprintf(stderr, "read %s: %s\n", source, strerror(errno));
     return 0;
   }
-  bool ok = WriteText(fd, "tampered by a target\n");
+  std::string data;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(in, buf, sizeof(buf))) > 0) {
+    data.append(buf, static_cast<size_t>(n));
+  }
+  close(in);
+  int fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) {
+    fprintf(stderr, "append %s: %s\n", file, strerror(errno));
+    return 0;
+  }
+  bool ok = WriteText(fd, data);
   close(fd);
-  printf("append %s: %s\n", file, ok ? "written" : "write failed");
+  fprintf(stderr, "append %s: %s\n", file, ok ? "written" : "write failed");
   return 0;
 }
 
@@ -170,7 +183,9 @@ int main(int argc, char** argv) {
     return status;
   }
   if (strcmp(what, "append") == 0 && arg != nullptr) {
-    Append(arg);
+    for (int i = 4; i < argc; ++i) {
+      Append(arg, argv[i]);
+    }
     return status;
   }
   fprintf(stderr, "%s: unknown attack or missing argument: %s\n", argv[0], what);
