@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -350,6 +351,31 @@ TEST_F(HostileTest, ATargetCannotSabotageAnotherThroughTheFixtures) {
   EXPECT_NE(r.out.find("fixtures/ca-all.bundle.pem: written"), std::string::npos) << r.out;
   if (geteuid() != 0) {
     EXPECT_NE(r.out.find("pki/ca-all.bundle.pem: Permission denied"), std::string::npos) << r.out;
+  }
+}
+
+// A bad option or value is one line with a pointer to --help, and a filter that matches
+// nothing is the same input error for list as for run.
+TEST_F(HostileTest, BadOptionsGetOneLineAndFiltersMatchingNothingAreErrors) {
+  struct Case {
+    const char* name;
+    std::vector<std::string> args;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"bad value", {"run", "--jobs", "0"}, "fpconform: --jobs: Value 0 not in range 1 to 256 (see 'fpconform run --help')\n"},
+      {"not a number", {"run", "--repeat", "x"}, "(see 'fpconform run --help')\n"},
+      {"unknown option", {"list", "--bogus"}, "(see 'fpconform list --help')\n"},
+      {"list filter matching nothing", {"list", "--filter", "zzz"},
+       "fpconform: no scenario matches the filters\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    CommandResult r = Fpconform(c.args);
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "");
   }
 }
 
