@@ -379,5 +379,26 @@ TEST_F(HostileTest, BadOptionsGetOneLineAndFiltersMatchingNothingAreErrors) {
   }
 }
 
+// A process that escapes the group with setsid and keeps the output open is found, killed
+// and named by pid in the verdict.
+TEST_F(HostileTest, EscapedProcessIsKilledAndReportedByPid) {
+  fs::path pid_file = dir_->path() / "escaped.pid";
+  fs::path target = Descriptor("escapes", {kMisbehave, "setsid-grandchild", pid_file.string()},
+                               "one-shot", 2000);
+  CommandResult r = Fpconform({"run", "--target", target.string(), "--filter",
+                               "match/listed-leaf-colon-accepted", "--jobs", "1"});
+  std::optional<pid_t> escaped = WaitForPidFile(pid_file);
+  ASSERT_TRUE(escaped.has_value());
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("running outside its process group (pid " + std::to_string(*escaped) +
+                       ")"),
+            std::string::npos)
+      << r.out;
+  EXPECT_TRUE(WaitGone(*escaped)) << "escaped process " << *escaped << " survived the run";
+  if (!GoneOrZombie(*escaped)) {
+    kill(*escaped, SIGKILL);
+  }
+}
+
 }  // namespace
 }  // namespace fpconform::harness

@@ -6,6 +6,7 @@
 #define BOOST_POSIX_HAS_VFORK 1
 #endif
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/posix.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <set>
@@ -118,6 +120,34 @@ int PidfdSendSignal(int pidfd, int sig) {
 // its pidfd. SIGKILL cannot be caught, so this only runs out for a process stuck in the
 // kernel (uninterruptible sleep); the harness then gives up on it rather than hang.
 constexpr std::chrono::milliseconds kKillWait(5000);
+
+// The environment variable that tags every launched process (see EscapedProcesses).
+constexpr char kProcessTagVariable[] = "FPCONFORM_PROCESS_TAG";
+
+// EnvironmentHolds is true when the initial environment of process `pid` holds `entry`
+// ("NAME=value"); reads at most 1 MiB of it.
+bool EnvironmentHolds(pid_t pid, const std::string& entry) {
+  std::string path = "/proc/" + std::to_string(pid) + "/environ";
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) {
+    return false;
+  }
+  std::string data;
+  char buf[16384];
+  while (data.size() < (1U << 20)) {
+    ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    data.append(buf, static_cast<size_t>(n));
+  }
+  std::string needle = std::string(1, '\0') + entry + std::string(1, '\0');
+  return data.compare(0, entry.size() + 1, entry + std::string(1, '\0')) == 0 ||
+         data.find(needle) != std::string::npos;
+}
 
 // CheckExecutable returns an Error naming `path` when it cannot be executed.
 Status CheckExecutable(const std::string& path) {
@@ -520,7 +550,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     if (spec.argv.empty()) {
       return MakeError(ErrorCode::kInvalidInput, "empty command line");
     }
-    Result<std::vector<std::string>> env = MergeEnvironment(spec.env);
+    // A tag by which processes the target starts outside its group are found again
+    // (EscapedProcesses): unique in this harness, and across harnesses by the pid.
+    static std::atomic<uint64_t> launches{0};
+    std::string tag = std::to_string(getpid()) + "-" + std::to_string(++launches);
+    std::vector<std::pair<std::string, std::string>> overrides = spec.env;
+    overrides.emplace_back(kProcessTagVariable, tag);
+    Result<std::vector<std::string>> env = MergeEnvironment(overrides);
     if (!env.ok()) {
       return env.take_error();
     }
@@ -604,6 +640,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     }
     std::unique_ptr<ChildProcess> process(
         new ChildProcess(pid, std::move(fds), spec, std::move(on_exit), started_at));
+    process->tag_ = std::move(tag);
     process->io_thread_ = std::thread([p = process.get()] { p->IoLoop(); });
     guard.Release();
     return process;
@@ -736,10 +773,48 @@ ProcessStatus ChildProcess::Terminate(std::chrono::milliseconds grace) {
     ReapLocked();
     result = status_.value_or(ProcessStatus{});
   }
-  if (!OnIoThread()) {
+  if (!OnIoThread() && !WaitForOutput(grace).ok() && KillEscaped() > 0) {
     (void)WaitForOutput(grace);
   }
   return result;
+}
+
+size_t ChildProcess::KillEscaped() {
+  const std::string entry = std::string(kProcessTagVariable) + "=" + tag_;
+  std::vector<pid_t> found;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) {
+    return 0;
+  }
+  const pid_t self = getpid();
+  // /proc lists a bounded number of processes; each is read at most twice.
+  while (dirent* entry_name = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry_name->d_name, &end, 10);
+    if (end == entry_name->d_name || *end != '\0' || pid <= 0 || pid == self ||
+        getpgid(static_cast<pid_t>(pid)) == pid_) {
+      continue;  // the group was killed already; only what left it is looked for
+    }
+    if (!EnvironmentHolds(static_cast<pid_t>(pid), entry)) {
+      continue;
+    }
+    // The pidfd pins the process; checking the tag again after opening it makes sure the
+    // pid was not reused in between.
+    UniqueFd pidfd(PidfdOpen(static_cast<pid_t>(pid)));
+    if (pidfd.valid() && EnvironmentHolds(static_cast<pid_t>(pid), entry) &&
+        PidfdSendSignal(pidfd.get(), SIGKILL) == 0) {
+      found.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  closedir(proc);
+  std::lock_guard<std::mutex> lock(mu_);
+  escaped_.insert(escaped_.end(), found.begin(), found.end());
+  return found.size();
+}
+
+std::vector<pid_t> ChildProcess::EscapedProcesses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return escaped_;
 }
 
 void ChildProcess::Kill() {

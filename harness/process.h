@@ -155,6 +155,14 @@ class ChildProcess {
   // not end in time, stuck in the kernel). Idempotent; it cannot fail.
   ProcessStatus Terminate(std::chrono::milliseconds grace);
 
+  // EscapedProcesses returns the pids of processes the target started outside its process
+  // group (setsid, setpgid) that Terminate found and SIGKILLed. They are looked for only
+  // when the output pipes are still open after the group was killed (an escaped process
+  // holds them), by the tag every launched process carries in its environment
+  // (FPCONFORM_PROCESS_TAG): one that also closed its output, or dropped its environment
+  // at an exec, is not found.
+  std::vector<pid_t> EscapedProcesses() const;
+
   // Kill sends SIGKILL to the whole process group and to the process by its pidfd now and
   // returns without waiting. Does nothing once the process has been reaped.
   void Kill();
@@ -193,6 +201,9 @@ class ChildProcess {
   void PublishExit();
   // SignalGroupLocked sends `signal` to the process group unless the leader was reaped.
   void SignalGroupLocked(int signal);
+  // KillEscaped finds the processes that carry this process's tag outside its group,
+  // SIGKILLs them by pidfd and records them; returns how many it killed.
+  size_t KillEscaped();
   // ReapLocked reaps the exited leader, once.
   void ReapLocked();
   bool OnIoThread() const;
@@ -210,6 +221,8 @@ class ChildProcess {
   bool stdout_closed_ = false;
   bool stderr_closed_ = false;
   uint32_t signals_sent_ = 0;  // bit n set once signal n was sent to the group
+  std::vector<pid_t> escaped_;  // processes outside the group that Terminate killed
+  std::string tag_;             // the FPCONFORM_PROCESS_TAG value the process got
   StreamCapture stdout_capture_;
   StreamCapture stderr_capture_;
 

@@ -609,6 +609,18 @@ Status JobRun::Run() {
     process.log = result_.log_tail;
   }
   result_.verdict = Judge(scenario_, target_, result_.connections, process);
+  // Processes the target started outside its group are never silent (process.h).
+  if (std::vector<pid_t> escaped = child_->EscapedProcesses(); !escaped.empty()) {
+    std::string pids;
+    for (pid_t pid : escaped) {
+      pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
+    }
+    result_.verdict.problems.push_back(
+        "left " + std::to_string(escaped.size()) +
+        " process(es) running outside its process group (pid " + pids +
+        "), killed by the harness; a target must keep its processes in its group");
+    result_.verdict.pass = false;
+  }
   if (env_.keep_workdirs()) {
     result_.workdir = workdir_->Release().string();
   }
