@@ -1,4 +1,7 @@
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -74,6 +77,89 @@ TEST(FilesTest, ErrorsNameThePath) {
   Status write = WriteFile("/nonexistent/fpconform/file", "x");
   ASSERT_FALSE(write.ok());
   EXPECT_NE(write.error().message.find("/nonexistent/fpconform/file"), std::string::npos);
+}
+
+// Whoever made a file (a target, a user's path), reading it never blocks and stays bounded:
+// a FIFO without a writer, a device or a directory is refused at once.
+TEST(FilesTest, ReadsOnlyRegularFilesAndNeverBlocks) {
+  Result<TempDir> dir = TempDir::Create("fpconform-base-test-");
+  ASSERT_TRUE(dir.ok());
+  std::filesystem::path fifo = dir->path() / "fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  struct Case {
+    std::string path;
+    const char* want;
+  };
+  const Case cases[] = {
+      {fifo.string(), "a FIFO, not a regular file"},
+      {"/dev/zero", "a character device, not a regular file"},
+      {dir->path().string(), "a directory, not a regular file"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.path);
+    Result<std::string> whole = ReadFile(c.path);
+    ASSERT_FALSE(whole.ok());
+    EXPECT_EQ(whole.error().message, c.path + ": " + c.want);
+    Result<FileTail> tail = ReadFileTail(c.path, 100);
+    ASSERT_FALSE(tail.ok());
+    EXPECT_EQ(tail.error().message, c.path + ": " + c.want);
+  }
+  std::filesystem::path file = dir->path() / "log";
+  ASSERT_TRUE(WriteFile(file, "0123456789").ok());
+  Result<FileTail> tail = ReadFileTail(file, 4);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->text, "6789");
+  EXPECT_EQ(tail->skipped, 6u);
+  tail = ReadFileTail(file, 100);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_EQ(tail->text, "0123456789");
+  EXPECT_EQ(tail->skipped, 0u);
+  EXPECT_FALSE(ReadFile(file, 9).ok());
+  EXPECT_TRUE(ReadFile(file, 10).ok());
+}
+
+// A report path that is a link, a FIFO or a device is written through, never replaced.
+TEST(FilesTest, OutputFilesAreWrittenThroughLinksFifosAndDevices) {
+  Result<TempDir> dir = TempDir::Create("fpconform-base-test-");
+  ASSERT_TRUE(dir.ok());
+  const std::filesystem::path real = dir->path() / "real.json";
+  const std::filesystem::path link = dir->path() / "link.json";
+  ASSERT_TRUE(WriteFile(real, "old").ok());
+  std::filesystem::create_symlink(real, link);
+  ASSERT_TRUE(CheckOutputFile(link).ok());
+  ASSERT_TRUE(WriteOutputFile(link, "new").ok());
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_EQ(*ReadFile(real), "new");
+
+  ASSERT_TRUE(CheckOutputFile("/dev/null").ok());
+  ASSERT_TRUE(WriteOutputFile("/dev/null", "report").ok());
+  struct stat st;
+  ASSERT_EQ(stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/null was replaced";
+
+  const std::filesystem::path fifo = dir->path() / "fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  EXPECT_TRUE(CheckOutputFile(fifo).ok());
+  Status no_reader = WriteOutputFile(fifo, "x");
+  ASSERT_FALSE(no_reader.ok());
+  EXPECT_EQ(no_reader.error().message, fifo.string() + ": a FIFO with no reader");
+  int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  ASSERT_TRUE(WriteOutputFile(fifo, "through").ok());
+  char buf[16] = {};
+  EXPECT_EQ(read(reader, buf, sizeof(buf)), 7);
+  close(reader);
+  EXPECT_EQ(std::string(buf), "through");
+  EXPECT_FALSE(std::filesystem::is_regular_file(fifo));
+
+  // The up-front check writes for real: a directory that refuses new files fails it.
+  Status proc = CheckOutputFile("/proc/x.xml");
+  ASSERT_FALSE(proc.ok());
+  EXPECT_EQ(proc.error().message.rfind("/proc/x.xml: cannot be written: ", 0), 0u)
+      << proc.error().message;
+  EXPECT_FALSE(CheckOutputFile(dir->path() / "missing" / "r.json").ok());
+  EXPECT_TRUE(CheckOutputFile(dir->path() / "new.json").ok());
+  EXPECT_FALSE(std::filesystem::exists(dir->path() / "new.json"));
 }
 
 TEST(OsslTest, UniquePtrFreesAndUpRefShares) {

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -14,13 +15,36 @@
 namespace fpconform {
 
 // ReadFile returns the whole content of `path`, or an Error naming the path and the reason
-// (kNotFound when it does not exist, kIo otherwise). Files larger than `max_bytes` fail.
+// (kNotFound when it does not exist, kIo otherwise). Files larger than `max_bytes` fail, and
+// so does anything but a regular file (a FIFO, a device, a directory): the open never
+// blocks and the read is bounded, whoever made the file.
 Result<std::string> ReadFile(const std::filesystem::path& path,
                              size_t max_bytes = 64 * 1024 * 1024);
+
+// FileTail: the end of a file and how many bytes before it were not read.
+struct FileTail {
+  std::string text;
+  uint64_t skipped = 0;
+};
+
+// ReadFileTail returns the last `max_bytes` of the regular file `path`, reading no more than
+// that, or an Error like ReadFile's (never blocking on a FIFO or a device).
+Result<FileTail> ReadFileTail(const std::filesystem::path& path, size_t max_bytes);
 
 // WriteFile replaces the content of `path` with `data` (write to a sibling temporary, then
 // rename), or returns an Error naming the path.
 Status WriteFile(const std::filesystem::path& path, std::string_view data);
+
+// WriteOutputFile writes a file the user named (a report): a regular file, or a path that
+// does not exist yet, is replaced like WriteFile does; anything else the path names (a
+// symbolic link, a FIFO, a device such as /dev/null) is written through and never replaced.
+// A FIFO without a reader is an Error rather than a wait. Errors name the path.
+Status WriteOutputFile(const std::filesystem::path& path, std::string_view data);
+
+// CheckOutputFile tells, before any work, whether WriteOutputFile can later write `path`,
+// by doing what it will do: creating (and removing) the temporary next to a regular or
+// missing file, or opening a link, FIFO or device for writing. Errors read "<path>: <why>".
+Status CheckOutputFile(const std::filesystem::path& path);
 
 // UniqueFd owns one file descriptor.
 class UniqueFd {

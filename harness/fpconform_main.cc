@@ -209,27 +209,28 @@ std::optional<std::pair<int, int>> ParseShard(const std::string& text) {
 }
 
 // CheckReportPath tells, before a run, whether a report can later be written to `path`
-// (empty: no report asked for); the Error reads "<path>: <reason>".
+// (empty: no report asked for), by trying it (CheckOutputFile); the Error reads
+// "<path>: <reason>".
 Status CheckReportPath(const std::string& path) {
   if (path.empty()) {
     return Status::Ok();
   }
+  return CheckOutputFile(path);
+}
+
+// SameReportPath is true when `a` and `b` name one file: two reports would overwrite each
+// other.
+bool SameReportPath(const std::string& a, const std::string& b) {
+  if (a.empty() || b.empty()) {
+    return false;
+  }
   std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    return MakeError(ErrorCode::kInvalidInput, path + ": is a directory");
+  if (fs::equivalent(a, b, ec) && !ec) {
+    return true;
   }
-  fs::path parent = fs::path(path).parent_path();
-  if (parent.empty()) {
-    parent = ".";
-  }
-  if (!fs::is_directory(parent, ec)) {
-    return MakeError(ErrorCode::kInvalidInput, path + ": no directory " + parent.string());
-  }
-  if (access(parent.c_str(), W_OK) != 0) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     path + ": directory " + parent.string() + " is not writable");
-  }
-  return Status::Ok();
+  fs::path abs_a = fs::absolute(a, ec).lexically_normal();
+  fs::path abs_b = fs::absolute(b, ec).lexically_normal();
+  return abs_a == abs_b;
 }
 
 struct RunCommand {
@@ -274,9 +275,19 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     options.shard_index = shard->first - 1;
     options.shard_count = shard->second;
   }
-  for (const auto& [option, path] : {std::pair{"--json", &cmd.json_path},
-                                     std::pair{"--junit", &cmd.junit_path},
-                                     std::pair{"--markdown", &cmd.markdown_path}}) {
+  const std::pair<const char*, const std::string*> reports[] = {
+      {"--json", &cmd.json_path}, {"--junit", &cmd.junit_path},
+      {"--markdown", &cmd.markdown_path}};
+  for (size_t i = 0; i < std::size(reports); ++i) {
+    for (size_t j = i + 1; j < std::size(reports); ++j) {
+      if (SameReportPath(*reports[i].second, *reports[j].second)) {
+        return InputError(std::string(reports[i].first) + " and " + reports[j].first +
+                          " name the same file " + *reports[j].second +
+                          ": give each report its own");
+      }
+    }
+  }
+  for (const auto& [option, path] : reports) {
     if (Status writable = CheckReportPath(*path); !writable.ok()) {
       return InputError(std::string(option) + " " + writable.error().message);
     }
@@ -345,7 +356,7 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     if (path.empty()) {
       continue;
     }
-    Status written = WriteFile(path, render(inputs));
+    Status written = WriteOutputFile(path, render(inputs));
     if (!written.ok()) {
       return InputError(written.error().message);
     }
@@ -356,14 +367,17 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     }
     if (cmd.verbose && r.status != JobStatus::kPass) {
       std::cout << "  process: " << Describe(r.process) << "\n";
+      // A target's output reaches the terminal only with its control characters escaped.
       for (const auto& [name, text] :
            {std::pair{"stderr", &r.stderr_tail}, std::pair{"log", &r.log_tail}}) {
         if (!text->empty()) {
-          std::cout << "  " << name << ":\n" << *text << (text->back() == '\n' ? "" : "\n");
+          std::cout << "  " << name << ":\n"
+                    << TerminalSafe(*text, /*keep_newlines=*/true)
+                    << (text->back() == '\n' ? "" : "\n");
         }
       }
       if (!r.workdir.empty()) {
-        std::cout << "  workdir: " << r.workdir << "\n";
+        std::cout << "  workdir: " << TerminalSafe(r.workdir) << "\n";
       }
     }
   }
@@ -443,6 +457,11 @@ int List(const ListCommand& cmd, const CommonOptions& common) {
       return kExitFailures;
     }
     return kExitOk;
+  }
+  if (!cmd.filters.empty() &&
+      std::none_of(scenarios->begin(), scenarios->end(),
+                   [&](const Scenario& s) { return MatchesAnyFilter(cmd.filters, s.id); })) {
+    return InputError("no scenario matches the filters");
   }
   for (const Scenario& s : *scenarios) {
     if (!MatchesAnyFilter(cmd.filters, s.id)) {
@@ -607,7 +626,7 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   std::vector<const JobResult*> reference_problems = ReferenceProblems(*targets, results);
   std::vector<MutantScore> scores = ScoreMutants(mutants, *targets, results);
   if (!cmd.json_path.empty()) {
-    Status written = WriteFile(cmd.json_path,
+    Status written = WriteOutputFile(cmd.json_path,
                                MutationJson(scores, reference_problems, results.size(), duration));
     if (!written.ok()) {
       return InputError(written.error().message);
@@ -631,6 +650,31 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
                 static_cast<double>(duration.count()) / 1000.0, threads);
   std::cout << timing << MutationScoreLine(scores) << "\n";
   return MutationExitStatus(scores) == 0 ? kExitOk : kExitFailures;
+}
+
+// ParseOptions parses argv into `app` like ParseCommandLine, except that a bad option or
+// value gets one line and a pointer to the command's --help (the whole usage would bury the
+// reason), with exit status 2.
+std::optional<int> ParseOptions(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string command = "fpconform";
+    CLI::App* at_fault = &app;
+    while (!at_fault->get_subcommands().empty()) {
+      at_fault = at_fault->get_subcommands().back();
+      command += " " + at_fault->get_name();
+    }
+    std::string reason = e.what();
+    std::replace(reason.begin(), reason.end(), '\n', ' ');
+    std::cerr << "fpconform: " << reason << " (see '" << command << " --help')\n";
+    return kExitUsage;
+  }
+  return std::nullopt;
 }
 
 int Main(int argc, char** argv) {
@@ -734,7 +778,7 @@ int Main(int argc, char** argv) {
   mutants_cmd->add_option("--json", mutants.json_path, "Write the JSON report to FILE");
   add_common(mutants_cmd);
 
-  if (std::optional<int> status = ParseCommandLine(app, argc, argv, "fpconform")) {
+  if (std::optional<int> status = ParseOptions(app, argc, argv)) {
     return *status;
   }
   if (run_cmd->parsed()) {

@@ -39,7 +39,8 @@ std::string LastLine(const std::string& text, size_t max = 160) {
 }
 
 bool ExitedByItself(const ProcessStatus& status) {
-  return status.kind == ExitKind::kExited && !status.killed_by_harness;
+  return status.kind == ExitKind::kExited && !status.killed_by_harness &&
+         SignalReportedByShell(status) == 0;
 }
 
 // ConnectionKind: what one TCP connection to a server amounts to.
@@ -136,8 +137,11 @@ bool HasOpenConnection(const ConnectionEvidence& evidence) {
 }
 
 bool IsCrash(const ProcessEvidence& process) {
-  return process.sanitizer_report || (process.status.kind == ExitKind::kSignaled &&
-                                      !process.status.killed_by_harness);
+  // A wrapping shell (`sh -c` without exec) turns the signal that ended its command into
+  // exit status 128 + N: that is the same crash.
+  const bool signaled = process.status.kind == ExitKind::kSignaled ||
+                        SignalReportedByShell(process.status) != 0;
+  return process.sanitizer_report || (signaled && !process.status.killed_by_harness);
 }
 
 Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvidence& process,

@@ -142,7 +142,8 @@ std::string AcceptedAfterRejection(const ConnectionEvidence& evidence);
 std::string DiagnosticNotInBothPlaces(const Scenario& scenario, const TargetDescriptor& target,
                                       const ProcessEvidence& process);
 
-// IsCrash is true when the process died of a signal it was not sent by the harness, or
+// IsCrash is true when the process died of a signal it was not sent by the harness (also
+// one a wrapping shell reports as exit status 128 + N, see SignalReportedByShell), or
 // printed a sanitizer report.
 bool IsCrash(const ProcessEvidence& process);
 

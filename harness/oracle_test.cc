@@ -570,5 +570,40 @@ TEST(OracleTest, DiagnosticSearchIsBoundedOnHostileOutput) {
   }
 }
 
+// A crash behind `sh -c` (no exec) comes back as exit status 128 + N: it is the same crash
+// as a direct one, and an exit only when the harness sent that signal.
+TEST(OracleTest, SignalReportedByAShellIsACrash) {
+  struct Case {
+    const char* name;
+    ProcessEvidence process;
+    Outcome want;
+  };
+  ProcessEvidence harness_term = Exited(128 + SIGTERM);
+  harness_term.status.killed_by_harness = true;
+  const Case cases[] = {
+      {"direct SIGSEGV", Signaled(SIGSEGV), Outcome::kCrash},
+      {"SIGSEGV behind a shell", Exited(128 + SIGSEGV), Outcome::kCrash},
+      {"SIGABRT behind a shell", Exited(128 + SIGABRT), Outcome::kCrash},
+      {"status 128 is an exit", Exited(128), Outcome::kExit},
+      {"status 160 is an exit", Exited(160), Outcome::kExit},
+      {"the harness's SIGTERM behind a shell", harness_term, Outcome::kNeverDialled},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ConnectionEvidence e{"edge", false, {}};
+    std::string description;
+    EXPECT_EQ(ClassifyConnection(e, c.process, &description), c.want) << description;
+    // An invalid-configuration scenario cannot be passed by a crash, wrapped or not.
+    Verdict v = Judge(Expecting({{"edge", {Outcome::kExit}}}, std::nullopt), Daemon(),
+                      {{"edge", false, {}}}, c.process);
+    EXPECT_EQ(v.pass, c.want == Outcome::kExit) << v.Summary();
+  }
+  ProcessStatus wrapped;
+  wrapped.kind = ExitKind::kExited;
+  wrapped.exit_code = 139;
+  EXPECT_EQ(Describe(wrapped), "exited with status 139 (signal 11, SIGSEGV, as a shell reports it)");
+  EXPECT_EQ(SignalReportedByShell(wrapped), SIGSEGV);
+}
+
 }  // namespace
 }  // namespace fpconform::harness

@@ -6,6 +6,7 @@
 #define BOOST_POSIX_HAS_VFORK 1
 #endif
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,9 +25,11 @@
 #include <boost/process/extend.hpp>
 #include <boost/process/posix.hpp>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <set>
+#include <shared_mutex>
 #include <system_error>
 
 #include "base/files.h"
@@ -108,6 +111,43 @@ Result<Pipe> MakeOutputPipe() {
 }
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+int PidfdSendSignal(int pidfd, int sig) {
+  return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+// How long Terminate and the destructor wait for the leader once SIGKILL was sent to it by
+// its pidfd. SIGKILL cannot be caught, so this only runs out for a process stuck in the
+// kernel (uninterruptible sleep); the harness then gives up on it rather than hang.
+constexpr std::chrono::milliseconds kKillWait(5000);
+
+// The environment variable that tags every launched process (see EscapedProcesses).
+constexpr char kProcessTagVariable[] = "FPCONFORM_PROCESS_TAG";
+
+// EnvironmentHolds is true when the initial environment of process `pid` holds `entry`
+// ("NAME=value"); reads at most 1 MiB of it.
+bool EnvironmentHolds(pid_t pid, const std::string& entry) {
+  std::string path = "/proc/" + std::to_string(pid) + "/environ";
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) {
+    return false;
+  }
+  std::string data;
+  char buf[16384];
+  while (data.size() < (1U << 20)) {
+    ssize_t n = read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    data.append(buf, static_cast<size_t>(n));
+  }
+  std::string needle = std::string(1, '\0') + entry + std::string(1, '\0');
+  return data.compare(0, entry.size() + 1, entry + std::string(1, '\0')) == 0 ||
+         data.find(needle) != std::string::npos;
+}
 
 // CheckExecutable returns an Error naming `path` when it cannot be executed.
 Status CheckExecutable(const std::string& path) {
@@ -328,12 +368,28 @@ Result<std::string> ResolveExecutable(const std::string& name, const char* path_
 // ---------------------------------------------------------------------------------------
 // Describe, CapturedOutput, SanitizerKind, StreamCapture
 
+int SignalReportedByShell(const ProcessStatus& status) {
+  if (status.kind != ExitKind::kExited || status.exit_code <= 128 || status.exit_code >= 160) {
+    return 0;
+  }
+  return status.exit_code - 128;
+}
+
 std::string Describe(const ProcessStatus& status) {
   switch (status.kind) {
     case ExitKind::kRunning:
       return "still running";
-    case ExitKind::kExited:
-      return "exited with status " + std::to_string(status.exit_code);
+    case ExitKind::kExited: {
+      std::string text = "exited with status " + std::to_string(status.exit_code);
+      if (int sig = SignalReportedByShell(status); sig != 0) {
+        const char* name = SignalName(sig);
+        text += " (signal " + std::to_string(sig) +
+                (name != nullptr ? std::string(", SIG") + name : std::string()) +
+                ", as a shell reports it" +
+                (status.killed_by_harness ? std::string(", sent by the harness") : "") + ")";
+      }
+      return text;
+    }
     case ExitKind::kSignaled: {
       std::string text = "killed by signal " + std::to_string(status.signal);
       const char* name = SignalName(status.signal);
@@ -478,6 +534,14 @@ class LaunchedGuard {
   pid_t pid_;
 };
 
+// LaunchGate: every Start holds it shared from the launch until its ChildProcess is
+// registered; StopLaunchesAndKillAll takes it exclusively and never gives it back, so that
+// no process is launched that nobody will kill.
+std::shared_mutex& LaunchGate() {
+  static std::shared_mutex* gate = new std::shared_mutex;  // never destroyed: used until exit
+  return *gate;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spec,
@@ -486,7 +550,13 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     if (spec.argv.empty()) {
       return MakeError(ErrorCode::kInvalidInput, "empty command line");
     }
-    Result<std::vector<std::string>> env = MergeEnvironment(spec.env);
+    // A tag by which processes the target starts outside its group are found again
+    // (EscapedProcesses): unique in this harness, and across harnesses by the pid.
+    static std::atomic<uint64_t> launches{0};
+    std::string tag = std::to_string(getpid()) + "-" + std::to_string(++launches);
+    std::vector<std::pair<std::string, std::string>> overrides = spec.env;
+    overrides.emplace_back(kProcessTagVariable, tag);
+    Result<std::vector<std::string>> env = MergeEnvironment(overrides);
     if (!env.ok()) {
       return env.take_error();
     }
@@ -549,6 +619,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     setup.workdir = workdir.empty() ? nullptr : workdir.c_str();
     setup.envp = envp.data();
 
+    std::shared_lock<std::shared_mutex> launching(LaunchGate());
     std::chrono::steady_clock::time_point started_at = std::chrono::steady_clock::now();
     std::error_code ec;
     pid_t pid = Launch(*exe, args, setup, ec);
@@ -569,6 +640,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(const ProcessSpec& spe
     }
     std::unique_ptr<ChildProcess> process(
         new ChildProcess(pid, std::move(fds), spec, std::move(on_exit), started_at));
+    process->tag_ = std::move(tag);
     process->io_thread_ = std::thread([p = process.get()] { p->IoLoop(); });
     guard.Release();
     return process;
@@ -601,6 +673,24 @@ void KillAllChildProcesses() {
   registry.kill_all = true;
   for (ChildProcess* process : registry.live) {
     process->Kill();
+  }
+}
+
+void StopLaunchesAndKillAll(std::chrono::milliseconds timeout) {
+  KillAllChildProcesses();  // the launches in flight kill their process when registered
+  LaunchGate().lock();      // never unlocked: the harness is about to exit
+  Registry& registry = Processes();
+  std::lock_guard<std::mutex> lock(registry.mu);
+  registry.kill_all = true;
+  const std::chrono::steady_clock::time_point deadline =
+      std::chrono::steady_clock::now() + timeout;
+  for (ChildProcess* process : registry.live) {
+    process->Kill();
+  }
+  for (ChildProcess* process : registry.live) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    (void)process->WaitFor(std::max(left, std::chrono::milliseconds(0)));
   }
 }
 
@@ -637,7 +727,7 @@ ChildProcess::~ChildProcess() {
     std::unique_lock<std::mutex> lock(mu_);
     if (!status_.has_value() && io_thread_.joinable()) {
       SignalGroupLocked(SIGKILL);
-      cv_.wait(lock, [this] { return status_.has_value(); });
+      cv_.wait_for(lock, kKillWait, [this] { return status_.has_value(); });
     }
     SignalGroupLocked(SIGKILL);  // whatever is left in the group
     ReapLocked();
@@ -674,19 +764,57 @@ ProcessStatus ChildProcess::Terminate(std::chrono::milliseconds grace) {
       SignalGroupLocked(SIGTERM);
       if (!cv_.wait_for(lock, grace, [this] { return status_.has_value(); })) {
         SignalGroupLocked(SIGKILL);
-        cv_.wait(lock, [this] { return status_.has_value(); });
+        cv_.wait_for(lock, kKillWait, [this] { return status_.has_value(); });
       }
     }
     // The leader is a zombie until ReapLocked, which keeps its pid (the group id) from
     // being reused, so this cannot reach an unrelated group.
     SignalGroupLocked(SIGKILL);
     ReapLocked();
-    result = *status_;
+    result = status_.value_or(ProcessStatus{});
   }
-  if (!OnIoThread()) {
+  if (!OnIoThread() && !WaitForOutput(grace).ok() && KillEscaped() > 0) {
     (void)WaitForOutput(grace);
   }
   return result;
+}
+
+size_t ChildProcess::KillEscaped() {
+  const std::string entry = std::string(kProcessTagVariable) + "=" + tag_;
+  std::vector<pid_t> found;
+  DIR* proc = opendir("/proc");
+  if (proc == nullptr) {
+    return 0;
+  }
+  const pid_t self = getpid();
+  // /proc lists a bounded number of processes; each is read at most twice.
+  while (dirent* entry_name = readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry_name->d_name, &end, 10);
+    if (end == entry_name->d_name || *end != '\0' || pid <= 0 || pid == self ||
+        getpgid(static_cast<pid_t>(pid)) == pid_) {
+      continue;  // the group was killed already; only what left it is looked for
+    }
+    if (!EnvironmentHolds(static_cast<pid_t>(pid), entry)) {
+      continue;
+    }
+    // The pidfd pins the process; checking the tag again after opening it makes sure the
+    // pid was not reused in between.
+    UniqueFd pidfd(PidfdOpen(static_cast<pid_t>(pid)));
+    if (pidfd.valid() && EnvironmentHolds(static_cast<pid_t>(pid), entry) &&
+        PidfdSendSignal(pidfd.get(), SIGKILL) == 0) {
+      found.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  closedir(proc);
+  std::lock_guard<std::mutex> lock(mu_);
+  escaped_.insert(escaped_.end(), found.begin(), found.end());
+  return found.size();
+}
+
+std::vector<pid_t> ChildProcess::EscapedProcesses() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return escaped_;
 }
 
 void ChildProcess::Kill() {
@@ -734,9 +862,10 @@ void ChildProcess::SignalGroupLocked(int sig) {
     return;  // the group id may belong to someone else now
   }
   signals_sent_ |= 1U << sig;
-  if (kill(-pid_, sig) != 0 && errno == ESRCH) {
-    kill(pid_, sig);  // not a group leader (cannot happen once exec ran); reach the child
-  }
+  kill(-pid_, sig);
+  // The leader itself, by its pidfd (which cannot name a reused pid): it may have left its
+  // group (setpgid to another group of the session), out of reach of the group kill.
+  PidfdSendSignal(fds_->pidfd.get(), sig);
 }
 
 void ChildProcess::ReapLocked() {
@@ -807,6 +936,9 @@ void ChildProcess::PublishExit() {
     std::lock_guard<std::mutex> lock(mu_);
     if (status.kind == ExitKind::kSignaled && status.signal > 0 && status.signal < 32) {
       status.killed_by_harness = (signals_sent_ & (1U << status.signal)) != 0;
+    }
+    if (int sig = SignalReportedByShell(status); sig != 0) {
+      status.killed_by_harness = (signals_sent_ & (1U << sig)) != 0;
     }
     status_ = status;
     if (reaped_elsewhere) {

@@ -51,11 +51,19 @@ struct ProcessStatus {
   ExitKind kind = ExitKind::kRunning;
   int exit_code = 0;               // when kExited
   int signal = 0;                  // when kSignaled
-  bool killed_by_harness = false;  // the signal came from Terminate, Kill or the destructor
+  // The signal came from Terminate, Kill or the destructor (for an exit with status 128 + N,
+  // see SignalReportedByShell: signal N was sent by the harness).
+  bool killed_by_harness = false;
 };
 
+// SignalReportedByShell returns N when `status` is an exit with status 128 + N (N from 1 to
+// 31), the way a shell (`sh -c` without exec) reports a command that signal N ended;
+// otherwise 0. The harness reads such an exit as that signal.
+int SignalReportedByShell(const ProcessStatus& status);
+
 // Describe returns a one-line description of `status`: "exited with status 3", "killed by
-// signal 11 (SIGSEGV)", "killed by signal 9 (SIGKILL) sent by the harness", "still running".
+// signal 11 (SIGSEGV)", "killed by signal 9 (SIGKILL) sent by the harness", "exited with
+// status 139 (signal 11, SIGSEGV, as a shell reports it)", "still running".
 std::string Describe(const ProcessStatus& status);
 
 // CapturedOutput: a bounded copy of one output stream.
@@ -139,14 +147,24 @@ class ChildProcess {
   // kTimeout Error when it still runs.
   Result<ProcessStatus> WaitFor(std::chrono::milliseconds timeout);
 
-  // Terminate sends SIGTERM to the whole process group if the process still runs, waits up
-  // to `grace`, then sends SIGKILL; once the process has exited it SIGKILLs whatever is left
-  // in its group, reaps it, waits up to `grace` for both output streams to close, and
-  // returns the status. Idempotent; it cannot fail.
+  // Terminate sends SIGTERM to the whole process group and to the process itself (by its
+  // pidfd: it may have left its group) if it still runs, waits up to `grace`, then sends
+  // SIGKILL the same way and waits at most a few seconds more; once the process has exited
+  // it SIGKILLs whatever is left in its group, reaps it, waits up to `grace` for both output
+  // streams to close, and returns the status (kRunning only for a process that SIGKILL did
+  // not end in time, stuck in the kernel). Idempotent; it cannot fail.
   ProcessStatus Terminate(std::chrono::milliseconds grace);
 
-  // Kill sends SIGKILL to the whole process group now and returns without waiting. Does
-  // nothing once the process has been reaped.
+  // EscapedProcesses returns the pids of processes the target started outside its process
+  // group (setsid, setpgid) that Terminate found and SIGKILLed. They are looked for only
+  // when the output pipes are still open after the group was killed (an escaped process
+  // holds them), by the tag every launched process carries in its environment
+  // (FPCONFORM_PROCESS_TAG): one that also closed its output, or dropped its environment
+  // at an exec, is not found.
+  std::vector<pid_t> EscapedProcesses() const;
+
+  // Kill sends SIGKILL to the whole process group and to the process by its pidfd now and
+  // returns without waiting. Does nothing once the process has been reaped.
   void Kill();
 
   // WaitForOutput waits up to `timeout` until both output streams have reached end of file,
@@ -183,6 +201,9 @@ class ChildProcess {
   void PublishExit();
   // SignalGroupLocked sends `signal` to the process group unless the leader was reaped.
   void SignalGroupLocked(int signal);
+  // KillEscaped finds the processes that carry this process's tag outside its group,
+  // SIGKILLs them by pidfd and records them; returns how many it killed.
+  size_t KillEscaped();
   // ReapLocked reaps the exited leader, once.
   void ReapLocked();
   bool OnIoThread() const;
@@ -200,6 +221,8 @@ class ChildProcess {
   bool stdout_closed_ = false;
   bool stderr_closed_ = false;
   uint32_t signals_sent_ = 0;  // bit n set once signal n was sent to the group
+  std::vector<pid_t> escaped_;  // processes outside the group that Terminate killed
+  std::string tag_;             // the FPCONFORM_PROCESS_TAG value the process got
   StreamCapture stdout_capture_;
   StreamCapture stderr_capture_;
 
@@ -220,6 +243,12 @@ Result<std::string> ResolveExecutable(const std::string& name, const char* path_
 // interrupted run must not leave a target behind, nor start a new one), until
 // AllowChildProcesses. Not for signal handlers: call it from a thread.
 void KillAllChildProcesses();
+
+// StopLaunchesAndKillAll is the last word of a harness about to exit: it waits for the
+// launches in flight to be registered, stops every later launch for good (Start blocks),
+// SIGKILLs every ChildProcess alive and waits up to `timeout` in all for them to die. Not
+// for signal handlers: call it from a thread.
+void StopLaunchesAndKillAll(std::chrono::milliseconds timeout);
 
 // AllowChildProcesses ends the effect of KillAllChildProcesses on processes started from
 // now on.

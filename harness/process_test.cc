@@ -33,6 +33,7 @@ using std::chrono::seconds;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kMisbehave = FPCONFORM_MISBEHAVE_PATH;
+constexpr const char* kHostile = FPCONFORM_HOSTILE_PATH;
 // Generous bound for things that should take milliseconds, so that a loaded CI machine or
 // a sanitizer build does not fail a correct program.
 constexpr milliseconds kPatience = seconds(20);
@@ -341,6 +342,51 @@ TEST(ProcessTest, TerminateKillsGroupMembersLeftAfterTheLeaderDied) {
   EXPECT_TRUE(child->WaitForOutput(kPatience).ok());
 }
 
+TEST(ProcessTest, LeaderThatLeftItsGroupIsKilledByItsPidfd) {
+  Result<TempDir> dir = TempDir::Create("fpconform-process-test-");
+  ASSERT_TRUE(dir.ok()) << dir.error().message;
+  fs::path pid_file = dir->path() / "child.pid";
+  // The leader moves to this test's own process group, which ignores nothing: keep the
+  // group kill from ever being aimed there by checking the leader's group first.
+  std::unique_ptr<ChildProcess> child =
+      StartOrDie(Command({kHostile, "leave-group", pid_file.string()}));
+  ASSERT_NE(child, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return StdoutContains(*child, "ready"); }));
+  ASSERT_EQ(getpgid(child->pid()), getpgrp()) << "the leader did not leave its group";
+  std::optional<pid_t> member = ReadPid(pid_file);
+  ASSERT_TRUE(member.has_value());
+  EXPECT_EQ(getpgid(*member), child->pid());
+
+  // The leader ignores SIGTERM and is out of the group's reach: only SIGKILL by its pidfd
+  // ends it, within the grace period plus a bounded wait.
+  constexpr milliseconds kGrace(100);
+  Clock::time_point start = Clock::now();
+  ProcessStatus status = child->Terminate(kGrace);
+  EXPECT_LT(Clock::now() - start, kGrace + seconds(5));
+  EXPECT_EQ(Describe(status), "killed by signal 9 (SIGKILL) sent by the harness");
+  EXPECT_TRUE(WaitUntil([&] { return GoneOrZombie(*member); }))
+      << "group member " << *member << " survived";
+  EXPECT_TRUE(child->WaitForOutput(kPatience).ok());
+}
+
+TEST(ProcessTest, DestructorEndsALeaderThatLeftItsGroup) {
+  Result<TempDir> dir = TempDir::Create("fpconform-process-test-");
+  ASSERT_TRUE(dir.ok()) << dir.error().message;
+  fs::path pid_file = dir->path() / "child.pid";
+  std::unique_ptr<ChildProcess> child =
+      StartOrDie(Command({kHostile, "leave-group", pid_file.string()}));
+  ASSERT_NE(child, nullptr);
+  ASSERT_TRUE(WaitUntil([&] { return StdoutContains(*child, "ready"); }));
+  pid_t leader = child->pid();
+  std::optional<pid_t> member = ReadPid(pid_file);
+  ASSERT_TRUE(member.has_value());
+  Clock::time_point start = Clock::now();
+  child.reset();
+  EXPECT_LT(Clock::now() - start, seconds(5));
+  EXPECT_TRUE(GoneOrZombie(leader));
+  EXPECT_TRUE(WaitUntil([&] { return GoneOrZombie(*member); }));
+}
+
 TEST(ProcessTest, GrandchildThatLeftTheGroupDoesNotHangDestruction) {
   Result<TempDir> dir = TempDir::Create("fpconform-process-test-");
   ASSERT_TRUE(dir.ok()) << dir.error().message;
@@ -364,16 +410,15 @@ TEST(ProcessTest, GrandchildThatLeftTheGroupDoesNotHangDestruction) {
   } kill_on_exit{*escaped};
   EXPECT_TRUE(StdoutContains(*child, "ready"));
 
-  // The escaped process holds stdout and stderr open, and the group kill cannot reach it.
+  // The escaped process holds stdout and stderr open, and the group kill cannot reach it;
+  // Terminate finds it by its environment tag, kills it and reports it.
   EXPECT_FALSE(child->WaitForOutput(milliseconds(50)).ok());
   constexpr milliseconds kGrace(100);
   Clock::time_point start = Clock::now();
   child->Terminate(kGrace);
+  EXPECT_EQ(child->EscapedProcesses(), std::vector<pid_t>{*escaped});
   child.reset();
   EXPECT_LT(Clock::now() - start, kGrace + kPatience);
-  EXPECT_FALSE(GoneOrZombie(*escaped)) << "nothing should have reached it";
-
-  ASSERT_EQ(kill(*escaped, SIGKILL), 0);
   EXPECT_TRUE(WaitUntil([&] { return GoneOrZombie(*escaped); }));
   kill_on_exit.pid = -1;
 }
@@ -865,7 +910,8 @@ TEST(ProcessTest, InterruptWatcherKillsEveryChildAndLaterOnes) {
   Result<ProcessStatus> late_status = late->WaitFor(kPatience);
   ASSERT_TRUE(late_status.ok()) << "a process started after the interrupt keeps running";
   EXPECT_EQ(late_status->signal, SIGKILL);
-  // Once the watcher is gone, processes run again and SIGTERM has its old disposition.
+  // Once the watcher is gone, processes run again; after the interrupt SIGTERM stays
+  // ignored (the program is on its way to exit 128 + N).
   watcher->reset();
   std::unique_ptr<ChildProcess> after = StartOrDie(Misbehave({"exit", "4"}));
   ASSERT_NE(after, nullptr);
@@ -874,7 +920,8 @@ TEST(ProcessTest, InterruptWatcherKillsEveryChildAndLaterOnes) {
   EXPECT_EQ(Describe(*after_status), "exited with status 4");
   struct sigaction current = {};
   ASSERT_EQ(sigaction(SIGTERM, nullptr, &current), 0);
-  EXPECT_EQ(current.sa_handler, SIG_DFL);
+  EXPECT_EQ(current.sa_handler, SIG_IGN);
+  signal(SIGTERM, SIG_DFL);
 }
 
 }  // namespace

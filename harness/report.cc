@@ -543,6 +543,71 @@ std::string SummaryLine(const Totals& totals) {
   return line;
 }
 
+std::string TerminalSafe(std::string_view raw, bool keep_newlines) {
+  std::string text = ValidUtf8(raw);
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto byte = static_cast<unsigned char>(text[i]);
+    char buf[8];
+    if ((byte == '\n' && keep_newlines) || byte == '\t') {
+      out.push_back(text[i]);
+    } else if (byte < 0x20 || byte == 0x7f) {
+      std::snprintf(buf, sizeof(buf), "\\x%02X", byte);
+      out += buf;
+    } else if (byte == 0xC2 && i + 1 < text.size() &&
+               static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+      std::snprintf(buf, sizeof(buf), "\\u%04X", static_cast<unsigned char>(text[i + 1]));
+      out += buf;
+      ++i;
+    } else {
+      out.push_back(text[i]);
+    }
+  }
+  return out;
+}
+
+std::string MarkdownSafe(std::string_view raw) {
+  std::string text = TerminalSafe(raw);
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\\':
+      case '`':
+      case '*':
+      case '_':
+      case '[':
+      case ']':
+      case '(':
+      case ')':
+      case '#':
+      case '!':
+      case '|':
+      case '~':
+        out.push_back('\\');
+        out.push_back(c);
+        break;
+      case '\t':
+        out.push_back(' ');
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  return out;
+}
+
 std::string ResultLine(const JobResult& r) {
   std::string line = StatusWord(r.status) + " " + r.scenario->id + " [" + r.target->name;
   if (r.repeat > 0) {
@@ -555,7 +620,7 @@ std::string ResultLine(const JobResult& r) {
   if (r.status != JobStatus::kPass && r.status != JobStatus::kNotApplicable) {
     line += " -- rerun: " + r.rerun;
   }
-  return line;
+  return TerminalSafe(line);
 }
 
 std::string JsonReport(const ReportInputs& in) {
@@ -766,7 +831,7 @@ std::string MarkdownReport(const ReportInputs& in) {
   std::string header = "| clause | scenario | level |";
   std::string rule = "|---|---|---|";
   for (const TargetDescriptor& t : *in.targets) {
-    header += " " + t.name + " |";
+    header += " " + MarkdownSafe(t.name) + " |";
     rule += "---|";
   }
   out += header + "\n" + rule + "\n";
@@ -815,7 +880,8 @@ std::string MarkdownReport(const ReportInputs& in) {
   if (!failures.empty()) {
     out += "\n## Failures\n\n";
     for (const JobResult* r : failures) {
-      out += "- `" + r->scenario->id + "` [" + r->target->name + "]: " + ValidUtf8(r->message) + "\n";
+      out += "- `" + r->scenario->id + "` [" + MarkdownSafe(r->target->name) +
+             "]: " + MarkdownSafe(r->message) + "\n";
     }
   }
   std::vector<const JobResult*> not_applicable;

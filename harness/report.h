@@ -32,6 +32,17 @@ std::string SummaryLine(const Totals& totals);
 // Passing results get "PASS ..." (shown with -v only).
 std::string ResultLine(const JobResult& result);
 
+// TerminalSafe returns `text` with everything a terminal would act on made visible: the
+// control characters (ESC, CR, NUL, BS, DEL, ..., and the C1 controls U+0080 to U+009F) as
+// \xNN or \u00NN, malformed UTF-8 as U+FFFD; a line break becomes \n unless
+// `keep_newlines`, and a tab stays. Everything from a target (its output, the bytes it sent)
+// goes through it before it reaches the console.
+std::string TerminalSafe(std::string_view text, bool keep_newlines = false);
+
+// MarkdownSafe returns `text` as one line of Markdown that renders as the text itself: first
+// TerminalSafe, then HTML (&, <, >) as entities and Markdown punctuation backslash-escaped.
+std::string MarkdownSafe(std::string_view text);
+
 // ReportInputs: what the file reports need besides the results.
 struct ReportInputs {
   const std::vector<JobResult>* results = nullptr;

@@ -361,5 +361,48 @@ TEST_F(ReportTest, NotApplicableIsShownInEveryFormat) {
   EXPECT_EQ(md.find("## Failures"), std::string::npos) << md;
 }
 
+// Bytes a target chose never act on the terminal nor turn into markup: a last line that
+// clears the FAIL line and paints PASS is shown escaped, and so is HTML in a report.
+TEST(EscapingTest, TargetBytesReachTheConsoleAndMarkdownInert) {
+  struct Case {
+    const char* name;
+    std::string raw;
+    std::string terminal;
+    std::string markdown;
+  };
+  const Case cases[] = {
+      // In Markdown the backslash of an escape is itself escaped, so that it shows.
+      {"terminal escapes", "\033[2K\r\033[32mPASS", "\\x1B[2K\\x0D\\x1B[32mPASS",
+       "\\\\x1B\\[2K\\\\x0D\\\\x1B\\[32mPASS"},
+      {"NUL and DEL", std::string("a\0b\x7f", 4), "a\\x00b\\x7F", "a\\\\x00b\\\\x7F"},
+      {"C1 CSI in UTF-8", "x\xC2\x9B" "31m", "x\\u009B31m", "x\\\\u009B31m"},
+      {"raw C1 byte", "x\x9B" "31m", "x\xEF\xBF\xBD" "31m", "x\xEF\xBF\xBD" "31m"},
+      {"line break", "one\ntwo", "one\\x0Atwo", "one\\\\x0Atwo"},
+      {"html", "<img src=x onerror=alert(1)>", "<img src=x onerror=alert(1)>",
+       "&lt;img src=x onerror=alert\\(1\\)&gt;"},
+      {"markdown", "**bold** [link](http://x) | cell", "**bold** [link](http://x) | cell",
+       "\\*\\*bold\\*\\* \\[link\\]\\(http://x\\) \\| cell"},
+      {"plain and UTF-8 stay", "café: got reject", "café: got reject", "café: got reject"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(TerminalSafe(c.raw), c.terminal);
+    EXPECT_EQ(MarkdownSafe(c.raw), c.markdown);
+  }
+  EXPECT_EQ(TerminalSafe("a\r\nb\tc\n", /*keep_newlines=*/true), "a\\x0D\nb\tc\n");
+}
+
+TEST_F(ReportTest, ConsoleLineAndMarkdownEscapeWhatATargetWrote) {
+  results_[1].message = "got exit; want accept (last line: \033[2K\r\033[32mPASS <img src=x>)";
+  std::string line = ResultLine(results_[1]);
+  EXPECT_EQ(line.find('\033'), std::string::npos) << line;
+  EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+  EXPECT_NE(line.find("\\x1B[2K\\x0D\\x1B[32mPASS"), std::string::npos) << line;
+  std::string md = MarkdownReport(Inputs());
+  EXPECT_EQ(md.find('\033'), std::string::npos);
+  EXPECT_EQ(md.find("<img"), std::string::npos) << md;
+  EXPECT_NE(md.find("&lt;img src=x&gt;"), std::string::npos) << md;
+}
+
 }  // namespace
 }  // namespace fpconform::harness

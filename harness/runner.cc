@@ -73,26 +73,21 @@ struct JobSignal {
   }
 };
 
-// ReadTail returns the last `max` bytes of `path` (reading no more than that), or "" when
-// it cannot be read.
+// ReadTail returns the last `max` bytes of `path` (reading no more than that), "" when there
+// is no such file, or a one-line note when it cannot be read. The target controls the path:
+// a FIFO or a device there must neither block the harness nor feed it without end.
 std::string ReadTail(const fs::path& path, size_t max) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) {
-    return "";
+  Result<FileTail> tail = ReadFileTail(path, max);
+  if (!tail.ok()) {
+    if (tail.error().code == ErrorCode::kNotFound) {
+      return "";
+    }
+    return "[log not read: " + tail.error().message + "]\n";
   }
-  std::streamoff size = in.tellg();
-  if (size < 0) {
-    return "";
+  if (tail->skipped > 0) {
+    return "[... " + std::to_string(tail->skipped) + " bytes cut ...]\n" + tail->text;
   }
-  auto skipped = static_cast<uint64_t>(size) > max ? static_cast<uint64_t>(size) - max : 0;
-  in.seekg(static_cast<std::streamoff>(skipped));
-  std::string text(static_cast<size_t>(static_cast<uint64_t>(size) - skipped), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(std::max<std::streamsize>(0, in.gcount())));
-  if (skipped > 0) {
-    return "[... " + std::to_string(skipped) + " bytes cut ...]\n" + text;
-  }
-  return text;
+  return std::move(tail->text);
 }
 
 std::string ShellQuote(const std::string& s) {
@@ -281,6 +276,31 @@ Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
   if (!written.ok()) {
     return written.take_error();
   }
+  for (const std::string& name : env->pki_->BundleNames()) {
+    Result<std::string> pem = env->pki_->BundlePem(name);
+    if (!pem.ok()) {
+      return pem.take_error();
+    }
+    env->bundles_.emplace_back(BundlePath("", name).string(), std::move(*pem));
+  }
+  // The product's own listener certificate and key (C3) are read by targets too.
+  for (std::string_view suffix : {".chain.pem", ".key.pem"}) {
+    const fs::path file = ListenerFile(env->fixtures_dir(), suffix);
+    Result<std::string> text = ReadFile(file);
+    if (!text.ok()) {
+      return text.take_error();
+    }
+    env->bundles_.emplace_back(file.filename().string(), std::move(*text));
+  }
+  // Read-only for everyone without privileges; jobs get copies of what targets read.
+  for (const fs::directory_entry& entry : fs::directory_iterator(env->fixtures_dir(), ec)) {
+    fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::group_read |
+                                      fs::perms::others_read, ec);
+  }
+  fs::permissions(env->fixtures_dir(),
+                  fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                      fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec,
+                  ec);
   for (const TargetDescriptor& target : targets) {
     fs::path templ = target.config_template.empty() ? paths.DefaultTemplate(target.product)
                                                     : target.config_template;
@@ -294,6 +314,26 @@ Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
     env->templates_[templ] = std::move(*text);
   }
   return env;
+}
+
+RunEnvironment::~RunEnvironment() {
+  std::error_code ignored;
+  fs::permissions(fixtures_dir(), fs::perms::owner_all, fs::perm_options::add, ignored);
+}
+
+Status RunEnvironment::WriteBundles(const fs::path& dir) const {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return MakeError(ErrorCode::kIo, dir.string() + ": " + ec.message());
+  }
+  for (const auto& [file, pem] : bundles_) {
+    Status written = WriteFile(dir / file, pem);
+    if (!written.ok()) {
+      return written;
+    }
+  }
+  return Status::Ok();
 }
 
 const std::string& RunEnvironment::Template(const TargetDescriptor& target) const {
@@ -400,7 +440,12 @@ Status JobRun::Prepare() {
   RenderContext render;
   render.scenario = &scenario_;
   render.pki = &env_.pki();
-  render.fixtures_dir = env_.fixtures_dir();
+  // The target's own copy of the CA bundles: what one target writes there no other reads.
+  const fs::path fixtures = workdir / "fixtures";
+  if (Status copied = env_.WriteBundles(fixtures); !copied.ok()) {
+    return copied;
+  }
+  render.fixtures_dir = fixtures;
   if (target_.Lacks(Capability::kIpLiteralHost)) {
     render.host = "localhost";  // every certificate of the suite names both
   }
@@ -420,7 +465,7 @@ Status JobRun::Prepare() {
     render.ports[spec.connection] = (*server)->port();
     placeholders_["port:" + spec.connection] = std::to_string((*server)->port());
     placeholders_["ca:" + spec.connection] =
-        BundlePath(env_.fixtures_dir(), CaBundleFor(scenario_, spec.connection)).string();
+        BundlePath(fixtures, CaBundleFor(scenario_, spec.connection)).string();
     servers_.push_back(ServerPlan{spec, std::move(*server)});
   }
   // A connection "same_as" another is one more auto_bind entry for that server.
@@ -449,7 +494,7 @@ Status JobRun::Prepare() {
   for (const char* connection : {"platform", "edge", "edge2", "edge3", "http_server"}) {
     placeholders_.emplace(std::string("port:") + connection, "0");
     placeholders_.emplace(std::string("ca:") + connection,
-                          BundlePath(env_.fixtures_dir(), "ca-all").string());
+                          BundlePath(fixtures, "ca-all").string());
   }
   placeholders_["workdir"] = workdir.string();
   placeholders_["build"] = env_.paths().build_dir.string();
@@ -798,6 +843,18 @@ Status JobRun::Run() {
     process.log = result_.log_tail;
   }
   result_.verdict = Judge(scenario_, target_, result_.connections, process);
+  // Processes the target started outside its group are never silent (process.h).
+  if (std::vector<pid_t> escaped = child_->EscapedProcesses(); !escaped.empty()) {
+    std::string pids;
+    for (pid_t pid : escaped) {
+      pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
+    }
+    result_.verdict.problems.push_back(
+        "left " + std::to_string(escaped.size()) +
+        " process(es) running outside its process group (pid " + pids +
+        "), killed by the harness; a target must keep its processes in its group");
+    result_.verdict.pass = false;
+  }
   if (env_.keep_workdirs()) {
     result_.workdir = workdir_->Release().string();
   }

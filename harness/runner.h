@@ -17,6 +17,7 @@
 #include "base/files.h"
 #include "base/result.h"
 #include "certs/pki.h"
+#include "harness/interrupt.h"
 #include "harness/oracle.h"
 #include "harness/scenario.h"
 #include "harness/target.h"
@@ -55,27 +56,48 @@ class RunEnvironment {
   const Paths& paths() const { return paths_; }
   const certs::Pki& pki() const { return *pki_; }
   const std::filesystem::path& root() const { return root_path_; }
+  // fixtures_dir holds the PKI written once for the run, read-only (0444 files in a 0555
+  // directory); targets never get its paths, only their own copy of the bundles
+  // (WriteBundles), so that no target can change what another one reads.
   std::filesystem::path fixtures_dir() const { return root_path_ / "pki"; }
+  // WriteBundles writes what targets read of the PKI, every CA bundle (<name>.bundle.pem)
+  // and the product listener's chain and key (C3), into `dir`, a job's own fixtures
+  // directory, creating it; the Error names the file.
+  Status WriteBundles(const std::filesystem::path& dir) const;
   std::filesystem::path jobs_dir() const { return root_path_ / "jobs"; }
   bool keep_workdirs() const { return keep_workdirs_; }
   // Template returns the text of the configuration template `target` uses.
   const std::string& Template(const TargetDescriptor& target) const;
+  RunEnvironment(const RunEnvironment&) = delete;
+  RunEnvironment& operator=(const RunEnvironment&) = delete;
+  // ~RunEnvironment makes the fixtures writable again so that the run directory can be
+  // removed without privileges.
+  ~RunEnvironment();
+
   // KeepRoot stops the run directory from being removed (for --keep-workdirs).
-  void KeepRoot() { root_.Release(); }
+  void KeepRoot() {
+    root_.Release();
+    emergency_removal_.Forget();
+  }
 
  private:
   RunEnvironment(Paths paths, TempDir root, bool keep_workdirs)
       : paths_(std::move(paths)),
         root_path_(root.path()),
+        emergency_removal_(root_path_),
         root_(std::move(root)),
         keep_workdirs_(keep_workdirs) {}
 
   Paths paths_;
   std::filesystem::path root_path_;
+  // Removes root_path_ on a second interrupt signal too; declared before root_ so that it
+  // still holds while root_ removes the directory.
+  RemoveOnEmergencyExit emergency_removal_;
   TempDir root_;  // removes root_path_ at the end, unless released by KeepRoot
   bool keep_workdirs_;
   std::unique_ptr<certs::Pki> pki_;
   std::map<std::filesystem::path, std::string> templates_;
+  std::vector<std::pair<std::string, std::string>> bundles_;  // file name, PEM text (WriteBundles)
 };
 
 // JobStatus: how a scenario run counts in the totals.

@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "base/files.h"
 #include "harness/json_fields.h"
@@ -16,6 +17,48 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> kConnections = {"platform", "edge", "edge2", "edge3"};
+
+// Limits on what a scenario file may ask the renderer to write: a real config.json nests a
+// few levels, and a deeper or larger patch only exhausts the stack (recursive copies) or
+// renders a config of many megabytes. The whole document may nest a little deeper than a
+// patch, since a patch sits three levels down.
+constexpr size_t kMaxDocumentDepth = 40;
+constexpr size_t kMaxPatchDepth = 32;
+constexpr size_t kMaxPatchBytes = 256 * 1024;
+constexpr size_t kMaxLsrAppendBytes = 256 * 1024;
+
+// TooDeep returns the path ("scenarios[0].ems_patch", at most `shown` steps of it) of the
+// first value of `root` nested deeper than `limit`, or nullopt. Iterative: the value may
+// nest a million levels, and recursion is what this guards against.
+std::optional<std::string> TooDeep(const json& root, size_t limit, size_t shown = 3) {
+  struct Frame {
+    const json* value;
+    size_t depth;
+    std::string path;  // empty once more than `shown` steps deep
+    size_t steps;
+  };
+  std::vector<Frame> stack = {{&root, 0, "", 0}};
+  while (!stack.empty()) {
+    Frame frame = std::move(stack.back());
+    stack.pop_back();
+    if (frame.depth > limit) {
+      return frame.path.empty() ? std::string("document") : frame.path;
+    }
+    if (!frame.value->is_structured()) {
+      continue;
+    }
+    size_t index = 0;
+    for (auto it = frame.value->begin(); it != frame.value->end(); ++it, ++index) {
+      std::string path = frame.path;
+      if (frame.steps < shown) {
+        path = frame.value->is_object() ? JoinPath(frame.path, Printable(it.key()))
+                                        : frame.path + "[" + std::to_string(index) + "]";
+      }
+      stack.push_back({&*it, frame.depth + 1, std::move(path), frame.steps + 1});
+    }
+  }
+  return std::nullopt;
+}
 
 struct StyleName {
   EntryStyle style;
@@ -511,9 +554,19 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
     }
   }
   if (const json* patch = g.Object("ems_patch")) {
-    s.ems_patch = *patch;
+    if (TooDeep(*patch, kMaxPatchDepth)) {
+      g.Fail("ems_patch", "nested more than " + std::to_string(kMaxPatchDepth) +
+                              " levels deep");
+    } else if (patch->dump().size() > kMaxPatchBytes) {
+      g.Fail("ems_patch", "larger than " + std::to_string(kMaxPatchBytes) + " bytes");
+    } else {
+      s.ems_patch = *patch;
+    }
   }
   s.lsr_append = g.String("lsr_append", /*required=*/false);
+  if (s.lsr_append.size() > kMaxLsrAppendBytes) {
+    g.Fail("lsr_append", "larger than " + std::to_string(kMaxLsrAppendBytes) + " bytes");
+  }
   if (const json* expect = g.Object("expect", /*required=*/true)) {
     for (auto it = expect->begin(); it != expect->end(); ++it) {
       if (std::find(kConnections.begin(), kConnections.end(), it.key()) == kConnections.end()) {
@@ -681,6 +734,11 @@ Result<std::vector<Scenario>> ParseScenarioFile(std::string_view text, std::stri
   Result<json> doc = ParseJsonText(text, source);
   if (!doc.ok()) {
     return doc.take_error();
+  }
+  if (std::optional<std::string> deep = TooDeep(*doc, kMaxDocumentDepth)) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     Printable(source) + ": " + *deep + ": nested more than " +
+                         std::to_string(kMaxDocumentDepth) + " levels deep");
   }
   JsonFields f(*doc, "");
   f.String("description");

@@ -243,6 +243,50 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
   }
 }
 
+// A patch nested 100 000 deep once crashed every command on a recursive copy; 10 000 deep it
+// rendered a 64 MB config. Both are refused when loading, naming the file and field.
+TEST(ScenarioTest, NestingAndSizeOfWhatIsRenderedAreLimited) {
+  auto nested = [](size_t depth) {
+    return std::string(depth, '[') + std::string(depth, ']');
+  };
+  auto with = [](const std::string& fields) {
+    return Wrap(R"({"name": "x", "description": "d", "level": "normative", "clauses": ["C4"],
+                   "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"})" +
+                fields + "}");
+  };
+  struct Case {
+    const char* name;
+    std::string text;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"patch 100 000 deep", with(R"(, "ems_patch": {"a": )" + nested(100000) + "}"),
+       "scenarios/t.json: scenarios[0].ems_patch: nested more than 40 levels deep"},
+      {"patch 10 000 deep", with(R"(, "ems_patch": {"a": )" + nested(10000) + "}"),
+       "scenarios/t.json: scenarios[0].ems_patch: nested more than 40 levels deep"},
+      {"patch 34 deep", with(R"(, "ems_patch": {"a": )" + nested(33) + "}"),
+       "scenarios/t.json: scenarios[0] (x).ems_patch: nested more than 32 levels deep"},
+      {"deep elsewhere", R"({"description": "d", "scenarios": [], "x": )" + nested(500) + "}",
+       "scenarios/t.json: x[0][0]: nested more than 40 levels deep"},
+      {"patch too large",
+       with(R"(, "ems_patch": {"a": ")" + std::string(300 * 1024, 'x') + "\"}"),
+       "scenarios/t.json: scenarios[0] (x).ems_patch: larger than 262144 bytes"},
+      {"lsr_append too large", with(R"(, "lsr_append": ")" + std::string(300 * 1024, 'x') + "\""),
+       "scenarios/t.json: scenarios[0] (x).lsr_append: larger than 262144 bytes"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<std::vector<Scenario>> loaded =
+        ParseScenarioFile(c.text, "scenarios/t.json", "match", Vocabulary());
+    ASSERT_FALSE(loaded.ok());
+    EXPECT_NE(loaded.error().message.find(c.want), std::string::npos) << loaded.error().message;
+  }
+  Result<std::vector<Scenario>> fine = ParseScenarioFile(
+      with(R"(, "ems_patch": {"a": )" + nested(31) + "}"), "scenarios/t.json", "match",
+      Vocabulary());
+  EXPECT_TRUE(fine.ok()) << fine.error().message;
+}
+
 TEST(ScenarioTest, GlobFilters) {
   EXPECT_TRUE(GlobMatch("match/*", "match/listed"));
   EXPECT_TRUE(GlobMatch("*listed*", "match/listed-colon"));
@@ -351,6 +395,43 @@ TEST(TargetTest, CapabilitiesAndTriggerFields) {
   EXPECT_EQ(plain->trigger->ready, TriggerSpec::Ready::kNone);
   EXPECT_FALSE(plain->trigger->retry);
   EXPECT_FALSE(plain->trigger->PerConnection());
+}
+
+// Names that would make every job fail at run time are refused when the descriptor loads.
+TEST(TargetTest, RejectsConfigFileAndEnvironmentNamesThatCannotWork) {
+  struct Case {
+    const char* name;
+    const char* text;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"config_file .", R"({"description": "d", "product": "ems", "argv": ["x"],
+           "config_file": "."})",
+       "targets/x.json: config_file: want a plain file name, got \".\""},
+      {"config_file ..", R"({"description": "d", "product": "lsr", "argv": ["x"],
+           "config_file": ".."})",
+       "targets/x.json: config_file: want a plain file name, got \"..\""},
+      {"client config_file ..", R"({"description": "d", "product": "client", "argv": ["x"],
+           "config_file": ".."})",
+       "targets/x.json: config_file: want a plain file name"},
+      {"env name with =", R"({"description": "d", "product": "ems", "argv": ["x"],
+           "env": {"A=B": "c"}})",
+       "targets/x.json: env: \"A=B\" is not a variable name"},
+      {"empty env name", R"({"description": "d", "product": "ems", "argv": ["x"],
+           "env": {"": "c"}})",
+       "targets/x.json: env: \"\" is not a variable name"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<TargetDescriptor> bad = ParseTargetDescriptor(c.text, "targets/x.json");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find(c.want), std::string::npos) << bad.error().message;
+  }
+  Result<TargetDescriptor> dotted = ParseTargetDescriptor(
+      R"({"description": "d", "product": "ems", "argv": ["x"], "config_file": ".cfg",
+          "env": {"A_B": "=c"}})",
+      "targets/x.json");
+  EXPECT_TRUE(dotted.ok()) << dotted.error().message;
 }
 
 TEST(TargetTest, DeviationsMustMatchAScenarioOfTheProduct) {

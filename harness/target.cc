@@ -144,13 +144,22 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     f.Fail("argv", "empty (want the program and its arguments)");
   }
   const fs::path base = file.parent_path();
+  // A plain name inside the work directory: not empty (except for a client, which may take
+  // none), no '/', not "." or ".." (the work directory or its parent), no NUL.
+  auto plain_file_name = [](const std::string& name) {
+    return !name.empty() && name != "." && name != ".." &&
+           name.find_first_of(std::string("/\0", 2)) == std::string::npos;
+  };
   if (t.product == Product::kClient) {
     t.config_file = f.String("config_file", /*required=*/false);
+    if (f.ok() && !t.config_file.empty() && !plain_file_name(t.config_file)) {
+      f.Fail("config_file", "want a plain file name, got \"" + Printable(t.config_file) + "\"");
+    }
   } else {
     t.config_file = f.OptionalString("config_file")
                         .value_or(t.product == Product::kEms ? "config.json" : "config.lua");
-    if (f.ok() && (t.config_file.empty() || t.config_file.find('/') != std::string::npos)) {
-      f.Fail("config_file", "want a plain file name, got \"" + t.config_file + "\"");
+    if (f.ok() && !plain_file_name(t.config_file)) {
+      f.Fail("config_file", "want a plain file name, got \"" + Printable(t.config_file) + "\"");
     }
   }
   if (std::optional<std::string> templ = f.OptionalString("template")) {
@@ -198,6 +207,11 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     for (auto it = env->begin(); it != env->end(); ++it) {
       if (!it->is_string()) {
         f.Fail("env." + it.key(), std::string("want a string, got ") + JsonTypeName(*it));
+        break;
+      }
+      if (it.key().empty() || it.key().find_first_of(std::string("=\0", 2)) != std::string::npos) {
+        f.Fail("env", "\"" + Printable(it.key()) +
+                          "\" is not a variable name (empty, or holds '=' or NUL)");
         break;
       }
       t.env.emplace_back(it.key(), it->get<std::string>());

@@ -426,7 +426,53 @@ void AddWarnings(const json& root, EmsConfig* config) {
 
 }  // namespace
 
+namespace {
+
+// A real config.json nests four or five levels; the limit keeps a hostile file (32 million
+// levels in 63 MB) from costing gigabytes and seconds in the parser.
+constexpr size_t kMaxJsonDepth = 64;
+
+// CheckNesting scans `text` once, outside strings, and returns an Error naming the line
+// where arrays and objects nest deeper than kMaxJsonDepth. Constant memory; malformed JSON
+// is left to the parser.
+Status CheckNesting(std::string_view text) {
+  size_t depth = 0;
+  size_t line = 1;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '\n') {
+      ++line;
+    }
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        return MakeError(ErrorCode::kInvalidInput,
+                         "line " + std::to_string(line) + ": nested more than " +
+                             std::to_string(kMaxJsonDepth) + " levels deep");
+      }
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<EmsConfig> ParseEmsConfig(std::string_view json_text) {
+  if (Status nesting = CheckNesting(json_text); !nesting.ok()) {
+    return nesting.take_error();
+  }
   Result<json> parsed = ParseJsonStrict(json_text);
   if (!parsed.ok()) {
     return parsed.take_error();

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -423,6 +425,25 @@ TEST(ParseEmsConfigTest, RejectsTextThatIsNotJsonWithItsPosition) {
     EXPECT_EQ(config.error().code, ErrorCode::kInvalidInput);
     EXPECT_EQ(config.error().message, c.want);
   }
+}
+
+// A file nested millions of levels deep fails at once with its line, before the parser
+// builds anything.
+TEST(ParseEmsConfigTest, RejectsDeepNestingFast) {
+  const size_t depth = 4 * 1000 * 1000;
+  std::string text = "{\"a\": \"[{[\",\n\"b\": " + std::string(depth, '[') +
+                     std::string(depth, ']') + "}";
+  auto start = std::chrono::steady_clock::now();
+  Result<EmsConfig> config = ParseEmsConfig(text);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.error().message, "line 2: nested more than 64 levels deep");
+  EXPECT_LT(took, std::chrono::seconds(2));
+  // Brackets inside strings do not count.
+  std::string in_string = "{\"a\": \"" + std::string(100, '[') + "\"}";
+  Result<EmsConfig> other = ParseEmsConfig(in_string);
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().message.find("nested"), std::string::npos) << other.error().message;
 }
 
 TEST(LoadEmsConfigTest, ReadsAFileAndPrefixesErrorsWithItsPath) {

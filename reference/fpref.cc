@@ -242,8 +242,27 @@ std::string DecisionLine(const ConnectionPlan& plan, const ExchangeResult& resul
   return line;
 }
 
+namespace {
+
+// A configuration's own text can make a message of any length (a 1 MB Lua error): lines
+// are cut to this many bytes, and after this many warnings the rest are counted, not shown.
+constexpr size_t kMaxMessageBytes = 4096;
+constexpr size_t kMaxWarningsShown = 20;
+
+// CutMessage returns `message`, cut to kMaxMessageBytes with a note of how much was left out.
+std::string CutMessage(const std::string& message) {
+  if (message.size() <= kMaxMessageBytes) {
+    return message;
+  }
+  return message.substr(0, kMaxMessageBytes) + "... [" +
+         std::to_string(message.size() - kMaxMessageBytes) + " more bytes cut]";
+}
+
+}  // namespace
+
 RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
-                          const std::function<void(const std::string&)>& emit) {
+                          const std::function<void(const std::string&)>& emit_line) {
+  auto emit = [&emit_line](const std::string& line) { emit_line(CutMessage(line)); };
   RunSummary summary;
   Result<std::unique_ptr<ProductClient>> client =
       ProductClient::Load(options.product, options.config);
@@ -260,8 +279,13 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
     summary.exit_status = kExitInvalidConfig;
     return summary;
   }
-  for (const std::string& warning : (*client)->warnings()) {
-    emit("fpref: warning: " + warning);
+  const std::vector<std::string>& warnings = (*client)->warnings();
+  for (size_t i = 0; i < warnings.size() && i < kMaxWarningsShown; ++i) {
+    emit("fpref: warning: " + warnings[i]);
+  }
+  if (warnings.size() > kMaxWarningsShown) {
+    emit("fpref: warning: " + std::to_string(warnings.size() - kMaxWarningsShown) +
+         " more warnings not shown");
   }
   if (Status prepared = (*client)->Prepare(); !prepared.ok()) {
     emit("fpref: " + options.config.string() + ": " + prepared.error().message);

@@ -576,6 +576,37 @@ TEST(FprefLifecycleTest, KeepsRunningAfterRejectionUntilSignalled) {
 
 // I12: an invalid configuration ends fpref with status 3 and a one-line diagnostic naming
 // the problem, before any connection.
+// A configuration can make fpref's messages as long and as many as it likes: 100 000
+// repeated entries print a bounded number of warning lines, and a 1 MB Lua error message is
+// cut to one bounded line.
+TEST(FprefOutputTest, RepeatedWarningsFoldAndLongMessagesAreCut) {
+  ASSERT_NE(SharedPki(), nullptr);
+  std::unique_ptr<TlsTestServer> platform = StartServer("platform");
+  std::unique_ptr<TlsTestServer> edge = StartServer("edge-a");
+  ASSERT_TRUE(platform && edge);
+  json config = EmsConfig(platform->port());
+  AddEdge(config, edge->port());
+  Pin(config, std::vector<std::string>(100001, "edge-a"));
+  Workspace work;
+  Fpref fpref = StartFpref({"--product", "ems", "--config",
+                            work.Write("config.json", config.dump()), "--exit-when-done"});
+  ASSERT_NE(fpref.child, nullptr);
+  EXPECT_TRUE(ExitedWith(fpref.Wait(), kExitOk));
+  std::string err = fpref.Stderr();
+  EXPECT_EQ(Count(err, "fpref: warning:"), 21u);
+  EXPECT_NE(err.find("fpref: warning: 99980 more warnings not shown"), std::string::npos);
+
+  const std::string huge = "error(\"" + std::string(1 << 20, 'x') + "\")\n";
+  Fpref lua = StartFpref({"--product", "lsr", "--config",
+                          work.Write("config.lua", LsrConfig(edge->port()) + huge),
+                          "--exit-when-done"});
+  ASSERT_NE(lua.child, nullptr);
+  EXPECT_TRUE(ExitedWith(lua.Wait(), kExitInvalidConfig));
+  err = lua.Stderr();
+  EXPECT_LT(err.size(), 8192u);
+  EXPECT_NE(err.find("more bytes cut]"), std::string::npos) << err.substr(0, 300);
+}
+
 TEST(FprefConfigTest, InvalidConfigurationExitsBeforeConnecting) {
   ASSERT_NE(SharedPki(), nullptr);
   std::unique_ptr<TlsTestServer> platform = StartServer("platform");
