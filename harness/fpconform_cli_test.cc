@@ -157,6 +157,12 @@ TEST_F(CliTest, ListAndClauseCoverage) {
   r = Fpconform({"list", "--clauses", "--check"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("C13"), std::string::npos);
+  // Each clause's summary follows its header line, before its scenarios.
+  EXPECT_NE(r.out.find("C1   normative"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n     With an allowlist, the product talks HTTPS only to listed edge "
+                       "servers.\n       "),
+            std::string::npos)
+      << r.out;
   r = Fpconform({"list", "--targets"});
   EXPECT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("reference-ems"), std::string::npos);

@@ -390,6 +390,7 @@ int List(const ListCommand& cmd, const CommonOptions& common) {
       }
       std::printf("%-4s %-22s %zu scenario%s\n", clause.id.c_str(), LevelName(clause.level),
                   ids.size(), ids.size() == 1 ? "" : "s");
+      std::printf("     %s\n", clause.summary.c_str());
       for (const std::string& id : ids) {
         std::printf("       %s\n", id.c_str());
       }

@@ -103,6 +103,120 @@ Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvid
   return Outcome::kNeverDialled;
 }
 
+bool SequenceConcluded(const ConnectionEvidence& evidence, size_t handshakes) {
+  size_t concluded = 0;
+  for (const ServerObservation& o : evidence.observations) {
+    if (o.client_hello_seen && (SentData(o, evidence.plain_http) || o.end != ConnectionEnd::kOpen)) {
+      ++concluded;
+    }
+  }
+  return concluded >= handshakes;
+}
+
+ConnectionVerdict JudgeSequence(const ConnectionEvidence& evidence,
+                                const std::vector<std::vector<Outcome>>& steps,
+                                const ProcessEvidence& process) {
+  ConnectionVerdict cv;
+  cv.connection = evidence.connection;
+  std::vector<const ServerObservation*> handshakes;
+  const ServerObservation* garbage = nullptr;
+  for (const ServerObservation& o : evidence.observations) {
+    if (o.client_hello_seen || !o.tls) {
+      handshakes.push_back(&o);
+    } else if (o.end == ConnectionEnd::kProtocolError && garbage == nullptr) {
+      garbage = &o;
+    }
+  }
+  std::stable_sort(handshakes.begin(), handshakes.end(),
+                   [](const ServerObservation* a, const ServerObservation* b) {
+                     return a->handshake_index < b->handshake_index;
+                   });
+  if (steps.empty()) {
+    cv.expected = {};
+    return cv;
+  }
+  const size_t count = std::max(steps.size(), handshakes.size());
+  bool mismatch_seen = false;
+  for (size_t k = 0; k < count; ++k) {
+    const std::vector<Outcome>& allowed = steps[std::min(k, steps.size() - 1)];
+    Outcome outcome = Outcome::kNeverDialled;
+    std::string line;
+    if (k < handshakes.size()) {
+      const ServerObservation& o = *handshakes[k];
+      outcome = SentData(o, evidence.plain_http)  ? Outcome::kAccept
+                : o.end != ConnectionEnd::kOpen ? Outcome::kReject
+                                                : Outcome::kTimeout;
+      line = Describe(o) + (outcome == Outcome::kTimeout ? ", still open" : "");
+      if (o.tls) {
+        line = "chain " + std::to_string(o.chain_index + 1) + ", " + line;
+      }
+    } else if (k == 0 && garbage != nullptr) {
+      outcome = Outcome::kNotTls;
+      line = Describe(*garbage);
+    } else if (k == 0 && IsCrash(process)) {
+      outcome = Outcome::kCrash;
+      line = "no handshake; " + Describe(process.status);
+    } else if (k == 0 && ExitedByItself(process.status)) {
+      outcome = Outcome::kExit;
+      line = "no handshake; " + Describe(process.status);
+    } else {
+      line = "never came; process " + Describe(process.status);
+    }
+    bool ok = Allowed(allowed, outcome);
+    cv.evidence += (k == 0 ? "" : "; ") + std::string("handshake ") + std::to_string(k + 1) +
+                   " " + OutcomeName(outcome) + (ok ? "" : " (want " + OutcomeList(allowed) + ")") +
+                   ": " + line;
+    if (!mismatch_seen) {
+      cv.observed = outcome;
+      cv.expected = allowed;
+    }
+    if (!ok && !mismatch_seen) {
+      mismatch_seen = true;
+      cv.ok = false;
+    }
+  }
+  return cv;
+}
+
+std::string AcceptedAfterRejection(const ConnectionEvidence& evidence) {
+  const ServerObservation* rejected = nullptr;
+  for (const ServerObservation& o : evidence.observations) {
+    bool data = SentData(o, evidence.plain_http);
+    if (rejected == nullptr && !data && o.client_hello_seen && o.end != ConnectionEnd::kOpen) {
+      rejected = &o;
+    } else if (rejected != nullptr && data) {
+      auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
+          o.first_data_at - rejected->ended_at);
+      return "connection " + std::to_string(o.index + 1) + " sent application data " +
+             std::to_string(after.count()) + " ms after connection " +
+             std::to_string(rejected->index + 1) + " was rejected (" + Describe(o) +
+             "); a rejected server must stay rejected";
+    }
+  }
+  return "";
+}
+
+std::string DiagnosticNotInBothPlaces(const Scenario& scenario, const TargetDescriptor& target,
+                                      const ProcessEvidence& process) {
+  if (!scenario.diagnostic_in_both || !scenario.diagnostic) {
+    return "";
+  }
+  std::regex pattern(*scenario.diagnostic, std::regex::ECMAScript | std::regex::icase);
+  std::vector<std::string> missing;
+  if (!std::regex_search(process.output, pattern)) {
+    missing.push_back("output");
+  }
+  if (!target.log_file.empty() && !std::regex_search(process.log, pattern)) {
+    missing.push_back("log");
+  }
+  if (missing.empty()) {
+    return "";
+  }
+  return "no diagnostic matching /" + *scenario.diagnostic + "/ in its " +
+         (missing.size() == 2 ? "output and none in its log" : missing[0]) +
+         "; this scenario wants it in the output and the log (C5)";
+}
+
 Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
               const std::vector<ConnectionEvidence>& connections,
               const ProcessEvidence& process) {
@@ -123,6 +237,14 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
       cv.expected = {Outcome::kExit};
     }
     cv.observed = ClassifyConnection(evidence, process, &cv.evidence);
+    if (auto steps = scenario.sequences.find(evidence.connection);
+        steps != scenario.sequences.end()) {
+      cv = JudgeSequence(evidence, steps->second, process);
+    } else if (scenario.watch_ms > 0 && !cv.expected.empty()) {
+      if (std::string late = AcceptedAfterRejection(evidence); !late.empty()) {
+        verdict.problems.push_back(evidence.connection + ": " + late);
+      }
+    }
     if (!cv.expected.empty()) {
       cv.ok = Allowed(cv.expected, cv.observed);
       any_exit_expected |= Allowed(cv.expected, Outcome::kExit);
@@ -166,6 +288,9 @@ Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
         verdict.problems.push_back("no diagnostic matching /" + *scenario.diagnostic +
                                    "/ in its output or log" +
                                    (last.empty() ? " (no output)" : " (last line: " + last + ")"));
+      } else if (std::string both = DiagnosticNotInBothPlaces(scenario, target, process);
+                 !both.empty()) {
+        verdict.problems.push_back(both);
       }
     }
   }

@@ -64,6 +64,30 @@ bool HasOpenConnection(const ConnectionEvidence& evidence);
 Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvidence& process,
                            std::string* description);
 
+// SequenceConcluded is true when `evidence` holds at least `handshakes` concluded
+// handshakes (a ClientHello, then application data or the end of the connection).
+bool SequenceConcluded(const ConnectionEvidence& evidence, size_t handshakes);
+
+// JudgeSequence judges a server's handshakes in ClientHello order against `steps` (the
+// allowed outcomes of handshakes 1, 2, ...; handshakes past the last step are held to the
+// last step): accept when the handshake was followed by application data, reject when the
+// connection ended without, never-dialled for a handshake that never came. `observed`
+// and `expected` are those of the first mismatching handshake (else the last one judged).
+ConnectionVerdict JudgeSequence(const ConnectionEvidence& evidence,
+                                const std::vector<std::vector<Outcome>>& steps,
+                                const ProcessEvidence& process);
+
+// AcceptedAfterRejection returns, for a server watched after a rejection ("watch_ms"),
+// one line describing the first connection that sent application data after an earlier
+// handshake of that server ended without it; "" when there is none.
+std::string AcceptedAfterRejection(const ConnectionEvidence& evidence);
+
+// DiagnosticNotInBothPlaces returns one line when `scenario` asks for its diagnostic in
+// both places ("diagnostic_in": "both", C5) and the output, or the log of a target whose
+// descriptor names a log file, lacks a match; "" otherwise.
+std::string DiagnosticNotInBothPlaces(const Scenario& scenario, const TargetDescriptor& target,
+                                      const ProcessEvidence& process);
+
 // IsCrash is true when the process died of a signal it was not sent by the harness, or
 // printed a sanitizer report.
 bool IsCrash(const ProcessEvidence& process);

@@ -95,6 +95,17 @@ std::string StyleDigest(std::span<const uint8_t> sha256, std::span<const uint8_t
       return colon + "0";
     case EntryStyle::kForeignChar:
       return colon.substr(0, 1) + "Z" + colon.substr(1);
+    case EntryStyle::kLeadingColon:
+      return ":" + colon;
+    case EntryStyle::kTrailingColon:
+      return colon + ":";
+    case EntryStyle::kDoubledColons: {
+      std::string out;
+      for (char c : colon) {
+        out += c == ':' ? std::string("::") : std::string(1, c);
+      }
+      return out;
+    }
   }
   return colon;
 }
@@ -119,6 +130,10 @@ std::string LuaBool(bool value) { return value ? "true" : "false"; }
 
 }  // namespace
 
+fs::path ListenerFile(const fs::path& fixtures_dir, std::string_view suffix) {
+  return fixtures_dir / (std::string(kListenerCertificate) + std::string(suffix));
+}
+
 fs::path BundlePath(const fs::path& fixtures_dir, std::string_view bundle) {
   return fixtures_dir / (std::string(bundle) + ".bundle.pem");
 }
@@ -137,8 +152,22 @@ Result<std::string> RenderEntry(const AllowlistEntrySpec& entry, const certs::Pk
     return MakeError(ErrorCode::kNotFound,
                      "allowlist entry: unknown certificate '" + entry.certificate + "'");
   }
-  return entry.pad + StyleDigest(cert->sha256, cert->sha1, cert->spki_sha256, entry.style) +
-         entry.pad;
+  // A near miss changes one byte of the digest the style writes.
+  std::vector<uint8_t> sha256(cert->sha256.begin(), cert->sha256.end());
+  std::vector<uint8_t> sha1(cert->sha1.begin(), cert->sha1.end());
+  std::vector<uint8_t> spki(cert->spki_sha256.begin(), cert->spki_sha256.end());
+  if (entry.near_byte >= 0) {
+    std::vector<uint8_t>& digest = entry.style == EntryStyle::kSha1   ? sha1
+                                   : entry.style == EntryStyle::kSpki ? spki
+                                                                      : sha256;
+    if (static_cast<size_t>(entry.near_byte) >= digest.size()) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       "allowlist entry: near byte " + std::to_string(entry.near_byte) +
+                           " is past the digest");
+    }
+    digest[static_cast<size_t>(entry.near_byte)] ^= 0xff;
+  }
+  return entry.pad + StyleDigest(sha256, sha1, spki, entry.style) + entry.pad;
 }
 
 Result<std::vector<std::string>> RenderEntries(const AllowlistSpec& spec,
@@ -254,6 +283,14 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
       context.ports.count("http_server") != 0) {
     config["http_server"]["port"] = port("http_server");
   }
+  // C3: when the template turns TLS on for the product's own listener, it gets the
+  // listener certificate and key of the PKI.
+  if (config.contains("http_server") && config["http_server"].is_object() &&
+      config["http_server"].value("ssl", false) == true) {
+    config["http_server"]["certificate"] =
+        ListenerFile(context.fixtures_dir, ".chain.pem").string();
+    config["http_server"]["private_key"] = ListenerFile(context.fixtures_dir, ".key.pem").string();
+  }
   if (!config.contains("certificates") || !config["certificates"].is_object()) {
     config["certificates"] = ordered_json::object();
   }
@@ -306,6 +343,18 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
   return config.dump(2) + "\n";
 }
 
+Result<std::string> RenderEmsBootedConfig(const RenderContext& context,
+                                          std::string_view template_text,
+                                          std::string_view template_name) {
+  Scenario unpinned = *context.scenario;
+  unpinned.allowlist.reset();
+  unpinned.legacy_allowlist.reset();
+  unpinned.ems_patch = nlohmann::json();
+  RenderContext booted = context;
+  booted.scenario = &unpinned;
+  return RenderEmsConfig(booted, template_text, template_name);
+}
+
 Result<std::string> RenderLsrConfig(const RenderContext& context,
                                     std::string_view template_text) {
   const Scenario& s = *context.scenario;
@@ -322,6 +371,12 @@ Result<std::string> RenderLsrConfig(const RenderContext& context,
   if (context.ports.count("http_server") != 0) {
     out += "scripts.script_resource_port = " + port("http_server") + "\n";
   }
+  // C3: the script resource's own listener gets the listener certificate and key of the
+  // PKI (the template turns its TLS on).
+  out += "scripts.script_resource_certificate_chain = " +
+         LuaQuote(ListenerFile(context.fixtures_dir, ".chain.pem").string()) + "\n";
+  out += "scripts.script_resource_private_key = " +
+         LuaQuote(ListenerFile(context.fixtures_dir, ".key.pem").string()) + "\n";
   out += "scripts.rap_host = \"127.0.0.1\"\n";
   out += "scripts.rap_port = " + port("edge") + "\n";
   out += "scripts.rap_ssl = " + LuaBool(edge == nullptr || !edge->plain_http) + "\n";

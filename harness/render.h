@@ -25,6 +25,15 @@ struct RenderContext {
                                            // and "http_server" for the product's own port)
 };
 
+// kListenerCertificate names the PKI certificate of the product's own TLS listener (EMS
+// http_server, LSR script resource; C3).
+inline constexpr std::string_view kListenerCertificate = "listener";
+
+// ListenerFile returns the listener certificate's file with `suffix` (".chain.pem",
+// ".key.pem") in `fixtures_dir`.
+std::filesystem::path ListenerFile(const std::filesystem::path& fixtures_dir,
+                                   std::string_view suffix);
+
 // BundlePath returns the file of CA bundle `bundle` in `fixtures_dir`.
 std::filesystem::path BundlePath(const std::filesystem::path& fixtures_dir,
                                  std::string_view bundle);
@@ -49,6 +58,12 @@ Result<std::string> RenderLsrValue(const AllowlistSpec& spec, const certs::Pki& 
 Result<std::string> RenderEmsConfig(const RenderContext& context,
                                     std::string_view template_text,
                                     std::string_view template_name);
+
+// RenderEmsBootedConfig returns the text of a valid, unpinned config.json.booted for the
+// scenario (D8): RenderEmsConfig without any allowlist key and without ems_patch.
+Result<std::string> RenderEmsBootedConfig(const RenderContext& context,
+                                          std::string_view template_text,
+                                          std::string_view template_name);
 
 // RenderLsrConfig returns the text of config.lua: the template, then one assignment per
 // setting of the scenario, then its lsr_append.

@@ -3,9 +3,11 @@
 #include <gtest/gtest.h>
 #include <lua.hpp>
 
+#include <chrono>
 #include <regex>
 #include <set>
 
+#include "base/files.h"
 #include "base/hex.h"
 #include "harness/json_fields.h"
 
@@ -84,6 +86,81 @@ TEST(RenderTest, EntryStyles) {
   padded.pad = " \t";
   EXPECT_EQ(*RenderEntry(padded, TestPki()), " \t" + colon + " \t");
   EXPECT_FALSE(RenderEntry(Of("nope", EntryStyle::kColon), TestPki()).ok());
+}
+
+// Colons anywhere (C10) and near misses: one byte of the digest changed, at the first,
+// a middle and the last position, in the colon and the plain form.
+TEST(RenderTest, ColonsAnywhereAndNearMisses) {
+  const certs::Certificate* a = TestPki().Find("edge-a");
+  ASSERT_NE(a, nullptr);
+  const std::string colon = HexEncode(a->sha256, HexCase::kUpper, ':');
+  std::string doubled;
+  for (char c : colon) {
+    doubled += c == ':' ? std::string("::") : std::string(1, c);
+  }
+  EXPECT_EQ(*RenderEntry(Of("edge-a", EntryStyle::kLeadingColon), TestPki()), ":" + colon);
+  EXPECT_EQ(*RenderEntry(Of("edge-a", EntryStyle::kTrailingColon), TestPki()), colon + ":");
+  EXPECT_EQ(*RenderEntry(Of("edge-a", EntryStyle::kDoubledColons), TestPki()), doubled);
+
+  struct Case {
+    const char* name;
+    EntryStyle style;
+    int byte;
+  };
+  const Case cases[] = {
+      {"first colon", EntryStyle::kColon, 0},   {"middle colon", EntryStyle::kColon, 15},
+      {"last colon", EntryStyle::kColon, 31},   {"first plain", EntryStyle::kPlain, 0},
+      {"middle plain", EntryStyle::kPlain, 15}, {"last plain", EntryStyle::kPlain, 31},
+      {"last sha1", EntryStyle::kSha1, 19},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::vector<uint8_t> digest = c.style == EntryStyle::kSha1
+                                      ? std::vector<uint8_t>(a->sha1.begin(), a->sha1.end())
+                                      : std::vector<uint8_t>(a->sha256.begin(), a->sha256.end());
+    digest[static_cast<size_t>(c.byte)] ^= 0xff;
+    std::string want = c.style == EntryStyle::kPlain ? HexEncode(digest, HexCase::kUpper)
+                                                     : HexEncode(digest, HexCase::kUpper, ':');
+    AllowlistEntrySpec near = Of("edge-a", c.style);
+    near.near_byte = c.byte;
+    Result<std::string> text = RenderEntry(near, TestPki());
+    ASSERT_TRUE(text.ok()) << text.error().message;
+    EXPECT_EQ(*text, want);
+    // Exactly the two digits of that byte differ from the served fingerprint.
+    Result<std::string> exact = RenderEntry(Of("edge-a", c.style), TestPki());
+    ASSERT_EQ(text->size(), exact->size());
+    size_t differing = 0;
+    for (size_t i = 0; i < text->size(); ++i) {
+      differing += (*text)[i] != (*exact)[i];
+    }
+    EXPECT_EQ(differing, 2u);
+  }
+  AllowlistEntrySpec past = Of("edge-a", EntryStyle::kSha1);
+  past.near_byte = 31;
+  EXPECT_FALSE(RenderEntry(past, TestPki()).ok());
+}
+
+// Ten thousand fillers with the match last: the configuration stays near 1 MB, renders
+// fast, and both dialects still parse.
+TEST(RenderTest, TenThousandEntriesWithTheMatchLast) {
+  AllowlistSpec spec;
+  AllowlistEntrySpec filler;
+  filler.kind = AllowlistEntrySpec::Kind::kFiller;
+  filler.filler_count = 10000;
+  spec.entries = {filler, Of("edge-a", EntryStyle::kColon)};
+  auto start = std::chrono::steady_clock::now();
+  Result<std::vector<std::string>> entries = RenderEntries(spec, TestPki());
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 10001u);
+  EXPECT_EQ(std::set<std::string>(entries->begin(), entries->end()).size(), 10001u);
+  EXPECT_EQ(entries->back(), HexEncode(TestPki().Find("edge-a")->sha256, HexCase::kUpper, ':'));
+  Result<std::string> lua = RenderLsrValue(spec, TestPki());
+  ASSERT_TRUE(lua.ok());
+  // 95 characters an entry plus a comma: under 1 MiB in either dialect.
+  EXPECT_LT(lua->size(), size_t{1} << 20);
+  EXPECT_GT(lua->size(), 950000u);
+  // A hang guard, not a performance figure.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
 TEST(RenderTest, FillersAreDistinctAndForeign) {
@@ -205,7 +282,39 @@ TEST(RenderTest, EmsConfig) {
   EXPECT_EQ(c["auto_bind"][0]["port"], 4002);
   EXPECT_EQ(c["auto_bind"][0]["protocol"], "https");
   EXPECT_EQ(c["auto_bind"][1]["protocol"], "http");
+  EXPECT_FALSE(c["http_server"].contains("certificate")) << "TLS left off by this template";
   EXPECT_FALSE(RenderEmsConfig(context, "[1]", "bad.json").ok());
+}
+
+// C3: the shipped templates turn TLS on for the product's own listener, and the rendered
+// configuration names the PKI's listener certificate and key.
+TEST(RenderTest, ProductListenersUseTls) {
+  // The source tree: certs/pki.json's grandparent.
+  const std::filesystem::path data =
+      std::filesystem::path(certs::DefaultPkiDescriptionPath()).parent_path().parent_path();
+  Result<std::string> ems_template = ReadFile(data / "fixtures" / "ems" / "config.json");
+  Result<std::string> lsr_template = ReadFile(data / "fixtures" / "lsr" / "config.lua");
+  ASSERT_TRUE(ems_template.ok() && lsr_template.ok());
+  Scenario s = EmsScenario();
+  RenderContext context{&s, &TestPki(), "/run/pki", {{"platform", 4001}, {"http_server", 4004}}};
+  Result<std::string> ems = RenderEmsConfig(context, *ems_template, "config.json");
+  ASSERT_TRUE(ems.ok()) << ems.error().message;
+  json c = json::parse(*ems);
+  EXPECT_EQ(c["http_server"]["ssl"], true);
+  EXPECT_EQ(c["http_server"]["certificate"], "/run/pki/listener.chain.pem");
+  EXPECT_EQ(c["http_server"]["private_key"], "/run/pki/listener.key.pem");
+  EXPECT_EQ(c["ws_connection"]["encryption"], "ssl");
+  ASSERT_NE(TestPki().Find(std::string(kListenerCertificate)), nullptr) << "in certs/pki.json";
+  Result<std::string> lsr = RenderLsrConfig(context, *lsr_template);
+  ASSERT_TRUE(lsr.ok()) << lsr.error().message;
+  EXPECT_NE(lsr->find("scripts.script_resource_ssl = true\n"), std::string::npos) << *lsr;
+  EXPECT_NE(lsr->find("scripts.script_resource_certificate_chain = "
+                      "\"/run/pki/listener.chain.pem\"\n"),
+            std::string::npos)
+      << *lsr;
+  EXPECT_NE(lsr->find("scripts.script_resource_private_key = \"/run/pki/listener.key.pem\"\n"),
+            std::string::npos)
+      << *lsr;
 }
 
 TEST(RenderTest, LsrConfigRunsInLua) {

@@ -33,6 +33,30 @@ namespace {
 
 constexpr size_t kLogTailBytes = 64 * 1024;
 
+// The CPU slots of the RunJobs call running on this thread; null outside RunJobs.
+thread_local CpuSlots* job_slots = nullptr;
+
+// SlotReleased gives the calling job's CPU slot back while it lives (the job only waits)
+// and takes one again when it ends.
+class SlotReleased {
+ public:
+  SlotReleased() : slots_(job_slots) {
+    if (slots_ != nullptr) {
+      slots_->Release();
+    }
+  }
+  ~SlotReleased() {
+    if (slots_ != nullptr) {
+      slots_->Acquire();
+    }
+  }
+  SlotReleased(const SlotReleased&) = delete;
+  SlotReleased& operator=(const SlotReleased&) = delete;
+
+ private:
+  CpuSlots* slots_;
+};
+
 // JobSignal wakes a job's wait loop when a server or the process has news.
 struct JobSignal {
   std::mutex mutex;
@@ -168,7 +192,7 @@ std::vector<ServerSpec> ServersFor(const Scenario& scenario, Product product) {
       out.push_back(spec);
     }
     for (const ServerSpec& server : scenario.servers) {
-      if (server.connection != "platform") {
+      if (server.connection != "platform" && server.same_as.empty()) {
         out.push_back(server);
       }
     }
@@ -178,30 +202,50 @@ std::vector<ServerSpec> ServersFor(const Scenario& scenario, Product product) {
   return out;
 }
 
+// ChainFor returns the certificates of `chain` in sending order, or an Error naming the
+// unknown one.
+Result<std::vector<const certs::Certificate*>> ChainFor(const ChainSpec& chain,
+                                                        const certs::Pki& pki) {
+  std::vector<const certs::Certificate*> out;
+  for (const std::string& name : chain.names) {
+    const certs::Certificate* cert = pki.Find(name);
+    if (cert == nullptr) {
+      return MakeError(ErrorCode::kNotFound, "unknown certificate '" + name + "'");
+    }
+    if (chain.from_issuers) {
+      return cert->Chain();
+    }
+    out.push_back(cert);
+  }
+  if (out.empty()) {
+    return MakeError(ErrorCode::kInvalidInput, "empty chain");
+  }
+  return out;
+}
+
 Result<TlsServerConfig> ServerConfig(const ServerSpec& spec, const certs::Pki& pki) {
   TlsServerConfig config;
   config.tls = !spec.plain_http;
   config.version = ToTlsVersion(spec.tls);
-  std::vector<const certs::Certificate*> chain;
-  if (spec.chain_from_issuers) {
-    const certs::Certificate* leaf = pki.Find(spec.chain.front());
-    if (leaf == nullptr) {
-      return MakeError(ErrorCode::kNotFound, "unknown certificate '" + spec.chain.front() + "'");
+  std::vector<ChainSpec> chains = {ChainSpec{spec.chain, spec.chain_from_issuers}};
+  chains.insert(chains.end(), spec.later_chains.begin(), spec.later_chains.end());
+  for (size_t i = 0; i < chains.size(); ++i) {
+    Result<std::vector<const certs::Certificate*>> chain = ChainFor(chains[i], pki);
+    if (!chain.ok()) {
+      return chain.take_error();
     }
-    chain = leaf->Chain();
-  } else {
-    for (const std::string& name : spec.chain) {
-      const certs::Certificate* cert = pki.Find(name);
-      if (cert == nullptr) {
-        return MakeError(ErrorCode::kNotFound, "unknown certificate '" + name + "'");
-      }
-      chain.push_back(cert);
+    TlsServedChain served;
+    for (const certs::Certificate* cert : *chain) {
+      served.chain.push_back(cert->cert.get());
+    }
+    served.key = chain->front()->key.get();
+    if (i == 0) {
+      config.chain = served.chain;
+      config.key = served.key;
+    } else {
+      config.later_chains.push_back(std::move(served));
     }
   }
-  for (const certs::Certificate* cert : chain) {
-    config.chain.push_back(cert->cert.get());
-  }
-  config.key = chain.front()->key.get();
   return config;
 }
 
@@ -325,6 +369,10 @@ class JobRun {
   Status Prepare();
   Status Launch();
   bool EvidenceComplete(bool exited);
+  // AnyRejected is true when a judged server saw a handshake end without application data.
+  bool AnyRejected() const;
+  // LateAcceptSeen is true when a judged server saw application data after a rejection.
+  bool LateAcceptSeen() const;
   std::vector<ConnectionEvidence> Snapshot() const;
   Status RunTrigger();
 
@@ -371,6 +419,13 @@ Status JobRun::Prepare() {
         BundlePath(env_.fixtures_dir(), CaBundleFor(scenario_, spec.connection)).string();
     servers_.push_back(ServerPlan{spec, std::move(*server)});
   }
+  // A connection "same_as" another is one more auto_bind entry for that server.
+  for (const ServerSpec& spec : scenario_.servers) {
+    if (!spec.same_as.empty() && render.ports.count(spec.same_as) != 0) {
+      render.ports[spec.connection] = render.ports[spec.same_as];
+      placeholders_["port:" + spec.connection] = std::to_string(render.ports[spec.same_as]);
+    }
+  }
   if (target_.product != Product::kClient) {
     uint16_t own_port = FreeLoopbackPort();
     render.ports["http_server"] = own_port;
@@ -415,9 +470,22 @@ Status JobRun::Prepare() {
       return written;
     }
   }
-  // D8: an EMS may fall back to config.json.booted; no work directory ever holds one.
+  // D8: an EMS may fall back to config.json.booted; no work directory holds one unless
+  // the scenario puts a valid, unpinned one there ("booted": "unpinned").
   std::error_code ignored;
   fs::remove(workdir / "config.json.booted", ignored);
+  if (scenario_.booted_unpinned && target_.product == Product::kEms &&
+      !target_.config_file.empty()) {
+    Result<std::string> booted =
+        RenderEmsBootedConfig(render, env_.Template(target_), target_.config_template.string());
+    if (!booted.ok()) {
+      return booted.take_error();
+    }
+    Status written = WriteFile(workdir / (target_.config_file + ".booted"), *booted);
+    if (!written.ok()) {
+      return written;
+    }
+  }
   return Status::Ok();
 }
 
@@ -476,6 +544,29 @@ std::vector<ConnectionEvidence> JobRun::Snapshot() const {
   return out;
 }
 
+bool JobRun::AnyRejected() const {
+  for (const ConnectionEvidence& e : Snapshot()) {
+    if (scenario_.expect.count(e.connection) == 0) {
+      continue;
+    }
+    for (const ServerObservation& o : e.observations) {
+      if (o.client_hello_seen && o.app_bytes == 0 && o.end != ConnectionEnd::kOpen) {
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+bool JobRun::LateAcceptSeen() const {
+  for (const ConnectionEvidence& e : Snapshot()) {
+    if (scenario_.expect.count(e.connection) != 0 && !AcceptedAfterRejection(e).empty()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool JobRun::EvidenceComplete(bool exited) {
   std::vector<ConnectionEvidence> evidence = Snapshot();
   if (exited) {
@@ -490,7 +581,9 @@ bool JobRun::EvidenceComplete(bool exited) {
       continue;
     }
     any_judged = true;
-    if (!IsConcluded(e)) {
+    auto steps = scenario_.sequences.find(e.connection);
+    if (steps != scenario_.sequences.end() ? !SequenceConcluded(e, steps->second.size())
+                                           : !IsConcluded(e)) {
       return false;
     }
   }
@@ -537,13 +630,24 @@ Status JobRun::Run() {
     seen_generation = signal_->generation;
   }
   // A daemon that must live on after its connections (I9) gets the settle window to exit;
-  // its exit ends the wait at once.
-  if (scenario_.keeps_running && target_.lifecycle == Lifecycle::kDaemon && !exited &&
-      EvidenceComplete(false)) {
-    const Clock::time_point settled = Clock::now() + target_.settle;
-    while (!child_->ExitStatus().has_value() && Clock::now() < settled) {
+  // a scenario with "watch_ms" keeps its rejected servers watched that long. Its exit, or
+  // an accept after a rejection, ends the wait at once. The job only waits meanwhile, so
+  // it gives its CPU slot to another job.
+  const bool daemon_running = target_.lifecycle == Lifecycle::kDaemon && !exited &&
+                              EvidenceComplete(false);
+  const bool settle = scenario_.keeps_running && daemon_running;
+  const bool watch = scenario_.watch_ms > 0 && daemon_running && AnyRejected();
+  if (settle || watch) {
+    const Clock::time_point until =
+        Clock::now() + std::max(settle ? std::chrono::milliseconds(target_.settle)
+                                       : std::chrono::milliseconds(0),
+                                watch ? std::chrono::milliseconds(scenario_.watch_ms)
+                                      : std::chrono::milliseconds(0));
+    SlotReleased waiting;
+    while (!child_->ExitStatus().has_value() && Clock::now() < until &&
+           !(watch && LateAcceptSeen())) {
       std::unique_lock<std::mutex> lock(signal_->mutex);
-      signal_->cv.wait_until(lock, settled,
+      signal_->cv.wait_until(lock, until,
                              [&] { return signal_->generation != seen_generation; });
       seen_generation = signal_->generation;
     }
@@ -670,19 +774,58 @@ std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
   return jobs;
 }
 
+CpuSlots::CpuSlots(int count) : free_(std::max(1, count)) {}
+
+void CpuSlots::Acquire() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [this] { return free_ > 0; });
+  --free_;
+}
+
+void CpuSlots::Release() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++free_;
+  }
+  cv_.notify_one();
+}
+
+int WaitingJobs(const std::vector<Job>& jobs) {
+  return static_cast<int>(std::count_if(jobs.begin(), jobs.end(), [](const Job& job) {
+    return job.scenario->watch_ms > 0 || job.scenario->keeps_running;
+  }));
+}
+
 std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
                                int threads,
                                const std::function<void(const JobResult&)>& on_done,
                                const std::atomic<bool>* stop) {
   std::vector<JobResult> results(jobs.size());
+  // Start order: the longest waits first, so they overlap the rest of the run; results
+  // stay in the order of `jobs`.
+  std::vector<size_t> order(jobs.size());
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return jobs[a].scenario->watch_ms > jobs[b].scenario->watch_ms;
+  });
+  int slots_count =
+      threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  slots_count = std::max(1, slots_count);
+  CpuSlots slots(slots_count);
   std::atomic<size_t> next{0};
   std::mutex done_mutex;
   auto worker = [&] {
+    job_slots = &slots;
     while (true) {
-      size_t i = next.fetch_add(1);
-      if (i >= jobs.size()) {
-        return;
+      slots.Acquire();
+      size_t n = next.fetch_add(1);
+      if (n >= jobs.size()) {
+        slots.Release();
+        break;
       }
+      size_t i = order[n];
       if (stop != nullptr && stop->load()) {
         results[i].scenario = jobs[i].scenario;
         results[i].target = jobs[i].target;
@@ -690,17 +833,22 @@ std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironmen
         results[i].verdict.headline = Outcome::kError;
         results[i].message = "error: not run, the run was interrupted";
         results[i].repeat = jobs[i].repeat;
+        slots.Release();
         continue;
       }
       results[i] = RunScenario(*jobs[i].scenario, *jobs[i].target, environment);
       results[i].repeat = jobs[i].repeat;
+      slots.Release();
       if (on_done) {
         std::lock_guard<std::mutex> lock(done_mutex);
         on_done(results[i]);
       }
     }
+    job_slots = nullptr;
   };
-  int count = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  // One worker per slot, plus one for each job that may spend its end waiting with its
+  // slot given back (bounded), so waiting jobs never keep a working one from starting.
+  int count = slots_count + std::min(WaitingJobs(jobs), kMaxWaitingWorkers);
   count = std::max(1, std::min<int>(count, static_cast<int>(jobs.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < count; ++t) {

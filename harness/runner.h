@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -139,8 +141,31 @@ std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
                           const std::vector<TargetDescriptor>& targets,
                           const RunOptions& options);
 
-// RunJobs runs `jobs` on `threads` threads; `on_done` (may be empty) is called after each
-// job from the worker thread, serialised. Results come back in the order of `jobs`. Once
+// CpuSlots: a counting semaphore of CPU slots. RunJobs lets at most `threads` jobs work
+// at once; a job that only waits (a settle or watch window) gives its slot back meanwhile.
+class CpuSlots {
+ public:
+  explicit CpuSlots(int count);
+  // Acquire blocks until a slot is free and takes it.
+  void Acquire();
+  // Release gives a slot back.
+  void Release();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int free_;
+};
+
+// kMaxWaitingWorkers bounds the extra worker threads RunJobs starts for waiting jobs.
+inline constexpr int kMaxWaitingWorkers = 256;
+
+// WaitingJobs counts the jobs that end with a wait that gives the slot back.
+int WaitingJobs(const std::vector<Job>& jobs);
+
+// RunJobs runs `jobs` with at most `threads` of them working at once (0: the number of
+// cores), starting those with the longest watch first; `on_done` (may be empty) is called
+// after each job from the worker thread, serialised. Results come back in the order of `jobs`. Once
 // `stop` (may be null) is true no further job starts; those get kError results saying so.
 std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
                                int threads,

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "base/files.h"
+#include "harness/json_fields.h"
 
 namespace fpconform::harness {
 namespace {
@@ -284,6 +285,145 @@ TEST(RunnerTest, RerunCommandWorksFromAnyDirectory) {
   scenario.root = DefaultPaths().Scenarios().string();
   r = RunScenario(scenario, target, Environment());
   EXPECT_EQ(r.rerun, "fpconform run --target reference-ems --filter robustness/s -v");
+}
+
+// EmsScenario parses one EMS scenario written with the full certificate vocabulary.
+Scenario EmsScenario(const std::string& fields) {
+  ScenarioVocabulary v;
+  v.certificates = {"edge-a", "edge-b", "intermediate", "platform"};
+  v.bundles = {"ca-all", "ca-edge", "ca-platform"};
+  v.clauses = {"C4", "I12", "D8"};
+  std::string text = R"({"description": "t", "scenarios": [{"name": "s", "description": "d",
+      "level": "normative", "clauses": ["C4"], "products": ["ems"], )" +
+                     fields + "}]}";
+  Result<std::vector<Scenario>> s = ParseScenarioFile(text, "t.json", "feature", v);
+  EXPECT_TRUE(s.ok()) << s.error().message;
+  return s.ok() ? (*s)[0] : Scenario{};
+}
+
+// EmsScript returns an EMS daemon target that runs `script` with sh in its work directory.
+TargetDescriptor EmsScript(const std::string& script) {
+  nlohmann::json d = {{"description", "shell EMS"},
+                      {"product", "ems"},
+                      {"argv", {"/bin/sh", "-c", script}},
+                      {"config_file", "config.json"},
+                      {"lifecycle", "daemon"},
+                      {"timeouts_ms", {{"startup", 3000}, {"observe", 5000}, {"grace", 200}}}};
+  Result<TargetDescriptor> t = ParseTargetDescriptor(d.dump(), "script.json");
+  EXPECT_TRUE(t.ok()) << t.error().message;
+  return t.ok() ? *t : TargetDescriptor{};
+}
+
+// EnvironmentFor makes a run environment that has read the templates of `targets`.
+std::unique_ptr<RunEnvironment> EnvironmentFor(const std::vector<TargetDescriptor>& targets) {
+  Result<std::unique_ptr<RunEnvironment>> e =
+      RunEnvironment::Create(DefaultPaths(), targets, false);
+  EXPECT_TRUE(e.ok()) << e.error().message;
+  return e.ok() ? std::move(*e) : nullptr;
+}
+
+// An unpinned reconnect half a second after a rejection: without a watch the verdict is
+// taken at the rejection and passes; with "watch_ms" the late accept fails the run.
+TEST(RunnerTest, WatchCatchesAnAcceptAfterTheRejection) {
+  // The first curl trusts only the platform root (a rejection by CA validation, alert sent),
+  // the second trusts the edge root and sends its request.
+  TargetDescriptor target = EmsScript(
+      "curl -s -o /dev/null --cacert {ca:platform} https://127.0.0.1:{port:edge}/x; "
+      "sleep 0.5; curl -s -o /dev/null --cacert {ca:edge} https://127.0.0.1:{port:edge}/y; "
+      "exec sleep 60");
+  std::unique_ptr<RunEnvironment> env = EnvironmentFor({target});
+  ASSERT_NE(env, nullptr);
+  const std::string base = R"("servers": {"edge": "edge-b"},
+      "settings": {"ca": {"platform": "ca-platform", "edge": "ca-edge"}},
+      "expect": {"edge": "reject"})";
+  JobResult unwatched = RunScenario(EmsScenario(base), target, *env);
+  EXPECT_EQ(unwatched.status, JobStatus::kPass) << unwatched.message;
+  Scenario watched_scenario = EmsScenario(base + R"(, "watch_ms": 3000)");
+  JobResult watched = RunScenario(watched_scenario, target, *env);
+  EXPECT_EQ(watched.status, JobStatus::kFail) << watched.message;
+  EXPECT_NE(watched.message.find("edge: connection 2 sent application data"), std::string::npos)
+      << watched.message;
+  // The late accept ends the watch at once.
+  EXPECT_LT(watched.duration, milliseconds(3000)) << watched.message;
+}
+
+// One endpoint, two certificates, dialled twice through a second auto_bind entry: the
+// reference decides per handshake; a client that trusts the CA and pins nothing (a verdict
+// cached for the endpoint looks the same) accepts the second certificate and fails.
+TEST(RunnerTest, SequenceOnOneEndpoint) {
+  Result<TargetDescriptor> reference =
+      ResolveTarget("reference-ems", DefaultPaths().TargetDirs());
+  ASSERT_TRUE(reference.ok()) << reference.error().message;
+  TargetDescriptor unpinned = EmsScript(
+      "for port in {port:edge} {port:edge2}; do "
+      "curl -s -o /dev/null --cacert {ca:edge} https://127.0.0.1:$port/x; done; exec sleep 60");
+  std::unique_ptr<RunEnvironment> env = EnvironmentFor({*reference, unpinned});
+  ASSERT_NE(env, nullptr);
+  Scenario scenario = EmsScenario(R"(
+      "servers": {"edge": {"chains": ["edge-a", "edge-b"]}, "edge2": {"same_as": "edge"}},
+      "allowlist": {"entries": [{"of": "edge-a"}]},
+      "expect": {"edge": {"sequence": ["accept", "reject"]}})");
+  JobResult pinned = RunScenario(scenario, *reference, *env);
+  EXPECT_EQ(pinned.status, JobStatus::kPass) << pinned.message;
+  ASSERT_EQ(pinned.connections.size(), 2u) << "platform and edge; edge2 has no server";
+  JobResult cached = RunScenario(scenario, unpinned, *env);
+  EXPECT_EQ(cached.status, JobStatus::kFail) << cached.message;
+  EXPECT_NE(cached.message.find("handshake 2 accept (want reject): chain 2"), std::string::npos)
+      << cached.message;
+}
+
+// "booted": "unpinned" leaves a valid config.json.booted without any allowlist key beside
+// the rendered configuration; without it the work directory holds none (D8).
+TEST(RunnerTest, BootedFileBesideTheConfiguration) {
+  TargetDescriptor target =
+      EmsScript("if [ -f config.json.booted ]; then cat config.json.booted; fi; exit 3");
+  std::unique_ptr<RunEnvironment> env = EnvironmentFor({target});
+  ASSERT_NE(env, nullptr);
+  const std::string base = R"("servers": {"edge": "edge-a"},
+      "allowlist": {"ems_json": []}, "ems_patch": {"logger": {"level": "TRACE"}},
+      "expect": {"edge": "exit"}, "diagnostic": null)";
+  JobResult with = RunScenario(EmsScenario(base + R"(, "booted": "unpinned")"), target, *env);
+  EXPECT_EQ(with.status, JobStatus::kPass) << with.message;
+  Result<nlohmann::json> booted = ParseJsonText(with.stdout_tail, "config.json.booted");
+  ASSERT_TRUE(booted.ok()) << booted.error().message << "\n" << with.stdout_tail;
+  EXPECT_FALSE((*booted)["certificates"].contains("fingerprint_allowlist"));
+  EXPECT_EQ((*booted)["auto_bind"].size(), 1u);
+  EXPECT_EQ((*booted)["logger"]["level"], "INFO") << "ems_patch left out";
+  JobResult without = RunScenario(EmsScenario(base), target, *env);
+  EXPECT_EQ(without.stdout_tail, "");
+}
+
+// Jobs that only wait give their CPU slot back: six jobs that each watch for one second
+// finish together on one slot, where one after the other they would take six seconds.
+TEST(RunnerTest, WaitingJobsGiveTheirSlotBack) {
+  Result<TargetDescriptor> reference =
+      ResolveTarget("reference-ems", DefaultPaths().TargetDirs());
+  ASSERT_TRUE(reference.ok()) << reference.error().message;
+  std::unique_ptr<RunEnvironment> env = EnvironmentFor({*reference});
+  ASSERT_NE(env, nullptr);
+  Scenario watched = EmsScenario(R"("servers": {"edge": "edge-b"},
+      "allowlist": {"entries": [{"of": "edge-a"}]}, "expect": {"edge": "reject"},
+      "watch_ms": 1000)");
+  Scenario quick = EmsScenario(R"("servers": {"edge": "edge-a"},
+      "allowlist": {"entries": [{"of": "edge-a"}]}, "expect": {"edge": "accept"})");
+  std::vector<Job> jobs;
+  for (int i = 0; i < 6; ++i) {
+    jobs.push_back(Job{&quick, &*reference, i});
+    jobs.push_back(Job{&watched, &*reference, i});
+  }
+  EXPECT_EQ(WaitingJobs(jobs), 6);
+  auto start = std::chrono::steady_clock::now();
+  std::vector<JobResult> results = RunJobs(jobs, *env, 1, {});
+  auto took = std::chrono::steady_clock::now() - start;
+  for (size_t i = 0; i < results.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(results[i].status, JobStatus::kPass) << results[i].message;
+    EXPECT_EQ(results[i].scenario, jobs[i].scenario) << "results in the order of the jobs";
+    if (jobs[i].scenario == &watched) {
+      EXPECT_GE(results[i].duration, milliseconds(1000)) << "watched the whole window";
+    }
+  }
+  EXPECT_LT(took, milliseconds(4000));
 }
 
 TEST(RunnerTest, PlanJobsOrdersFiltersShardsAndRepeats) {

@@ -38,6 +38,9 @@ const StyleName kStyleNames[] = {
     {EntryStyle::kTruncated, "truncated"},
     {EntryStyle::kExtended, "extended"},
     {EntryStyle::kForeignChar, "foreign-char"},
+    {EntryStyle::kLeadingColon, "leading-colon"},
+    {EntryStyle::kTrailingColon, "trailing-colon"},
+    {EntryStyle::kDoubledColons, "doubled-colons"},
 };
 
 std::vector<std::string> StyleNames() {
@@ -83,6 +86,38 @@ bool ValidName(std::string_view name) {
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
+// ParseChain reads one chain: a certificate name (the leaf with its intermediates) or an
+// array of names, leaf first; `key` names it in messages.
+ChainSpec ParseChain(JsonFields& f, const std::string& key, const json& value,
+                     const ScenarioVocabulary& vocabulary) {
+  ChainSpec chain;
+  if (value.is_string()) {
+    chain.names = {value.get<std::string>()};
+    chain.from_issuers = true;
+  } else if (value.is_array()) {
+    chain.from_issuers = false;
+    for (const json& item : value) {
+      if (!item.is_string()) {
+        f.Fail(key, std::string("want certificate names, found ") + JsonTypeName(item));
+        return chain;
+      }
+      chain.names.push_back(item.get<std::string>());
+    }
+    if (chain.names.empty()) {
+      f.Fail(key, "empty array (want the leaf first)");
+    }
+  } else {
+    f.Fail(key, std::string("want a certificate name or an array of names, got ") +
+                    JsonTypeName(value));
+  }
+  for (const std::string& name : chain.names) {
+    if (f.ok() && vocabulary.certificates.count(name) == 0) {
+      f.Fail(key, "unknown certificate " + Quoted(name));
+    }
+  }
+  return chain;
+}
+
 // ParseServer reads servers.<connection>: a certificate name, or an object.
 void ParseServer(JsonFields& parent, const std::string& connection, const json& value,
                  const ScenarioVocabulary& vocabulary, ServerSpec& server) {
@@ -90,23 +125,44 @@ void ParseServer(JsonFields& parent, const std::string& connection, const json& 
   std::string path = JoinPath(parent.path(), "servers." + connection);
   json object = value.is_string() ? json{{"chain", value}} : value;
   JsonFields f(object, path);
-  const json* chain = f.Any("chain");
-  if (chain == nullptr) {
-    f.Fail("chain", "missing (want a certificate name, or an array of names, leaf first)");
-  } else if (chain->is_string()) {
-    server.chain = {chain->get<std::string>()};
-    server.chain_from_issuers = true;
-  } else {
-    server.chain = f.StringList("chain");
-    server.chain_from_issuers = false;
-    if (f.ok() && server.chain.empty()) {
-      f.Fail("chain", "empty array (want the leaf first)");
+  if (f.Has("same_as")) {
+    server.same_as = f.String("same_as");
+    if (f.ok() && (connection == "platform" || server.same_as == "platform")) {
+      f.Fail("same_as", "only an edge connection can share another edge's server");
+    } else if (f.ok() && server.same_as == connection) {
+      f.Fail("same_as", "names its own connection");
     }
+    Status status = f.Finish();
+    if (!status.ok()) {
+      parent.Absorb(status.error());
+    }
+    return;
   }
-  for (const std::string& name : server.chain) {
-    if (f.ok() && vocabulary.certificates.count(name) == 0) {
-      f.Fail("chain", "unknown certificate " + Quoted(name));
+  const json* chain = f.Any("chain");
+  const json* chains = f.Any("chains");
+  if (chain != nullptr && chains != nullptr) {
+    f.Fail("chains", "give either chain or chains");
+  } else if (chains != nullptr) {
+    if (!chains->is_array() || chains->empty()) {
+      f.Fail("chains", "want an array of chains, one per handshake (at least one)");
+    } else {
+      for (size_t i = 0; i < chains->size() && f.ok(); ++i) {
+        ChainSpec spec =
+            ParseChain(f, "chains[" + std::to_string(i) + "]", (*chains)[i], vocabulary);
+        if (i == 0) {
+          server.chain = spec.names;
+          server.chain_from_issuers = spec.from_issuers;
+        } else {
+          server.later_chains.push_back(std::move(spec));
+        }
+      }
     }
+  } else if (chain == nullptr) {
+    f.Fail("chain", "missing (want a certificate name, or an array of names, leaf first)");
+  } else {
+    ChainSpec spec = ParseChain(f, "chain", *chain, vocabulary);
+    server.chain = spec.names;
+    server.chain_from_issuers = spec.from_issuers;
   }
   std::string tls = f.Choice("tls", {"any", "1.2", "1.3"}, "any");
   server.tls = tls == "1.2" ? ScenarioTls::kTls12
@@ -114,6 +170,9 @@ void ParseServer(JsonFields& parent, const std::string& connection, const json& 
   server.plain_http = f.Choice("protocol", {"https", "http"}, "https") == "http";
   if (server.plain_http && connection == "platform") {
     f.Fail("protocol", "the platform connection is always TLS here");
+  }
+  if (server.plain_http && !server.later_chains.empty()) {
+    f.Fail("chains", "a plain-HTTP server presents no certificate");
   }
   Status status = f.Finish();
   if (!status.ok()) {
@@ -134,6 +193,27 @@ void ParseEntry(const json& value, const std::string& path,
     }
     entry.style = StyleFromName(f.Choice("style", StyleNames(), "colon"));
     entry.pad = f.String("pad", /*required=*/false);
+    if (const json* near = f.Any("near")) {
+      const int last = entry.style == EntryStyle::kSha1 ? 19 : 31;
+      if (near->is_string() && near->get<std::string>() == "first") {
+        entry.near_byte = 0;
+      } else if (near->is_string() && near->get<std::string>() == "middle") {
+        entry.near_byte = 15;
+      } else if (near->is_string() && near->get<std::string>() == "last") {
+        entry.near_byte = last;
+      } else if (near->is_number_integer() && near->get<int64_t>() >= 0 &&
+                 near->get<int64_t>() <= last) {
+        entry.near_byte = static_cast<int>(near->get<int64_t>());
+      } else {
+        f.Fail("near", "want \"first\", \"middle\", \"last\" or a byte index 0 to " +
+                           std::to_string(last));
+      }
+      if (f.ok() && (entry.style == EntryStyle::kFlipped || entry.style == EntryStyle::kTruncated ||
+                     entry.style == EntryStyle::kExtended ||
+                     entry.style == EntryStyle::kForeignChar)) {
+        f.Fail("near", "not with a style that changes the digest itself");
+      }
+    }
     if (entry.pad.find_first_not_of(" \t\r\n") != std::string::npos) {
       f.Fail("pad", "want white space only");
     }
@@ -224,14 +304,52 @@ std::vector<Outcome> ParseOutcomes(JsonFields& f, const std::string& key, const 
   return outcomes;
 }
 
+// ParseSequence reads expect.<connection>.sequence: the allowed outcomes of each
+// handshake in order (accept, reject or never-dialled; an exit is no handshake).
+std::vector<std::vector<Outcome>> ParseSequence(JsonFields& parent, const std::string& key,
+                                                const json& value) {
+  std::vector<std::vector<Outcome>> steps;
+  JsonFields f(value, JoinPath(parent.path(), key));
+  const json* list = f.Array("sequence", /*required=*/true);
+  if (list != nullptr && list->empty()) {
+    f.Fail("sequence", "empty (want the outcome of each handshake in order)");
+  }
+  for (size_t i = 0; list != nullptr && i < list->size() && f.ok(); ++i) {
+    std::string step = "sequence[" + std::to_string(i) + "]";
+    std::vector<Outcome> outcomes = ParseOutcomes(f, step, (*list)[i]);
+    if (f.ok() && std::find(outcomes.begin(), outcomes.end(), Outcome::kExit) !=
+                      outcomes.end()) {
+      f.Fail(step, "exit is not the outcome of a handshake");
+    }
+    steps.push_back(std::move(outcomes));
+  }
+  Status status = f.Finish();
+  if (!status.ok()) {
+    parent.Absorb(status.error());
+  }
+  return steps;
+}
+
 // CheckConsistency applies the rules that span several fields of one scenario.
 void CheckConsistency(JsonFields& f, Scenario& s) {
   bool ems = s.AppliesTo(Product::kEms);
   bool lsr = s.AppliesTo(Product::kLsr);
   bool client = s.AppliesTo(Product::kClient);
   for (const auto& [connection, outcomes] : s.expect) {
-    if (connection != "platform" && s.Server(connection) == nullptr) {
+    const ServerSpec* server = s.Server(connection);
+    if (connection != "platform" && server == nullptr) {
       f.Fail("expect." + connection, "no server is defined for this connection");
+    } else if (server != nullptr && !server->same_as.empty()) {
+      f.Fail("expect." + connection, "judged on the server of " + Quoted(server->same_as) +
+                                         " (same_as); expect a sequence there");
+    }
+  }
+  for (const ServerSpec& server : s.servers) {
+    const ServerSpec* target = server.same_as.empty() ? nullptr : s.Server(server.same_as);
+    if (!server.same_as.empty() && (target == nullptr || !target->same_as.empty())) {
+      f.Fail("servers." + server.connection + ".same_as",
+             "want a connection of this scenario that has its own server, got " +
+                 Quoted(server.same_as));
     }
   }
   for (const ServerSpec& server : s.servers) {
@@ -262,6 +380,12 @@ void CheckConsistency(JsonFields& f, Scenario& s) {
   }
   if (s.keeps_running && !some_without_exit) {
     f.Fail("keeps_running", "needs a connection whose outcomes exclude exit");
+  }
+  if (s.watch_ms > 0 && (client || !some_without_exit)) {
+    f.Fail("watch_ms", "needs a daemon product and a connection whose outcomes exclude exit");
+  }
+  if (s.booted_unpinned && (lsr || client)) {
+    f.Fail("booted", "config.json.booted is an EMS file; restrict \"products\" to [\"ems\"]");
   }
   if (s.keeps_running && client) {
     f.Fail("keeps_running", "the client product does not run as a daemon");
@@ -397,6 +521,20 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
         g.Fail("expect." + it.key(), "unknown connection (want platform, edge, edge2 or edge3)");
         continue;
       }
+      if (it.value().is_object()) {
+        std::vector<std::vector<Outcome>> steps =
+            ParseSequence(g, "expect." + it.key(), it.value());
+        std::vector<Outcome>& all = s.expect[it.key()];
+        for (const std::vector<Outcome>& step : steps) {
+          for (Outcome outcome : step) {
+            if (std::find(all.begin(), all.end(), outcome) == all.end()) {
+              all.push_back(outcome);
+            }
+          }
+        }
+        s.sequences[it.key()] = std::move(steps);
+        continue;
+      }
       s.expect[it.key()] = ParseOutcomes(g, "expect." + it.key(), it.value());
     }
   }
@@ -417,6 +555,12 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
     }
   }
   s.keeps_running = g.Bool("keeps_running", false);
+  s.watch_ms = static_cast<int>(g.Integer("watch_ms", 0, 0, 10000));
+  s.booted_unpinned = g.Choice("booted", {"unpinned"}, "") == "unpinned";
+  s.diagnostic_in_both = g.Choice("diagnostic_in", {"either", "both"}, "either") == "both";
+  if (g.ok() && s.diagnostic_in_both && !s.diagnostic) {
+    g.Fail("diagnostic_in", "needs a diagnostic");
+  }
   if (g.ok()) {
     CheckConsistency(g, s);
   }

@@ -65,6 +65,9 @@ enum class EntryStyle {
   kTruncated,     // 63 digits: the last digit dropped
   kExtended,      // 65 digits: a digit appended
   kForeignChar,   // the colon form with a 'Z' after the first digit
+  kLeadingColon,  // :E6:EF:... (C10: colons are ignored on reading)
+  kTrailingColon, // E6:EF:...:4A:
+  kDoubledColons, // E6::EF::...
 };
 
 // AllowlistEntrySpec: one entry, before rendering.
@@ -74,6 +77,7 @@ struct AllowlistEntrySpec {
   std::string certificate;  // kFingerprintOf
   EntryStyle style = EntryStyle::kColon;
   std::string pad;          // white space written before and after the value
+  int near_byte = -1;       // kFingerprintOf: this byte of the digest changed; -1: none
   std::string literal;      // kLiteral
   int filler_count = 0;     // kFiller: this many fingerprints of no certificate
 };
@@ -95,11 +99,23 @@ struct AllowlistSpec {
   std::optional<std::string> lsr_lua;      // a Lua expression replacing the rendered value
 };
 
+// ChainSpec: one certificate chain a server presents.
+struct ChainSpec {
+  std::vector<std::string> names;  // certificate names, leaf first, in sending order
+  bool from_issuers = true;        // given as one name: the leaf + its intermediates
+};
+
 // ServerSpec: one server the harness plays.
 struct ServerSpec {
   std::string connection;                 // "platform", "edge", "edge2", "edge3"
   std::vector<std::string> chain;         // certificate names, leaf first, in sending order
   bool chain_from_issuers = true;         // chain given as one name: leaf + its intermediates
+  // "chains": the chains of handshakes 2, 3, ... (handshake 1 presents `chain`); the last
+  // one is presented from then on. Empty: every handshake presents `chain`.
+  std::vector<ChainSpec> later_chains;
+  // "same_as": this connection is another auto_bind entry for that connection's server
+  // (same host and port); no server of its own is started.
+  std::string same_as;
   ScenarioTls tls = ScenarioTls::kAny;
   bool plain_http = false;                // the endpoint speaks plain HTTP (D7)
 };
@@ -129,10 +145,22 @@ struct Scenario {
   nlohmann::json ems_patch;  // JSON merge patch applied to the rendered config.json (null: none)
   std::string lsr_append;    // Lua text appended to the rendered config.lua
   std::map<std::string, std::vector<Outcome>> expect;  // connection -> allowed outcomes
+  // connection -> allowed outcomes of its handshakes 1, 2, ... in order
+  // ("expect": {"edge": {"sequence": [...]}}); `expect` then holds their union.
+  std::map<std::string, std::vector<std::vector<Outcome>>> sequences;
   std::optional<std::string> diagnostic;  // regex the output must match when the outcome is exit
   // A daemon must still run once its connections are judged (I9): the runner waits the
   // target's settle window for an exit before taking the verdict.
   bool keeps_running = false;
+  // "watch_ms": once the connections are judged, a daemon's rejected servers stay watched
+  // this long; a later connection that sends application data fails the run. 0: no watch.
+  int watch_ms = 0;
+  // "booted": "unpinned" puts a valid config.json.booted without any allowlist key beside
+  // the rendered config.json (EMS only, D8): a product that falls back to it is caught.
+  bool booted_unpinned = false;
+  // "diagnostic_in": "both" requires the diagnostic in the output and, when the target's
+  // descriptor names a log file, in that log too (C5); default "either".
+  bool diagnostic_in_both = false;
 
   bool AppliesTo(Product product) const;
   const ServerSpec* Server(std::string_view connection) const;

@@ -54,6 +54,48 @@ TEST(ScenarioTest, ParsesAValidScenario) {
   EXPECT_FALSE(sc.ExpectsExitOnly());
 }
 
+// The fields of the catalog's harness features: per-handshake chains and sequences, a
+// second auto_bind entry for one server, the watch window, the booted file, the
+// diagnostic in both places, near misses and colon styles.
+TEST(ScenarioTest, ParsesEndpointWatchBootedAndEntryFields) {
+  const std::string text = Wrap(R"({
+    "name": "two-certs", "description": "d", "level": "normative", "clauses": ["C4"],
+    "products": ["ems"],
+    "servers": {"edge": {"chains": ["edge-a", ["edge-b", "intermediate"]]},
+                "edge2": {"same_as": "edge"}},
+    "allowlist": {"entries": [{"of": "edge-a", "near": "middle", "style": "plain"},
+                              {"of": "edge-a", "near": 3}, {"of": "edge-a", "style": "doubled-colons"}]},
+    "expect": {"edge": {"sequence": ["accept", ["reject", "never-dialled"]]}},
+    "watch_ms": 1500, "booted": "unpinned", "diagnostic_in": "both"
+  })");
+  Result<std::vector<Scenario>> s =
+      ParseScenarioFile(text, "scenarios/endpoint.json", "endpoint", Vocabulary());
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  const Scenario& sc = (*s)[0];
+  const ServerSpec* edge = sc.Server("edge");
+  ASSERT_NE(edge, nullptr);
+  EXPECT_EQ(edge->chain, std::vector<std::string>{"edge-a"});
+  EXPECT_TRUE(edge->chain_from_issuers);
+  ASSERT_EQ(edge->later_chains.size(), 1u);
+  EXPECT_EQ(edge->later_chains[0].names, (std::vector<std::string>{"edge-b", "intermediate"}));
+  EXPECT_FALSE(edge->later_chains[0].from_issuers);
+  ASSERT_NE(sc.Server("edge2"), nullptr);
+  EXPECT_EQ(sc.Server("edge2")->same_as, "edge");
+  ASSERT_EQ(sc.sequences.at("edge").size(), 2u);
+  EXPECT_EQ(sc.sequences.at("edge")[1],
+            (std::vector<Outcome>{Outcome::kReject, Outcome::kNeverDialled}));
+  EXPECT_EQ(sc.expect.at("edge"),
+            (std::vector<Outcome>{Outcome::kAccept, Outcome::kReject, Outcome::kNeverDialled}));
+  EXPECT_EQ(sc.expect.count("edge2"), 0u);
+  EXPECT_EQ(sc.watch_ms, 1500);
+  EXPECT_TRUE(sc.booted_unpinned);
+  EXPECT_TRUE(sc.diagnostic_in_both);
+  EXPECT_EQ(sc.allowlist->entries[0].near_byte, 15);
+  EXPECT_EQ(sc.allowlist->entries[1].near_byte, 3);
+  EXPECT_EQ(sc.allowlist->entries[2].style, EntryStyle::kDoubledColons);
+  EXPECT_EQ(sc.allowlist->entries[2].near_byte, -1);
+}
+
 TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
   struct Case {
     const char* name;
@@ -137,6 +179,56 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
           "servers": {"platform": {"chain": "platform", "protocol": "http"}},
           "expect": {"platform": "accept"}})"),
        "scenarios[0] (x).servers.platform.protocol: the platform connection is always TLS"},
+      {"both chain keys", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "servers": {"edge": {"chain": "edge-a", "chains": ["edge-b"]}},
+          "expect": {"edge": "accept"}})"),
+       "scenarios[0] (x).servers.edge.chains: give either chain or chains"},
+      {"unknown chain certificate", Wrap(R"({"name": "x", "description": "d",
+          "level": "normative", "clauses": ["C4"],
+          "servers": {"edge": {"chains": ["edge-a", "edge-z"]}}, "expect": {"edge": "accept"}})"),
+       "scenarios[0] (x).servers.edge.chains[1]: unknown certificate 'edge-z'"},
+      {"same_as with a chain", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "products": ["ems"],
+          "servers": {"edge": "edge-a", "edge2": {"same_as": "edge", "chain": "edge-b"}},
+          "expect": {"edge": "accept"}})"),
+       "scenarios[0] (x).servers.edge2.chain: unknown key"},
+      {"same_as nowhere", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "products": ["ems"],
+          "servers": {"edge": "edge-a", "edge2": {"same_as": "edge3"}},
+          "expect": {"edge": "accept"}})"),
+       "scenarios[0] (x).servers.edge2.same_as: want a connection of this scenario"},
+      {"expect on a same_as connection", Wrap(R"({"name": "x", "description": "d",
+          "level": "normative", "clauses": ["C4"], "products": ["ems"],
+          "servers": {"edge": "edge-a", "edge2": {"same_as": "edge"}},
+          "expect": {"edge": "accept", "edge2": "accept"}})"),
+       "scenarios[0] (x).expect.edge2: judged on the server of 'edge'"},
+      {"exit in a sequence", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "servers": {"edge": "edge-a"},
+          "expect": {"edge": {"sequence": ["accept", "exit"]}}})"),
+       "scenarios[0] (x).expect.edge.sequence[1]: exit is not the outcome of a handshake"},
+      {"empty sequence", Wrap(R"({"name": "x", "description": "d", "level": "normative",
+          "clauses": ["C4"], "servers": {"edge": "edge-a"},
+          "expect": {"edge": {"sequence": []}}})"),
+       "scenarios[0] (x).expect.edge.sequence: empty"},
+      {"watch too long", scenario(R"(, "watch_ms": 60000)"),
+       "scenarios[0] (x).watch_ms: want an integer from 0 to 10000"},
+      {"watch with only exits", Wrap(R"({"name": "x", "description": "d",
+          "level": "normative", "clauses": ["C4"], "servers": {"edge": "edge-a"},
+          "expect": {"edge": "exit"}, "watch_ms": 100})"),
+       "scenarios[0] (x).watch_ms: needs a daemon product"},
+      {"booted for lsr", scenario(R"(, "booted": "unpinned")"),
+       "scenarios[0] (x).booted: config.json.booted is an EMS file"},
+      {"bad booted", scenario(R"(, "booted": "pinned")"), "scenarios[0] (x).booted: want one of"},
+      {"both without a diagnostic", scenario(R"(, "diagnostic": null, "diagnostic_in": "both")"),
+       "scenarios[0] (x).diagnostic_in: needs a diagnostic"},
+      {"bad near", scenario(R"(, "allowlist": {"entries": [{"of": "edge-a", "near": 32}]})"),
+       "allowlist.entries[0].near: want \"first\", \"middle\", \"last\" or a byte index 0 to 31"},
+      {"near past sha1", scenario(
+          R"(, "allowlist": {"entries": [{"of": "edge-a", "style": "sha1", "near": 20}]})"),
+       "allowlist.entries[0].near: want \"first\", \"middle\", \"last\" or a byte index 0 to 19"},
+      {"near with flipped", scenario(
+          R"(, "allowlist": {"entries": [{"of": "edge-a", "style": "flipped", "near": "last"}]})"),
+       "allowlist.entries[0].near: not with a style that changes the digest itself"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

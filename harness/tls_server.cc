@@ -94,6 +94,7 @@ struct Connection {
   Clock::time_point linger_deadline;
   ServerObservation obs;
   bool dirty = true;  // obs changed since it was last published
+  bool chain_chosen = false;  // the per-handshake chain was picked (once, despite HRR)
 };
 
 std::string VersionName(unsigned version) {
@@ -414,7 +415,22 @@ struct TlsTestServer::Impl {
   uint64_t next_index = 0;
   Clock::time_point accept_paused_until;
 
+  // Per-handshake chains (TlsServerConfig::later_chains), set before the thread starts.
+  struct LaterChain {
+    UniquePtr<X509> leaf;
+    UniquePtr<STACK_OF(X509)> extra;
+    UniquePtr<EVP_PKEY> key;
+  };
+  std::vector<LaterChain> later_chains;
+  uint64_t handshakes_started = 0;  // owned by the server thread
+
   Status MakeContext(const TlsServerConfig& config);
+  // AddLaterChains checks and keeps config.later_chains and installs the certificate
+  // callback that picks one per handshake; returns an Error naming the bad chain.
+  Status AddLaterChains(const TlsServerConfig& config);
+  // PickChain is the certificate callback: it numbers the handshake and gives the n-th
+  // its chain.
+  static int PickChain(SSL* ssl, void* arg);
   Status Listen();
   void Run();
   void AcceptAll();
@@ -513,7 +529,70 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   }
   SSL_CTX_set_client_hello_cb(ctx.get(), ClientHelloCallback, nullptr);
   SSL_CTX_set_info_callback(ctx.get(), InfoCallback);
+  return AddLaterChains(config);
+}
+
+Status TlsTestServer::Impl::AddLaterChains(const TlsServerConfig& config) {
+  for (size_t n = 0; n < config.later_chains.size(); ++n) {
+    const TlsServedChain& served = config.later_chains[n];
+    std::string name = "TLS server: later_chains[" + std::to_string(n) + "]";
+    if (served.chain.empty() || served.key == nullptr ||
+        std::find(served.chain.begin(), served.chain.end(), nullptr) !=
+            served.chain.end()) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       name + ": want a leaf, its key and no null certificate");
+    }
+    ERR_clear_error();
+    if (X509_check_private_key(served.chain[0], served.key) != 1) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       name + ": the private key does not match the leaf: " +
+                           OpenSslErrors());
+    }
+    LaterChain later;
+    later.leaf = UpRef(served.chain[0]);
+    EVP_PKEY_up_ref(served.key);
+    later.key.reset(served.key);
+    later.extra.reset(sk_X509_new_null());
+    if (later.extra == nullptr) {
+      return MakeError(ErrorCode::kCrypto, "sk_X509_new_null: " + OpenSslErrors());
+    }
+    for (size_t i = 1; i < served.chain.size(); ++i) {
+      UniquePtr<X509> cert = UpRef(served.chain[i]);
+      if (sk_X509_push(later.extra.get(), cert.get()) <= 0) {
+        return MakeError(ErrorCode::kCrypto, "sk_X509_push: " + OpenSslErrors());
+      }
+      cert.release();  // now owned by `extra`
+    }
+    later_chains.push_back(std::move(later));
+  }
+  // Installed for every server: it also numbers the handshakes in ClientHello order.
+  SSL_CTX_set_cert_cb(ctx.get(), &Impl::PickChain, this);
   return Status::Ok();
+}
+
+int TlsTestServer::Impl::PickChain(SSL* ssl, void* arg) {
+  auto* impl = static_cast<Impl*>(arg);
+  auto* c = static_cast<Connection*>(SSL_get_app_data(ssl));
+  if (c == nullptr || c->chain_chosen) {
+    return 1;
+  }
+  c->chain_chosen = true;
+  c->dirty = true;
+  c->obs.handshake_index = impl->handshakes_started++;
+  uint64_t n = std::min<uint64_t>(c->obs.handshake_index, impl->later_chains.size());
+  c->obs.chain_index = static_cast<uint32_t>(n);
+  if (n == 0) {
+    return 1;
+  }
+  // Replace every certificate slot, so a leaf of another key type cannot be chosen.
+  const LaterChain& later = impl->later_chains[n - 1];
+  SSL_certs_clear(ssl);
+  if (SSL_use_certificate(ssl, later.leaf.get()) != 1 ||
+      SSL_use_PrivateKey(ssl, later.key.get()) != 1 ||
+      SSL_set1_chain(ssl, later.extra.get()) != 1) {
+    return 0;
+  }
+  return 1;
 }
 
 Status TlsTestServer::Impl::Listen() {

@@ -32,6 +32,12 @@ enum class TlsVersion { kAny, kTls12, kTls13 };
 // TlsVersionName returns "any", "TLSv1.2" or "TLSv1.3".
 const char* TlsVersionName(TlsVersion version);
 
+// TlsServedChain: a certificate chain (leaf first, sent in this order) and the leaf's key.
+struct TlsServedChain {
+  std::vector<X509*> chain;
+  EVP_PKEY* key = nullptr;
+};
+
 // TlsServerConfig: what one server presents and how long it waits.
 struct TlsServerConfig {
   // false: plain HTTP over TCP (no TLS); chain and key are ignored.
@@ -44,6 +50,11 @@ struct TlsServerConfig {
   EVP_PKEY* key = nullptr;
   // Pins the protocol version (min = max) unless kAny.
   TlsVersion version = TlsVersion::kAny;
+  // Per-handshake certificates: handshakes are counted by ClientHello (a TCP connection
+  // closed before one does not count); handshake 0 presents `chain`, handshake n
+  // presents later_chains[n - 1], and the last one is presented from then on. Each
+  // chain is checked as `chain` is. Empty: every handshake presents `chain`.
+  std::vector<TlsServedChain> later_chains;
   // A connection without progress for this long is closed and recorded as
   // kIdleTimeout.
   std::chrono::milliseconds idle_timeout{5000};
@@ -75,6 +86,11 @@ struct ServerObservation {
       first_data_at, ended_at;
   bool tls = true;  // false for a plain-HTTP server
   bool client_hello_seen = false;
+  // Handshakes in ClientHello order (0, 1, ...), set when a ClientHello was seen;
+  // and which chain the server presented: 0 for TlsServerConfig::chain, n for
+  // later_chains[n - 1] (always 0 without later chains).
+  uint64_t handshake_index = 0;
+  uint32_t chain_index = 0;
   std::string sni;  // empty when none
   // From supported_versions, e.g. "TLSv1.3", "TLSv1.2" (GREASE values left
   // out); the ClientHello's legacy_version when the extension is absent.

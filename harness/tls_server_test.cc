@@ -651,6 +651,58 @@ TEST(TlsServerTest, ChainIsSentExactlyAsConfigured) {
   }
 }
 
+// One endpoint, several certificates: the n-th handshake (counted by ClientHello, so a
+// probe without one does not count) gets its chain, the last one from then on; a leaf of
+// another key type replaces the first one entirely.
+TEST(TlsServerTest, LaterChainsArePresentedPerHandshake) {
+  const TestPki& pki = SharedTestPki();
+  X509* ec = pki.ec_leaf.get();
+  X509* rsa = pki.rsa_leaf.get();
+  X509* inter = pki.intermediate.get();
+  for (TlsVersion version : {TlsVersion::kTls12, TlsVersion::kTls13}) {
+    SCOPED_TRACE(TlsVersionName(version));
+    TlsServerConfig config = ServerConfig(version);
+    config.later_chains = {TlsServedChain{{rsa, inter}, pki.rsa_leaf_key.get()},
+                           TlsServedChain{{ec}, pki.ec_leaf_key.get()}};
+    auto server = MustStart(config);
+    ASSERT_NE(server, nullptr);
+    auto probe = TestClient::Connect(server->port());
+    ASSERT_NE(probe, nullptr);
+    probe->Close();
+    WaitEnded(*server, 0);
+    const std::vector<std::vector<X509*>> want = {
+        {ec, inter}, {rsa, inter}, {ec}, {ec}};
+    for (size_t n = 0; n < want.size(); ++n) {
+      SCOPED_TRACE("handshake " + std::to_string(n + 1));
+      auto client = TestClient::Connect(server->port());
+      ASSERT_NE(client, nullptr);
+      // No verification: handshake 3 sends the leaf alone, without its intermediate.
+      ASSERT_TRUE(client->Handshake(ClientOptions{})) << client->error();
+      STACK_OF(X509)* got = SSL_get_peer_cert_chain(client->ssl());
+      ASSERT_NE(got, nullptr);
+      ASSERT_EQ(static_cast<size_t>(sk_X509_num(got)), want[n].size());
+      for (size_t i = 0; i < want[n].size(); ++i) {
+        EXPECT_EQ(CertificateDer(sk_X509_value(got, static_cast<int>(i))),
+                  CertificateDer(want[n][i]));
+      }
+      client->CloseNotify();
+      client->Close();
+      ServerObservation o = WaitEnded(*server, n + 1);
+      EXPECT_EQ(o.handshake_index, n);
+      EXPECT_EQ(o.chain_index, std::min<size_t>(n, 2));
+    }
+  }
+  TlsServerConfig bad = ServerConfig(TlsVersion::kAny);
+  bad.later_chains = {TlsServedChain{{rsa}, pki.ec_leaf_key.get()}};
+  auto refused = TlsTestServer::Start(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("later_chains[0]: the private key does not match"),
+            std::string::npos)
+      << refused.error().message;
+  bad.later_chains = {TlsServedChain{{}, nullptr}};
+  EXPECT_FALSE(TlsTestServer::Start(bad).ok());
+}
+
 // --- Plain HTTP over TCP. ---
 
 TEST(TlsServerTest, PlainHttp) {

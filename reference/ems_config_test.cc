@@ -19,14 +19,16 @@ constexpr char kFingerprintA[] =
     "15:AD";
 constexpr char kFingerprintB[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-// A configuration shaped like the vendor's examples: many keys the reference does not read,
-// string booleans, a pinned https auto_bind endpoint and a gateway entry without one.
+// A configuration shaped like the vendor's examples: many keys the reference does not read
+// (TLS on its own http_server listener too, C3), string booleans, a pinned https auto_bind
+// endpoint and a gateway entry without one.
 constexpr char kVendorLike[] = R"json({
   "ws_servers": [{"host": "platform.example.test", "port": 443}],
   "resource": "/Thingworx/WS",
   "appKey": "00000000-1111-2222-3333-444444444444",
   "logger": {"level": "INFO", "publish_directory": "/var/log/ems", "max_file_storage": 2000000},
-  "http_server": {"host": "127.0.0.1", "port": 8000, "ssl": false, "authenticate": false},
+  "http_server": {"host": "127.0.0.1", "port": 8000, "ssl": true, "authenticate": false,
+                  "certificate": "/opt/ems/certs/ems.pem", "private_key": "/opt/ems/certs/ems.key"},
   "ws_connection": {"encryption": "ssl", "verbose": false, "msg_timeout": 1000},
   "certificates": {
     "validate": "true",
