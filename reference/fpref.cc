@@ -353,7 +353,7 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
   exchange.cancel_fd = cancel_fd;
   const std::vector<ConnectionPlan>& plans = (*client)->plans();
   // Per-host and per-endpoint memories of the caching mutants.
-  [[maybe_unused]] std::vector<std::string> accepted_hosts, rejected_hosts;
+  [[maybe_unused]] std::vector<std::string> accepted_hosts, rejected_hosts, accepted_endpoints;
   [[maybe_unused]] std::vector<size_t> rejected_plans;
   [[maybe_unused]] bool platform_rejected = false;
   for (size_t i = 0; i < plans.size(); ++i) {
@@ -396,6 +396,16 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
         connected = true;
       }
     }
+    if constexpr (kMutant == Mutant::kVerdictCachedPerEndpoint) {
+      // Mutant: an endpoint (host and port) accepted once is trusted from then on; later
+      // connections to it skip the fingerprint check.
+      std::string endpoint = EndpointText(plans[i].host, plans[i].port);
+      if (Pinned(plans[i]) && std::find(accepted_endpoints.begin(), accepted_endpoints.end(),
+                                        endpoint) != accepted_endpoints.end()) {
+        result = ConnectWith(plans[i], Unpinned(plans[i], true), exchange);
+        connected = true;
+      }
+    }
     if (!connected) {
       result = (*client)->Connect(i, exchange);
     }
@@ -407,6 +417,11 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
     if constexpr (kMutant == Mutant::kAcceptCachedPerHost) {
       if (Pinned(plans[i]) && result.decision.accepted) {
         accepted_hosts.push_back(plans[i].host);
+      }
+    }
+    if constexpr (kMutant == Mutant::kVerdictCachedPerEndpoint) {
+      if (Pinned(plans[i]) && result.decision.accepted) {
+        accepted_endpoints.push_back(EndpointText(plans[i].host, plans[i].port));
       }
     }
     if constexpr (kMutant == Mutant::kRejectCachedPerHost) {
