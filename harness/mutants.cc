@@ -438,6 +438,10 @@ std::string MutationTable(const std::vector<MutantScore>& scores) {
       out += "NOTE " + id + " [" + score.mutant->name +
              "]: fails against the reference too; not counted as a kill\n";
     }
+    if (score.status == MutantStatus::kKilled && score.kills.size() == 1) {
+      out += "THIN " + score.mutant->name + ": killed by one scenario only (" +
+             score.kills[0].scenario->id + "); a second scenario would make the kill robust\n";
+    }
     if (score.status == MutantStatus::kOverReach) {
       for (const Kill& kill : score.kills) {
         out += "OVER-REACH " + kill.scenario->id + " [" + score.mutant->name + "; " +

@@ -148,8 +148,8 @@ std::string MutationScoreLine(const std::vector<MutantScore>& scores);
 // MutationTable returns the console table, one line per mutant (name, result, the number of
 // scenarios that kill it, the first three with their level and products, the clauses the
 // mutant breaks), then one line per variant (name, result, the scenarios that fail against
-// it, the points where it chooses differently), then one line per harness error; never
-// fails.
+// it, the points where it chooses differently), then one line per harness error, per
+// mutant killed by one scenario only (THIN) and per over-reach; never fails.
 std::string MutationTable(const std::vector<MutantScore>& scores);
 
 // MutationJson returns the JSON report of a mutation run (every mutant with its status,

@@ -304,6 +304,9 @@ TEST(ScoreMutantsTest, TableShowsKillCounts) {
   EXPECT_NE(table.find("kills"), std::string::npos);
   EXPECT_NE(table.find("killed      3      "), std::string::npos);
   EXPECT_NE(table.find("killed      1      "), std::string::npos);
+  EXPECT_NE(table.find("THIN beta: killed by one scenario only (match/normative)"),
+            std::string::npos);
+  EXPECT_EQ(table.find("THIN alpha"), std::string::npos);
 }
 
 const std::set<std::string, std::less<>> kClauseIds = {"C4", "C8", "I9"};
