@@ -366,9 +366,10 @@ std::string MutationScoreLine(const std::vector<MutantScore>& scores) {
                      " killed (" + percent + ")";
   int variants = static_cast<int>(scores.size()) - total;
   if (variants > 0) {
-    int passing = static_cast<int>(std::count_if(scores.begin(), scores.end(), [](const MutantScore& s) {
-      return s.status == MutantStatus::kPasses;
-    }));
+    int passing =
+        static_cast<int>(std::count_if(scores.begin(), scores.end(), [](const MutantScore& s) {
+          return s.status == MutantStatus::kPasses;
+        }));
     line += "; variants: " + std::to_string(passing) + "/" + std::to_string(variants) + " pass";
   }
   return line;
@@ -458,9 +459,10 @@ std::string MutationJson(const std::vector<MutantScore>& scores,
                          std::chrono::milliseconds duration) {
   json doc;
   int variants = static_cast<int>(scores.size()) - CountMutants(scores);
-  int passing = static_cast<int>(std::count_if(scores.begin(), scores.end(), [](const MutantScore& s) {
-    return s.status == MutantStatus::kPasses;
-  }));
+  int passing =
+      static_cast<int>(std::count_if(scores.begin(), scores.end(), [](const MutantScore& s) {
+        return s.status == MutantStatus::kPasses;
+      }));
   doc["score"] = {{"killed", CountKilled(scores)},
                   {"total", CountMutants(scores)},
                   {"variants", variants},

@@ -2,10 +2,9 @@
 // are aggregated, reported and turned into an exit status. Also loads the real mutant list.
 #include "harness/mutants.h"
 
-#include <algorithm>
-
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
@@ -43,8 +42,8 @@ class Suite {
 
   // AddVariant adds a legitimate variant, "gamma", run as EMS: mutant index 2, target 5.
   void AddVariant() {
-    MutantSpec variant{"gamma", "kGamma", "a legitimate choice", {"C4"}, {Product::kEms},
-                       {"verify.cc"}};
+    MutantSpec variant{"gamma", "kGamma",        "a legitimate choice",
+                       {"C4"},  {Product::kEms}, {"verify.cc"}};
     variant.kind = MutantKind::kVariant;
     mutants_.push_back(variant);
     AddTarget("gamma-ems", Product::kEms, 2);
@@ -280,8 +279,7 @@ TEST(ScoreMutantsTest, VariantRules) {
     std::string table = MutationTable(scores);
     SCOPED_TRACE(table);
     EXPECT_NE(table.find("variant"), std::string::npos);
-    EXPECT_EQ(table.find("OVER-REACH") != std::string::npos,
-              c.want == MutantStatus::kOverReach);
+    EXPECT_EQ(table.find("OVER-REACH") != std::string::npos, c.want == MutantStatus::kOverReach);
     nlohmann::json doc = nlohmann::json::parse(
         MutationJson(scores, {}, 1, std::chrono::milliseconds(1)), nullptr, false);
     ASSERT_FALSE(doc.is_discarded());
@@ -354,7 +352,8 @@ TEST(ParseMutantListTest, Errors) {
                        "clauses": ["C4"], "products": ["ems"], "sources": []})",
        "mutants[0].sources: empty list"},
       {"duplicate name", "{" + kGood + "}, {" + kGood + "}", "mutants[1].name: already used"},
-      {"bad kind", "{" + kGood + R"(, "kind": "control"})", "mutants[0].kind: want mutant or variant"},
+      {"bad kind", "{" + kGood + R"(, "kind": "control"})",
+       "mutants[0].kind: want mutant or variant"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);

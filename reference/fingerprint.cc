@@ -175,9 +175,8 @@ Result<Sha256Digest> ParseFingerprint(std::string_view text) {
                           HexValue(text[i - 2]) >= 0 && (i == begin + 2 || text[i - 3] == ':') &&
                           i + 1 < end && HexValue(text[i + 1]) >= 0;
         if (!after_pair) {
-          return MakeError(ErrorCode::kInvalidInput,
-                           "colon at position " + std::to_string(i + 1) +
-                               " does not separate two pairs of digits");
+          return MakeError(ErrorCode::kInvalidInput, "colon at position " + std::to_string(i + 1) +
+                                                         " does not separate two pairs of digits");
         }
       }
       continue;  // C10: optional, ignored wherever it stands

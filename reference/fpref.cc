@@ -441,7 +441,8 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
         emit(DecisionLine(plans[i], ConnectWith(plans[i], Unpinned(plans[i], false), exchange)));
       }
     }
-    if constexpr (kMutant == Mutant::kRetryRejected || kMutant == Mutant::kDelayedUnpinnedReconnect) {
+    if constexpr (kMutant == Mutant::kRetryRejected ||
+                  kMutant == Mutant::kDelayedUnpinnedReconnect) {
       if (plans[i].tls && !result.decision.accepted) {
         rejected_plans.push_back(i);
       }
