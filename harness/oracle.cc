@@ -106,7 +106,8 @@ Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvid
 bool SequenceConcluded(const ConnectionEvidence& evidence, size_t handshakes) {
   size_t concluded = 0;
   for (const ServerObservation& o : evidence.observations) {
-    if (o.client_hello_seen && (SentData(o, evidence.plain_http) || o.end != ConnectionEnd::kOpen)) {
+    if (o.client_hello_seen &&
+        (SentData(o, evidence.plain_http) || o.end != ConnectionEnd::kOpen)) {
       ++concluded;
     }
   }
@@ -143,9 +144,9 @@ ConnectionVerdict JudgeSequence(const ConnectionEvidence& evidence,
     std::string line;
     if (k < handshakes.size()) {
       const ServerObservation& o = *handshakes[k];
-      outcome = SentData(o, evidence.plain_http)  ? Outcome::kAccept
-                : o.end != ConnectionEnd::kOpen ? Outcome::kReject
-                                                : Outcome::kTimeout;
+      outcome = SentData(o, evidence.plain_http) ? Outcome::kAccept
+                : o.end != ConnectionEnd::kOpen  ? Outcome::kReject
+                                                 : Outcome::kTimeout;
       line = Describe(o) + (outcome == Outcome::kTimeout ? ", still open" : "");
       if (o.tls) {
         line = "chain " + std::to_string(o.chain_index + 1) + ", " + line;
@@ -163,8 +164,8 @@ ConnectionVerdict JudgeSequence(const ConnectionEvidence& evidence,
       line = "never came; process " + Describe(process.status);
     }
     bool ok = Allowed(allowed, outcome);
-    cv.evidence += (k == 0 ? "" : "; ") + std::string("handshake ") + std::to_string(k + 1) +
-                   " " + OutcomeName(outcome) + (ok ? "" : " (want " + OutcomeList(allowed) + ")") +
+    cv.evidence += (k == 0 ? "" : "; ") + std::string("handshake ") + std::to_string(k + 1) + " " +
+                   OutcomeName(outcome) + (ok ? "" : " (want " + OutcomeList(allowed) + ")") +
                    ": " + line;
     if (!mismatch_seen) {
       cv.observed = outcome;
@@ -185,8 +186,8 @@ std::string AcceptedAfterRejection(const ConnectionEvidence& evidence) {
     if (rejected == nullptr && !data && o.client_hello_seen && o.end != ConnectionEnd::kOpen) {
       rejected = &o;
     } else if (rejected != nullptr && data) {
-      auto after = std::chrono::duration_cast<std::chrono::milliseconds>(
-          o.first_data_at - rejected->ended_at);
+      auto after = std::chrono::duration_cast<std::chrono::milliseconds>(o.first_data_at -
+                                                                         rejected->ended_at);
       return "connection " + std::to_string(o.index + 1) + " sent application data " +
              std::to_string(after.count()) + " ms after connection " +
              std::to_string(rejected->index + 1) + " was rejected (" + Describe(o) +

@@ -161,9 +161,9 @@ Result<std::string> RenderEntry(const AllowlistEntrySpec& entry, const certs::Pk
                                    : entry.style == EntryStyle::kSpki ? spki
                                                                       : sha256;
     if (static_cast<size_t>(entry.near_byte) >= digest.size()) {
-      return MakeError(ErrorCode::kInvalidInput,
-                       "allowlist entry: near byte " + std::to_string(entry.near_byte) +
-                           " is past the digest");
+      return MakeError(
+          ErrorCode::kInvalidInput,
+          "allowlist entry: near byte " + std::to_string(entry.near_byte) + " is past the digest");
     }
     digest[static_cast<size_t>(entry.near_byte)] ^= 0xff;
   }
@@ -330,10 +330,13 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
     if (server.connection == "platform") {
       continue;
     }
+    // A "same_as" entry speaks the protocol of the server it shares.
+    const ServerSpec* owner = server.same_as.empty() ? &server : s.Server(server.same_as);
+    const bool plain_http = owner != nullptr && owner->plain_http;
     auto_bind.push_back(ordered_json{{"name", "fpconform-" + server.connection},
                                      {"host", "127.0.0.1"},
                                      {"port", port(server.connection)},
-                                     {"protocol", server.plain_http ? "http" : "https"},
+                                     {"protocol", plain_http ? "http" : "https"},
                                      {"path", "/fpconform/" + server.connection}});
   }
   config["auto_bind"] = auto_bind;

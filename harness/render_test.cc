@@ -286,6 +286,30 @@ TEST(RenderTest, EmsConfig) {
   EXPECT_FALSE(RenderEmsConfig(context, "[1]", "bad.json").ok());
 }
 
+// A "same_as" connection is one more auto_bind entry, with its own name and path, the
+// shared server's port (the runner maps it) and the shared server's protocol.
+TEST(RenderTest, SameAsIsASecondAutoBindEntry) {
+  Scenario s;
+  s.id = "t/same";
+  ServerSpec edge;
+  edge.connection = "edge";
+  edge.chain = {"edge-a"};
+  edge.plain_http = true;
+  ServerSpec edge2;
+  edge2.connection = "edge2";
+  edge2.same_as = "edge";
+  s.servers = {edge, edge2};
+  RenderContext context{&s, &TestPki(), "/run/pki", {{"edge", 4002}, {"edge2", 4002}}};
+  Result<std::string> text = RenderEmsConfig(context, "{}", "config.json");
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  json c = json::parse(*text);
+  ASSERT_EQ(c["auto_bind"].size(), 2u);
+  EXPECT_EQ(c["auto_bind"][1]["port"], 4002);
+  EXPECT_EQ(c["auto_bind"][1]["protocol"], "http");
+  EXPECT_NE(c["auto_bind"][0]["name"], c["auto_bind"][1]["name"]);
+  EXPECT_NE(c["auto_bind"][0]["path"], c["auto_bind"][1]["path"]);
+}
+
 // C3: the shipped templates turn TLS on for the product's own listener, and the rendered
 // configuration names the PKI's listener certificate and key.
 TEST(RenderTest, ProductListenersUseTls) {

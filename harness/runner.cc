@@ -633,22 +633,21 @@ Status JobRun::Run() {
   // a scenario with "watch_ms" keeps its rejected servers watched that long. Its exit, or
   // an accept after a rejection, ends the wait at once. The job only waits meanwhile, so
   // it gives its CPU slot to another job.
-  const bool daemon_running = target_.lifecycle == Lifecycle::kDaemon && !exited &&
-                              EvidenceComplete(false);
+  const bool daemon_running =
+      target_.lifecycle == Lifecycle::kDaemon && !exited && EvidenceComplete(false);
   const bool settle = scenario_.keeps_running && daemon_running;
   const bool watch = scenario_.watch_ms > 0 && daemon_running && AnyRejected();
   if (settle || watch) {
     const Clock::time_point until =
-        Clock::now() + std::max(settle ? std::chrono::milliseconds(target_.settle)
-                                       : std::chrono::milliseconds(0),
-                                watch ? std::chrono::milliseconds(scenario_.watch_ms)
-                                      : std::chrono::milliseconds(0));
+        Clock::now() +
+        std::max(
+            settle ? std::chrono::milliseconds(target_.settle) : std::chrono::milliseconds(0),
+            watch ? std::chrono::milliseconds(scenario_.watch_ms) : std::chrono::milliseconds(0));
     SlotReleased waiting;
     while (!child_->ExitStatus().has_value() && Clock::now() < until &&
            !(watch && LateAcceptSeen())) {
       std::unique_lock<std::mutex> lock(signal_->mutex);
-      signal_->cv.wait_until(lock, until,
-                             [&] { return signal_->generation != seen_generation; });
+      signal_->cv.wait_until(lock, until, [&] { return signal_->generation != seen_generation; });
       seen_generation = signal_->generation;
     }
   }
@@ -810,8 +809,7 @@ std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironmen
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return jobs[a].scenario->watch_ms > jobs[b].scenario->watch_ms;
   });
-  int slots_count =
-      threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
+  int slots_count = threads > 0 ? threads : static_cast<int>(std::thread::hardware_concurrency());
   slots_count = std::max(1, slots_count);
   CpuSlots slots(slots_count);
   std::atomic<size_t> next{0};

@@ -158,7 +158,7 @@ class CpuSlots {
 };
 
 // kMaxWaitingWorkers bounds the extra worker threads RunJobs starts for waiting jobs.
-inline constexpr int kMaxWaitingWorkers = 256;
+inline constexpr int kMaxWaitingWorkers = 64;
 
 // WaitingJobs counts the jobs that end with a wait that gives the slot back.
 int WaitingJobs(const std::vector<Job>& jobs);

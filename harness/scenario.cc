@@ -107,8 +107,8 @@ ChainSpec ParseChain(JsonFields& f, const std::string& key, const json& value,
       f.Fail(key, "empty array (want the leaf first)");
     }
   } else {
-    f.Fail(key, std::string("want a certificate name or an array of names, got ") +
-                    JsonTypeName(value));
+    f.Fail(key,
+           std::string("want a certificate name or an array of names, got ") + JsonTypeName(value));
   }
   for (const std::string& name : chain.names) {
     if (f.ok() && vocabulary.certificates.count(name) == 0) {
@@ -205,12 +205,12 @@ void ParseEntry(const json& value, const std::string& path,
                  near->get<int64_t>() <= last) {
         entry.near_byte = static_cast<int>(near->get<int64_t>());
       } else {
-        f.Fail("near", "want \"first\", \"middle\", \"last\" or a byte index 0 to " +
-                           std::to_string(last));
+        f.Fail("near",
+               "want \"first\", \"middle\", \"last\" or a byte index 0 to " + std::to_string(last));
       }
-      if (f.ok() && (entry.style == EntryStyle::kFlipped || entry.style == EntryStyle::kTruncated ||
-                     entry.style == EntryStyle::kExtended ||
-                     entry.style == EntryStyle::kForeignChar)) {
+      if (f.ok() &&
+          (entry.style == EntryStyle::kFlipped || entry.style == EntryStyle::kTruncated ||
+           entry.style == EntryStyle::kExtended || entry.style == EntryStyle::kForeignChar)) {
         f.Fail("near", "not with a style that changes the digest itself");
       }
     }
@@ -317,8 +317,7 @@ std::vector<std::vector<Outcome>> ParseSequence(JsonFields& parent, const std::s
   for (size_t i = 0; list != nullptr && i < list->size() && f.ok(); ++i) {
     std::string step = "sequence[" + std::to_string(i) + "]";
     std::vector<Outcome> outcomes = ParseOutcomes(f, step, (*list)[i]);
-    if (f.ok() && std::find(outcomes.begin(), outcomes.end(), Outcome::kExit) !=
-                      outcomes.end()) {
+    if (f.ok() && std::find(outcomes.begin(), outcomes.end(), Outcome::kExit) != outcomes.end()) {
       f.Fail(step, "exit is not the outcome of a handshake");
     }
     steps.push_back(std::move(outcomes));

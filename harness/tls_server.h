@@ -86,9 +86,10 @@ struct ServerObservation {
       first_data_at, ended_at;
   bool tls = true;  // false for a plain-HTTP server
   bool client_hello_seen = false;
-  // Handshakes in ClientHello order (0, 1, ...), set when a ClientHello was seen;
-  // and which chain the server presented: 0 for TlsServerConfig::chain, n for
-  // later_chains[n - 1] (always 0 without later chains).
+  // Handshakes in ClientHello order (0, 1, ...), numbered when the server picks its
+  // certificate (0 also when the handshake failed before that, e.g. no common
+  // version); and which chain the server presented: 0 for TlsServerConfig::chain, n
+  // for later_chains[n - 1] (always 0 without later chains).
   uint64_t handshake_index = 0;
   uint32_t chain_index = 0;
   std::string sni;  // empty when none
