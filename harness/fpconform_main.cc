@@ -644,8 +644,8 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
       options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
   char timing[160];
   std::snprintf(timing, sizeof(timing),
-                "%zu runs (%zu against %zu mutants, %zu against the reference) in %.1f s, "
-                "%d jobs\n",
+                "%zu runs (%zu against %zu mutants and variants, %zu against the reference) "
+                "in %.1f s, %d jobs\n",
                 results.size(), results.size() - reference_runs, mutants.size(), reference_runs,
                 static_cast<double>(duration.count()) / 1000.0, threads);
   std::cout << timing << MutationScoreLine(scores) << "\n";

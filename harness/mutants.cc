@@ -86,6 +86,10 @@ std::string Padded(std::string text, size_t width) {
 
 }  // namespace
 
+const char* MutantKindName(MutantKind kind) {
+  return kind == MutantKind::kVariant ? "variant" : "mutant";
+}
+
 Result<std::vector<MutantSpec>> ParseMutantList(
     std::string_view text, std::string_view source,
     const std::set<std::string, std::less<>>& clause_ids) {
@@ -106,6 +110,11 @@ Result<std::vector<MutantSpec>> ParseMutantList(
     mutant.clauses = f.StringList("clauses", /*required=*/true);
     std::vector<std::string> products = f.StringList("products", /*required=*/true);
     mutant.sources = f.StringList("sources", /*required=*/true);
+    std::string kind = f.String("kind", /*required=*/false);
+    if (f.ok() && !kind.empty() && kind != "mutant" && kind != "variant") {
+      f.Fail("kind", "want mutant or variant, got '" + kind + "'");
+    }
+    mutant.kind = kind == "variant" ? MutantKind::kVariant : MutantKind::kMutant;
     if (f.ok() && !IsKebabCase(mutant.name)) {
       f.Fail("name", "want kebab-case (a-z, 0-9, single '-'), got '" + mutant.name + "'");
     }
@@ -232,6 +241,10 @@ const char* MutantStatusName(MutantStatus status) {
       return "survived";
     case MutantStatus::kUnknown:
       return "unknown";
+    case MutantStatus::kPasses:
+      return "passes";
+    case MutantStatus::kOverReach:
+      return "over-reach";
   }
   return "?";
 }
@@ -304,6 +317,17 @@ std::vector<MutantScore> ScoreMutants(const std::vector<MutantSpec>& mutants,
       int rb = LevelRank(b.scenario->level);
       return ra != rb ? ra < rb : a.scenario->id < b.scenario->id;
     });
+    if (score.mutant->kind == MutantKind::kVariant) {
+      // Every scenario, whatever its level, must pass against a legitimate variant.
+      if (!score.kills.empty()) {
+        score.status = MutantStatus::kOverReach;
+      } else if (!score.errors.empty() || score.runs == 0) {
+        score.status = MutantStatus::kUnknown;
+      } else {
+        score.status = MutantStatus::kPasses;
+      }
+      continue;
+    }
     bool strong = std::any_of(score.kills.begin(), score.kills.end(), [](const Kill& kill) {
       return kill.scenario->level != Level::kImplementationDefined;
     });
@@ -326,50 +350,85 @@ int CountKilled(const std::vector<MutantScore>& scores) {
   }));
 }
 
+int CountMutants(const std::vector<MutantScore>& scores) {
+  return static_cast<int>(std::count_if(scores.begin(), scores.end(), [](const MutantScore& s) {
+    return s.mutant->kind == MutantKind::kMutant;
+  }));
+}
+
 std::string MutationScoreLine(const std::vector<MutantScore>& scores) {
   int killed = CountKilled(scores);
-  int total = static_cast<int>(scores.size());
+  int total = CountMutants(scores);
   char percent[16];
   std::snprintf(percent, sizeof(percent), "%.1f%%",
                 total == 0 ? 0.0 : 100.0 * killed / static_cast<double>(total));
-  return "mutation score: " + std::to_string(killed) + "/" + std::to_string(total) + " killed (" +
-         percent + ")";
+  std::string line = "mutation score: " + std::to_string(killed) + "/" + std::to_string(total) +
+                     " killed (" + percent + ")";
+  int variants = static_cast<int>(scores.size()) - total;
+  if (variants > 0) {
+    int passing =
+        static_cast<int>(std::count_if(scores.begin(), scores.end(), [](const MutantScore& s) {
+          return s.status == MutantStatus::kPasses;
+        }));
+    line += "; variants: " + std::to_string(passing) + "/" + std::to_string(variants) + " pass";
+  }
+  return line;
 }
 
 std::string MutationTable(const std::vector<MutantScore>& scores) {
-  size_t name_width = std::string_view("mutant").size();
-  for (const MutantScore& score : scores) {
-    name_width = std::max(name_width, score.mutant->name.size());
-  }
-  name_width += 2;
-  constexpr size_t kStatusWidth = 10;
-  // The killed-by cell of each mutant, then the column width they need.
-  std::vector<std::string> killed_by;
-  size_t killed_by_width = std::string_view("killed by (first three: level; products)").size();
-  for (const MutantScore& score : scores) {
-    std::vector<std::string> shown;
-    for (size_t i = 0; i < score.kills.size() && i < kKillsShown; ++i) {
-      shown.push_back(KillText(score.kills[i]));
+  std::string out;
+  for (MutantKind kind : {MutantKind::kMutant, MutantKind::kVariant}) {
+    std::vector<const MutantScore*> rows;
+    for (const MutantScore& score : scores) {
+      if (score.mutant->kind == kind) {
+        rows.push_back(&score);
+      }
     }
-    std::string cell = shown.empty() ? "-" : Joined(shown, ", ");
-    if (score.kills.size() > kKillsShown) {
-      cell += ", +" + std::to_string(score.kills.size() - kKillsShown) + " more";
+    if (rows.empty()) {
+      continue;
     }
-    if (!score.errors.empty()) {
-      cell += " [" + std::to_string(score.errors.size()) + " harness error" +
-              (score.errors.size() == 1 ? "" : "s") + "]";
+    const bool variants = kind == MutantKind::kVariant;
+    const std::string name_header = variants ? "variant" : "mutant";
+    const std::string count_header = variants ? "fails" : "kills";
+    const std::string list_header = variants ? "failing scenarios (over-reach: first three)"
+                                             : "killed by (first three: level; products)";
+    const std::string last_header = variants ? "chooses" : "breaks";
+    size_t name_width = name_header.size();
+    for (const MutantScore* score : rows) {
+      name_width = std::max(name_width, score->mutant->name.size());
     }
-    killed_by_width = std::max(killed_by_width, cell.size());
-    killed_by.push_back(std::move(cell));
-  }
-  killed_by_width += 2;
-  std::string out = Padded("mutant", name_width) + Padded("result", kStatusWidth) +
-                    Padded("killed by (first three: level; products)", killed_by_width) +
-                    "breaks\n";
-  for (size_t i = 0; i < scores.size(); ++i) {
-    out += Padded(scores[i].mutant->name, name_width) +
-           Padded(MutantStatusName(scores[i].status), kStatusWidth) +
-           Padded(killed_by[i], killed_by_width) + Joined(scores[i].mutant->clauses, ",") + "\n";
+    name_width += 2;
+    constexpr size_t kStatusWidth = 12;
+    constexpr size_t kCountWidth = 7;
+    // The list cell of each row, then the column width they need.
+    std::vector<std::string> cells;
+    size_t list_width = list_header.size();
+    for (const MutantScore* score : rows) {
+      std::vector<std::string> shown;
+      for (size_t i = 0; i < score->kills.size() && i < kKillsShown; ++i) {
+        shown.push_back(KillText(score->kills[i]));
+      }
+      std::string cell = shown.empty() ? "-" : Joined(shown, ", ");
+      if (score->kills.size() > kKillsShown) {
+        cell += ", +" + std::to_string(score->kills.size() - kKillsShown) + " more";
+      }
+      if (!score->errors.empty()) {
+        cell += " [" + std::to_string(score->errors.size()) + " harness error" +
+                (score->errors.size() == 1 ? "" : "s") + "]";
+      }
+      list_width = std::max(list_width, cell.size());
+      cells.push_back(std::move(cell));
+    }
+    list_width += 2;
+    out += (out.empty() ? "" : "\n") + Padded(name_header, name_width) +
+           Padded("result", kStatusWidth) + Padded(count_header, kCountWidth) +
+           Padded(list_header, list_width) + last_header + "\n";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      out += Padded(rows[i]->mutant->name, name_width) +
+             Padded(MutantStatusName(rows[i]->status), kStatusWidth) +
+             Padded(std::to_string(rows[i]->kills.size()), kCountWidth) +
+             Padded(cells[i], list_width) + Joined(rows[i]->mutant->clauses, ",") + "\n";
+    }
   }
   for (const MutantScore& score : scores) {
     for (const JobResult* error : score.errors) {
@@ -380,6 +439,17 @@ std::string MutationTable(const std::vector<MutantScore>& scores) {
       out += "NOTE " + id + " [" + score.mutant->name +
              "]: fails against the reference too; not counted as a kill\n";
     }
+    if (score.status == MutantStatus::kKilled && score.kills.size() == 1) {
+      out += "THIN " + score.mutant->name + ": killed by one scenario only (" +
+             score.kills[0].scenario->id + "); a second scenario would make the kill robust\n";
+    }
+    if (score.status == MutantStatus::kOverReach) {
+      for (const Kill& kill : score.kills) {
+        out += "OVER-REACH " + kill.scenario->id + " [" + score.mutant->name + "; " +
+               ProductList(kill.products) + "]: " + kill.message +
+               " (a legitimate variant must pass) -- rerun: " + kill.rerun + "\n";
+      }
+    }
   }
   return out;
 }
@@ -388,8 +458,15 @@ std::string MutationJson(const std::vector<MutantScore>& scores,
                          const std::vector<const JobResult*>& reference_problems, size_t runs,
                          std::chrono::milliseconds duration) {
   json doc;
+  int variants = static_cast<int>(scores.size()) - CountMutants(scores);
+  int passing =
+      static_cast<int>(std::count_if(scores.begin(), scores.end(), [](const MutantScore& s) {
+        return s.status == MutantStatus::kPasses;
+      }));
   doc["score"] = {{"killed", CountKilled(scores)},
-                  {"total", scores.size()},
+                  {"total", CountMutants(scores)},
+                  {"variants", variants},
+                  {"variants_passing", passing},
                   {"line", MutationScoreLine(scores)}};
   doc["runs"] = runs;
   doc["duration_ms"] = duration.count();
@@ -429,6 +506,7 @@ std::string MutationJson(const std::vector<MutantScore>& scores,
                         {"message", error->message}});
     }
     mutants.push_back({{"name", spec.name},
+                       {"kind", MutantKindName(spec.kind)},
                        {"id", spec.id},
                        {"description", spec.description},
                        {"clauses", spec.clauses},
@@ -445,7 +523,11 @@ std::string MutationJson(const std::vector<MutantScore>& scores,
 }
 
 int MutationExitStatus(const std::vector<MutantScore>& scores) {
-  return CountKilled(scores) == static_cast<int>(scores.size()) ? 0 : 1;
+  bool all_as_they_must = std::all_of(scores.begin(), scores.end(), [](const MutantScore& s) {
+    return s.mutant->kind == MutantKind::kVariant ? s.status == MutantStatus::kPasses
+                                                  : s.status == MutantStatus::kKilled;
+  });
+  return all_as_they_must ? 0 : 1;
 }
 
 }  // namespace fpconform::harness

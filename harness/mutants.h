@@ -7,6 +7,11 @@
 // never a kill. The mutant counts as killed when a normative or inferred scenario killed it;
 // a mutant that only implementation-defined scenarios kill is reported apart and is not
 // counted, since such scenarios allow several behaviours.
+//
+// A legitimate variant is built the same way but chooses differently only where the
+// documentation leaves room: it is the control group, and every scenario must pass against
+// it. A scenario that fails against a variant (and passes against the reference) asks more
+// than the documentation does: it is reported as over-reach.
 #ifndef FPCONFORM_HARNESS_MUTANTS_H_
 #define FPCONFORM_HARNESS_MUTANTS_H_
 
@@ -25,6 +30,15 @@
 
 namespace fpconform::harness {
 
+// MutantKind: what an entry of mutants.json is.
+enum class MutantKind {
+  kMutant,   // a defect: some normative or inferred scenario must fail against it
+  kVariant,  // a legitimate choice: every scenario must pass against it
+};
+
+// MutantKindName returns "mutant" or "variant"; never fails.
+const char* MutantKindName(MutantKind kind);
+
 // MutantSpec: one entry of reference/mutants/mutants.json.
 struct MutantSpec {
   std::string name;                  // kebab-case, e.g. "sha1-fingerprint"
@@ -33,9 +47,11 @@ struct MutantSpec {
   std::vector<std::string> clauses;  // the clause ids the defect breaks
   std::vector<Product> products;     // kEms and/or kLsr: the products it is run as
   std::vector<std::string> sources;  // reference/ files holding its mutation points
+  MutantKind kind = MutantKind::kMutant;  // "kind" in the file; absent: a mutant
 };
 
-// ParseMutantList parses the text of mutants.json. Clause ids must be in `clause_ids`.
+// ParseMutantList parses the text of mutants.json. Clause ids must be in `clause_ids`; an
+// entry's optional "kind" is "mutant" (the default) or "variant".
 // Returns a kInvalidInput Error naming `source`, the entry and the field, e.g.
 // "mutants.json: mutants[3] (products): want ems or lsr, got 'client'".
 Result<std::vector<MutantSpec>> ParseMutantList(
@@ -71,18 +87,22 @@ struct MutationTargets {
 Result<MutationTargets> LoadMutationTargets(const Paths& paths,
                                             const std::vector<MutantSpec>& mutants);
 
-// MutantStatus: what the suite did to one mutant.
+// MutantStatus: what the suite did to one mutant or variant.
 enum class MutantStatus {
-  kKilled,        // a normative or inferred scenario did not pass against it
-  kKilledWeakly,  // only implementation-defined scenarios did not pass
-  kSurvived,      // every scenario passed against it
-  kUnknown,       // no kill, and some runs were harness errors: no verdict
+  kKilled,        // mutant: a normative or inferred scenario did not pass against it
+  kKilledWeakly,  // mutant: only implementation-defined scenarios did not pass
+  kSurvived,      // mutant: every scenario passed against it
+  kUnknown,       // no failing scenario, and some runs were harness errors: no verdict
+  kPasses,        // variant: every scenario passed against it, as it must
+  kOverReach,     // variant: some scenario did not pass against it
 };
 
-// MutantStatusName returns "killed", "weak", "survived" or "unknown"; never fails.
+// MutantStatusName returns "killed", "weak", "survived", "unknown", "passes" or
+// "over-reach"; never fails.
 const char* MutantStatusName(MutantStatus status);
 
-// Kill: one scenario that did not pass against a mutant, on one or more products.
+// Kill: one scenario that did not pass against a mutant (or a variant: an over-reach), on
+// one or more products.
 struct Kill {
   const Scenario* scenario = nullptr;
   std::vector<Product> products;    // where it did not pass, in target order
@@ -118,12 +138,18 @@ std::vector<const JobResult*> ReferenceProblems(const MutationTargets& targets,
 // CountKilled returns how many of `scores` are kKilled; never fails.
 int CountKilled(const std::vector<MutantScore>& scores);
 
-// MutationScoreLine returns "mutation score: 27/28 killed (96.4%)"; never fails.
+// CountMutants returns how many of `scores` are mutants (not variants); never fails.
+int CountMutants(const std::vector<MutantScore>& scores);
+
+// MutationScoreLine returns "mutation score: 27/28 killed (96.4%)", followed by
+// "; variants: 7/8 pass" when `scores` holds variants; never fails.
 std::string MutationScoreLine(const std::vector<MutantScore>& scores);
 
-// MutationTable returns the console table, one line per mutant (name, result, the first
-// three killing scenarios with their level and products, the clauses the mutant breaks),
-// then one line per harness error; never fails.
+// MutationTable returns the console table, one line per mutant (name, result, the number of
+// scenarios that kill it, the first three with their level and products, the clauses the
+// mutant breaks), then one line per variant (name, result, the scenarios that fail against
+// it, the points where it chooses differently), then one line per harness error, per
+// mutant killed by one scenario only (THIN) and per over-reach; never fails.
 std::string MutationTable(const std::vector<MutantScore>& scores);
 
 // MutationJson returns the JSON report of a mutation run (every mutant with its status,
@@ -132,7 +158,8 @@ std::string MutationJson(const std::vector<MutantScore>& scores,
                          const std::vector<const JobResult*>& reference_problems, size_t runs,
                          std::chrono::milliseconds duration);
 
-// MutationExitStatus returns 0 when every mutant of `scores` is kKilled, 1 otherwise.
+// MutationExitStatus returns 0 when every mutant of `scores` is kKilled and every variant
+// kPasses, 1 otherwise.
 int MutationExitStatus(const std::vector<MutantScore>& scores);
 
 }  // namespace fpconform::harness

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
@@ -37,6 +38,15 @@ class Suite {
     AddTarget("alpha-ems", Product::kEms, 0);
     AddTarget("alpha-lsr", Product::kLsr, 0);
     AddTarget("beta-ems", Product::kEms, 1);
+  }
+
+  // AddVariant adds a legitimate variant, "gamma", run as EMS: mutant index 2, target 5.
+  void AddVariant() {
+    MutantSpec variant{"gamma", "kGamma",        "a legitimate choice",
+                       {"C4"},  {Product::kEms}, {"verify.cc"}};
+    variant.kind = MutantKind::kVariant;
+    mutants_.push_back(variant);
+    AddTarget("gamma-ems", Product::kEms, 2);
   }
 
   const std::vector<MutantSpec>& mutants() const { return mutants_; }
@@ -81,7 +91,8 @@ class Suite {
 };
 
 constexpr size_t kNormative = 0, kInferred = 1, kImplDefined = 2, kOtherNormative = 3;
-constexpr size_t kRefEms = 0, kRefLsr = 1, kAlphaEms = 2, kAlphaLsr = 3, kBetaEms = 4;
+constexpr size_t kRefEms = 0, kRefLsr = 1, kAlphaEms = 2, kAlphaLsr = 3, kBetaEms = 4,
+                 kGammaEms = 5;
 
 TEST(ScoreMutantsTest, StatusRules) {
   struct Case {
@@ -231,6 +242,71 @@ TEST(ScoreMutantsTest, ExitStatusScoreLineAndTable) {
   EXPECT_EQ(MutationScoreLine(all_killed.Score()), "mutation score: 2/2 killed (100.0%)");
 }
 
+// A variant must pass every scenario, implementation-defined ones included: any failure is
+// over-reach, it never counts towards the mutation score, and it fails the exit status.
+TEST(ScoreMutantsTest, VariantRules) {
+  struct Case {
+    const char* name;
+    size_t scenario;
+    JobStatus status;
+    MutantStatus want;
+  };
+  const Case cases[] = {
+      {"all pass: passes", kNormative, JobStatus::kPass, MutantStatus::kPasses},
+      {"normative fail: over-reach", kNormative, JobStatus::kFail, MutantStatus::kOverReach},
+      {"implementation-defined fail: over-reach", kImplDefined, JobStatus::kFail,
+       MutantStatus::kOverReach},
+      {"harness error only: unknown", kInferred, JobStatus::kError, MutantStatus::kUnknown},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Suite suite;
+    suite.AddVariant();
+    suite.PassEverywhere();
+    suite.Run(kNormative, kAlphaEms, JobStatus::kFail);
+    suite.Run(kNormative, kBetaEms, JobStatus::kFail);
+    suite.Run(c.scenario, kGammaEms, c.status);
+    std::vector<MutantScore> scores = suite.Score();
+    ASSERT_EQ(scores.size(), 3u);
+    EXPECT_EQ(scores[2].status, c.want) << MutantStatusName(scores[2].status);
+    EXPECT_EQ(CountMutants(scores), 2);
+    EXPECT_EQ(CountKilled(scores), 2);
+    bool passes = c.want == MutantStatus::kPasses;
+    EXPECT_EQ(MutationExitStatus(scores), passes ? 0 : 1);
+    EXPECT_EQ(MutationScoreLine(scores), std::string("mutation score: 2/2 killed (100.0%); "
+                                                     "variants: ") +
+                                             (passes ? "1" : "0") + "/1 pass");
+    std::string table = MutationTable(scores);
+    SCOPED_TRACE(table);
+    EXPECT_NE(table.find("variant"), std::string::npos);
+    EXPECT_EQ(table.find("OVER-REACH") != std::string::npos, c.want == MutantStatus::kOverReach);
+    nlohmann::json doc = nlohmann::json::parse(
+        MutationJson(scores, {}, 1, std::chrono::milliseconds(1)), nullptr, false);
+    ASSERT_FALSE(doc.is_discarded());
+    EXPECT_EQ(doc["mutants"][2]["kind"], "variant");
+    EXPECT_EQ(doc["score"]["variants"], 1);
+    EXPECT_EQ(doc["score"]["total"], 2);
+  }
+}
+
+// The table shows how many scenarios kill each mutant, so thinly covered defects stand out.
+TEST(ScoreMutantsTest, TableShowsKillCounts) {
+  Suite suite;
+  suite.PassEverywhere();
+  suite.Run(kNormative, kAlphaEms, JobStatus::kFail);
+  suite.Run(kInferred, kAlphaLsr, JobStatus::kFail);
+  suite.Run(kOtherNormative, kAlphaEms, JobStatus::kFail);
+  suite.Run(kNormative, kBetaEms, JobStatus::kFail);
+  std::string table = MutationTable(suite.Score());
+  SCOPED_TRACE(table);
+  EXPECT_NE(table.find("kills"), std::string::npos);
+  EXPECT_NE(table.find("killed      3      "), std::string::npos);
+  EXPECT_NE(table.find("killed      1      "), std::string::npos);
+  EXPECT_NE(table.find("THIN beta: killed by one scenario only (match/normative)"),
+            std::string::npos);
+  EXPECT_EQ(table.find("THIN alpha"), std::string::npos);
+}
+
 const std::set<std::string, std::less<>> kClauseIds = {"C4", "C8", "I9"};
 
 TEST(ParseMutantListTest, Valid) {
@@ -242,6 +318,7 @@ TEST(ParseMutantListTest, Valid) {
   ASSERT_TRUE(list.ok()) << list.error().message;
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ((*list)[0].id, "kExitAfterReject");
+  EXPECT_EQ((*list)[0].kind, MutantKind::kMutant);
   EXPECT_EQ((*list)[0].products, (std::vector<Product>{Product::kEms, Product::kLsr}));
 }
 
@@ -275,6 +352,8 @@ TEST(ParseMutantListTest, Errors) {
                        "clauses": ["C4"], "products": ["ems"], "sources": []})",
        "mutants[0].sources: empty list"},
       {"duplicate name", "{" + kGood + "}, {" + kGood + "}", "mutants[1].name: already used"},
+      {"bad kind", "{" + kGood + R"(, "kind": "control"})",
+       "mutants[0].kind: want mutant or variant"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -287,7 +366,8 @@ TEST(ParseMutantListTest, Errors) {
 }
 
 // The real list: every entry valid against the real clauses, every enumerator declared in
-// reference/mutant.h, every source present, at least the 24 defects the suite promises.
+// reference/mutant.h, every source present, at least the 48 defects and 8 legitimate
+// variants the suite promises.
 TEST(MutantListDataTest, RealListLoads) {
   Paths paths;
   paths.data_dir = FPCONFORM_SOURCE_DIR;
@@ -299,7 +379,11 @@ TEST(MutantListDataTest, RealListLoads) {
   }
   Result<std::vector<MutantSpec>> list = LoadMutantList(MutantListPath(paths), ids);
   ASSERT_TRUE(list.ok()) << list.error().message;
-  EXPECT_GE(list->size(), 24u);
+  size_t variants = std::count_if(list->begin(), list->end(), [](const MutantSpec& spec) {
+    return spec.kind == MutantKind::kVariant;
+  });
+  EXPECT_GE(list->size() - variants, 48u);
+  EXPECT_GE(variants, 8u);
   Result<std::string> header = ReadFile(paths.data_dir / "reference" / "mutant.h");
   ASSERT_TRUE(header.ok());
   for (const MutantSpec& mutant : *list) {

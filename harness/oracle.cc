@@ -246,6 +246,8 @@ const char* CheckKindName(CheckKind kind) {
       return "diagnostic";
     case CheckKind::kStaysRejected:
       return "stays-rejected";
+    case CheckKind::kStaysInGroup:
+      return "stays-in-group";
   }
   return "?";
 }

@@ -59,6 +59,7 @@ enum class CheckKind {
   kConsistentStatus,  // a one-shot target's exit status agrees with the servers
   kDiagnostic,        // the output or log matches the scenario's diagnostic pattern
   kStaysRejected,     // a watched server that rejected a handshake gets no data later
+  kStaysInGroup,      // no process of the target outlives it outside its process group
 };
 
 // Grade: how a failed check counts; the order is from the firmest to a mere note.

@@ -849,10 +849,11 @@ Status JobRun::Run() {
     for (pid_t pid : escaped) {
       pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
     }
-    result_.verdict.problems.push_back(
-        "left " + std::to_string(escaped.size()) +
-        " process(es) running outside its process group (pid " + pids +
-        "), killed by the harness; a target must keep its processes in its group");
+    result_.verdict.checks.push_back(
+        Check{CheckKind::kStaysInGroup, "", Grade::kInferred, {}, false,
+              "left " + std::to_string(escaped.size()) +
+                  " process(es) running outside its process group (pid " + pids +
+                  "), killed by the harness; a target must keep its processes in its group"});
     result_.verdict.pass = false;
   }
   if (env_.keep_workdirs()) {

@@ -36,6 +36,10 @@ void Allowlist::Add(const Sha256Digest& digest, std::string origin) {
       return;
     }
   }
+  if constexpr (kMutant == Mutant::kLastEntryOnly) {
+    // Mutant: one variable assigned in the loop over the entries; the last one wins.
+    entries_.clear();
+  }
   if constexpr (kMutant == Mutant::kFixedSizeAllowlist) {
     // Mutant: a fixed table of 256 entries; later entries are dropped without a word.
     if (entries_.size() >= 256) {
@@ -53,6 +57,34 @@ const AllowlistEntry* Allowlist::Find(const Sha256Digest& digest) const {
     const size_t compared = sizeof(wanted);
     for (const auto& [key, entry] : entries_) {
       if (std::memcmp(key.data(), wanted, compared) == 0) {
+        return &entry;
+      }
+    }
+    return nullptr;
+  }
+  if constexpr (kMutant == Mutant::kSuffixMatch) {
+    // Mutant: only the last 16 bytes (32 hex digits) are compared, as a 128-bit key.
+    for (const auto& [key, entry] : entries_) {
+      if (std::memcmp(key.data() + 16, digest.data() + 16, 16) == 0) {
+        return &entry;
+      }
+    }
+    return nullptr;
+  }
+  if constexpr (kMutant == Mutant::kSkipFirstByte) {
+    // Mutant: the comparison loop starts at index 1; the first byte is never compared.
+    for (const auto& [key, entry] : entries_) {
+      if (std::memcmp(key.data() + 1, digest.data() + 1, digest.size() - 1) == 0) {
+        return &entry;
+      }
+    }
+    return nullptr;
+  }
+  if constexpr (kMutant == Mutant::kEndsOnlyCompare) {
+    // Mutant: a "quick check" of the first and last 8 bytes stands for the whole digest.
+    for (const auto& [key, entry] : entries_) {
+      if (std::memcmp(key.data(), digest.data(), 8) == 0 &&
+          std::memcmp(key.data() + 24, digest.data() + 24, 8) == 0) {
         return &entry;
       }
     }

@@ -358,6 +358,14 @@ void Drain(int fd) {
 ExchangeResult Exchange(const std::string& host, int port, const TlsClientContext* tls,
                         std::string_view request, const ExchangeOptions& options) {
   Attempt attempt{options, {}};
+  if constexpr (kMutant == Mutant::kTcpProbe) {
+    // Variant: a health check before each TLS connection: a TCP connection opened and closed
+    // at once, no byte sent.
+    if (tls != nullptr) {
+      Attempt probe{options, {}};
+      UniqueFd closed_at_once = ConnectTcp(host, port, probe);
+    }
+  }
   UniqueFd fd = ConnectTcp(host, port, attempt);
   if (fd.get() < 0) {
     return std::move(attempt.result);

@@ -156,6 +156,18 @@ Status ReadFileList(const json& value, const std::string& path, std::vector<std:
 Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
                                 std::vector<std::string>* warnings) {
   const auto* items = value.get_ptr<const json::array_t*>();
+  if constexpr (kMutant == Mutant::kEmsLoneStringAsList) {
+    // Variant (D10): a lone string is read as a list of one fingerprint.
+    if (const auto* lone = value.get_ptr<const json::string_t*>()) {
+      Result<Sha256Digest> digest = ParseFingerprint(*lone);
+      if (!digest.ok()) {
+        return Prefixed(path, digest.take_error());
+      }
+      Allowlist allowlist;
+      allowlist.Add(*digest, path);
+      return allowlist;
+    }
+  }
   if (items == nullptr) {
     return Invalid(path,
                    std::string("got ") + JsonTypeName(value) + ", want an array of fingerprint strings (C11, I7)");
@@ -168,6 +180,12 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
     const json& item = (*items)[i];
     std::string item_path = Index(path, i);
     const auto* text = item.get_ptr<const json::string_t*>();
+    if constexpr (kMutant == Mutant::kEmsNonStringsSkipped) {
+      // Mutant: only the strings of the array are read; other values are passed over.
+      if (text == nullptr) {
+        continue;
+      }
+    }
     if (text == nullptr) {
       return Invalid(item_path, std::string("got ") + JsonTypeName(item) + ", want a fingerprint string (I7)");
     }
@@ -176,6 +194,13 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
       // Mutant: an entry that does not parse is skipped and the rest is read on.
       if (!digest.ok()) {
         continue;
+      }
+    }
+    if constexpr (kMutant == Mutant::kStopAtBadEntry) {
+      // Mutant: reading stops at the first entry that does not parse; the entries before it
+      // are the allowlist, the rest is never looked at.
+      if (!digest.ok()) {
+        break;
       }
     }
     if (!digest.ok()) {
@@ -265,7 +290,12 @@ Status ReadCertificates(const json& root, EmsConfig* config) {
   }
   // C5, I6: the legacy key is an error whatever its value and whether or not the new key is
   // also present, so it is checked before anything else in the group.
-  if (Member(*certificates, "fingerprint_whitelist") != nullptr) {
+  bool legacy_present = Member(*certificates, "fingerprint_whitelist") != nullptr;
+  if constexpr (kMutant == Mutant::kLegacyKeyCheckedOnlyAlone) {
+    // Mutant: the legacy key is an error only when the new key is absent.
+    legacy_present = legacy_present && Member(*certificates, "fingerprint_allowlist") == nullptr;
+  }
+  if (legacy_present) {
     if constexpr (kMutant == Mutant::kLegacyKeyIgnored) {
       // Mutant: the legacy key is passed over without a word.
     } else if constexpr (kMutant == Mutant::kLegacyKeyHonoured) {
@@ -324,7 +354,7 @@ Status ReadCertificates(const json& root, EmsConfig* config) {
     if (!parsed.ok()) {
       return parsed.take_error();
     }
-    if constexpr (kMutant == Mutant::kDropBadEntries) {
+    if constexpr (kMutant == Mutant::kDropBadEntries || kMutant == Mutant::kEmsNonStringsSkipped) {
       // Mutant: nothing left after skipping the bad entries means no allowlist.
       if (parsed->size() == 0) {
         return Status::Ok();
@@ -496,7 +526,24 @@ Result<EmsConfig> LoadEmsConfig(const std::filesystem::path& path) {
   if (!text.ok()) {
     return text.take_error();
   }
+  if constexpr (kMutant == Mutant::kConfigReadTruncated) {
+    // Mutant: the file is read into a fixed 512 KiB buffer; the rest is cut off.
+    text->resize(std::min<size_t>(text->size(), 512 * 1024));
+  }
   Result<EmsConfig> config = ParseEmsConfig(*text);
+  if constexpr (kMutant == Mutant::kBootedFallback) {
+    // Mutant: an invalid config.json makes the EMS start on config.json.booted, the copy of
+    // the last configuration it started with.
+    if (!config.ok()) {
+      std::filesystem::path booted = path;
+      booted += ".booted";
+      if (Result<std::string> fallback = ReadFile(booted); fallback.ok()) {
+        if (Result<EmsConfig> previous = ParseEmsConfig(*fallback); previous.ok()) {
+          return previous;
+        }
+      }
+    }
+  }
   if (!config.ok()) {
     return Prefixed(path.string(), config.take_error());
   }

@@ -142,6 +142,15 @@ Result<Sha256Digest> ParseFingerprint(std::string_view text) {
     return MakeError(ErrorCode::kInvalidInput, "empty fingerprint");
   }
   std::string_view label = OpenSslLabel(value);
+  if constexpr (kMutant == Mutant::kOpensslFormsAccepted) {
+    // Variant (D3): OpenSSL's SHA-256 label is dropped, and ' ' and '-' separate digits as
+    // ':' does, so a value copied from openssl or written in pairs reads as what it names.
+    if (EqualsIgnoringCase(label, "sha256 fingerprint=")) {
+      begin += label.size();
+      value.remove_prefix(label.size());
+      label = {};
+    }
+  }
   if (!label.empty()) {
     std::string message = "starts with OpenSSL's \"" + std::string(label) + "\" label; ";
     if (EqualsIgnoringCase(label, "sha256 fingerprint=")) {
@@ -159,7 +168,31 @@ Result<Sha256Digest> ParseFingerprint(std::string_view text) {
   for (size_t i = begin; i < end; ++i) {
     char c = text[i];
     if (c == ':') {
+      if constexpr (kMutant == Mutant::kColonGroupingStrict) {
+        // Mutant: a colon is only accepted where OpenSSL prints one, after each pair of
+        // digits; "E6EF:5D37..." or a leading, trailing or doubled colon is refused.
+        bool after_pair = i >= begin + 2 && HexValue(text[i - 1]) >= 0 &&
+                          HexValue(text[i - 2]) >= 0 && (i == begin + 2 || text[i - 3] == ':') &&
+                          i + 1 < end && HexValue(text[i + 1]) >= 0;
+        if (!after_pair) {
+          return MakeError(ErrorCode::kInvalidInput, "colon at position " + std::to_string(i + 1) +
+                                                         " does not separate two pairs of digits");
+        }
+      }
       continue;  // C10: optional, ignored wherever it stands
+    }
+    if constexpr (kMutant == Mutant::kOpensslFormsAccepted) {
+      if (c == ' ' || c == '-') {
+        continue;
+      }
+    }
+    if constexpr (kMutant == Mutant::kLowerCaseRefused) {
+      // Variant (D1): lower-case hex is outside the documented alphabet and refused.
+      if (c >= 'a' && c <= 'f') {
+        return MakeError(ErrorCode::kInvalidInput,
+                         "character " + DescribeChar(c) + " at position " + std::to_string(i + 1) +
+                             " is lower case; write the digits A-F in upper case");
+      }
     }
     int nibble = HexValue(c);
     if (nibble < 0) {

@@ -1,5 +1,10 @@
 #include "reference/fpref.h"
 
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <utility>
 
@@ -72,6 +77,49 @@ const char* VerdictWord(RejectReason reason) {
   }
 }
 
+// Unpinned returns the policy of `plan` without the allowlist (and without CA validation
+// when `validate` is false): what the mutants that reconnect without the pin use.
+[[maybe_unused]] VerifyPolicy Unpinned(const ConnectionPlan& plan, bool validate) {
+  VerifyPolicy policy = plan.policy;
+  policy.allowlist = nullptr;
+  policy.validate = policy.validate && validate;
+  return policy;
+}
+
+// ConnectWith makes the connection of `plan` with a TLS context made for `policy`.
+[[maybe_unused]] ExchangeResult ConnectWith(const ConnectionPlan& plan, const VerifyPolicy& policy,
+                                            const ExchangeOptions& options) {
+  Result<std::unique_ptr<TlsClientContext>> context = TlsClientContext::Create(policy);
+  if (!context.ok()) {
+    ExchangeResult failed;
+    failed.decision.text = context.error().message;
+    return failed;
+  }
+  return Exchange(plan.host, plan.port, context->get(), plan.request, options);
+}
+
+// AppendToLog appends `line` to the log file at `path`, if it can.
+[[maybe_unused]] void AppendToLog(const std::filesystem::path& path, const std::string& line) {
+  std::string text = line + "\n";
+  if (std::FILE* log = std::fopen(path.c_str(), "a")) {
+    std::fwrite(text.data(), 1, text.size(), log);
+    std::fclose(log);
+  }
+}
+
+// Pinned tells whether a connection of `plan` is checked against an allowlist.
+[[maybe_unused]] bool Pinned(const ConnectionPlan& plan) {
+  return plan.tls && plan.policy.allowlist != nullptr;
+}
+
+// SleepUnlessCancelled waits `duration`, or less when `cancel_fd` becomes readable; returns
+// false when it did.
+[[maybe_unused]] bool SleepUnlessCancelled(std::chrono::milliseconds duration, int cancel_fd) {
+  pollfd pfd{cancel_fd, POLLIN, 0};
+  int ready = poll(&pfd, cancel_fd >= 0 ? 1 : 0, static_cast<int>(duration.count()));
+  return ready <= 0;
+}
+
 }  // namespace
 
 const char* ProductName(Product product) { return product == Product::kEms ? "ems" : "lsr"; }
@@ -130,6 +178,13 @@ void ProductClient::PlanEms() {
   platform.allowlist_configured = config.allowlist.has_value();
   // C8: the platform is never pinned, whatever the allowlist holds.
   platform.policy = policy_for(platform.host, config.cert_chain, nullptr);
+  if constexpr (kMutant == Mutant::kPlatformCaFromHttpClientCaCerts) {
+    // Mutant: one CA setting for every HTTPS client: http_client_ca_certs, when set, also
+    // verifies the platform.
+    if (!config.http_client_ca_certs.empty()) {
+      platform.policy.ca_files = config.http_client_ca_certs;
+    }
+  }
   if constexpr (kMutant == Mutant::kPlatformPinned) {
     // Mutant: the platform gets the allowlist like every other TLS connection.
     platform.policy.allowlist = config.allowlist ? &*config.allowlist : nullptr;
@@ -164,6 +219,15 @@ void ProductClient::PlanEms() {
     edge.tls = entry.https;
     edge.allowlist_configured = allowlist != nullptr;
     edge.policy = policy_for(entry.host, edge_ca, allowlist);
+    if constexpr (kMutant == Mutant::kAllowlistMovedIntoFirstEdge) {
+      // Mutant: the allowlist is moved into the first endpoint's settings; the endpoints
+      // after it find it empty and are not pinned.
+      allowlist = nullptr;
+    }
+    if constexpr (kMutant == Mutant::kEdgeHostNameUnchecked) {
+      // Mutant: host names are checked on the platform connection only.
+      edge.policy.expected_host.clear();
+    }
     edge.request = GetRequest(entry.path, entry.host, entry.port, "*/*");
     plans_.push_back(std::move(edge));
     ca_keys_.push_back(own_ca ? "certificates.http_client_ca_certs" : "certificates.cert_chain");
@@ -267,7 +331,23 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
   Result<std::unique_ptr<ProductClient>> client =
       ProductClient::Load(options.product, options.config);
   if (!client.ok()) {
-    emit("fpref: " + client.error().message);
+    if constexpr (kMutant == Mutant::kLegacyMessageConsoleOnly) {
+      // Mutant: the configuration error is printed before the log file is set up, so it
+      // never reaches the log.
+      std::string text = "fpref: " + client.error().message + "\n";
+      (void)!write(STDERR_FILENO, text.data(), text.size());
+    } else if constexpr (kMutant == Mutant::kDiagnosticsLogOnly) {
+      // Variant: diagnostics go to the log file when there is one, except the legacy-key
+      // message, which the documentation wants on the console and in the log (C5).
+      if (!options.log.empty() &&
+          client.error().message.find("fingerprint_whitelist") == std::string::npos) {
+        AppendToLog(options.log, "fpref: " + client.error().message);
+      } else {
+        emit("fpref: " + client.error().message);
+      }
+    } else {
+      emit("fpref: " + client.error().message);
+    }
     if constexpr (kMutant == Mutant::kCrashOnInvalidConfig) {
       // Mutant: an invalid configuration is treated as a fatal internal error.
       std::abort();
@@ -296,13 +376,101 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
   exchange.timeout = options.timeout;
   exchange.cancel_fd = cancel_fd;
   const std::vector<ConnectionPlan>& plans = (*client)->plans();
+  // Per-host and per-endpoint memories of the caching mutants.
+  [[maybe_unused]] std::vector<std::string> accepted_hosts, rejected_hosts, accepted_endpoints;
+  [[maybe_unused]] std::vector<size_t> rejected_plans;
+  [[maybe_unused]] bool platform_rejected = false;
   for (size_t i = 0; i < plans.size(); ++i) {
-    ExchangeResult result = (*client)->Connect(i, exchange);
+    if constexpr (kMutant == Mutant::kPlainHttpRefused) {
+      // Variant (D7): with an allowlist configured, plain HTTP is refused (fail closed).
+      if (!plans[i].tls && plans[i].allowlist_configured && plans[i].role == Role::kEdge) {
+        emit("fpref: " + std::string(RoleName(plans[i].role)) + " " +
+             EndpointText(plans[i].host, plans[i].port) +
+             " refused: plain HTTP while fingerprint_allowlist is set (D7)");
+        ++summary.connections;
+        continue;
+      }
+    }
+    if constexpr (kMutant == Mutant::kEdgesAfterPlatform) {
+      // Variant: edge endpoints are dialled only once the platform connection is up.
+      if (plans[i].role == Role::kEdge && platform_rejected) {
+        emit("fpref: " + std::string(RoleName(plans[i].role)) + " " +
+             EndpointText(plans[i].host, plans[i].port) + " not dialled: no platform");
+        ++summary.connections;
+        continue;
+      }
+    }
+    if constexpr (kMutant == Mutant::kRejectCachedPerHost) {
+      // Mutant: a host whose server was refused is remembered as untrusted, whatever port.
+      if (Pinned(plans[i]) && std::find(rejected_hosts.begin(), rejected_hosts.end(),
+                                        plans[i].host) != rejected_hosts.end()) {
+        emit("fpref: edge " + EndpointText(plans[i].host, plans[i].port) +
+             " rejected: host rejected before");
+        ++summary.connections;
+        continue;
+      }
+    }
+    ExchangeResult result;
+    bool connected = false;
+    if constexpr (kMutant == Mutant::kAcceptCachedPerHost) {
+      // Mutant: a host whose server was accepted is trusted from then on, whatever port.
+      if (Pinned(plans[i]) && std::find(accepted_hosts.begin(), accepted_hosts.end(),
+                                        plans[i].host) != accepted_hosts.end()) {
+        result = ConnectWith(plans[i], Unpinned(plans[i], true), exchange);
+        connected = true;
+      }
+    }
+    if constexpr (kMutant == Mutant::kVerdictCachedPerEndpoint) {
+      // Mutant: an endpoint (host and port) accepted once is trusted from then on; later
+      // connections to it skip the fingerprint check.
+      std::string endpoint = EndpointText(plans[i].host, plans[i].port);
+      if (Pinned(plans[i]) && std::find(accepted_endpoints.begin(), accepted_endpoints.end(),
+                                        endpoint) != accepted_endpoints.end()) {
+        result = ConnectWith(plans[i], Unpinned(plans[i], true), exchange);
+        connected = true;
+      }
+    }
+    if (!connected) {
+      result = (*client)->Connect(i, exchange);
+    }
     if (result.cancelled) {
       summary.cancelled = true;
       break;
     }
     emit(DecisionLine(plans[i], result));
+    if constexpr (kMutant == Mutant::kAcceptCachedPerHost) {
+      if (Pinned(plans[i]) && result.decision.accepted) {
+        accepted_hosts.push_back(plans[i].host);
+      }
+    }
+    if constexpr (kMutant == Mutant::kVerdictCachedPerEndpoint) {
+      if (Pinned(plans[i]) && result.decision.accepted) {
+        accepted_endpoints.push_back(EndpointText(plans[i].host, plans[i].port));
+      }
+    }
+    if constexpr (kMutant == Mutant::kRejectCachedPerHost) {
+      if (Pinned(plans[i]) && !result.decision.accepted) {
+        rejected_hosts.push_back(plans[i].host);
+      }
+    }
+    if constexpr (kMutant == Mutant::kEdgesAfterPlatform) {
+      if (plans[i].role == Role::kPlatform && !result.decision.accepted) {
+        platform_rejected = true;
+      }
+    }
+    if constexpr (kMutant == Mutant::kInsecureRetryAfterReject) {
+      // Mutant: a failed TLS connection is retried at once "in compatibility mode", without
+      // certificate checks.
+      if (plans[i].tls && !result.decision.accepted) {
+        emit(DecisionLine(plans[i], ConnectWith(plans[i], Unpinned(plans[i], false), exchange)));
+      }
+    }
+    if constexpr (kMutant == Mutant::kRetryRejected ||
+                  kMutant == Mutant::kDelayedUnpinnedReconnect) {
+      if (plans[i].tls && !result.decision.accepted) {
+        rejected_plans.push_back(i);
+      }
+    }
     if constexpr (kMutant == Mutant::kExitAfterReject) {
       // Mutant: a rejected server ends the whole process.
       if (!result.decision.accepted) {
@@ -312,6 +480,30 @@ RunSummary RunConnections(const FprefOptions& options, int cancel_fd,
     ++summary.connections;
     if (result.decision.accepted) {
       ++summary.accepted;
+    }
+  }
+  if constexpr (kMutant == Mutant::kRetryRejected) {
+    // Variant: a daemon that retries a refused server twice, 300 ms apart, with the same
+    // checks; the verdicts do not change.
+    for (int round = 0; round < 2 && !summary.cancelled; ++round) {
+      if (!SleepUnlessCancelled(std::chrono::milliseconds(300), cancel_fd)) {
+        summary.cancelled = true;
+        break;
+      }
+      for (size_t i : rejected_plans) {
+        emit("fpref: retry: " + DecisionLine(plans[i], (*client)->Connect(i, exchange)));
+      }
+    }
+  }
+  if constexpr (kMutant == Mutant::kDelayedUnpinnedReconnect) {
+    // Mutant: the reconnect timer that follows a refused server builds a fresh context from
+    // the CA settings alone; 600 ms later the server is reached without the pin.
+    if (!rejected_plans.empty() &&
+        SleepUnlessCancelled(std::chrono::milliseconds(600), cancel_fd)) {
+      for (size_t i : rejected_plans) {
+        emit("fpref: reconnect: " +
+             DecisionLine(plans[i], ConnectWith(plans[i], Unpinned(plans[i], true), exchange)));
+      }
     }
   }
   summary.exit_status = summary.accepted == plans.size() ? kExitOk : kExitNotAllAccepted;

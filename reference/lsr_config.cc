@@ -1,5 +1,6 @@
 #include "reference/lsr_config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -158,6 +159,59 @@ bool IsBlank(std::string_view text) {
   return true;
 }
 
+// HexWindows adds to `allowlist` every run of 64 hex digits in `value`, colons removed:
+// what searching the whole string for the leaf's fingerprint amounts to.
+[[maybe_unused]] void HexWindows(std::string_view value, Allowlist* allowlist) {
+  std::string digits;
+  auto flush = [&] {
+    for (size_t i = 0; i + 64 <= digits.size(); ++i) {
+      if (Result<Sha256Digest> digest = ParseFingerprint(digits.substr(i, 64)); digest.ok()) {
+        allowlist->Add(*digest, std::string(kAllowlistKey));
+      }
+    }
+    digits.clear();
+  };
+  for (char c : value) {
+    bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    if (hex) {
+      digits += c;
+    } else if (c != ':') {
+      flush();
+    }
+  }
+  flush();
+}
+
+// DocumentedLineBreaks returns `text` with every raw line break inside a "..." or '...'
+// string written as the escape \n, so the documented two-line example reads as one string.
+[[maybe_unused]] std::string DocumentedLineBreaks(std::string_view text) {
+  std::string out;
+  char quote = 0;
+  bool comment = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (comment) {
+      comment = c != '\n';
+    } else if (quote == 0) {
+      if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '-' && i + 1 < text.size() && text[i + 1] == '-') {
+        comment = true;
+      }
+    } else if (c == '\\' && i + 1 < text.size()) {
+      out += c;
+      c = text[++i];
+    } else if (c == quote) {
+      quote = 0;
+    } else if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
 // ParseItems applies C12, C7, D6, D2 and I5 to the value of scripts.fingerprint_allowlist.
 // Origins are "scripts.fingerprint_allowlist item N" followed by `origin_suffix`; errors
 // start with "scripts.fingerprint_allowlist" (and the item). Repeated fingerprints are
@@ -170,6 +224,12 @@ Result<Allowlist> ParseItems(std::string_view value, std::string_view origin_suf
                          ": empty string; remove the key to disable fingerprint validation (C7)");
   }
   Allowlist allowlist;
+  if constexpr (kMutant == Mutant::kLsrSubstringSearch) {
+    // Mutant: the items are never split: the leaf's fingerprint is searched for in the whole
+    // string (colons removed), so any 64 digits in a row inside it match.
+    HexWindows(value, &allowlist);
+    return allowlist;
+  }
   size_t number = 0;
   size_t start = 0;
   while (true) {
@@ -182,6 +242,17 @@ Result<Allowlist> ParseItems(std::string_view value, std::string_view origin_suf
       last = true;
     }
     std::string name = std::string(kAllowlistKey) + " item " + std::to_string(number);
+    if constexpr (kMutant == Mutant::kLsrEmptyItemsSkipped) {
+      // Variant (D6): empty items and a trailing comma are skipped; a value without any
+      // fingerprint is still invalid (below, C7).
+      if (IsBlank(item)) {
+        if (last) {
+          break;
+        }
+        start = comma + 1;
+        continue;
+      }
+    }
     if (IsBlank(item)) {
       return MakeError(ErrorCode::kInvalidInput,
                        name + (last ? ": empty item after the trailing comma (D6)"
@@ -209,6 +280,13 @@ Result<Allowlist> ParseItems(std::string_view value, std::string_view origin_suf
         continue;
       }
     }
+    if constexpr (kMutant == Mutant::kStopAtBadEntry) {
+      // Mutant: reading stops at the first item that does not parse; the items before it are
+      // the allowlist.
+      if (!digest.ok()) {
+        break;
+      }
+    }
     if (!digest.ok()) {
       return Prefixed(name, digest.take_error());
     }
@@ -220,6 +298,12 @@ Result<Allowlist> ParseItems(std::string_view value, std::string_view origin_suf
       break;
     }
     start = comma + 1;
+  }
+  if constexpr (kMutant == Mutant::kLsrEmptyItemsSkipped) {
+    if (allowlist.size() == 0) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       std::string(kAllowlistKey) + ": no fingerprint, only commas (C7)");
+    }
   }
   return allowlist;
 }
@@ -283,7 +367,12 @@ Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chu
 
   // C5, I6: the legacy key is an error whatever its value and whether or not the new key is
   // also set.
-  if (present(kFingerprintWhitelist)) {
+  bool legacy_present = present(kFingerprintWhitelist);
+  if constexpr (kMutant == Mutant::kLegacyKeyCheckedOnlyAlone) {
+    // Mutant: the legacy key is an error only when the new key is not set.
+    legacy_present = legacy_present && !present(kFingerprintAllowlist);
+  }
+  if (legacy_present) {
     if constexpr (kMutant == Mutant::kLegacyKeyIgnored) {
       // Mutant: the legacy key is passed over without a word.
     } else if constexpr (kMutant == Mutant::kLegacyKeyHonoured) {
@@ -347,6 +436,15 @@ Result<LsrConfig> LoadLsrConfig(const std::filesystem::path& path, const LsrLimi
   Result<std::string> text = ReadFile(path);
   if (!text.ok()) {
     return text.take_error();
+  }
+  if constexpr (kMutant == Mutant::kConfigReadTruncated) {
+    // Mutant: the file is read into a fixed 512 KiB buffer; the rest is cut off.
+    text->resize(std::min<size_t>(text->size(), 512 * 1024));
+  }
+  if constexpr (kMutant == Mutant::kDocumentedTwoLineAccepted) {
+    // Variant (D9): a quoted string broken over lines, as the documentation prints the
+    // two-fingerprint example, is read as one string holding the line break.
+    *text = DocumentedLineBreaks(*text);
   }
   Result<LsrConfig> config = ParseLsrConfig(*text, kFileChunkName, limits);
   if (!config.ok()) {

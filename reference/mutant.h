@@ -22,8 +22,9 @@
 
 namespace fpconform::ref {
 
-// Mutant: the defect compiled into this translation unit. The list and the description of
-// each defect live in reference/mutants/mutants.json, which names these enumerators.
+// Mutant: the defect (or, for a legitimate variant, the different choice) compiled into
+// this translation unit. The list and the description of each live in
+// reference/mutants/mutants.json, which names these enumerators.
 enum class Mutant {
   kNone,  // the reference: no defect
   kIgnoreAllowlist,
@@ -58,6 +59,41 @@ enum class Mutant {
   kHostNameOffDisablesPin,
   kInvalidConfigExitsZero,
   kLegacyKeyVagueDiagnostic,
+  // Defects added with the blind-spot scenarios (parsers, caches, comparisons, lifecycle).
+  kLastEntryOnly,
+  kStopAtBadEntry,
+  kAcceptCachedPerHost,
+  kRejectCachedPerHost,
+  kAllowlistMovedIntoFirstEdge,
+  kInsecureRetryAfterReject,
+  kPinSkippedOnTls12,
+  kEdgeHostNameUnchecked,
+  kLegacyKeyCheckedOnlyAlone,
+  kEmsNonStringsSkipped,
+  kLsrSubstringSearch,
+  kConfigReadTruncated,
+  kColonGroupingStrict,
+  kPlatformCaFromHttpClientCaCerts,
+  kVerdictCachedBySubject,
+  kSuffixMatch,
+  kSkipFirstByte,
+  kEndsOnlyCompare,
+  kVerdictCachedPerEndpoint,
+  kDelayedUnpinnedReconnect,
+  kBootedFallback,
+  kLegacyMessageConsoleOnly,
+  // Legitimate variants: choices the documentation leaves open (kind "variant").
+  kPlainHttpRefused,
+  kEdgesAfterPlatform,
+  kRetryRejected,
+  kTcpProbe,
+  kDiagnosticsLogOnly,
+  kLsrEmptyItemsSkipped,
+  kDocumentedTwoLineAccepted,
+  kLowerCaseRefused,
+  kOpensslFormsAccepted,
+  kEmsLoneStringAsList,
+  kSelfSignedNeverAllowed,
 };
 
 // kMutant: the defect of this build; Mutant::kNone in fpref and in every library. Not

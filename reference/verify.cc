@@ -85,6 +85,19 @@ int VerifyServerCertificate(X509_STORE_CTX* store_ctx, void* arg) {
       *slot = decision;
     }
   }
+  if constexpr (kMutant == Mutant::kPinSkippedOnTls12) {
+    // Mutant: the pin lives in a hook that only TLS 1.3 handshakes run; a TLS 1.2 handshake
+    // ends with the CA verdict.
+    if (!decision.accepted && decision.reason == RejectReason::kFingerprintNotListed &&
+        ssl != nullptr && SSL_version(ssl) == TLS1_2_VERSION) {
+      decision = AcceptedWithoutPin(decision.leaf_fingerprint.value_or(Sha256Digest{}),
+                                    "CA-valid (TLS 1.2)");
+      if (auto* slot =
+              static_cast<std::optional<Decision>*>(SSL_get_ex_data(ssl, DecisionSlotIndex()))) {
+        *slot = decision;
+      }
+    }
+  }
   if (decision.accepted) {
     X509_STORE_CTX_set_error(store_ctx, X509_V_OK);
     return 1;
@@ -285,8 +298,13 @@ Decision DecideServerCertificate(const VerifyPolicy& policy, X509_STORE_CTX* sto
     }
   }
   // C4: CA validation first; a listed fingerprint never rescues a failure (I4).
+  bool allow_self_signed = policy.allow_self_signed;
+  if constexpr (kMutant == Mutant::kSelfSignedNeverAllowed) {
+    // Variant (D5): self-signed leaves are never forgiven, listed or not.
+    allow_self_signed = false;
+  }
   if (steps::CaCheckApplies(policy)) {
-    if (Status chain = steps::ValidateChain(store_ctx, policy.allow_self_signed); !chain.ok()) {
+    if (Status chain = steps::ValidateChain(store_ctx, allow_self_signed); !chain.ok()) {
       if constexpr (kMutant == Mutant::kPinRescuesCaFailure) {
         // Mutant: a listed certificate is trusted although its chain does not verify.
         if (policy.allowlist != nullptr &&
@@ -311,6 +329,25 @@ Decision DecideServerCertificate(const VerifyPolicy& policy, X509_STORE_CTX* sto
     if (policy.allow_self_signed &&
         X509_NAME_cmp(X509_get_subject_name(leaf), X509_get_issuer_name(leaf)) == 0) {
       return AcceptedWithoutPin(fingerprint, "self-signed certificate allowed");
+    }
+  }
+  if constexpr (kMutant == Mutant::kVerdictCachedBySubject) {
+    // Mutant: identities already accepted are remembered by subject and issuer name; a
+    // later leaf with the same names is taken for the same server, without the pin.
+    static std::vector<std::pair<UniquePtr<X509_NAME>, UniquePtr<X509_NAME>>> accepted;
+    if (policy.allowlist != nullptr) {
+      for (const auto& [subject, issuer] : accepted) {
+        if (X509_NAME_cmp(subject.get(), X509_get_subject_name(leaf)) == 0 &&
+            X509_NAME_cmp(issuer.get(), X509_get_issuer_name(leaf)) == 0) {
+          return AcceptedWithoutPin(fingerprint, "same subject as a server accepted before");
+        }
+      }
+      Decision decision = steps::PinDecision(*policy.allowlist, fingerprint);
+      if (decision.accepted && accepted.size() < 64) {
+        accepted.emplace_back(UniquePtr<X509_NAME>(X509_NAME_dup(X509_get_subject_name(leaf))),
+                              UniquePtr<X509_NAME>(X509_NAME_dup(X509_get_issuer_name(leaf))));
+      }
+      return decision;
     }
   }
   // Then the pin, for pinned connections only (C6, C8).

@@ -4,7 +4,8 @@
 # entry, and checks that the mutation points in REFERENCE_DIR/*.cc agree with the list: each
 # source a mutant names tests `Mutant::<id>`, and no other source does. On success it sets
 # PREFIX_NAMES (the mutant names, in file order) and, per name N, PREFIX_N_ID,
-# PREFIX_N_DESCRIPTION, PREFIX_N_PRODUCTS and PREFIX_N_SOURCES. A problem is a FATAL_ERROR
+# PREFIX_N_KIND ("Mutant" or "Variant"), PREFIX_N_DESCRIPTION, PREFIX_N_PRODUCTS and
+# PREFIX_N_SOURCES. A problem is a FATAL_ERROR
 # that names the file, the mutant and the field.
 #
 # The same file runs as a script, for the ctest test mutants.points (the sources may change
@@ -60,6 +61,15 @@ function(fpconform_read_mutants json_file reference_dir prefix)
     _fpconform_mutant_list(sources "${json}" ${index} sources)
     _fpconform_mutant_list(clauses "${json}" ${index} clauses)
     set(where "${json_file}: mutants[${index}] (${name})")
+    # "kind" is optional: a legitimate variant is built exactly like a mutant.
+    string(JSON kind ERROR_VARIABLE kind_error GET "${json}" mutants ${index} kind)
+    if(kind_error OR kind STREQUAL "mutant")
+      set(kind "Mutant")
+    elseif(kind STREQUAL "variant")
+      set(kind "Variant")
+    else()
+      message(FATAL_ERROR "${where}: kind: '${kind}', want mutant or variant")
+    endif()
     if(NOT name MATCHES "^[a-z0-9]+(-[a-z0-9]+)*$")
       message(FATAL_ERROR "${where}: name: want kebab-case, e.g. ignore-allowlist")
     endif()
@@ -98,6 +108,7 @@ function(fpconform_read_mutants json_file reference_dir prefix)
     list(APPEND names "${name}")
     list(APPEND ids "${id}")
     set(${prefix}_${name}_ID "${id}" PARENT_SCOPE)
+    set(${prefix}_${name}_KIND "${kind}" PARENT_SCOPE)
     set(${prefix}_${name}_DESCRIPTION "${description}" PARENT_SCOPE)
     set(${prefix}_${name}_PRODUCTS "${products}" PARENT_SCOPE)
     set(${prefix}_${name}_SOURCES "${sources}" PARENT_SCOPE)
