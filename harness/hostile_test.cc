@@ -214,12 +214,13 @@ TEST_F(HostileTest, CrashBehindAShellIsACrash) {
 
 // A FIFO where the harness reads the log (made by the target in its work directory, or named
 // by `log_file`) neither blocks the run nor hides the verdict; a descriptor that is a FIFO
-// is an input error.
+// is an input error. The legacy-key scenario requires a message (C5), so the silent target
+// fails and -v shows what became of its log.
 TEST_F(HostileTest, FifoWhereTheHarnessReadsIsRefusedWithoutBlocking) {
   fs::path target = Descriptor("fifo-log", {kHostile, "fifo", "{workdir}/target.log", "3"},
                                "daemon", 5000);
   CommandResult r = Fpconform({"run", "--target", target.string(), "--filter",
-                               "enable/empty-allowlist-exits", "--jobs", "1", "-v"});
+                               "legacy/legacy-key-alone-exits", "--jobs", "1", "-v"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("target.log: a FIFO, not a regular file"), std::string::npos) << r.out;
 
@@ -232,7 +233,7 @@ TEST_F(HostileTest, FifoWhereTheHarnessReadsIsRefusedWithoutBlocking) {
                                {"log_file", fifo.string()},
                                {"timeouts_ms", {{"startup", 5000}, {"grace", 100}}}};
   fs::path named = Write("named.json", descriptor.dump());
-  r = Fpconform({"run", "--target", named.string(), "--filter", "enable/empty-allowlist-exits",
+  r = Fpconform({"run", "--target", named.string(), "--filter", "legacy/legacy-key-alone-exits",
                  "--jobs", "1", "-v"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("named.log: a FIFO, not a regular file"), std::string::npos) << r.out;
