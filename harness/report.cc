@@ -821,11 +821,12 @@ std::string MarkdownReport(const ReportInputs& in) {
   out += "|---|---|---|---|---|\n";
   for (const TargetDescriptor& t : *in.targets) {
     LevelTotals levels = CountLevels(TargetResults(*in.results, t.name));
-    auto cell = [](const LevelCount& c) {
+    auto fraction = [](const LevelCount& c) {
       return std::to_string(c.passed) + "/" + std::to_string(c.total);
     };
-    out += "| " + t.name + " | " + cell(levels.normative) + " | " + cell(levels.inferred) + " | " +
-           cell(levels.implementation_defined) + " | " + std::to_string(levels.notes) + " |\n";
+    out += "| " + MarkdownSafe(t.name) + " | " + fraction(levels.normative) + " | " +
+           fraction(levels.inferred) + " | " + fraction(levels.implementation_defined) + " | " +
+           std::to_string(levels.notes) + " |\n";
   }
   out += "\n";
   std::string header = "| clause | scenario | level |";
