@@ -466,8 +466,9 @@ std::vector<ProfileEntry> BuildProfile(const ReportInputs& in) {
         continue;
       }
       for (const auto& [offer, shown] : by_offer) {
+        const std::string& first = shown[0].second;  // clang 14 cannot capture a binding
         bool agree = std::all_of(shown.begin(), shown.end(),
-                                 [&](const auto& s) { return s.second == shown[0].second; });
+                                 [&first](const auto& s) { return s.second == first; });
         if (!agree) {
           entry.unstable = true;
           std::string list;
