@@ -1,6 +1,7 @@
 #include "harness/runner.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -327,10 +329,24 @@ Status RunEnvironment::WriteBundles(const fs::path& dir) const {
   if (ec) {
     return MakeError(ErrorCode::kIo, dir.string() + ": " + ec.message());
   }
+  // The directory is the job's own and new, so each file is written in place: no temporary
+  // and rename (WriteFile), which would double the file-system work of every job.
   for (const auto& [file, pem] : bundles_) {
-    Status written = WriteFile(dir / file, pem);
-    if (!written.ok()) {
-      return written;
+    const fs::path path = dir / file;
+    UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd.valid()) {
+      return MakeError(ErrorCode::kIo, path.string() + ": cannot create: " + std::strerror(errno));
+    }
+    size_t done = 0;
+    while (done < pem.size()) {
+      ssize_t n = write(fd.get(), pem.data() + done, pem.size() - done);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        return MakeError(ErrorCode::kIo, path.string() + ": write failed: " + std::strerror(errno));
+      }
+      done += static_cast<size_t>(n);
     }
   }
   return Status::Ok();
