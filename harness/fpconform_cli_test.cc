@@ -12,45 +12,12 @@
 #include "base/files.h"
 #include "harness/process.h"
 #include "harness/scenario.h"
+#include "harness/testing/fpconform_command.h"
 
 namespace fpconform::harness {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct CommandResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-ProcessSpec FpconformSpec(std::vector<std::string> args) {
-  ProcessSpec spec;
-  spec.argv = {FPCONFORM_BINARY};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.workdir = fs::temp_directory_path();
-  return spec;
-}
-
-CommandResult Fpconform(std::vector<std::string> args) {
-  CommandResult r;
-  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(FpconformSpec(args));
-  if (!child.ok()) {
-    ADD_FAILURE() << child.error().message;
-    return r;
-  }
-  Result<ProcessStatus> status = (*child)->WaitFor(std::chrono::seconds(120));
-  if (!status.ok() || status->kind != ExitKind::kExited) {
-    ADD_FAILURE() << "fpconform did not exit normally";
-    (*child)->Terminate(std::chrono::milliseconds(100));
-    return r;
-  }
-  (void)(*child)->WaitForOutput(std::chrono::seconds(5));
-  r.status = status->exit_code;
-  r.out = (*child)->Stdout().Text();
-  r.err = (*child)->Stderr().Text();
-  return r;
-}
 
 std::string Source(const std::string& relative) {
   return (fs::path(FPCONFORM_SOURCE_DIR) / relative).string();

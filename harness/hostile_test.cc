@@ -17,6 +17,7 @@
 
 #include "base/files.h"
 #include "harness/process.h"
+#include "harness/testing/fpconform_command.h"
 
 namespace fpconform::harness {
 namespace {
@@ -27,49 +28,6 @@ using std::chrono::seconds;
 
 constexpr const char* kHostile = FPCONFORM_HOSTILE_PATH;
 constexpr const char* kMisbehave = FPCONFORM_MISBEHAVE_PATH;
-
-struct CommandResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-ProcessSpec FpconformSpec(std::vector<std::string> args) {
-  ProcessSpec spec;
-  spec.argv = {FPCONFORM_BINARY};
-  spec.argv.insert(spec.argv.end(), args.begin(), args.end());
-  spec.workdir = fs::temp_directory_path();
-  return spec;
-}
-
-// Finish waits up to `timeout` for a started fpconform and collects what it printed.
-CommandResult Finish(ChildProcess& child, seconds timeout) {
-  CommandResult r;
-  Result<ProcessStatus> status = child.WaitFor(timeout);
-  if (!status.ok() || status->kind != ExitKind::kExited) {
-    ADD_FAILURE() << "fpconform did not exit normally: "
-                  << (status.ok() ? Describe(*status) : status.error().message);
-    child.Terminate(milliseconds(100));
-    return r;
-  }
-  (void)child.WaitForOutput(seconds(5));
-  r.status = status->exit_code;
-  r.out = child.Stdout().Text();
-  r.err = child.Stderr().Text();
-  return r;
-}
-
-CommandResult Fpconform(std::vector<std::string> args,
-                        std::vector<std::pair<std::string, std::string>> env = {}) {
-  ProcessSpec spec = FpconformSpec(std::move(args));
-  spec.env = std::move(env);
-  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec);
-  if (!child.ok()) {
-    ADD_FAILURE() << child.error().message;
-    return {};
-  }
-  return Finish(**child, seconds(120));
-}
 
 // GoneOrZombie: no such process, or one that has ended and waits to be reaped by an init
 // that may never do so in a container.
