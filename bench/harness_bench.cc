@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "base/files.h"
-#include "harness/process.h"
-#include "harness/render.h"
-#include "harness/runner.h"
-#include "harness/tls_server.h"
+#include "harness/process/process.h"
+#include "harness/run/render.h"
+#include "harness/run/runner.h"
+#include "harness/tls/tls_server.h"
 
 namespace fpconform::harness {
 namespace {

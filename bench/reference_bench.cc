@@ -20,7 +20,7 @@
 
 #include "base/files.h"
 #include "certs/pki.h"
-#include "harness/tls_server.h"
+#include "harness/tls/tls_server.h"
 #include "reference/allowlist.h"
 #include "reference/client.h"
 #include "reference/ems_config.h"

@@ -7,7 +7,7 @@
 // (at least one, C7, C11), each of which parses and is found in it; a platform endpoint with
 // a host and a port in 1..65535.
 //
-// The same input through lint-config's checks (harness/tools.h), against fpref's loader: the
+// The same input through lint-config's checks (harness/cli/tools.h), against fpref's loader: the
 // report is one-line lines; a configuration fpref accepts is never "invalid" or "cannot
 // evaluate" for lint (fpref is the stricter of the two), and lint finds fingerprint
 // validation on with as many fingerprints as fpref's allowlist holds, or off when it has
@@ -21,7 +21,7 @@
 #include <string_view>
 
 #include "fuzz/fuzz_support.h"
-#include "harness/tools.h"
+#include "harness/cli/tools.h"
 #include "reference/fingerprint.h"
 
 namespace {

@@ -14,7 +14,7 @@
 
 #include "fuzz/fuzz_support.h"
 #include "fuzz/scenario_vocabulary.h"
-#include "harness/scenario.h"
+#include "harness/suite/scenario.h"
 
 namespace {
 

@@ -20,7 +20,7 @@
 
 #include "base/files.h"
 #include "fuzz/fuzz_support.h"
-#include "harness/target.h"
+#include "harness/suite/target.h"
 
 namespace {
 

@@ -22,8 +22,8 @@
 #include "base/files.h"
 #include "certs/pki.h"
 #include "certs/test_pki.h"
-#include "harness/process.h"
-#include "harness/tls_server.h"
+#include "harness/process/process.h"
+#include "harness/tls/tls_server.h"
 #include "reference/fingerprint.h"
 
 namespace fpconform::ref {

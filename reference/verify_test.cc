@@ -16,7 +16,7 @@
 
 #include "certs/pki.h"
 #include "certs/test_pki.h"
-#include "harness/tls_server.h"
+#include "harness/tls/tls_server.h"
 #include "reference/client.h"
 
 namespace fpconform::ref {

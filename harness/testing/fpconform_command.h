@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "harness/process.h"
+#include "harness/process/process.h"
 
 namespace fpconform::harness {
 

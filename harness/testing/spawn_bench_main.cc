@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/process.h"
+#include "harness/process/process.h"
 
 extern char** environ;
 
