@@ -70,7 +70,7 @@ struct LevelCount {
   int total = 0;
 };
 
-// LevelTotals: the results of a run per level of check (harness/README.md, "How checks
+// LevelTotals: the results of a run per level of check (harness/run/README.md, "How checks
 // are graded"). A run counts at a level when it has a check graded there; it passes there
 // when every such check passed. A harness error or a known deviation that no longer occurs
 // counts as failed at its scenario's level; known deviations are left out. `notes` counts
@@ -93,8 +93,8 @@ std::string LevelLine(const LevelTotals& totals);
 // known deviation that no longer occurs in a scenario at `gate` or firmer.
 bool FailsAtOrAbove(const JobResult& result, Level gate);
 
-// ProfileEntry: what one target showed on one implementation-defined point (harness/
-// README.md, "The implementation-defined profile").
+// ProfileEntry: what one target showed on one implementation-defined point
+// (harness/run/README.md, "The implementation-defined profile").
 struct ProfileEntry {
   std::string target;
   std::string clause;   // "D1"

@@ -1,5 +1,5 @@
 // Test support: runs the built fpconform command as a process and collects what it printed.
-// The including test target defines FPCONFORM_BINARY (harness/CMakeLists.txt).
+// The including test target defines FPCONFORM_BINARY (harness/cli/CMakeLists.txt).
 #ifndef FPCONFORM_HARNESS_TESTING_FPCONFORM_COMMAND_H_
 #define FPCONFORM_HARNESS_TESTING_FPCONFORM_COMMAND_H_
 
