@@ -26,6 +26,7 @@
 #include "reference/ems_config.h"
 #include "reference/fingerprint.h"
 #include "reference/lsr_config.h"
+#include "reference/sample_configs.h"
 #include "reference/verify.h"
 
 extern char** environ;
@@ -38,77 +39,9 @@ constexpr char kColon[] =
     "15:AD";
 constexpr char kPlain[] = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
-// About 1.5 KB, shaped like a vendor config.json.
-constexpr char kEmsConfig[] = R"json({
-  "ws_servers": [{"host": "platform.example.test", "port": 443}],
-  "resource": "/Thingworx/WS",
-  "appKey": "00000000-1111-2222-3333-444444444444",
-  "logger": {"level": "INFO", "publish_directory": "/var/log/ems", "max_file_storage": 2000000,
-             "audit_target": false, "auto_flush": true},
-  "http_server": {"host": "127.0.0.1", "port": 8000, "ssl": false, "authenticate": false},
-  "ws_connection": {"encryption": "ssl", "verbose": false, "msg_timeout": 1000,
-                    "keep_alive_interval": 60000, "connect_timeout": 10000},
-  "certificates": {
-    "validate": "true",
-    "allow_self_signed": "false",
-    "cert_chain": ["/opt/ems/certs/platform-ca.pem"],
-    "http_client_ca_certs": "/opt/ems/certs/edge-ca.pem",
-    "fingerprint_allowlist": [
-      "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD",
-      "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
-      "E6:EF:5D:37:22:FC:EF:EA:4B:22:92:45:BD:49:D2:29:3D:84:19:BC:C3:45:23:A1:22:A4:01:20:9D:03:E6:47"
-    ]
-  },
-  "auto_bind": [
-    {"name": "SteamSensor1", "host": "127.0.0.1", "port": 8443, "protocol": "https",
-     "path": "/api", "gateway": false, "user": "", "password": ""},
-    {"name": "SteamSensor2", "host": "127.0.0.1", "port": 8444, "protocol": "https",
-     "path": "/api", "gateway": false},
-    {"name": "EdgeGateway", "gateway": true}
-  ],
-  "file": {"buffer_size": 8192, "max_file_size": 8000000,
-           "virtual_dirs": [{"other": "/opt/ems/other"}, {"tw_temp": "/opt/ems/tmp"}]}
-})json";
-
-// About 1.2 KB, shaped like an LSR config.lua.
-constexpr char kLsrConfig[] = R"lua(-- Lua Script Resource configuration
-scripts.log_level = "WARN"
-scripts.script_resource_host = "0.0.0.0"
-scripts.script_resource_port = 8001
-scripts.script_resource_ssl = true
-scripts.script_resource_authenticate = true
-scripts.script_resource_userid = "admin"
-scripts.script_resource_password = "changeme"
-scripts.script_resource_certificate_chain = "/opt/lsr/certs/lsr.pem"
-scripts.script_resource_private_key = "/opt/lsr/certs/lsr.key"
-
--- The EMS this LSR talks to
-scripts.rap_host = "127.0.0.1"
-scripts.rap_port = 8000
-scripts.rap_ssl = true
-scripts.rap_deny_selfsigned = true
-scripts.rap_validate = true
-scripts.rap_cert_file = "/opt/lsr/certs/ems-ca.pem"
-scripts.rap_server_name = "ems.example.test"
-
-scripts.fingerprint_allowlist = [[
-  BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD,
-  E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855
-]]
-
-scripts.SteamSensor1 = {
-  file = "thing.lua",
-  template = "SteamSensor",
-  scanRate = 1000,
-  taskRate = 30000,
-}
-scripts.SteamSensor2 = {
-  file = "thing.lua",
-  template = "SteamSensor",
-  scanRate = 1000,
-  taskRate = 30000,
-}
-)lua";
+// Configurations shaped like real ones (reference/sample_configs.h), as the tests read them.
+constexpr const char* kEmsConfig = samples::kVendorLikeEmsConfig;
+constexpr const char* kLsrConfig = samples::kRealisticLsrConfig;
 
 // DigestNumber returns a realistic digest: the SHA-256 of the number's decimal text.
 Sha256Digest DigestNumber(int n) {
@@ -176,7 +109,8 @@ void BM_ParseEmsConfig(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(config);
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * (sizeof(kEmsConfig) - 1));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(std::char_traits<char>::length(kEmsConfig)));
 }
 BENCHMARK(BM_ParseEmsConfig);
 
@@ -189,7 +123,8 @@ void BM_ParseLsrConfig(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(config);
   }
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * (sizeof(kLsrConfig) - 1));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(std::char_traits<char>::length(kLsrConfig)));
 }
 BENCHMARK(BM_ParseLsrConfig);
 

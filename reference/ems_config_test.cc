@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/files.h"
+#include "reference/sample_configs.h"
 
 namespace fpconform::ref {
 namespace {
@@ -21,33 +22,7 @@ constexpr char kFingerprintA[] =
     "15:AD";
 constexpr char kFingerprintB[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-// A configuration shaped like the vendor's examples: many keys the reference does not read
-// (TLS on its own http_server listener too, C3), string booleans, a pinned https auto_bind
-// endpoint and a gateway entry without one.
-constexpr char kVendorLike[] = R"json({
-  "ws_servers": [{"host": "platform.example.test", "port": 443}],
-  "resource": "/Thingworx/WS",
-  "appKey": "00000000-1111-2222-3333-444444444444",
-  "logger": {"level": "INFO", "publish_directory": "/var/log/ems", "max_file_storage": 2000000},
-  "http_server": {"host": "127.0.0.1", "port": 8000, "ssl": true, "authenticate": false,
-                  "certificate": "/opt/ems/certs/ems.pem", "private_key": "/opt/ems/certs/ems.key"},
-  "ws_connection": {"encryption": "ssl", "verbose": false, "msg_timeout": 1000},
-  "certificates": {
-    "validate": "true",
-    "allow_self_signed": "false",
-    "cert_chain": ["/opt/ems/certs/platform-ca.pem"],
-    "http_client_ca_certs": "/opt/ems/certs/edge-ca.pem",
-    "fingerprint_allowlist": [
-      "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD",
-      "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
-    ]
-  },
-  "auto_bind": [
-    {"name": "SteamSensor1", "host": "127.0.0.1", "port": 8443, "protocol": "https",
-     "path": "/api", "gateway": false, "user": "", "password": ""},
-    {"name": "EdgeGateway", "gateway": true}
-  ]
-})json";
+constexpr const char* kVendorLike = samples::kVendorLikeEmsConfig;
 
 Sha256Digest Digest(const char* text) {
   Result<Sha256Digest> digest = ParseFingerprint(text);

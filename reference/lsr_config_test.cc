@@ -12,6 +12,7 @@
 
 #include "base/files.h"
 #include "reference/lua_sandbox.h"
+#include "reference/sample_configs.h"
 
 namespace fpconform::ref {
 namespace {
@@ -35,40 +36,7 @@ constexpr char kDocB[] =
 const std::string kDocLiteral = "-- Multiple Fingerprints\nscripts.fingerprint_allowlist = \""s +
                                 kDocA + ",\n" + kDocB + "\"\n";
 
-// A config.lua shaped like a real LSR one: settings the reference does not read, a Thing
-// table, and the allowlist as a long string over several lines.
-const std::string kRealistic = R"lua(-- Lua Script Resource configuration
-scripts.log_level = "WARN"
-scripts.script_resource_host = "0.0.0.0"
-scripts.script_resource_port = 8001
-scripts.script_resource_ssl = true
-scripts.script_resource_authenticate = true
-scripts.script_resource_userid = "admin"
-scripts.script_resource_password = "changeme"
-scripts.script_resource_certificate_chain = "/opt/lsr/certs/lsr.pem"
-scripts.script_resource_private_key = "/opt/lsr/certs/lsr.key"
-
--- The EMS this LSR talks to
-scripts.rap_host = "127.0.0.1"
-scripts.rap_port = 8000
-scripts.rap_ssl = true
-scripts.rap_deny_selfsigned = true
-scripts.rap_validate = true
-scripts.rap_cert_file = "/opt/lsr/certs/ems-ca.pem"
-scripts.rap_server_name = "ems.example.test"
-
-scripts.fingerprint_allowlist = [[
-  BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD,
-  E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855
-]]
-
-scripts.SteamSensor1 = {
-  file = "thing.lua",
-  template = "SteamSensor",
-  scanRate = 1000,
-  taskRate = 30000,
-}
-)lua";
+constexpr const char* kRealistic = samples::kRealisticLsrConfig;
 
 Sha256Digest Digest(const char* text) {
   Result<Sha256Digest> digest = ParseFingerprint(text);

@@ -27,72 +27,21 @@
 
 #include <string>
 
+#include "harness/testing/stand_in_io.h"
+
 namespace {
 
-constexpr int kUsageError = 64;
-constexpr long kLongSleepMs = 600 * 1000;
+using fpconform::stand_in::kLongSleepMs;
+using fpconform::stand_in::kUsageError;
+using fpconform::stand_in::SleepMs;
+using fpconform::stand_in::WriteAll;
 
-void SleepMs(long ms) {
-  timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-bool WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
+// WriteText writes `text` to `fd`.
 bool WriteText(int fd, const std::string& text) { return WriteAll(fd, text.data(), text.size()); }
 
-// WritePidFile writes `pid` to `path` through a temporary and a rename.
-bool WritePidFile(const char* path, pid_t pid) {
-  std::string tmp = std::string(path) + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return false;
-  }
-  std::string text = std::to_string(pid) + "\n";
-  bool ok = WriteText(fd, text);
-  close(fd);
-  return ok && rename(tmp.c_str(), path) == 0;
-}
-
 int LeaveGroup(const char* pid_file) {
-  int sync[2];
-  if (pipe(sync) != 0) {
-    return 70;
-  }
-  pid_t child = fork();
-  if (child < 0) {
-    return 71;
-  }
-  if (child == 0) {
-    close(sync[0]);
-    WriteAll(sync[1], "x", 1);
-    close(sync[1]);
-    SleepMs(kLongSleepMs);
-    _exit(0);
-  }
-  close(sync[1]);
-  char byte;
-  while (read(sync[0], &byte, 1) < 0 && errno == EINTR) {
-  }
-  close(sync[0]);
-  if (!WritePidFile(pid_file, child)) {
-    return 72;
+  if (int status = fpconform::stand_in::ForkSleeper(pid_file, false); status != 0) {
+    return status;
   }
   // The parent's group is in this session, so the move is allowed.
   if (setpgid(0, getpgid(getppid())) != 0) {

@@ -66,78 +66,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness/testing/stand_in_io.h"
+
 namespace {
 
-constexpr int kUsageError = 64;
-constexpr long kLongSleepMs = 600 * 1000;
+using fpconform::stand_in::kLongSleepMs;
+using fpconform::stand_in::kUsageError;
+using fpconform::stand_in::SleepMs;
+using fpconform::stand_in::WriteAll;
+using fpconform::stand_in::WriteText;
 
-void SleepMs(long ms) {
-  timespec ts;
-  ts.tv_sec = ms / 1000;
-  ts.tv_nsec = (ms % 1000) * 1000000L;
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-}
-
-bool WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-bool WriteText(int fd, const char* text) { return WriteAll(fd, text, strlen(text)); }
-
-// WritePidFile writes `pid` to `path` through a temporary and a rename, so that a reader
-// never sees a partial number.
-bool WritePidFile(const char* path, pid_t pid) {
-  char tmp[4096];
-  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    return false;
-  }
-  char text[32];
-  int len = snprintf(text, sizeof(text), "%d\n", static_cast<int>(pid));
-  bool ok = WriteAll(fd, text, static_cast<size_t>(len));
-  close(fd);
-  return ok && rename(tmp, path) == 0;
-}
-
+// ForkGrandchild forks a sleeping child (in a new session when `leave_group`), prints
+// "ready", then exits (leave_group) or sleeps too.
 int ForkGrandchild(const char* pid_file, bool leave_group) {
-  int sync[2];
-  if (pipe(sync) != 0) {
-    return 70;
-  }
-  pid_t child = fork();
-  if (child < 0) {
-    return 71;
-  }
-  if (child == 0) {
-    close(sync[0]);
-    if (leave_group) {
-      setsid();
-    }
-    WriteAll(sync[1], "x", 1);
-    close(sync[1]);
-    SleepMs(kLongSleepMs);
-    _exit(0);
-  }
-  close(sync[1]);
-  char byte;
-  while (read(sync[0], &byte, 1) < 0 && errno == EINTR) {
-  }
-  close(sync[0]);
-  if (!WritePidFile(pid_file, child)) {
-    return 72;
+  if (int status = fpconform::stand_in::ForkSleeper(pid_file, leave_group); status != 0) {
+    return status;
   }
   WriteText(1, "ready\n");
   if (leave_group) {
