@@ -1110,48 +1110,6 @@ TEST(TlsServerTest, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
   close(fd);
 }
 
-// --- Describe, on its own. ---
-
-TEST(TlsServerTest, DescribeGivesOneLineOfEvidence) {
-  ServerObservation alert;
-  alert.client_hello_seen = true;
-  alert.offered_versions = {"TLSv1.3"};
-  alert.alert_received = 42;
-  alert.alert_description = "bad certificate";
-  alert.end = ConnectionEnd::kClientAlert;
-  ServerObservation accepted;
-  accepted.client_hello_seen = true;
-  accepted.handshake_completed = true;
-  accepted.negotiated_version = "TLSv1.2";
-  accepted.app_bytes = 78;
-  accepted.first_request_line = "GET /x HTTP/1.1";
-  accepted.end = ConnectionEnd::kServerClosed;
-  ServerObservation one_byte = accepted;
-  one_byte.app_bytes = 1;
-  one_byte.first_request_line = "";
-  one_byte.end = ConnectionEnd::kClientClosed;
-  ServerObservation open;
-  struct Case {
-    const char* name;
-    const ServerObservation* o;
-    std::string want;
-  };
-  const std::vector<Case> cases = {
-      {"alert", &alert,
-       "handshake aborted by client alert bad certificate (TLSv1.3 offered)"},
-      {"accepted", &accepted,
-       "handshake completed (TLSv1.2), 78 bytes: GET /x HTTP/1.1; server "
-       "closed"},
-      {"one-byte-no-line", &one_byte,
-       "handshake completed (TLSv1.2), 1 byte; client closed"},
-      {"open", &open, "connected, no ClientHello yet"},
-  };
-  for (const Case& tc : cases) {
-    SCOPED_TRACE(tc.name);
-    EXPECT_EQ(Describe(*tc.o), tc.want);
-  }
-}
-
 // --- Figures, printed; not assertions. ---
 
 template <typename F>
