@@ -22,17 +22,43 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-const RunEnvironment& Environment() {
-  static RunEnvironment* env = [] {
-    Result<std::unique_ptr<RunEnvironment>> e = RunEnvironment::Create(DefaultPaths(), {}, false);
-    if (!e.ok()) {
-      ADD_FAILURE() << e.error().message;
-      std::abort();
+// SharedRunEnvironment: the run environment the tests share, made on first use and released
+// after the last test, so that its temporary directory (the test PKI with its private keys)
+// does not outlive the test program; TearDown fails the program if it is still there.
+class SharedRunEnvironment : public ::testing::Environment {
+ public:
+  const RunEnvironment& Get() {
+    if (env_ == nullptr) {
+      Result<std::unique_ptr<RunEnvironment>> e = RunEnvironment::Create(DefaultPaths(), {}, false);
+      if (!e.ok()) {
+        ADD_FAILURE() << e.error().message;
+        std::abort();
+      }
+      env_ = std::move(*e);
+      root_ = env_->root();
     }
-    return e->release();
-  }();
-  return *env;
-}
+    return *env_;
+  }
+
+  void TearDown() override {
+    if (env_ == nullptr) {
+      return;
+    }
+    env_.reset();
+    std::error_code ec;
+    EXPECT_FALSE(fs::exists(root_, ec)) << root_ << " is left behind";
+    EXPECT_FALSE(ec) << root_ << ": " << ec.message();
+  }
+
+ private:
+  std::unique_ptr<RunEnvironment> env_;
+  fs::path root_;
+};
+
+SharedRunEnvironment* const kSharedEnvironment = static_cast<SharedRunEnvironment*>(
+    ::testing::AddGlobalTestEnvironment(new SharedRunEnvironment));
+
+const RunEnvironment& Environment() { return kSharedEnvironment->Get(); }
 
 ScenarioVocabulary Vocabulary() {
   ScenarioVocabulary v;
@@ -166,14 +192,21 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     const char* name;
     std::vector<std::string> args;
     Outcome want;
+    // How the target ended, as the runner reports it: an exit status, or a signal and
+    // whether the harness sent it.
+    ExitKind want_kind;
+    int want_code_or_signal;
+    bool want_killed_by_harness;
   };
   const Case cases[] = {
-      {"never connects", {"sleep", "60000"}, Outcome::kNeverDialled},
-      {"segmentation fault", {"segv"}, Outcome::kCrash},
-      {"abort", {"abort"}, Outcome::kCrash},
-      {"sanitizer report", {"sanitizer"}, Outcome::kCrash},
-      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kNeverDialled},
-      {"exits by itself", {"exit", "3"}, Outcome::kExit},
+      {"never connects", {"sleep", "60000"}, Outcome::kNeverDialled, ExitKind::kSignaled,
+       SIGTERM, true},
+      {"segmentation fault", {"segv"}, Outcome::kCrash, ExitKind::kSignaled, SIGSEGV, false},
+      {"abort", {"abort"}, Outcome::kCrash, ExitKind::kSignaled, SIGABRT, false},
+      {"sanitizer report", {"sanitizer"}, Outcome::kCrash, ExitKind::kExited, 1, false},
+      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kNeverDialled, ExitKind::kSignaled,
+       SIGKILL, true},
+      {"exits by itself", {"exit", "3"}, Outcome::kExit, ExitKind::kExited, 3, false},
   };
   Scenario scenario = ClientScenario("accept");
   for (const Case& c : cases) {
@@ -190,7 +223,14 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     if (c.want == Outcome::kNeverDialled) {
       EXPECT_GE(took, milliseconds(300)) << "judged before the observation window ended";
     }
-    EXPECT_EQ(r.process.kind == ExitKind::kRunning, false) << "reaped";
+    // The target was reaped (no child of this process is left, not even a zombie), and its
+    // end is the one its misbehaviour causes.
+    EXPECT_EQ(ChildrenOfThisProcess(), 0) << "a target was not reaped";
+    EXPECT_EQ(r.process.kind, c.want_kind) << Describe(r.process);
+    EXPECT_EQ(r.process.kind == ExitKind::kExited ? r.process.exit_code : r.process.signal,
+              c.want_code_or_signal)
+        << Describe(r.process);
+    EXPECT_EQ(r.process.killed_by_harness, c.want_killed_by_harness) << Describe(r.process);
   }
   EXPECT_EQ(CountEntries(Environment().jobs_dir()), 0u);
 }

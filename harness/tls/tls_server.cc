@@ -6,7 +6,6 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <openssl/ssl.h>
 #include <openssl/tls1.h>
 #include <poll.h>
@@ -28,15 +27,16 @@
 
 #include "base/files.h"
 #include "base/ossl.h"
+#include "harness/tls/client_hello.h"
+#include "harness/tls/http_request.h"
 
 namespace fpconform::harness {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Bounds on what one connection may make the server hold or wait for.
-constexpr size_t kMaxRequestHead = 16 * 1024;
-constexpr size_t kMaxRequestLine = 512;
+// Bounds on what one connection may make the server hold or wait for (with
+// kMaxRequestHead, http_request.h).
 constexpr size_t kReadChunk = 16 * 1024;
 // Reads per readable event before the loop serves the other connections.
 constexpr int kReadsPerEvent = 16;
@@ -46,9 +46,6 @@ constexpr std::chrono::milliseconds kMaxLinger{2000};
 // After accept fails for lack of descriptors or memory, accepting pauses this
 // long.
 constexpr std::chrono::milliseconds kAcceptPause{10};
-
-constexpr std::string_view kWebSocketGuid =
-    "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 std::string ErrnoText(const char* what, int err) {
   return std::string(what) + ": " + std::strerror(err);
@@ -97,73 +94,6 @@ struct Connection {
   bool chain_chosen = false;  // the per-handshake chain was picked (once, despite HRR)
 };
 
-std::string VersionName(unsigned version) {
-  switch (version) {
-    case TLS1_3_VERSION:
-      return "TLSv1.3";
-    case TLS1_2_VERSION:
-      return "TLSv1.2";
-    case TLS1_1_VERSION:
-      return "TLSv1.1";
-    case TLS1_VERSION:
-      return "TLSv1";
-    case SSL3_VERSION:
-      return "SSLv3";
-    default: {
-      char buf[16];
-      std::snprintf(buf, sizeof(buf), "0x%04x", version);
-      return buf;
-    }
-  }
-}
-
-// IsGrease says whether `version` is a GREASE value (RFC 8701): 0x?A?A with
-// equal bytes.
-bool IsGrease(unsigned version) {
-  return (version & 0x0f0f) == 0x0a0a && (version >> 8) == (version & 0xff);
-}
-
-// ParseSni returns the first host_name of a server_name extension body, or "".
-std::string ParseSni(const unsigned char* data, size_t len) {
-  if (len < 2) {
-    return std::string();
-  }
-  size_t list_len = (static_cast<size_t>(data[0]) << 8) | data[1];
-  size_t end = std::min(len, 2 + list_len);
-  size_t pos = 2;
-  while (pos + 3 <= end) {
-    unsigned type = data[pos];
-    size_t name_len = (static_cast<size_t>(data[pos + 1]) << 8) | data[pos + 2];
-    pos += 3;
-    if (pos + name_len > end) {
-      break;
-    }
-    if (type == TLSEXT_NAMETYPE_host_name) {
-      return std::string(reinterpret_cast<const char*>(data + pos), name_len);
-    }
-    pos += name_len;
-  }
-  return std::string();
-}
-
-// ParseSupportedVersions returns the versions of a ClientHello
-// supported_versions body.
-std::vector<std::string> ParseSupportedVersions(const unsigned char* data,
-                                                size_t len) {
-  std::vector<std::string> out;
-  if (len < 1) {
-    return out;
-  }
-  size_t end = std::min(len, 1 + static_cast<size_t>(data[0]));
-  for (size_t pos = 1; pos + 2 <= end; pos += 2) {
-    unsigned version = (static_cast<unsigned>(data[pos]) << 8) | data[pos + 1];
-    if (!IsGrease(version)) {
-      out.push_back(VersionName(version));
-    }
-  }
-  return out;
-}
-
 int ClientHelloCallback(SSL* ssl, int* alert, void* arg) {
   auto* c = static_cast<Connection*>(SSL_get_app_data(ssl));
   if (c == nullptr) {
@@ -171,21 +101,9 @@ int ClientHelloCallback(SSL* ssl, int* alert, void* arg) {
   }
   c->obs.client_hello_seen = true;
   c->dirty = true;
-  const unsigned char* data = nullptr;
-  size_t len = 0;
-  c->obs.sni.clear();
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &data, &len) ==
-      1) {
-    c->obs.sni = ParseSni(data, len);
-  }
-  c->obs.offered_versions.clear();
-  if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_supported_versions, &data,
-                                &len) == 1) {
-    c->obs.offered_versions = ParseSupportedVersions(data, len);
-  } else {
-    c->obs.offered_versions.push_back(VersionName(
-        static_cast<unsigned>(SSL_client_hello_get0_legacy_version(ssl))));
-  }
+  ClientHelloOffer offer = ClientHelloOfferOf(ssl);
+  c->obs.sni = std::move(offer.sni);
+  c->obs.offered_versions = std::move(offer.offered_versions);
   return SSL_CLIENT_HELLO_SUCCESS;
 }
 
@@ -208,75 +126,6 @@ void InfoCallback(const SSL* ssl, int where, int ret) {
   }
 }
 
-std::string Base64(const unsigned char* data, size_t len) {
-  std::string out(4 * ((len + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                          static_cast<int>(len));
-  out.resize(n > 0 ? static_cast<size_t>(n) : 0);
-  return out;
-}
-
-std::string WebSocketAccept(std::string_view key) {
-  std::string input(key);
-  input += kWebSocketGuid;
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(input.data()), input.size(),
-       digest);
-  return Base64(digest, sizeof(digest));
-}
-
-char Lower(char ch) {
-  return (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
-}
-
-std::string LowerCase(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(), Lower);
-  return out;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() &&
-         (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-// RequestHeaders: the two headers the server acts on.
-struct RequestHeaders {
-  bool upgrade_websocket = false;
-  std::string websocket_key;
-};
-
-RequestHeaders ParseHeaders(std::string_view head) {
-  RequestHeaders headers;
-  size_t pos = head.find('\n');
-  while (pos != std::string_view::npos && pos + 1 < head.size()) {
-    size_t start = pos + 1;
-    pos = head.find('\n', start);
-    std::string_view line = head.substr(start, pos == std::string_view::npos
-                                                   ? std::string_view::npos
-                                                   : pos - start);
-    size_t colon = line.find(':');
-    if (colon == std::string_view::npos) {
-      continue;
-    }
-    std::string name = LowerCase(Trim(line.substr(0, colon)));
-    std::string_view value = Trim(line.substr(colon + 1));
-    if (name == "upgrade" &&
-        LowerCase(value).find("websocket") != std::string::npos) {
-      headers.upgrade_websocket = true;
-    } else if (name == "sec-websocket-key") {
-      headers.websocket_key = std::string(value);
-    }
-  }
-  return headers;
-}
-
 }  // namespace
 
 const char* TlsVersionName(TlsVersion version) {
@@ -289,100 +138,6 @@ const char* TlsVersionName(TlsVersion version) {
       return "TLSv1.3";
   }
   return "unknown";
-}
-
-const char* ConnectionEndName(ConnectionEnd end) {
-  switch (end) {
-    case ConnectionEnd::kOpen:
-      return "open";
-    case ConnectionEnd::kClientClosed:
-      return "client closed";
-    case ConnectionEnd::kClientAlert:
-      return "client alert";
-    case ConnectionEnd::kReset:
-      return "reset";
-    case ConnectionEnd::kServerClosed:
-      return "server closed";
-    case ConnectionEnd::kIdleTimeout:
-      return "idle timeout";
-    case ConnectionEnd::kProtocolError:
-      return "protocol error";
-    case ConnectionEnd::kServerStopped:
-      return "server stopped";
-  }
-  return "unknown";
-}
-
-std::string Describe(const ServerObservation& o) {
-  std::string offered;
-  for (const std::string& version : o.offered_versions) {
-    offered += offered.empty() ? " (" : ", ";
-    offered += version;
-  }
-  if (!offered.empty()) {
-    offered += " offered)";
-  }
-  std::string data;
-  if (o.app_bytes == 0) {
-    data = "no application data";
-  } else {
-    data =
-        std::to_string(o.app_bytes) + (o.app_bytes == 1 ? " byte" : " bytes");
-    if (!o.first_request_line.empty()) {
-      data += ": " + o.first_request_line;
-    }
-    if (o.websocket_upgrade) {
-      data += " (WebSocket upgrade)";
-    }
-  }
-  std::string end = ConnectionEndName(o.end);
-  if (o.end == ConnectionEnd::kClientAlert) {
-    end += " " + o.alert_description;
-  } else if (o.end == ConnectionEnd::kProtocolError) {
-    end += ": " + o.detail;
-  }
-
-  if (!o.tls) {
-    return "plain HTTP, " + data + "; " + end;
-  }
-  if (!o.client_hello_seen) {
-    switch (o.end) {
-      case ConnectionEnd::kOpen:
-        return "connected, no ClientHello yet";
-      case ConnectionEnd::kClientClosed:
-        return "closed by the client before a ClientHello";
-      case ConnectionEnd::kReset:
-        return "reset before a ClientHello";
-      case ConnectionEnd::kIdleTimeout:
-        return "no ClientHello before the idle timeout";
-      case ConnectionEnd::kServerStopped:
-        return "no ClientHello before the server stopped";
-      default:
-        return "no ClientHello; " + end;
-    }
-  }
-  if (!o.handshake_completed) {
-    if (o.alert_received.has_value()) {
-      return "handshake aborted by client alert " + o.alert_description +
-             offered;
-    }
-    switch (o.end) {
-      case ConnectionEnd::kOpen:
-        return "handshake in progress" + offered;
-      case ConnectionEnd::kClientClosed:
-        return "handshake aborted by client close without alert" + offered;
-      case ConnectionEnd::kReset:
-        return "handshake aborted by connection reset" + offered;
-      case ConnectionEnd::kIdleTimeout:
-        return "handshake stalled until the idle timeout" + offered;
-      case ConnectionEnd::kServerStopped:
-        return "handshake unfinished when the server stopped" + offered;
-      default:
-        return "handshake failed: " + end + offered;
-    }
-  }
-  return "handshake completed (" + o.negotiated_version + "), " + data + "; " +
-         end;
 }
 
 // serving_now: the server whose loop runs on this thread, so that Stop() called
@@ -865,50 +620,21 @@ void TlsTestServer::Impl::OnAppData(Connection& c, const char* data,
   }
   size_t old_size = c.head.size();
   c.head.append(data, std::min(len, kMaxRequestHead - old_size));
-  size_t line_end = c.head.find('\n');
-  std::string_view line =
-      std::string_view(c.head).substr(0, std::min(line_end, kMaxRequestLine));
-  if (!line.empty() && line.back() == '\r') {
-    line.remove_suffix(1);
-  }
-  c.obs.first_request_line = std::string(line);
-  size_t search_from = old_size >= 3 ? old_size - 3 : 0;
-  size_t end = c.head.find("\r\n\r\n", search_from);
-  if (end != std::string::npos) {
-    HandleRequest(c, end + 4);
-    return;
-  }
-  end = c.head.find("\n\n", search_from);
-  if (end != std::string::npos) {
-    HandleRequest(c, end + 2);
+  c.obs.first_request_line = FirstRequestLine(c.head);
+  size_t head_end = FindRequestHeadEnd(c.head, old_size >= 3 ? old_size - 3 : 0);
+  if (head_end != std::string::npos) {
+    HandleRequest(c, head_end);
     return;
   }
   if (c.head.size() >= kMaxRequestHead) {
-    Respond(
-        c,
-        "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\n"
-        "Connection: close\r\n\r\n",
-        false);
+    Respond(c, kHeadTooLargeResponse, false);
   }
 }
 
 void TlsTestServer::Impl::HandleRequest(Connection& c, size_t head_end) {
-  RequestHeaders headers =
-      ParseHeaders(std::string_view(c.head).substr(0, head_end));
-  c.obs.websocket_upgrade = headers.upgrade_websocket;
-  if (headers.upgrade_websocket && !headers.websocket_key.empty()) {
-    std::string response =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: "
-        "Upgrade\r\n"
-        "Sec-WebSocket-Accept: " +
-        WebSocketAccept(headers.websocket_key) + "\r\n\r\n";
-    Respond(c, response, true);
-    return;
-  }
-  Respond(c,
-          "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n"
-          "Connection: close\r\n\r\nok\n",
-          false);
+  HttpReply reply = ReplyTo(std::string_view(c.head).substr(0, head_end));
+  c.obs.websocket_upgrade = reply.websocket_upgrade;
+  Respond(c, reply.response, reply.keep_open);
 }
 
 void TlsTestServer::Impl::Respond(Connection& c, std::string_view response,

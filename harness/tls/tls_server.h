@@ -4,7 +4,7 @@
 // A TlsTestServer listens on 127.0.0.1 (port chosen by the kernel), presents a
 // configured certificate chain exactly as given, answers one HTTP request (or a
 // WebSocket upgrade), and records per accepted TCP connection a
-// ServerObservation: the ClientHello, whether the handshake completed, alerts
+// ServerObservation (observation.h): the ClientHello, whether the handshake completed, alerts
 // the client sent, application bytes and the first request line, and how the
 // connection ended. The outcome oracle judges a target from these records
 // alone.
@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "harness/tls/observation.h"
 
 namespace fpconform::harness {
 
@@ -59,63 +60,6 @@ struct TlsServerConfig {
   // kIdleTimeout.
   std::chrono::milliseconds idle_timeout{5000};
 };
-
-// ConnectionEnd: how one accepted TCP connection ended.
-enum class ConnectionEnd {
-  kOpen,          // still open
-  kClientClosed,  // the client closed first (close_notify or EOF)
-  kClientAlert,   // the client sent a TLS alert other than close_notify
-  kReset,         // the TCP connection was reset (ECONNRESET / EPIPE)
-  // The server responded and closed; recorded once the client closes too (in
-  // any way, a reset included) or at most min(idle_timeout, 2 s) later.
-  kServerClosed,
-  kIdleTimeout,    // no progress for idle_timeout
-  kProtocolError,  // a TLS protocol error without a client alert (e.g. garbage)
-  kServerStopped,  // TlsTestServer::Stop() closed it while open
-};
-
-// ConnectionEndName returns a short lower-case name for `end`, e.g. "client
-// alert".
-const char* ConnectionEndName(ConnectionEnd end);
-
-// ServerObservation: what the server saw on one accepted TCP connection.
-struct ServerObservation {
-  uint64_t index = 0;  // 0, 1, ... in accept order
-  // Unset time points hold the clock's epoch (time_point{}).
-  std::chrono::steady_clock::time_point accepted_at, handshake_done_at,
-      first_data_at, ended_at;
-  bool tls = true;  // false for a plain-HTTP server
-  bool client_hello_seen = false;
-  // Handshakes in ClientHello order (0, 1, ...), numbered when the server picks its
-  // certificate (0 also when the handshake failed before that, e.g. no common
-  // version); and which chain the server presented: 0 for TlsServerConfig::chain, n
-  // for later_chains[n - 1] (always 0 without later chains).
-  uint64_t handshake_index = 0;
-  uint32_t chain_index = 0;
-  std::string sni;  // empty when none
-  // From supported_versions, e.g. "TLSv1.3", "TLSv1.2" (GREASE values left
-  // out); the ClientHello's legacy_version when the extension is absent.
-  std::vector<std::string> offered_versions;
-  bool handshake_completed = false;
-  std::string negotiated_version;  // "TLSv1.3", "TLSv1.2", ...
-  // The TLS alert description code the client sent (first one, close_notify
-  // aside), and its SSL_alert_desc_string_long text, e.g. "bad certificate".
-  std::optional<int> alert_received;
-  std::string alert_description;
-  std::optional<int> alert_sent;  // the first alert the server sent, if any
-  // Application data bytes received (after the handshake, for TLS).
-  uint64_t app_bytes = 0;
-  std::string first_request_line;  // without CRLF, at most 512 bytes
-  bool websocket_upgrade = false;  // the request asked for Upgrade: websocket
-  ConnectionEnd end = ConnectionEnd::kOpen;
-  // One line: the OpenSSL error or what ended the connection.
-  std::string detail;
-};
-
-// Describe returns one line of evidence for `o`, e.g. "handshake aborted by
-// client alert bad certificate (TLSv1.3 offered)" or "handshake completed
-// (TLSv1.3), 78 bytes: GET /x HTTP/1.1; server closed".
-std::string Describe(const ServerObservation& o);
 
 // TlsTestServer: one loopback server with its own thread running a poll() loop.
 class TlsTestServer {

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -25,7 +26,7 @@
 #include <vector>
 
 #include "base/ossl.h"
-#include "harness/tls/test_certs.h"
+#include "certs/test_pki.h"
 
 namespace fpconform::harness {
 namespace {
@@ -43,16 +44,36 @@ constexpr milliseconds kWait{5000};
 constexpr std::string_view kRequest =
     "GET /path HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
+// TestCert returns the certificate `name` of the test PKI (certs/pki.json, generated once per
+// process); aborts when the PKI cannot be made or lacks it, as no test could run then.
+const certs::Certificate& TestCert(std::string_view name) {
+  const certs::Pki* pki = certs::testing::SharedPki();
+  const certs::Certificate* cert = pki == nullptr ? nullptr : pki->Find(name);
+  if (cert == nullptr) {
+    std::fprintf(stderr, "tls_server_test: no certificate %.*s in the test PKI\n",
+                 static_cast<int>(name.size()), name.data());
+    std::abort();
+  }
+  return *cert;
+}
+
+// The certificates the tests use: root-ec -> intermediate -> {edge-a (ECDSA), edge-rsa
+// (RSA)}, and root-rsa, a root that issued none of them.
+X509* Root() { return TestCert("root-ec").cert.get(); }
+X509* OtherRoot() { return TestCert("root-rsa").cert.get(); }
+X509* Intermediate() { return TestCert("intermediate").cert.get(); }
+X509* EcLeaf() { return TestCert("edge-a").cert.get(); }
+EVP_PKEY* EcLeafKey() { return TestCert("edge-a").key.get(); }
+X509* RsaLeaf() { return TestCert("edge-rsa").cert.get(); }
+EVP_PKEY* RsaLeafKey() { return TestCert("edge-rsa").key.get(); }
+
 // Leaf: which of the test PKI's leaves a server presents.
 enum class Leaf { kEcdsa, kRsa };
 
 TlsServerConfig ServerConfig(TlsVersion version, Leaf leaf = Leaf::kEcdsa) {
-  const TestPki& pki = SharedTestPki();
   TlsServerConfig config;
-  X509* cert = leaf == Leaf::kEcdsa ? pki.ec_leaf.get() : pki.rsa_leaf.get();
-  config.chain = {cert, pki.intermediate.get()};
-  config.key =
-      leaf == Leaf::kEcdsa ? pki.ec_leaf_key.get() : pki.rsa_leaf_key.get();
+  config.chain = {leaf == Leaf::kEcdsa ? EcLeaf() : RsaLeaf(), Intermediate()};
+  config.key = leaf == Leaf::kEcdsa ? EcLeafKey() : RsaLeafKey();
   config.version = version;
   return config;
 }
@@ -293,7 +314,7 @@ TEST(TlsServerTest, VerifyingClientCompletesHandshakeAndRequest) {
     auto client = TestClient::Connect(server->port());
     ASSERT_NE(client, nullptr);
     ClientOptions options;
-    options.trust = SharedTestPki().root.get();
+    options.trust = Root();
     options.sni = tc.sni;
     options.max_version = tc.client_max_version;
     ASSERT_TRUE(client->Handshake(options)) << client->error();
@@ -361,8 +382,8 @@ TEST(TlsServerTest, ClientAlertIsRecorded) {
     auto client = TestClient::Connect(server->port());
     ASSERT_NE(client, nullptr);
     ClientOptions options;
-    options.trust = tc.reject_in_callback ? SharedTestPki().root.get()
-                                          : SharedTestPki().other_root.get();
+    options.trust = tc.reject_in_callback ? Root()
+                                          : OtherRoot();
     options.reject_in_callback = tc.reject_in_callback;
     EXPECT_FALSE(client->Handshake(options));
     ASSERT_GT(client->alert_sent(), 0);
@@ -464,7 +485,7 @@ TEST(TlsServerTest, HandshakeThenCloseWithoutData) {
     auto client = TestClient::Connect(server->port());
     ASSERT_NE(client, nullptr);
     ClientOptions options;
-    options.trust = SharedTestPki().root.get();
+    options.trust = Root();
     ASSERT_TRUE(client->Handshake(options)) << client->error();
     if (tc.close_notify) {
       client->CloseNotify();
@@ -569,7 +590,7 @@ TEST(TlsServerTest, WebSocketUpgradeGetsAcceptValue) {
     ASSERT_NE(client, nullptr);
     if (tls) {
       ClientOptions options;
-      options.trust = SharedTestPki().root.get();
+      options.trust = Root();
       ASSERT_TRUE(client->Handshake(options)) << client->error();
     }
     ASSERT_TRUE(client->Send(kUpgrade));
@@ -611,11 +632,10 @@ TEST(TlsServerTest, WebSocketUpgradeGetsAcceptValue) {
 // --- The chain goes out exactly as configured. ---
 
 TEST(TlsServerTest, ChainIsSentExactlyAsConfigured) {
-  const TestPki& pki = SharedTestPki();
-  X509* leaf = pki.ec_leaf.get();
-  X509* inter = pki.intermediate.get();
-  X509* root = pki.root.get();
-  X509* other = pki.other_root.get();
+  X509* leaf = EcLeaf();
+  X509* inter = Intermediate();
+  X509* root = Root();
+  X509* other = OtherRoot();
   struct Case {
     const char* name;
     std::vector<X509*> chain;
@@ -632,7 +652,7 @@ TEST(TlsServerTest, ChainIsSentExactlyAsConfigured) {
       SCOPED_TRACE(std::string(tc.name) + " " + TlsVersionName(version));
       TlsServerConfig config;
       config.chain = tc.chain;
-      config.key = pki.ec_leaf_key.get();
+      config.key = EcLeafKey();
       config.version = version;
       auto server = MustStart(config);
       ASSERT_NE(server, nullptr);
@@ -643,8 +663,7 @@ TEST(TlsServerTest, ChainIsSentExactlyAsConfigured) {
       ASSERT_NE(got, nullptr);
       ASSERT_EQ(static_cast<size_t>(sk_X509_num(got)), tc.chain.size());
       for (size_t i = 0; i < tc.chain.size(); ++i) {
-        EXPECT_EQ(CertificateDer(sk_X509_value(got, static_cast<int>(i))),
-                  CertificateDer(tc.chain[i]))
+        EXPECT_EQ(X509_cmp(sk_X509_value(got, static_cast<int>(i)), tc.chain[i]), 0)
             << "certificate " << i;
       }
     }
@@ -655,15 +674,14 @@ TEST(TlsServerTest, ChainIsSentExactlyAsConfigured) {
 // probe without one does not count) gets its chain, the last one from then on; a leaf of
 // another key type replaces the first one entirely.
 TEST(TlsServerTest, LaterChainsArePresentedPerHandshake) {
-  const TestPki& pki = SharedTestPki();
-  X509* ec = pki.ec_leaf.get();
-  X509* rsa = pki.rsa_leaf.get();
-  X509* inter = pki.intermediate.get();
+  X509* ec = EcLeaf();
+  X509* rsa = RsaLeaf();
+  X509* inter = Intermediate();
   for (TlsVersion version : {TlsVersion::kTls12, TlsVersion::kTls13}) {
     SCOPED_TRACE(TlsVersionName(version));
     TlsServerConfig config = ServerConfig(version);
-    config.later_chains = {TlsServedChain{{rsa, inter}, pki.rsa_leaf_key.get()},
-                           TlsServedChain{{ec}, pki.ec_leaf_key.get()}};
+    config.later_chains = {TlsServedChain{{rsa, inter}, RsaLeafKey()},
+                           TlsServedChain{{ec}, EcLeafKey()}};
     auto server = MustStart(config);
     ASSERT_NE(server, nullptr);
     auto probe = TestClient::Connect(server->port());
@@ -682,8 +700,8 @@ TEST(TlsServerTest, LaterChainsArePresentedPerHandshake) {
       ASSERT_NE(got, nullptr);
       ASSERT_EQ(static_cast<size_t>(sk_X509_num(got)), want[n].size());
       for (size_t i = 0; i < want[n].size(); ++i) {
-        EXPECT_EQ(CertificateDer(sk_X509_value(got, static_cast<int>(i))),
-                  CertificateDer(want[n][i]));
+        EXPECT_EQ(X509_cmp(sk_X509_value(got, static_cast<int>(i)), want[n][i]), 0)
+            << "certificate " << i;
       }
       client->CloseNotify();
       client->Close();
@@ -693,7 +711,7 @@ TEST(TlsServerTest, LaterChainsArePresentedPerHandshake) {
     }
   }
   TlsServerConfig bad = ServerConfig(TlsVersion::kAny);
-  bad.later_chains = {TlsServedChain{{rsa}, pki.ec_leaf_key.get()}};
+  bad.later_chains = {TlsServedChain{{rsa}, EcLeafKey()}};
   auto refused = TlsTestServer::Start(bad);
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.error().message.find("later_chains[0]: the private key does not match"),
@@ -840,7 +858,6 @@ TEST(TlsServerTest, StopWithSilentClientsIsPrompt) {
 // --- Configuration errors name the reason. ---
 
 TEST(TlsServerTest, InconsistentConfigurationIsAnError) {
-  const TestPki& pki = SharedTestPki();
   struct Case {
     const char* name;
     std::vector<X509*> chain;
@@ -848,19 +865,19 @@ TEST(TlsServerTest, InconsistentConfigurationIsAnError) {
     std::string want;
   };
   const std::vector<Case> cases = {
-      {"empty-chain", {}, pki.ec_leaf_key.get(), "chain is empty"},
-      {"no-key", {pki.ec_leaf.get()}, nullptr, "no private key"},
+      {"empty-chain", {}, EcLeafKey(), "chain is empty"},
+      {"no-key", {EcLeaf()}, nullptr, "no private key"},
       {"null-certificate",
-       {pki.ec_leaf.get(), nullptr},
-       pki.ec_leaf_key.get(),
+       {EcLeaf(), nullptr},
+       EcLeafKey(),
        "chain[1] is null"},
       {"key-of-another-ec-certificate",
-       {pki.ec_leaf.get()},
-       pki.intermediate_key.get(),
+       {EcLeaf()},
+       TestCert("intermediate").key.get(),
        "does not match the leaf"},
       {"key-of-another-type",
-       {pki.ec_leaf.get()},
-       pki.rsa_leaf_key.get(),
+       {EcLeaf()},
+       RsaLeafKey(),
        "does not match the leaf"},
   };
   for (const Case& tc : cases) {
@@ -925,7 +942,7 @@ TEST(TlsServerTest, OnEventSeesConsistentSnapshots) {
     auto client = TestClient::Connect(server->port());
     ASSERT_NE(client, nullptr);
     ClientOptions options;
-    options.trust = SharedTestPki().root.get();
+    options.trust = Root();
     ASSERT_TRUE(client->Handshake(options)) << client->error();
     if (i % 2 == 0) {
       ASSERT_TRUE(client->Send(kRequest));
@@ -1108,132 +1125,6 @@ TEST(TlsServerTest, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
   EXPECT_TRUE(server->WaitUntil(
       [](const std::vector<ServerObservation>& all) { return all.size() > 1; }, kWait));
   close(fd);
-}
-
-// --- Describe, on its own. ---
-
-TEST(TlsServerTest, DescribeGivesOneLineOfEvidence) {
-  ServerObservation alert;
-  alert.client_hello_seen = true;
-  alert.offered_versions = {"TLSv1.3"};
-  alert.alert_received = 42;
-  alert.alert_description = "bad certificate";
-  alert.end = ConnectionEnd::kClientAlert;
-  ServerObservation accepted;
-  accepted.client_hello_seen = true;
-  accepted.handshake_completed = true;
-  accepted.negotiated_version = "TLSv1.2";
-  accepted.app_bytes = 78;
-  accepted.first_request_line = "GET /x HTTP/1.1";
-  accepted.end = ConnectionEnd::kServerClosed;
-  ServerObservation one_byte = accepted;
-  one_byte.app_bytes = 1;
-  one_byte.first_request_line = "";
-  one_byte.end = ConnectionEnd::kClientClosed;
-  ServerObservation open;
-  struct Case {
-    const char* name;
-    const ServerObservation* o;
-    std::string want;
-  };
-  const std::vector<Case> cases = {
-      {"alert", &alert,
-       "handshake aborted by client alert bad certificate (TLSv1.3 offered)"},
-      {"accepted", &accepted,
-       "handshake completed (TLSv1.2), 78 bytes: GET /x HTTP/1.1; server "
-       "closed"},
-      {"one-byte-no-line", &one_byte,
-       "handshake completed (TLSv1.2), 1 byte; client closed"},
-      {"open", &open, "connected, no ClientHello yet"},
-  };
-  for (const Case& tc : cases) {
-    SCOPED_TRACE(tc.name);
-    EXPECT_EQ(Describe(*tc.o), tc.want);
-  }
-}
-
-// --- Figures, printed; not assertions. ---
-
-template <typename F>
-double MedianMicros(int runs, F&& f) {
-  std::vector<double> us;
-  us.reserve(static_cast<size_t>(runs));
-  for (int i = 0; i < runs; ++i) {
-    auto start = Clock::now();
-    f();
-    us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start)
-                     .count());
-  }
-  std::sort(us.begin(), us.end());
-  return us[us.size() / 2];
-}
-
-TEST(TlsServerTest, MeasureCosts) {
-  ASSERT_NE(MustStart(ServerConfig(TlsVersion::kAny)), nullptr);  // warm up
-  struct Case {
-    const char* name;
-    bool tls;
-    TlsVersion version;
-    Leaf leaf;
-  };
-  const std::vector<Case> cases = {
-      {"plain", false, TlsVersion::kAny, Leaf::kEcdsa},
-      {"TLSv1.2 ECDSA", true, TlsVersion::kTls12, Leaf::kEcdsa},
-      {"TLSv1.3 ECDSA", true, TlsVersion::kTls13, Leaf::kEcdsa},
-      {"TLSv1.3 RSA-2048", true, TlsVersion::kTls13, Leaf::kRsa},
-  };
-  for (const Case& tc : cases) {
-    SCOPED_TRACE(tc.name);
-    TlsServerConfig config = ServerConfig(tc.version, tc.leaf);
-    config.tls = tc.tls;
-    std::vector<double> starts;
-    std::vector<double> stops;
-    for (int i = 0; i < 200; ++i) {
-      auto t0 = Clock::now();
-      auto server = TlsTestServer::Start(config);
-      auto t1 = Clock::now();
-      ASSERT_TRUE(server.ok());
-      (*server)->Stop();
-      auto t2 = Clock::now();
-      starts.push_back(
-          std::chrono::duration<double, std::micro>(t1 - t0).count());
-      stops.push_back(
-          std::chrono::duration<double, std::micro>(t2 - t1).count());
-    }
-    std::sort(starts.begin(), starts.end());
-    std::sort(stops.begin(), stops.end());
-    double start_us = starts[starts.size() / 2];
-    double stop_us = stops[stops.size() / 2];
-
-    auto server = MustStart(config);
-    ASSERT_NE(server, nullptr);
-    size_t n = 0;
-    double cycle_us = MedianMicros(200, [&] {
-      auto client = TestClient::Connect(server->port());
-      if (client == nullptr) {
-        return;
-      }
-      if (tc.tls) {
-        ClientOptions options;
-        options.trust = SharedTestPki().root.get();
-        client->Handshake(options);
-      }
-      client->Send(kRequest);
-      client->Read();
-      client->CloseNotify();
-      client->Close();
-      ++n;
-      server->WaitUntil(
-          [n](const std::vector<ServerObservation>& all) {
-            return all.size() == n && all.back().end != ConnectionEnd::kOpen;
-          },
-          kWait);
-    });
-    std::printf(
-        "[ figures  ] %-17s start %6.0f us, stop %6.0f us, "
-        "connect+handshake+request+response+recorded end %6.0f us\n",
-        tc.name, start_us, stop_us, cycle_us);
-  }
 }
 
 }  // namespace
