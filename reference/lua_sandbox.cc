@@ -1,6 +1,8 @@
 #include "reference/lua_sandbox.h"
 
 #include <algorithm>
+#include <array>
+#include <bitset>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -266,28 +268,65 @@ size_t SetEnd(std::string_view pattern, size_t i) {
   }
 }
 
-// InSet tests `c` against the contents of a set (between '[' and ']').
-bool InSet(unsigned char c, std::string_view set) {
+// ByteSet: the byte values a single-character item matches, one bit each.
+using ByteSet = std::bitset<256>;
+
+// ByteRange returns the set of bytes first..last (empty when last < first).
+ByteSet ByteRange(unsigned first, unsigned last) {
+  if (last < first) {
+    return {};
+  }
+  ByteSet all;
+  all.set();
+  return (all >> (255 - (last - first))) << first;
+}
+
+// ClassBytes returns the bytes %<letter> matches (MatchesClass for every byte value).
+ByteSet ClassBytes(unsigned char class_letter) {
+  ByteSet bytes;
+  for (unsigned c = 0; c < 256; ++c) {
+    bytes[c] = MatchesClass(static_cast<unsigned char>(c), class_letter);
+  }
+  return bytes;
+}
+
+// ClassTable holds ClassBytes for every letter, computed once per process: a class costs a
+// lookup, not 256 tests, each time a set names it.
+const std::array<ByteSet, 256>& ClassTable() {
+  static const std::array<ByteSet, 256> table = [] {
+    std::array<ByteSet, 256> classes;
+    for (unsigned letter = 0; letter < 256; ++letter) {
+      classes[letter] = ClassBytes(static_cast<unsigned char>(letter));
+    }
+    return classes;
+  }();
+  return table;
+}
+
+// SetBytes returns the bytes the contents of a set (between '[' and ']') match, read item by
+// item as Lua's matcher reads them: %x a class, x-y a range, anything else itself, and a
+// leading '^' for the complement.
+ByteSet SetBytes(std::string_view set) {
   size_t i = 0;
   bool negated = !set.empty() && set[0] == '^';
   if (negated) {
     i = 1;
   }
-  bool found = false;
-  while (i < set.size() && !found) {
+  ByteSet bytes;
+  while (i < set.size()) {  // bounded: i grows on every pass
     auto first = static_cast<unsigned char>(set[i]);
     if (first == '%' && i + 1 < set.size()) {
-      found = MatchesClass(c, static_cast<unsigned char>(set[i + 1]));
+      bytes |= ClassTable()[static_cast<unsigned char>(set[i + 1])];
       i += 2;
     } else if (i + 2 < set.size() && set[i + 1] == '-') {
-      found = first <= c && c <= static_cast<unsigned char>(set[i + 2]);
+      bytes |= ByteRange(first, static_cast<unsigned char>(set[i + 2]));
       i += 3;
     } else {
-      found = first == c;
+      bytes.set(first);
       i += 1;
     }
   }
-  return found != negated;
+  return negated ? ~bytes : bytes;
 }
 
 // SingleItem: one single-character item of a pattern: '.', a literal, %x, or [set].
@@ -296,30 +335,73 @@ struct SingleItem {
   unsigned char letter = 0;
   std::string_view set;
 
-  bool Matches(unsigned char c) const {
+  // Bytes returns the byte values the item matches.
+  ByteSet Bytes() const {
+    ByteSet bytes;
     switch (kind) {
-      case kAny: return true;
-      case kLiteral: return c == letter;
-      case kClass: return MatchesClass(c, letter);
-      case kSet: return InSet(c, set);
+      case kAny: bytes.set(); break;
+      case kLiteral: bytes.set(letter); break;
+      case kClass: bytes = ClassTable()[letter]; break;
+      case kSet: bytes = SetBytes(set); break;
     }
-    return true;
+    return bytes;
   }
 };
 
-// LongestRun returns the length of the longest run of bytes of `subject` that `item` matches:
-// how far one repetition (*, + or -) of it can reach.
-size_t LongestRun(std::string_view subject, const SingleItem& item) {
+// LongestRun returns the length of the longest run of bytes of `subject` in `bytes`: how far
+// one repetition (*, + or -) of an item matching them can reach.
+size_t LongestRun(std::string_view subject, const ByteSet& bytes) {
+  if (bytes.all()) {
+    return subject.size();
+  }
+  if (bytes.none()) {
+    return 0;
+  }
+  bool matches[256];
+  for (unsigned c = 0; c < 256; ++c) {
+    matches[c] = bytes[c];
+  }
   size_t longest = 0;
   size_t current = 0;
   for (char c : subject) {
-    current = item.Matches(static_cast<unsigned char>(c)) ? current + 1 : 0;
+    current = matches[static_cast<unsigned char>(c)] ? current + 1 : 0;
     longest = std::max(longest, current);
   }
   return longest;
 }
 
-// The most work PatternSteps spends measuring runs (bytes tested), about a millisecond.
+// RunCache remembers, within one bound computation, the longest run of each byte set
+// measured on the subject, so that a pattern repeating an item ("[^,]+,[^,]+") scans the
+// subject once for it.
+class RunCache {
+ public:
+  // Run returns LongestRun(subject, bytes), measured at most once per distinct set.
+  size_t Run(std::string_view subject, const ByteSet& bytes) {
+    for (size_t i = 0; i < size_; ++i) {
+      if (entries_[i].bytes == bytes) {
+        return entries_[i].run;
+      }
+    }
+    size_t run = LongestRun(subject, bytes);
+    if (size_ < entries_.size()) {
+      entries_[size_++] = {bytes, run};
+    }
+    return run;
+  }
+
+ private:
+  struct Entry {
+    ByteSet bytes;
+    size_t run = 0;
+  };
+  std::array<Entry, 16> entries_{};
+  size_t size_ = 0;
+};
+
+// The most work PatternSteps counts for measuring runs: bytes times one more than the set's
+// length, what testing every byte against the set item by item would cost. The runs are
+// measured with a table of bytes and a cache instead, which is cheaper, but the count (and
+// so the bound) stays this one.
 constexpr double kMaxRunScanWork = 1e6;
 
 // PatternSteps bounds the steps of Lua's matcher for `pattern` on `subject` over all start
@@ -338,6 +420,7 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
     anchored = true;
     i = 1;
   }
+  RunCache runs;
   double tries = 1;
   double branches = 0;
   double scans = 0;
@@ -395,13 +478,13 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
       i += 1;
     }
     if (i < pattern.size() && (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-')) {
-      // Measuring the run costs a pass over the subject (times the set's size); past
+      // Measuring the run counts a pass over the subject (times the set's size); past
       // kMaxRunScanWork the whole subject is taken as the run, a looser but free bound.
       double work = n * (static_cast<double>(item.set.size()) + 1);
       double run = n;
       if (scan_work + work <= kMaxRunScanWork) {
         scan_work += work;
-        run = static_cast<double>(LongestRun(subject, item));
+        run = static_cast<double>(runs.Run(subject, item.Bytes()));
       }
       tries *= run + 1;
       branches += 1;
