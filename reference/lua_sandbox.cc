@@ -12,6 +12,8 @@
 #include <limits>
 #include <lua.hpp>
 #include <memory>
+#include <sanitizer/asan_interface.h>
+#include <vector>
 
 #include "base/json_text.h"
 
@@ -54,6 +56,147 @@ constexpr double kMaxPatternSteps = 5e7;
 // How many keys of `scripts` and new globals an evaluation reports.
 constexpr int kMaxReportedNames = 256;
 
+// Small blocks of a Lua state come from a pool of its own rather than one malloc each. A
+// state makes hundreds of small allocations before the chunk runs (libraries, sandbox), and
+// under AddressSanitizer every malloc and free costs far more than Lua's own work (a stack
+// trace, a quarantine), which made them most of the fuzz target's fixed cost per input.
+// The pool keeps what ASan checks of our code's accesses to Lua's memory: each block is
+// followed by a poisoned red zone, a freed block stays poisoned, and freed blocks wait in a
+// first-in first-out queue behind kPoolQuarantine others before they are reused. Blocks
+// larger than kPoolLargest go to malloc as before. The memory budget counts the sizes Lua
+// asks for, whatever serves them, so every budget decision is the same as with malloc.
+constexpr size_t kPoolGrain = 16;
+constexpr size_t kPoolLargest = 256;
+constexpr size_t kPoolClasses = kPoolLargest / kPoolGrain;
+constexpr size_t kPoolRedZone = 16;
+constexpr size_t kPoolSlabBytes = 32 * 1024;  // within the sizes ASan serves without mmap
+constexpr size_t kPoolQuarantine = 32;
+
+// SmallBlockPool serves blocks of 1..kPoolLargest bytes out of slabs, for one state.
+class SmallBlockPool {
+ public:
+  SmallBlockPool() = default;
+  SmallBlockPool(const SmallBlockPool&) = delete;
+  SmallBlockPool& operator=(const SmallBlockPool&) = delete;
+  ~SmallBlockPool() {
+    for (uintptr_t base : slabs_) {
+      auto* slab = reinterpret_cast<char*>(base);
+      ASAN_UNPOISON_MEMORY_REGION(slab, kPoolSlabBytes);
+      std::free(slab);
+    }
+  }
+
+  // Serves tells whether blocks of `size` bytes (at least 1) come from the pool.
+  static bool Serves(size_t size) { return size <= kPoolLargest; }
+
+  // Owns tells whether `block` was served by this pool.
+  bool Owns(const void* block) const {
+    auto address = reinterpret_cast<uintptr_t>(block);
+    auto after = std::upper_bound(slabs_.begin(), slabs_.end(), address);
+    return after != slabs_.begin() && address - *(after - 1) < kPoolSlabBytes;
+  }
+
+  // Allocate returns a block of `size` bytes (Serves(size)), or nullptr when no slab can be
+  // had.
+  void* Allocate(size_t size) {
+    size_t class_index = ClassOf(size);
+    FreeQueue& queue = free_[class_index];
+    char* block = nullptr;
+    if (queue.length > kPoolQuarantine) {
+      block = queue.head;
+      ASAN_UNPOISON_MEMORY_REGION(block, sizeof(char*));
+      std::memcpy(&queue.head, block, sizeof(char*));
+      --queue.length;
+    } else {
+      size_t slot = SlotBytes(class_index);
+      if (slab_left_ < slot && !NewSlab()) {
+        return nullptr;
+      }
+      block = slab_cursor_;
+      slab_cursor_ += slot;
+      slab_left_ -= slot;
+    }
+    ASAN_UNPOISON_MEMORY_REGION(block, size);
+    return block;
+  }
+
+  // Free takes back a block that Lua holds as `size` bytes; its slot is at least as large as
+  // that size's. The block joins the end of its size's queue.
+  void Free(void* block, size_t size) {
+    auto* freed = static_cast<char*>(block);
+    char* none = nullptr;
+    ASAN_UNPOISON_MEMORY_REGION(freed, sizeof(char*));
+    std::memcpy(freed, &none, sizeof(char*));
+    FreeQueue& queue = free_[ClassOf(size)];
+    if (queue.length == 0) {
+      queue.head = freed;
+    } else {
+      ASAN_UNPOISON_MEMORY_REGION(queue.tail, sizeof(char*));
+      std::memcpy(queue.tail, &freed, sizeof(char*));
+      ASAN_POISON_MEMORY_REGION(queue.tail, sizeof(char*));
+    }
+    queue.tail = freed;
+    ++queue.length;
+    ASAN_POISON_MEMORY_REGION(freed, std::max(size, sizeof(char*)));
+  }
+
+  // MarkShrunk poisons what a block kept at `old_size` bytes no longer holds at `new_size`.
+  static void MarkShrunk(void* block, size_t old_size, size_t new_size) {
+    ASAN_POISON_MEMORY_REGION(static_cast<char*>(block) + new_size, old_size - new_size);
+  }
+
+  // ResizeInPlace tells whether a pool block of `old_size` bytes can stay where it is at
+  // `new_size` (same slot size), and if so marks its new extent.
+  static bool ResizeInPlace(void* block, size_t old_size, size_t new_size) {
+    if (!Serves(new_size) || ClassOf(old_size) != ClassOf(new_size)) {
+      return false;
+    }
+    if (new_size < old_size) {
+      MarkShrunk(block, old_size, new_size);
+    } else {
+      ASAN_UNPOISON_MEMORY_REGION(block, new_size);
+    }
+    return true;
+  }
+
+ private:
+  // FreeQueue: freed blocks of one size, oldest first, linked through their first bytes.
+  struct FreeQueue {
+    char* head = nullptr;
+    char* tail = nullptr;
+    size_t length = 0;
+  };
+
+  static size_t ClassOf(size_t size) { return (std::max<size_t>(size, 1) - 1) / kPoolGrain; }
+  static size_t SlotBytes(size_t class_index) {
+    return (class_index + 1) * kPoolGrain + kPoolRedZone;
+  }
+
+  // NewSlab makes a new slab the one blocks are cut from; false when none can be had.
+  bool NewSlab() {
+    auto* slab = static_cast<char*>(std::malloc(kPoolSlabBytes));
+    if (slab == nullptr) {
+      return false;
+    }
+    auto base = reinterpret_cast<uintptr_t>(slab);
+    try {
+      slabs_.insert(std::upper_bound(slabs_.begin(), slabs_.end(), base), base);
+    } catch (...) {  // std::bad_alloc: no slab, as when malloc fails
+      std::free(slab);
+      return false;
+    }
+    ASAN_POISON_MEMORY_REGION(slab, kPoolSlabBytes);
+    slab_cursor_ = slab;
+    slab_left_ = kPoolSlabBytes;
+    return true;
+  }
+
+  std::vector<uintptr_t> slabs_;  // slab addresses, ascending
+  char* slab_cursor_ = nullptr;
+  size_t slab_left_ = 0;
+  std::array<FreeQueue, kPoolClasses> free_{};
+};
+
 // Budget: what one run may still spend. The allocator, the count hook and the library
 // wrappers reach it through the allocator's user data, so nothing is global and every call
 // has its own.
@@ -76,6 +219,8 @@ struct Budget {
   int outside_line = 0;
   char outside_message[96] = {};
   const LuaHost* host = nullptr;
+  // Serves the state's small blocks; outlives the state, like the rest of the budget.
+  SmallBlockPool pool;
 };
 
 Budget* BudgetOf(lua_State* L) {
@@ -88,9 +233,15 @@ Budget* BudgetOf(lua_State* L) {
 // memory budget, and Lua turns the refusal into a "not enough memory" error.
 void* LimitedAlloc(void* user_data, void* block, size_t old_size, size_t new_size) {
   auto* budget = static_cast<Budget*>(user_data);
+  SmallBlockPool& pool = budget->pool;
   size_t held = block == nullptr ? 0 : old_size;  // without a block, old_size is a type tag
+  bool pooled = block != nullptr && pool.Owns(block);
   if (new_size == 0) {
-    std::free(block);
+    if (pooled) {
+      pool.Free(block, held);
+    } else {
+      std::free(block);
+    }
     budget->memory_used -= held;
     return nullptr;
   }
@@ -98,9 +249,30 @@ void* LimitedAlloc(void* user_data, void* block, size_t old_size, size_t new_siz
     budget->memory_refused = true;
     return nullptr;
   }
-  void* moved = std::realloc(block, new_size);
+  void* moved = nullptr;
+  if (pooled && SmallBlockPool::ResizeInPlace(block, held, new_size)) {
+    moved = block;
+  } else if (block != nullptr && !pooled && !SmallBlockPool::Serves(new_size)) {
+    moved = std::realloc(block, new_size);
+  } else {
+    moved = SmallBlockPool::Serves(new_size) ? pool.Allocate(new_size) : std::malloc(new_size);
+    if (moved != nullptr && block != nullptr) {
+      std::memcpy(moved, block, std::min(held, new_size));
+      if (pooled) {
+        pool.Free(block, held);
+      } else {
+        std::free(block);
+      }
+    }
+  }
   if (moved == nullptr) {
-    return new_size <= held ? block : nullptr;  // Lua relies on shrinking never failing
+    if (new_size <= held) {  // Lua relies on shrinking never failing: keep the block
+      if (pooled) {
+        SmallBlockPool::MarkShrunk(block, held, new_size);
+      }
+      return block;
+    }
+    return nullptr;
   }
   budget->memory_used = budget->memory_used - held + new_size;
   return moved;
