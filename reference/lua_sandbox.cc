@@ -116,7 +116,7 @@ class SmallBlockPool {
       slab_cursor_ += slot;
       slab_left_ -= slot;
     }
-    ASAN_UNPOISON_MEMORY_REGION(block, size);
+    Unpoison(block, size);
     return block;
   }
 
@@ -147,14 +147,15 @@ class SmallBlockPool {
 
   // ResizeInPlace tells whether a pool block of `old_size` bytes can stay where it is at
   // `new_size` (same slot size), and if so marks its new extent.
-  static bool ResizeInPlace(void* block, size_t old_size, size_t new_size) {
+  static bool ResizeInPlace(void* block_address, size_t old_size, size_t new_size) {
+    auto* block = static_cast<char*>(block_address);
     if (!Serves(new_size) || ClassOf(old_size) != ClassOf(new_size)) {
       return false;
     }
     if (new_size < old_size) {
       MarkShrunk(block, old_size, new_size);
     } else {
-      ASAN_UNPOISON_MEMORY_REGION(block, new_size);
+      Unpoison(block, new_size);
     }
     return true;
   }
@@ -166,6 +167,15 @@ class SmallBlockPool {
     char* tail = nullptr;
     size_t length = 0;
   };
+
+  // Unpoison makes the first `size` bytes of a block addressable, and only those: ASan may
+  // open a whole 8-byte granule, so the rest of a block's last granule is poisoned again.
+  static void Unpoison(char* block, size_t size) {
+    ASAN_UNPOISON_MEMORY_REGION(block, size);
+    if (size % 8 != 0) {
+      ASAN_POISON_MEMORY_REGION(block + size, 8 - size % 8);
+    }
+  }
 
   static size_t ClassOf(size_t size) { return (std::max<size_t>(size, 1) - 1) / kPoolGrain; }
   static size_t SlotBytes(size_t class_index) {
