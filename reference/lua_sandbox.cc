@@ -1,6 +1,8 @@
 #include "reference/lua_sandbox.h"
 
 #include <algorithm>
+#include <array>
+#include <bitset>
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -10,6 +12,8 @@
 #include <limits>
 #include <lua.hpp>
 #include <memory>
+#include <sanitizer/asan_interface.h>
+#include <vector>
 
 #include "base/json_text.h"
 
@@ -52,6 +56,157 @@ constexpr double kMaxPatternSteps = 5e7;
 // How many keys of `scripts` and new globals an evaluation reports.
 constexpr int kMaxReportedNames = 256;
 
+// Small blocks of a Lua state come from a pool of its own rather than one malloc each. A
+// state makes hundreds of small allocations before the chunk runs (libraries, sandbox), and
+// under AddressSanitizer every malloc and free costs far more than Lua's own work (a stack
+// trace, a quarantine), which made them most of the fuzz target's fixed cost per input.
+// The pool keeps what ASan checks of our code's accesses to Lua's memory: each block is
+// followed by a poisoned red zone, a freed block stays poisoned, and freed blocks wait in a
+// first-in first-out queue behind kPoolQuarantine others before they are reused. Blocks
+// larger than kPoolLargest go to malloc as before. The memory budget counts the sizes Lua
+// asks for, whatever serves them, so every budget decision is the same as with malloc.
+constexpr size_t kPoolGrain = 16;
+constexpr size_t kPoolLargest = 256;
+constexpr size_t kPoolClasses = kPoolLargest / kPoolGrain;
+constexpr size_t kPoolRedZone = 16;
+constexpr size_t kPoolSlabBytes = 32 * 1024;  // within the sizes ASan serves without mmap
+constexpr size_t kPoolQuarantine = 32;
+
+// SmallBlockPool serves blocks of 1..kPoolLargest bytes out of slabs, for one state.
+class SmallBlockPool {
+ public:
+  SmallBlockPool() = default;
+  SmallBlockPool(const SmallBlockPool&) = delete;
+  SmallBlockPool& operator=(const SmallBlockPool&) = delete;
+  ~SmallBlockPool() {
+    for (uintptr_t base : slabs_) {
+      auto* slab = reinterpret_cast<char*>(base);
+      ASAN_UNPOISON_MEMORY_REGION(slab, kPoolSlabBytes);
+      std::free(slab);
+    }
+  }
+
+  // Serves tells whether blocks of `size` bytes (at least 1) come from the pool.
+  static bool Serves(size_t size) { return size <= kPoolLargest; }
+
+  // Owns tells whether `block` was served by this pool.
+  bool Owns(const void* block) const {
+    auto address = reinterpret_cast<uintptr_t>(block);
+    auto after = std::upper_bound(slabs_.begin(), slabs_.end(), address);
+    return after != slabs_.begin() && address - *(after - 1) < kPoolSlabBytes;
+  }
+
+  // Allocate returns a block of `size` bytes (Serves(size)), or nullptr when no slab can be
+  // had.
+  void* Allocate(size_t size) {
+    size_t class_index = ClassOf(size);
+    FreeQueue& queue = free_[class_index];
+    char* block = nullptr;
+    if (queue.length > kPoolQuarantine) {
+      block = queue.head;
+      ASAN_UNPOISON_MEMORY_REGION(block, sizeof(char*));
+      std::memcpy(&queue.head, block, sizeof(char*));
+      --queue.length;
+    } else {
+      size_t slot = SlotBytes(class_index);
+      if (slab_left_ < slot && !NewSlab()) {
+        return nullptr;
+      }
+      block = slab_cursor_;
+      slab_cursor_ += slot;
+      slab_left_ -= slot;
+    }
+    Unpoison(block, size);
+    return block;
+  }
+
+  // Free takes back a block that Lua holds as `size` bytes; its slot is at least as large as
+  // that size's. The block joins the end of its size's queue.
+  void Free(void* block, size_t size) {
+    auto* freed = static_cast<char*>(block);
+    char* none = nullptr;
+    ASAN_UNPOISON_MEMORY_REGION(freed, sizeof(char*));
+    std::memcpy(freed, &none, sizeof(char*));
+    FreeQueue& queue = free_[ClassOf(size)];
+    if (queue.length == 0) {
+      queue.head = freed;
+    } else {
+      ASAN_UNPOISON_MEMORY_REGION(queue.tail, sizeof(char*));
+      std::memcpy(queue.tail, &freed, sizeof(char*));
+      ASAN_POISON_MEMORY_REGION(queue.tail, sizeof(char*));
+    }
+    queue.tail = freed;
+    ++queue.length;
+    ASAN_POISON_MEMORY_REGION(freed, std::max(size, sizeof(char*)));
+  }
+
+  // MarkShrunk poisons what a block kept at `old_size` bytes no longer holds at `new_size`.
+  static void MarkShrunk(void* block, size_t old_size, size_t new_size) {
+    ASAN_POISON_MEMORY_REGION(static_cast<char*>(block) + new_size, old_size - new_size);
+  }
+
+  // ResizeInPlace tells whether a pool block of `old_size` bytes can stay where it is at
+  // `new_size` (same slot size), and if so marks its new extent.
+  static bool ResizeInPlace(void* block_address, size_t old_size, size_t new_size) {
+    auto* block = static_cast<char*>(block_address);
+    if (!Serves(new_size) || ClassOf(old_size) != ClassOf(new_size)) {
+      return false;
+    }
+    if (new_size < old_size) {
+      MarkShrunk(block, old_size, new_size);
+    } else {
+      Unpoison(block, new_size);
+    }
+    return true;
+  }
+
+ private:
+  // FreeQueue: freed blocks of one size, oldest first, linked through their first bytes.
+  struct FreeQueue {
+    char* head = nullptr;
+    char* tail = nullptr;
+    size_t length = 0;
+  };
+
+  // Unpoison makes the first `size` bytes of a block addressable, and only those: ASan may
+  // open a whole 8-byte granule, so the rest of a block's last granule is poisoned again.
+  static void Unpoison(char* block, size_t size) {
+    ASAN_UNPOISON_MEMORY_REGION(block, size);
+    if (size % 8 != 0) {
+      ASAN_POISON_MEMORY_REGION(block + size, 8 - size % 8);
+    }
+  }
+
+  static size_t ClassOf(size_t size) { return (std::max<size_t>(size, 1) - 1) / kPoolGrain; }
+  static size_t SlotBytes(size_t class_index) {
+    return (class_index + 1) * kPoolGrain + kPoolRedZone;
+  }
+
+  // NewSlab makes a new slab the one blocks are cut from; false when none can be had.
+  bool NewSlab() {
+    auto* slab = static_cast<char*>(std::malloc(kPoolSlabBytes));
+    if (slab == nullptr) {
+      return false;
+    }
+    auto base = reinterpret_cast<uintptr_t>(slab);
+    try {
+      slabs_.insert(std::upper_bound(slabs_.begin(), slabs_.end(), base), base);
+    } catch (...) {  // std::bad_alloc: no slab, as when malloc fails
+      std::free(slab);
+      return false;
+    }
+    ASAN_POISON_MEMORY_REGION(slab, kPoolSlabBytes);
+    slab_cursor_ = slab;
+    slab_left_ = kPoolSlabBytes;
+    return true;
+  }
+
+  std::vector<uintptr_t> slabs_;  // slab addresses, ascending
+  char* slab_cursor_ = nullptr;
+  size_t slab_left_ = 0;
+  std::array<FreeQueue, kPoolClasses> free_{};
+};
+
 // Budget: what one run may still spend. The allocator, the count hook and the library
 // wrappers reach it through the allocator's user data, so nothing is global and every call
 // has its own.
@@ -74,6 +229,8 @@ struct Budget {
   int outside_line = 0;
   char outside_message[96] = {};
   const LuaHost* host = nullptr;
+  // Serves the state's small blocks; outlives the state, like the rest of the budget.
+  SmallBlockPool pool;
 };
 
 Budget* BudgetOf(lua_State* L) {
@@ -86,9 +243,15 @@ Budget* BudgetOf(lua_State* L) {
 // memory budget, and Lua turns the refusal into a "not enough memory" error.
 void* LimitedAlloc(void* user_data, void* block, size_t old_size, size_t new_size) {
   auto* budget = static_cast<Budget*>(user_data);
+  SmallBlockPool& pool = budget->pool;
   size_t held = block == nullptr ? 0 : old_size;  // without a block, old_size is a type tag
+  bool pooled = block != nullptr && pool.Owns(block);
   if (new_size == 0) {
-    std::free(block);
+    if (pooled) {
+      pool.Free(block, held);
+    } else {
+      std::free(block);
+    }
     budget->memory_used -= held;
     return nullptr;
   }
@@ -96,9 +259,30 @@ void* LimitedAlloc(void* user_data, void* block, size_t old_size, size_t new_siz
     budget->memory_refused = true;
     return nullptr;
   }
-  void* moved = std::realloc(block, new_size);
+  void* moved = nullptr;
+  if (pooled && SmallBlockPool::ResizeInPlace(block, held, new_size)) {
+    moved = block;
+  } else if (block != nullptr && !pooled && !SmallBlockPool::Serves(new_size)) {
+    moved = std::realloc(block, new_size);
+  } else {
+    moved = SmallBlockPool::Serves(new_size) ? pool.Allocate(new_size) : std::malloc(new_size);
+    if (moved != nullptr && block != nullptr) {
+      std::memcpy(moved, block, std::min(held, new_size));
+      if (pooled) {
+        pool.Free(block, held);
+      } else {
+        std::free(block);
+      }
+    }
+  }
   if (moved == nullptr) {
-    return new_size <= held ? block : nullptr;  // Lua relies on shrinking never failing
+    if (new_size <= held) {  // Lua relies on shrinking never failing: keep the block
+      if (pooled) {
+        SmallBlockPool::MarkShrunk(block, held, new_size);
+      }
+      return block;
+    }
+    return nullptr;
   }
   budget->memory_used = budget->memory_used - held + new_size;
   return moved;
@@ -266,28 +450,65 @@ size_t SetEnd(std::string_view pattern, size_t i) {
   }
 }
 
-// InSet tests `c` against the contents of a set (between '[' and ']').
-bool InSet(unsigned char c, std::string_view set) {
+// ByteSet: the byte values a single-character item matches, one bit each.
+using ByteSet = std::bitset<256>;
+
+// ByteRange returns the set of bytes first..last (empty when last < first).
+ByteSet ByteRange(unsigned first, unsigned last) {
+  if (last < first) {
+    return {};
+  }
+  ByteSet all;
+  all.set();
+  return (all >> (255 - (last - first))) << first;
+}
+
+// ClassBytes returns the bytes %<letter> matches (MatchesClass for every byte value).
+ByteSet ClassBytes(unsigned char class_letter) {
+  ByteSet bytes;
+  for (unsigned c = 0; c < 256; ++c) {
+    bytes[c] = MatchesClass(static_cast<unsigned char>(c), class_letter);
+  }
+  return bytes;
+}
+
+// ClassTable holds ClassBytes for every letter, computed once per process: a class costs a
+// lookup, not 256 tests, each time a set names it.
+const std::array<ByteSet, 256>& ClassTable() {
+  static const std::array<ByteSet, 256> table = [] {
+    std::array<ByteSet, 256> classes;
+    for (unsigned letter = 0; letter < 256; ++letter) {
+      classes[letter] = ClassBytes(static_cast<unsigned char>(letter));
+    }
+    return classes;
+  }();
+  return table;
+}
+
+// SetBytes returns the bytes the contents of a set (between '[' and ']') match, read item by
+// item as Lua's matcher reads them: %x a class, x-y a range, anything else itself, and a
+// leading '^' for the complement.
+ByteSet SetBytes(std::string_view set) {
   size_t i = 0;
   bool negated = !set.empty() && set[0] == '^';
   if (negated) {
     i = 1;
   }
-  bool found = false;
-  while (i < set.size() && !found) {
+  ByteSet bytes;
+  while (i < set.size()) {  // bounded: i grows on every pass
     auto first = static_cast<unsigned char>(set[i]);
     if (first == '%' && i + 1 < set.size()) {
-      found = MatchesClass(c, static_cast<unsigned char>(set[i + 1]));
+      bytes |= ClassTable()[static_cast<unsigned char>(set[i + 1])];
       i += 2;
     } else if (i + 2 < set.size() && set[i + 1] == '-') {
-      found = first <= c && c <= static_cast<unsigned char>(set[i + 2]);
+      bytes |= ByteRange(first, static_cast<unsigned char>(set[i + 2]));
       i += 3;
     } else {
-      found = first == c;
+      bytes.set(first);
       i += 1;
     }
   }
-  return found != negated;
+  return negated ? ~bytes : bytes;
 }
 
 // SingleItem: one single-character item of a pattern: '.', a literal, %x, or [set].
@@ -296,30 +517,83 @@ struct SingleItem {
   unsigned char letter = 0;
   std::string_view set;
 
-  bool Matches(unsigned char c) const {
+  // Bytes returns the byte values the item matches.
+  ByteSet Bytes() const {
+    ByteSet bytes;
     switch (kind) {
-      case kAny: return true;
-      case kLiteral: return c == letter;
-      case kClass: return MatchesClass(c, letter);
-      case kSet: return InSet(c, set);
+      case kAny: bytes.set(); break;
+      case kLiteral: bytes.set(letter); break;
+      case kClass: bytes = ClassTable()[letter]; break;
+      case kSet: bytes = SetBytes(set); break;
     }
-    return true;
+    return bytes;
   }
 };
 
-// LongestRun returns the length of the longest run of bytes of `subject` that `item` matches:
-// how far one repetition (*, + or -) of it can reach.
-size_t LongestRun(std::string_view subject, const SingleItem& item) {
+// Fuzzing builds instrument every comparison for coverage, which made this byte loop (up to
+// a million bytes per pattern call) most of the lsr_config target's time; its branches
+// depend only on the subject's bytes, so coverage of them tells the fuzzer nothing. ASan
+// and UBSan still check it.
+#if defined(__clang__) && __clang_major__ >= 13
+#define FPCONFORM_NO_COVERAGE __attribute__((no_sanitize("coverage")))
+#else
+#define FPCONFORM_NO_COVERAGE
+#endif
+
+// LongestRun returns the length of the longest run of bytes of `subject` in `bytes`: how far
+// one repetition (*, + or -) of an item matching them can reach.
+FPCONFORM_NO_COVERAGE size_t LongestRun(std::string_view subject, const ByteSet& bytes) {
+  if (bytes.all()) {
+    return subject.size();
+  }
+  if (bytes.none()) {
+    return 0;
+  }
+  bool matches[256];
+  for (unsigned c = 0; c < 256; ++c) {
+    matches[c] = bytes[c];
+  }
   size_t longest = 0;
   size_t current = 0;
   for (char c : subject) {
-    current = item.Matches(static_cast<unsigned char>(c)) ? current + 1 : 0;
+    current = matches[static_cast<unsigned char>(c)] ? current + 1 : 0;
     longest = std::max(longest, current);
   }
   return longest;
 }
 
-// The most work PatternSteps spends measuring runs (bytes tested), about a millisecond.
+// RunCache remembers, within one bound computation, the longest run of each byte set
+// measured on the subject, so that a pattern repeating an item ("[^,]+,[^,]+") scans the
+// subject once for it.
+class RunCache {
+ public:
+  // Run returns LongestRun(subject, bytes), measured at most once per distinct set.
+  size_t Run(std::string_view subject, const ByteSet& bytes) {
+    for (size_t i = 0; i < size_; ++i) {
+      if (entries_[i].bytes == bytes) {
+        return entries_[i].run;
+      }
+    }
+    size_t run = LongestRun(subject, bytes);
+    if (size_ < entries_.size()) {
+      entries_[size_++] = {bytes, run};
+    }
+    return run;
+  }
+
+ private:
+  struct Entry {
+    ByteSet bytes;
+    size_t run = 0;
+  };
+  std::array<Entry, 16> entries_{};
+  size_t size_ = 0;
+};
+
+// The most work PatternSteps counts for measuring runs: bytes times one more than the set's
+// length, what testing every byte against the set item by item would cost. The runs are
+// measured with a table of bytes and a cache instead, which is cheaper, but the count (and
+// so the bound) stays this one.
 constexpr double kMaxRunScanWork = 1e6;
 
 // PatternSteps bounds the steps of Lua's matcher for `pattern` on `subject` over all start
@@ -338,6 +612,7 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
     anchored = true;
     i = 1;
   }
+  RunCache runs;
   double tries = 1;
   double branches = 0;
   double scans = 0;
@@ -395,13 +670,13 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
       i += 1;
     }
     if (i < pattern.size() && (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-')) {
-      // Measuring the run costs a pass over the subject (times the set's size); past
+      // Measuring the run counts a pass over the subject (times the set's size); past
       // kMaxRunScanWork the whole subject is taken as the run, a looser but free bound.
       double work = n * (static_cast<double>(item.set.size()) + 1);
       double run = n;
       if (scan_work + work <= kMaxRunScanWork) {
         scan_work += work;
-        run = static_cast<double>(LongestRun(subject, item));
+        run = static_cast<double>(runs.Run(subject, item.Bytes()));
       }
       tries *= run + 1;
       branches += 1;
