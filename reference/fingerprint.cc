@@ -89,7 +89,7 @@ std::string_view OpenSslLabel(std::string_view value) {
   return label;
 }
 
-// Sha256Md and Sha1Md fetch each digest once per process (TOOLCHAIN.md: a pre-fetched
+// Sha256Md and Sha1Md fetch each digest once per process (OpenSSL 3: a pre-fetched
 // EVP_MD makes hashing a certificate cost about a microsecond). The objects are immutable
 // and shared by every thread; a failed fetch stays null and hashing aborts.
 const EVP_MD* Sha256Md() {

@@ -569,6 +569,7 @@ struct MutantsCommand {
   std::vector<std::string> filters;
   int jobs = 0;
   std::string json_path;
+  std::string readme_path;  // --update-readme: the Markdown file whose table is rewritten
 };
 
 // Mutants runs the catalog against the reference targets and every selected mutant target
@@ -577,6 +578,11 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   Paths paths = MakePaths(common);
   if (Status writable = CheckReportPath(cmd.json_path); !writable.ok()) {
     return InputError("--json " + writable.error().message);
+  }
+  if (!cmd.readme_path.empty()) {
+    if (Status readme = CheckGeneratedFile(cmd.readme_path); !readme.ok()) {
+      return InputError("--update-readme " + readme.error().message);
+    }
   }
   std::vector<Clause> clauses;
   Result<std::vector<Scenario>> scenarios = LoadSuite(paths, common, &clauses);
@@ -630,6 +636,12 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
                                MutationJson(scores, reference_problems, results.size(), duration));
     if (!written.ok()) {
       return InputError(written.error().message);
+    }
+  }
+  if (!cmd.readme_path.empty()) {
+    Status written = WriteGeneratedSection(cmd.readme_path, MutationMarkdown(scores));
+    if (!written.ok()) {
+      return InputError("--update-readme " + written.error().message);
     }
   }
   for (const JobResult* problem : reference_problems) {
@@ -776,6 +788,9 @@ int Main(int argc, char** argv) {
       ->default_str("number of cores")
       ->check(CLI::Range(1, 256));
   mutants_cmd->add_option("--json", mutants.json_path, "Write the JSON report to FILE");
+  mutants_cmd->add_option("--update-readme", mutants.readme_path,
+                          "Rewrite the generated section of this Markdown file (the score and "
+                          "tables of reference/mutants/README.md)");
   add_common(mutants_cmd);
 
   if (std::optional<int> status = ParseOptions(app, argc, argv)) {

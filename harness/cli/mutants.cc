@@ -454,6 +454,134 @@ std::string MutationTable(const std::vector<MutantScore>& scores) {
   return out;
 }
 
+std::string MutationMarkdown(const std::vector<MutantScore>& scores) {
+  std::string out = "`fpconform mutants` on this version: **" + MutationScoreLine(scores) + "**\n";
+  for (MutantKind kind : {MutantKind::kMutant, MutantKind::kVariant}) {
+    const bool variants = kind == MutantKind::kVariant;
+    std::string rows;
+    for (const MutantScore& score : scores) {
+      if (score.mutant->kind != kind) {
+        continue;
+      }
+      std::vector<std::string> shown;
+      for (size_t i = 0; i < score.kills.size() && i < kKillsShown; ++i) {
+        shown.push_back("`" + score.kills[i].scenario->id + "` (" +
+                        LevelName(score.kills[i].scenario->level) + ")");
+      }
+      std::string cell = shown.empty() ? "-" : Joined(shown, ", ");
+      if (score.kills.size() > kKillsShown) {
+        cell += ", +" + std::to_string(score.kills.size() - kKillsShown) + " more";
+      }
+      if (!score.errors.empty()) {
+        cell += " [" + std::to_string(score.errors.size()) + " harness error" +
+                (score.errors.size() == 1 ? "" : "s") + "]";
+      }
+      rows += "| `" + score.mutant->name + "` | " + MutantStatusName(score.status) + " | " +
+              std::to_string(score.kills.size()) + " | " + cell + " |\n";
+    }
+    if (rows.empty()) {
+      continue;
+    }
+    out += variants
+               ? "\n| variant | result | fails | scenarios failing against it (first three) |\n"
+               : "\n| mutant | result | kills | killed by (first three, strongest level first) |\n";
+    out += "|---|---|---|---|\n" + rows;
+  }
+  return out;
+}
+
+namespace {
+
+// MarkerLines returns the offsets of the line after the begin marker and of the end marker
+// line of `text`, or an Error naming `source`.
+Result<std::pair<size_t, size_t>> MarkerLines(std::string_view text, std::string_view source) {
+  size_t begin = text.find(kGeneratedBegin);
+  size_t end = text.find(kGeneratedEnd);
+  std::string where(source);
+  if (begin == std::string_view::npos || end == std::string_view::npos) {
+    return MakeError(ErrorCode::kInvalidInput, where + ": no generated section (want the lines " +
+                                                   std::string(kGeneratedBegin) + " and " +
+                                                   std::string(kGeneratedEnd) + ")");
+  }
+  if (text.find(kGeneratedBegin, begin + 1) != std::string_view::npos ||
+      text.find(kGeneratedEnd, end + 1) != std::string_view::npos) {
+    return MakeError(ErrorCode::kInvalidInput, where + ": more than one generated section");
+  }
+  size_t after_begin = text.find('\n', begin);
+  if (end < begin || after_begin == std::string_view::npos || after_begin > end) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     where + ": the end of the generated section comes before its beginning");
+  }
+  return std::make_pair(after_begin + 1, end);
+}
+
+}  // namespace
+
+Result<std::string> GeneratedSection(std::string_view text, std::string_view source) {
+  Result<std::pair<size_t, size_t>> lines = MarkerLines(text, source);
+  if (!lines.ok()) {
+    return lines.take_error();
+  }
+  return std::string(text.substr(lines->first, lines->second - lines->first));
+}
+
+Result<std::string> ReplaceGeneratedSection(std::string_view text, std::string_view source,
+                                            std::string_view section) {
+  Result<std::pair<size_t, size_t>> lines = MarkerLines(text, source);
+  if (!lines.ok()) {
+    return lines.take_error();
+  }
+  std::string out(text.substr(0, lines->first));
+  out += section;
+  if (!section.empty() && section.back() != '\n') {
+    out += '\n';
+  }
+  out += text.substr(lines->second);
+  return out;
+}
+
+Status CheckGeneratedFile(const std::filesystem::path& path) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  Result<std::string> section = GeneratedSection(*text, path.string());
+  return section.ok() ? Status::Ok() : Status(section.take_error());
+}
+
+Status WriteGeneratedSection(const std::filesystem::path& path, std::string_view section) {
+  Result<std::string> text = ReadFile(path);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  Result<std::string> updated = ReplaceGeneratedSection(*text, path.string(), section);
+  if (!updated.ok()) {
+    return updated.take_error();
+  }
+  return WriteOutputFile(path, *updated);
+}
+
+std::vector<std::string> MarkdownRowNames(std::string_view markdown) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  // Each round moves past one line, so the loop ends after at most size + 1 rounds.
+  while (start < markdown.size()) {
+    size_t end = markdown.find('\n', start);
+    if (end == std::string_view::npos) {
+      end = markdown.size();
+    }
+    std::string_view line = markdown.substr(start, end - start);
+    if (line.starts_with("| `")) {
+      size_t close = line.find('`', 3);
+      if (close != std::string_view::npos) {
+        names.emplace_back(line.substr(3, close - 3));
+      }
+    }
+    start = end + 1;
+  }
+  return names;
+}
+
 std::string MutationJson(const std::vector<MutantScore>& scores,
                          const std::vector<const JobResult*>& reference_problems, size_t runs,
                          std::chrono::milliseconds duration) {

@@ -395,5 +395,92 @@ TEST(MutantListDataTest, RealListLoads) {
   }
 }
 
+// The Markdown section: the score line, one row per mutant and per variant in list order.
+TEST(MutationMarkdownTest, ScoreLineAndRows) {
+  Suite suite;
+  suite.AddVariant();
+  suite.PassEverywhere();
+  suite.Run(kNormative, kAlphaEms, JobStatus::kFail);
+  suite.Run(kInferred, kBetaEms, JobStatus::kFail);
+  std::string markdown = MutationMarkdown(suite.Score());
+  SCOPED_TRACE(markdown);
+  EXPECT_NE(markdown.find("**mutation score: 2/2 killed (100.0%); variants: 1/1 pass**"),
+            std::string::npos);
+  EXPECT_NE(markdown.find("| `alpha` | killed | 1 | `match/normative` (normative) |"),
+            std::string::npos);
+  EXPECT_NE(markdown.find("| `gamma` | passes | 0 | - |"), std::string::npos);
+  EXPECT_EQ(MarkdownRowNames(markdown), (std::vector<std::string>{"alpha", "beta", "gamma"}));
+}
+
+// Replacing the generated section keeps the text around it; a file without exactly one
+// well-ordered pair of markers is an error naming it.
+TEST(MutationMarkdownTest, ReplaceGeneratedSection) {
+  const std::string begin(kGeneratedBegin);
+  const std::string end(kGeneratedEnd);
+  struct Case {
+    std::string name;
+    std::string text;
+    std::string want;  // empty: an error is wanted
+  };
+  const std::vector<Case> cases = {
+      {"replaced", "a\n" + begin + "\nold\n" + end + "\nb\n",
+       "a\n" + begin + "\nnew\n" + end + "\nb\n"},
+      {"empty section", begin + "\n" + end + "\n", begin + "\nnew\n" + end + "\n"},
+      {"no markers", "a\nb\n", ""},
+      {"no end", begin + "\nold\n", ""},
+      {"reversed", end + "\n" + begin + "\n", ""},
+      {"twice", begin + "\n" + end + "\n" + begin + "\n" + end + "\n", ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Result<std::string> out = ReplaceGeneratedSection(c.text, "README.md", "new\n");
+    if (c.want.empty()) {
+      ASSERT_FALSE(out.ok());
+      EXPECT_EQ(out.error().message.rfind("README.md: ", 0), 0u) << out.error().message;
+      EXPECT_EQ(out.error().message.find('\n'), std::string::npos);
+    } else {
+      ASSERT_TRUE(out.ok()) << out.error().message;
+      EXPECT_EQ(*out, c.want);
+    }
+  }
+}
+
+// reference/mutants/README.md: its generated section (written by `fpconform mutants
+// --update-readme`) has one row per entry of mutants.json, in list order, and its
+// hand-written tables of mutants and variants list the same entries: a mutant added,
+// renamed or removed without regenerating the section fails here, without the long run.
+TEST(MutantListDataTest, ReadmeTablesMatchTheList) {
+  Paths paths;
+  paths.data_dir = FPCONFORM_SOURCE_DIR;
+  Result<std::vector<Clause>> clauses = LoadClauses(paths.Clauses());
+  ASSERT_TRUE(clauses.ok()) << clauses.error().message;
+  std::set<std::string, std::less<>> ids;
+  for (const Clause& clause : *clauses) {
+    ids.insert(clause.id);
+  }
+  Result<std::vector<MutantSpec>> list = LoadMutantList(MutantListPath(paths), ids);
+  ASSERT_TRUE(list.ok()) << list.error().message;
+  std::vector<std::string> names;
+  for (MutantKind kind : {MutantKind::kMutant, MutantKind::kVariant}) {
+    for (const MutantSpec& spec : *list) {
+      if (spec.kind == kind) {
+        names.push_back(spec.name);
+      }
+    }
+  }
+  const fs::path readme = paths.data_dir / "reference" / "mutants" / "README.md";
+  Result<std::string> text = ReadFile(readme);
+  ASSERT_TRUE(text.ok()) << text.error().message;
+  Result<std::string> generated = GeneratedSection(*text, readme.string());
+  ASSERT_TRUE(generated.ok()) << generated.error().message;
+  EXPECT_EQ(MarkdownRowNames(*generated), names)
+      << "regenerate: fpconform mutants --update-readme reference/mutants/README.md";
+  size_t from = text->find("\n## The mutants\n");
+  size_t to = text->find(kGeneratedBegin);
+  ASSERT_LT(from, to) << "want the section \"The mutants\" before the generated one";
+  EXPECT_EQ(MarkdownRowNames(std::string_view(*text).substr(from, to - from)), names)
+      << "the tables of mutants and variants above the generated section";
+}
+
 }  // namespace
 }  // namespace fpconform::harness

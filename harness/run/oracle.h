@@ -7,7 +7,7 @@
 // a crash, or nothing at all (timeout). Nothing depends on what a target prints, except
 // the optional diagnostic of an exit.
 //
-// Every check of a verdict carries its own grade (CLAUSES.md, "Levels"): the connection
+// Every check of a verdict carries its own grade (harness/run/README.md, "How checks are graded"): the connection
 // outcomes take the scenario's level; the checks the suite infers around a configuration
 // exit (I12) and around a daemon's life (I9) are inferred in every scenario; a diagnostic
 // is normative where the scenario cites C5 and a note, shown but never failing, elsewhere.

@@ -207,6 +207,7 @@ const json* JsonFields::Array(std::string_view key, bool required) {
 const json* JsonFields::Any(std::string_view key) { return Lookup(key); }
 
 Status JsonFields::Finish() {
+  FieldRecorder::Record(path_, std::vector<std::string>(known_.begin(), known_.end()));
   if (error_) {
     return *error_;
   }
@@ -221,6 +222,77 @@ Status JsonFields::Finish() {
     }
   }
   return Status::Ok();
+}
+
+void ReadFormatKeys(JsonFields& fields, int64_t supported) {
+  fields.OptionalString("$schema");
+  const json* version = fields.Any("version");
+  if (version != nullptr &&
+      !(version->is_number_integer() && version->get<int64_t>() == supported)) {
+    fields.Fail("version", "unknown format version " + Printable(version->dump()) +
+                               " (this fpconform reads version " + std::to_string(supported) + ")");
+  }
+}
+
+namespace {
+
+// The recorder of this thread, or nullptr.
+thread_local FieldRecorder* active_recorder = nullptr;
+
+// IndexFree returns `path` with what names one element dropped: the index between brackets,
+// and the label after it ("scenarios[3] (listed-colon).servers" -> "scenarios[].servers").
+std::string IndexFree(std::string_view path) {
+  std::string out;
+  size_t i = 0;
+  // Each round consumes at least one character.
+  while (i < path.size()) {
+    char c = path[i];
+    if (c == '[') {
+      size_t close = path.find(']', i);
+      if (close == std::string_view::npos) {
+        out.append(path.substr(i));
+        break;
+      }
+      out += "[]";
+      i = close + 1;
+      if (path.substr(i).starts_with(" (")) {
+        size_t end = path.find(')', i);
+        i = end == std::string_view::npos ? path.size() : end + 1;
+      }
+      continue;
+    }
+    out.push_back(c);
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+FieldRecorder::FieldRecorder() : previous_(active_recorder) { active_recorder = this; }
+
+FieldRecorder::~FieldRecorder() { active_recorder = previous_; }
+
+FieldRecorder::Document::Document(std::string_view kind) : active_(active_recorder != nullptr) {
+  if (active_) {
+    active_recorder->kinds_.emplace_back(kind);
+  }
+}
+
+FieldRecorder::Document::~Document() {
+  if (active_ && active_recorder != nullptr && !active_recorder->kinds_.empty()) {
+    active_recorder->kinds_.pop_back();
+  }
+}
+
+void FieldRecorder::Record(std::string_view path, const std::vector<std::string>& keys) {
+  if (active_recorder == nullptr) {
+    return;
+  }
+  FieldRecorder& r = *active_recorder;
+  std::string kind = r.kinds_.empty() ? std::string("unknown") : r.kinds_.back();
+  std::set<std::string>& known = r.fields_[kind][IndexFree(path)];
+  known.insert(keys.begin(), keys.end());
 }
 
 }  // namespace fpconform::harness

@@ -7,10 +7,10 @@
 #ifndef FPCONFORM_HARNESS_JSON_FIELDS_H_
 #define FPCONFORM_HARNESS_JSON_FIELDS_H_
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -80,6 +80,49 @@ class JsonFields {
   std::string path_;
   std::set<std::string, std::less<>> known_;
   std::optional<Error> error_;
+};
+
+// ReadFormatKeys reads the two keys every data file may carry at its top: "$schema" (the
+// file's JSON Schema, for editors; schemas/) and "version" (the format's version: absent or
+// `supported`, anything else is an error naming the field).
+void ReadFormatKeys(JsonFields& fields, int64_t supported);
+
+// FieldRecorder: while one lives, every JsonFields on its thread adds the keys it asked for
+// to it, under the kind of document being loaded (FieldRecorder::Document) and the object's
+// path with array indexes dropped ("scenarios[].servers.edge"). These are the fields the
+// loaders accept, which a test compares with the published JSON Schemas (schemas/).
+class FieldRecorder {
+ public:
+  // Fields: document kind -> object path -> keys.
+  using Fields = std::map<std::string, std::map<std::string, std::set<std::string>>>;
+
+  FieldRecorder();
+  ~FieldRecorder();
+  FieldRecorder(const FieldRecorder&) = delete;
+  FieldRecorder& operator=(const FieldRecorder&) = delete;
+
+  const Fields& fields() const { return fields_; }
+
+  // Document marks the documents loaded on this thread while it lives as `kind` (the stem
+  // of its schema's file name, "target-descriptor"); a no-op without a recorder.
+  class Document {
+   public:
+    explicit Document(std::string_view kind);
+    ~Document();
+    Document(const Document&) = delete;
+    Document& operator=(const Document&) = delete;
+
+   private:
+    bool active_;
+  };
+
+  // Record adds `keys` at `path` of the current document, when a recorder is active.
+  static void Record(std::string_view path, const std::vector<std::string>& keys);
+
+ private:
+  Fields fields_;
+  std::vector<std::string> kinds_;
+  FieldRecorder* previous_;
 };
 
 }  // namespace fpconform::harness

@@ -506,6 +506,8 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   if (g.ok() && s.products.empty()) {
     g.Fail("products", "empty");
   }
+  FieldRecorder::Record(JoinPath(g.path(), "servers"), kConnections);
+  FieldRecorder::Record(JoinPath(g.path(), "expect"), kConnections);
   if (const json* servers = g.Object("servers", /*required=*/true)) {
     for (const std::string& connection : kConnections) {
       auto it = servers->find(connection);
@@ -697,8 +699,10 @@ Result<std::vector<Clause>> LoadClauses(const fs::path& path) {
   if (!doc.ok()) {
     return doc.take_error();
   }
+  FieldRecorder::Document kind("clauses");
   std::vector<Clause> clauses;
   JsonFields f(*doc, "");
+  ReadFormatKeys(f, 1);
   f.String("description", /*required=*/false);
   std::set<std::string> seen;
   if (const json* list = f.Array("clauses", /*required=*/true)) {
@@ -740,7 +744,9 @@ Result<std::vector<Scenario>> ParseScenarioFile(std::string_view text, std::stri
                      Printable(source) + ": " + *deep + ": nested more than " +
                          std::to_string(kMaxDocumentDepth) + " levels deep");
   }
+  FieldRecorder::Document kind("scenario-file");
   JsonFields f(*doc, "");
+  ReadFormatKeys(f, 1);
   f.String("description");
   std::vector<Scenario> out;
   std::set<std::string> names;

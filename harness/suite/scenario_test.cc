@@ -475,5 +475,68 @@ TEST(JsonFieldsTest, ReportsLineAndColumnOfBadJson) {
   EXPECT_NE(bad.error().message.find("f.json: not JSON: line 2, column 11"), std::string::npos) << bad.error().message;
 }
 
+// Every data file may name its schema ("$schema") and carry its format's version; a version
+// this build does not read is one line naming the file and the field.
+TEST(FormatKeysTest, SchemaAndVersionAcceptedUnknownVersionRefused) {
+  const std::string scenario = R"({"name": "n", "description": "d", "level": "normative",
+      "clauses": ["C4"], "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"}})";
+  const std::string descriptor = R"("description": "d", "product": "ems", "argv": ["x"])";
+  struct Case {
+    std::string name;
+    std::string scenario_keys;  // added to a scenario file's top level
+    std::string want;           // empty: it loads
+  };
+  const std::vector<Case> cases = {
+      {"neither", "", ""},
+      {"both", R"("$schema": "../schemas/scenario-file.schema.json", "version": 1,)", ""},
+      {"version only", R"("version": 1,)", ""},
+      {"unknown version", R"("version": 2,)",
+       "s.json: version: unknown format version 2 (this fpconform reads version 1)"},
+      {"version as text", R"("version": "1",)",
+       "s.json: version: unknown format version \"1\" (this fpconform reads version 1)"},
+      {"schema not a string", R"("$schema": 1,)", "s.json: $schema: want a string, got a number"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::string text =
+        "{" + c.scenario_keys + R"("description": "f", "scenarios": [)" + scenario + "]}";
+    Result<std::vector<Scenario>> s = ParseScenarioFile(text, "s.json", "t", Vocabulary());
+    Result<TargetDescriptor> t =
+        ParseTargetDescriptor("{" + c.scenario_keys + descriptor + "}", "x.json");
+    if (c.want.empty()) {
+      EXPECT_TRUE(s.ok()) << s.error().message;
+      EXPECT_TRUE(t.ok()) << t.error().message;
+      continue;
+    }
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.error().message, c.want);
+    ASSERT_FALSE(t.ok());
+    EXPECT_EQ(t.error().message, "x" + c.want.substr(1)) << "the same rule for descriptors";
+  }
+}
+
+// FieldRecorder lists the keys each loader asked for, per kind of document and object path
+// (array indexes dropped), whether or not the file used them.
+TEST(FieldRecorderTest, RecordsTheAcceptedKeysPerDocumentKind) {
+  FieldRecorder recorder;
+  ASSERT_TRUE(ParseScenarioFile(Wrap(kValid), "s.json", "t", Vocabulary()).ok());
+  ASSERT_TRUE(ParseTargetDescriptor(R"({"description": "d", "product": "ems", "argv": ["x"],
+      "timeouts_ms": {"startup": 100}})",
+                                    "x.json")
+                  .ok());
+  const FieldRecorder::Fields& fields = recorder.fields();
+  ASSERT_EQ(fields.count("scenario-file"), 1u);
+  const auto& scenario = fields.at("scenario-file");
+  EXPECT_EQ(scenario.at(""),
+            (std::set<std::string>{"$schema", "description", "scenarios", "version"}));
+  EXPECT_EQ(scenario.at("scenarios[].servers"),
+            (std::set<std::string>{"edge", "edge2", "edge3", "platform"}));
+  EXPECT_EQ(scenario.at("scenarios[].allowlist.entries[]").count("filler"), 1u);
+  EXPECT_EQ(scenario.at("scenarios[]").count("watch_ms"), 1u) << "asked though absent";
+  ASSERT_EQ(fields.count("target-descriptor"), 1u);
+  EXPECT_EQ(fields.at("target-descriptor").at("timeouts_ms"),
+            (std::set<std::string>{"grace", "observe", "retry", "settle", "startup"}));
+}
+
 }  // namespace
 }  // namespace fpconform::harness

@@ -43,7 +43,9 @@ Result<std::vector<Deviation>> LoadDeviations(const fs::path& path) {
   if (!doc.ok()) {
     return doc.take_error();
   }
+  FieldRecorder::Document kind("deviations");
   JsonFields f(*doc, "");
+  ReadFormatKeys(f, 1);
   f.String("description", /*required=*/false);
   const json* list = f.Array("deviations", /*required=*/true);
   std::vector<Deviation> out;
@@ -132,7 +134,9 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   TargetDescriptor t;
   t.file = file.string();
   t.name = file.stem().string();
+  FieldRecorder::Document kind("target-descriptor");
   JsonFields f(*doc, "");
+  ReadFormatKeys(f, 1);
   t.description = f.String("description");
   std::string product = f.Choice("product", {"ems", "lsr", "client"}, "");
   if (f.ok() && product.empty()) {
