@@ -46,6 +46,10 @@ Status WriteReports(const ReportPaths& paths, const ReportInputs& inputs);
 Result<std::string> DryRender(const Scenario& scenario, const TargetDescriptor& target,
                               const certs::Pki& pki, const std::string& template_text);
 
+// kReportConfigurationBytes: how much of a dry-rendered configuration a report keeps (the
+// head and the tail, with the number of bytes cut between them).
+inline constexpr size_t kReportConfigurationBytes = 16 * 1024;
+
 // DryRenderJobs returns the dry render of every target x scenario pair of `jobs` that has a
 // configuration file (for the reports); a pair that cannot be rendered is left out.
 Configurations DryRenderJobs(const std::vector<Job>& jobs, const RunEnvironment& environment);

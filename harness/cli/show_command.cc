@@ -48,9 +48,18 @@ Configurations DryRenderJobs(const std::vector<Job>& jobs, const RunEnvironment&
     }
     Result<std::string> text = DryRender(*job.scenario, *job.target, environment.pki(),
                                          environment.Template(*job.target));
-    if (text.ok() && !text->empty()) {
-      out[key] = std::move(*text);
+    if (!text.ok() || text->empty()) {
+      continue;
     }
+    // A 10000-entry allowlist would make the report megabytes long: its head and tail do.
+    if (text->size() > kReportConfigurationBytes) {
+      size_t head = kReportConfigurationBytes * 3 / 4;
+      size_t tail = kReportConfigurationBytes / 4;
+      *text = text->substr(0, head) + "\n[... " +
+              std::to_string(text->size() - head - tail) + " bytes cut ...]\n" +
+              text->substr(text->size() - tail);
+    }
+    out[key] = std::move(*text);
   }
   return out;
 }
