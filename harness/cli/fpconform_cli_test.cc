@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
+#include <unistd.h>
 
 #include "base/files.h"
 #include "harness/process/process.h"
@@ -762,6 +763,34 @@ TEST_F(CliTest, DescriptorNamesKeepTargetsApart) {
   r = Fpconform(args);
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find(b.string() + ": name: want 1 to 64 letters"), std::string::npos) << r.err;
+}
+
+// Progress on a terminal (script(1) gives the run a pseudo-terminal): a live line with
+// done/total, the failures so far and the time left, cleared at the end; without a
+// terminal, plain lines.
+TEST_F(CliTest, ProgressLineOnATerminal) {
+  if (access("/usr/bin/script", X_OK) != 0) {
+    GTEST_SKIP() << "script(1) (bsdutils) is not installed: no pseudo-terminal to test with";
+  }
+  fs::path failing = StandIn(dir_->path(), "exits", {"say", "cannot start", "3"});
+  std::string command = std::string(FPCONFORM_BINARY) + " run --jobs 1 --target " +
+                        failing.string() + " --filter 'match/listed-leaf-*'";
+  ProcessSpec spec;
+  spec.argv = {"/usr/bin/script", "-qec", command, "/dev/null"};
+  spec.workdir = dir_->path();
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec);
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  CommandResult r = Finish(**child, std::chrono::seconds(120));
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(\r\x1B\[K\[1/3\] 1 failed, about [0-9]+ s left  match/listed-leaf-)")))
+      << r.out;
+  EXPECT_NE(r.out.find("[3/3] 3 failed, about 0 s left"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("done ("), std::string::npos) << r.out;
+  CommandResult plain = Fpconform({"run", "--jobs", "1", "--target", failing.string(),
+                                   "--filter", "match/listed-leaf-*"});
+  EXPECT_NE(plain.err.find("fpconform: 3/3 done (0 passed, 3 failed)\n"), std::string::npos)
+      << plain.err;
+  EXPECT_EQ(plain.err.find('\r'), std::string::npos) << plain.err;
 }
 
 }  // namespace
