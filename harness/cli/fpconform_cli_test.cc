@@ -560,8 +560,9 @@ TEST_F(CliTest, ProfileOnTheConsole) {
 }
 
 // JsonWithoutRunVariance returns a JSON report without what differs between two runs of
-// the same pairs: timings, the start time, the server evidence and output tails (each run
-// generates its own PKI and its targets their own bytes), and the dry-rendered
+// the same pairs: timings, the start time, the server evidence (also quoted in the
+// messages: a connection still open or just closed by the server) and output tails (each
+// run generates its own PKI and its targets their own bytes), and the dry-rendered
 // configurations (fingerprints of that PKI).
 nlohmann::json JsonWithoutRunVariance(const nlohmann::json& doc) {
   if (doc.is_object()) {
@@ -569,6 +570,7 @@ nlohmann::json JsonWithoutRunVariance(const nlohmann::json& doc) {
     for (const auto& [key, value] : doc.items()) {
       bool timing = key.size() > 3 && key.compare(key.size() - 3, 3, "_ms") == 0;
       if (timing || key == "started_at" || key == "connections" || key == "evidence" ||
+          key == "message" ||
           key == "stdout_tail" || key == "stderr_tail" || key == "log_tail" ||
           key == "configurations") {
         continue;
