@@ -24,13 +24,14 @@ struct Totals {
 
 Totals CountResults(const std::vector<JobResult>& results);
 
-// SummaryLine returns "N passed, N failed", then ", N skipped" when some results are known
-// deviations of their target and ", N not applicable" when some scenarios need what their
-// target lacks.
+// SummaryLine returns "N passed, N failed", then ", N known deviations" when some results
+// are known deviations of their target and ", N not applicable" when some scenarios need
+// what their target lacks.
 std::string SummaryLine(const Totals& totals);
 
 // ResultLine returns the one line a result gets on the console, e.g.
-// "FAIL topic/name [target]: got reject; want accept (...) -- rerun: fpconform run ...".
+// "FAIL topic/name [target] normative C4,C9: got reject; want accept (...) -- rerun: ...":
+// every line but PASS and N/A names the scenario's level and clauses.
 // Passing results get "PASS ..." (shown with -v only).
 std::string ResultLine(const JobResult& result);
 
@@ -139,10 +140,14 @@ std::map<std::string, std::vector<const Scenario*>> ClauseIndex(
 std::vector<const JobResult*> TargetResults(const std::vector<JobResult>& results,
                                             const std::string& name);
 
-// JsonReport returns every result with its evidence, and the results grouped by clause.
+// JsonReport returns the run, every result with its evidence and verdict, the selected
+// scenarios, the results grouped by clause and the configurations: everything the other
+// formats need, so that ReadJsonReport (report_json.h) can render them again.
 std::string JsonReport(const ReportInputs& inputs);
 
-// JunitReport returns JUnit XML: one testsuite per target, one testcase per scenario run.
+// JunitReport returns JUnit XML: one testsuite per target (with hostname and, when the run's
+// start is known, timestamp), one testcase per scenario run, failure@type the firmest level
+// failed; valid against harness/run/schemas/junit-ant-strict.xsd and junit-jenkins.xsd.
 std::string JunitReport(const ReportInputs& inputs);
 
 // MarkdownReport returns a summary for a pull request: the counts per level of each
