@@ -7,7 +7,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <thread>
+#include <unistd.h>
 
 #include "base/files.h"
 #include "harness/process/process.h"
@@ -138,7 +140,15 @@ TEST_F(CliTest, ListAndClauseCoverage) {
       << r.out;
   r = Fpconform({"list", "--targets"});
   EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("curl ", 0), 0u) << r.out;  // the real targets first, sorted
   EXPECT_NE(r.out.find("reference-ems"), std::string::npos);
+  // The generated mutants, when built, come after a heading of their own.
+  size_t heading = r.out.find(" mutant targets (fpref with one bug each");
+  size_t mutant = r.out.find("-ems ");
+  size_t real_end = r.out.find("reference-lsr");
+  if (mutant != std::string::npos && mutant > real_end) {
+    EXPECT_LT(real_end, heading) << r.out;
+  }
 }
 
 TEST_F(CliTest, FixturesAndFingerprintAgreeWithOpenssl) {
@@ -450,7 +460,8 @@ TEST_F(CliTest, LevelGatesTheExitStatus) {
     args.insert(args.end(), c.level.begin(), c.level.end());
     CommandResult r = Fpconform(args);
     EXPECT_EQ(r.status, c.status) << r.out << r.err;
-    EXPECT_NE(r.out.find("FAIL enable/empty-allowlist-exits [exits-zero]: exit as expected "
+    EXPECT_NE(r.out.find("FAIL enable/empty-allowlist-exits [exits-zero] normative C7,I12: exit "
+                         "as expected "
                          "(edge: no connection; exited with status 0) -- failed inferred check "
                          "(I12): exited with status 0"),
               std::string::npos)
@@ -552,6 +563,242 @@ TEST_F(CliTest, ProfileOnTheConsole) {
                        "d1/plain never-dialled) -- "),
             std::string::npos)
       << r.out;
+}
+
+// JsonWithoutRunVariance returns a JSON report without what differs between two runs of
+// the same pairs: timings, the start time, the server evidence (also quoted in the
+// messages: a connection still open or just closed by the server) and output tails (each
+// run generates its own PKI and its targets their own bytes), and the dry-rendered
+// configurations (fingerprints of that PKI).
+nlohmann::json JsonWithoutRunVariance(const nlohmann::json& doc) {
+  if (doc.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [key, value] : doc.items()) {
+      bool timing = key.size() > 3 && key.compare(key.size() - 3, 3, "_ms") == 0;
+      if (timing || key == "started_at" || key == "connections" || key == "evidence" ||
+          key == "message" ||
+          key == "stdout_tail" || key == "stderr_tail" || key == "log_tail" ||
+          key == "configurations") {
+        continue;
+      }
+      out[key] = JsonWithoutRunVariance(value);
+    }
+    return out;
+  }
+  if (doc.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const nlohmann::json& value : doc) {
+      out.push_back(JsonWithoutRunVariance(value));
+    }
+    return out;
+  }
+  return doc;
+}
+
+// Without replaces every match of `pattern` in `text` by "".
+std::string Without(const std::string& text, const std::string& pattern) {
+  return std::regex_replace(text, std::regex(pattern), "");
+}
+
+std::string ReadText(const fs::path& path) {
+  Result<std::string> text = ReadFile(path);
+  EXPECT_TRUE(text.ok()) << path;
+  return text.ok() ? *text : "";
+}
+
+// Three shards merged equal the unsharded run in every format, modulo what differs between
+// any two runs (JsonWithoutRunVariance; JUnit's times; Markdown's footer; HTML's header
+// times and, after the profile, the per-scenario evidence): the judgement of every pair,
+// the counts, the profile and the matrix. A failing target makes the failures part of it.
+TEST_F(CliTest, MergedShardsEqualTheUnshardedRun) {
+  fs::path failing = StandIn(dir_->path(), "exits", {"say", "cannot start", "3"});
+  std::vector<std::string> run = {"run",      "--target", "reference-ems", "--target",
+                                  failing.string(), "--filter", "match/*", "--filter",
+                                  "syntax/*"};
+  auto with = [&](std::vector<std::string> more) {
+    std::vector<std::string> args = run;
+    args.insert(args.end(), more.begin(), more.end());
+    return args;
+  };
+  fs::path d = dir_->path();
+  CommandResult whole = Fpconform(with({"--json", (d / "all.json").string(), "--junit",
+                                        (d / "all.xml").string(), "--markdown",
+                                        (d / "all.md").string(), "--html",
+                                        (d / "all.html").string()}));
+  ASSERT_EQ(whole.status, 1) << whole.out << whole.err;
+  std::vector<std::string> merge = {"merge"};
+  for (int shard = 1; shard <= 3; ++shard) {
+    std::string json = (d / ("shard" + std::to_string(shard) + ".json")).string();
+    CommandResult part =
+        Fpconform(with({"--shard", std::to_string(shard) + "/3", "--json", json}));
+    ASSERT_NE(part.status, 2) << part.err;
+    merge.push_back(json);
+  }
+  merge.insert(merge.end(), {"--json", (d / "m.json").string(), "--junit",
+                             (d / "m.xml").string(), "--markdown", (d / "m.md").string(),
+                             "--html", (d / "m.html").string()});
+  CommandResult merged = Fpconform(merge);
+  ASSERT_EQ(merged.status, 1) << merged.out << merged.err;
+  EXPECT_NE(merged.out.find("(3 reports merged)"), std::string::npos) << merged.out;
+
+  nlohmann::json all = nlohmann::json::parse(ReadText(d / "all.json"));
+  EXPECT_GT(all["totals"]["failed"].get<int>(), 0);
+  EXPECT_EQ(JsonWithoutRunVariance(nlohmann::json::parse(ReadText(d / "m.json"))),
+            JsonWithoutRunVariance(all));
+  const std::string times = " (time|timestamp)=\"[^\"]*\"";
+  EXPECT_EQ(Without(ReadText(d / "m.xml"), times), Without(ReadText(d / "all.xml"), times));
+  const std::string footer = "<sub>.*</sub>\n";
+  EXPECT_EQ(Without(ReadText(d / "m.md"), footer), Without(ReadText(d / "all.md"), footer));
+  auto html_judgement = [&](const fs::path& path) {
+    std::string html = ReadText(path);
+    html = html.substr(0, html.find("<h2 id=\"scenarios\">"));
+    return Without(html, "<span>(started|duration) [^<]*(<code>[^<]*</code>)?</span>");
+  };
+  std::string html = html_judgement(d / "all.html");
+  EXPECT_NE(html.find("<h2 id=\"failures\">Failures ("), std::string::npos);
+  EXPECT_EQ(html_judgement(d / "m.html"), html);
+
+  // A shard given twice is refused, naming both files.
+  CommandResult twice = Fpconform({"merge", merge[1], merge[1]});
+  EXPECT_EQ(twice.status, 2);
+  EXPECT_NE(twice.err.find("is also in " + merge[1] + " (overlapping shards)"),
+            std::string::npos)
+      << twice.err;
+  Write("bad.json", "{\"tool\": \"fpconform\", \"report_version\": 2}");
+  CommandResult bad = Fpconform({"merge", (d / "bad.json").string()});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.err, "fpconform: " + (d / "bad.json").string() +
+                         ": run: missing (want an object)\n")
+      << bad.err;
+}
+
+// compare: a product version that regressed (an LSR stand-in named like the reference one,
+// which exits where the reference accepts) exits 1 and says what regressed; the other way
+// round everything is fixed; a report against itself shows no change.
+TEST_F(CliTest, CompareFindsAnInjectedRegression) {
+  fs::path d = dir_->path();
+  CommandResult before = Fpconform({"run", "--target", "reference-lsr", "--filter",
+                                    "match/listed-leaf-*", "--json", (d / "old.json").string()});
+  ASSERT_EQ(before.status, 0) << before.out << before.err;
+  fs::path standin = StandIn(d, "broken", {"say", "cannot start", "3"});
+  nlohmann::json descriptor = nlohmann::json::parse(ReadText(standin));
+  descriptor["name"] = "reference-lsr";
+  Write("broken.json", descriptor.dump());
+  CommandResult after = Fpconform({"run", "--target", standin.string(), "--filter",
+                                   "match/listed-leaf-*", "--json", (d / "new.json").string()});
+  ASSERT_EQ(after.status, 1) << after.out << after.err;
+  EXPECT_NE(after.out.find("FAIL match/listed-leaf-colon-accepted [reference-lsr] normative "),
+            std::string::npos)
+      << after.out;
+  CommandResult r = Fpconform({"compare", (d / "old.json").string(), (d / "new.json").string()});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("REGRESSED match/listed-leaf-colon-accepted [reference-lsr] "
+                       "(normative): pass -> fail: got exit; want accept"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(" regressed, 0 fixed, 0 new, 0 removed\n"), std::string::npos) << r.out;
+  r = Fpconform({"compare", (d / "new.json").string(), (d / "old.json").string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("FIXED match/listed-leaf-colon-accepted [reference-lsr] (normative): "
+                       "fail -> pass"),
+            std::string::npos)
+      << r.out;
+  r = Fpconform({"compare", (d / "old.json").string(), (d / "old.json").string()});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "0 regressed, 0 fixed, 0 new, 0 removed\n");
+  r = Fpconform({"compare", (d / "old.json").string(), (d / "missing.json").string()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("missing.json"), std::string::npos) << r.err;
+}
+
+// show: what a scenario checks and the configuration the harness would write.
+TEST_F(CliTest, ShowPrintsAScenarioAndItsDryRender) {
+  CommandResult r = Fpconform({"show", "match/listed-leaf-colon-accepted"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  for (const char* want :
+       {"match/listed-leaf-colon-accepted (normative, ", "\nclauses:\n  C1   normative ",
+        "\nexpected:\n  edge: accept\n", "\nservers:\n  edge: presents edge-a",
+        "\ncertificates:\n  edge-a: CN=edge-a", "SHA-256 ", "config.json for ems (dry render",
+        "\"fingerprint_allowlist\": [", "config.lua for lsr (dry render",
+        "scripts.fingerprint_allowlist = "}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  }
+  r = Fpconform({"show", "match/listed-leaf-colon-accepted", "--product", "lsr"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out.find("config.json"), std::string::npos) << r.out;
+  struct Case {
+    std::vector<std::string> args;
+    const char* err;
+  };
+  const Case cases[] = {
+      {{"show", "match/nope"}, "fpconform: no scenario 'match/nope' ('fpconform list' shows the ids)\n"},
+      {{"show", "match/listed-leaf-colon-accepted", "--product", "client"},
+       "fpconform: --product client: want ems or lsr\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args[1]);
+    CommandResult bad = Fpconform(c.args);
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_EQ(bad.err, c.err);
+  }
+}
+
+// Two descriptors with the same file name: reports would mix them up, so the run refuses
+// them until one has a "name" of its own; then each gets its own JUnit suite.
+TEST_F(CliTest, DescriptorNamesKeepTargetsApart) {
+  fs::create_directories(dir_->path() / "a");
+  fs::create_directories(dir_->path() / "b");
+  fs::path a = StandIn(dir_->path() / "a", "wsems", {"say", "a", "3"});
+  fs::path b = StandIn(dir_->path() / "b", "wsems", {"say", "b", "3"});
+  std::vector<std::string> args = {"run", "--target", a.string(), "--target", b.string(),
+                                   "--filter", "match/listed-leaf-colon-accepted"};
+  CommandResult r = Fpconform(args);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "fpconform: " + b.string() + ": name: 'wsems' is also the name of " +
+                       a.string() + " (give one of them another \"name\")\n");
+  nlohmann::json descriptor = nlohmann::json::parse(ReadText(b));
+  descriptor["name"] = "wsems-5.4";
+  ASSERT_TRUE(WriteFile(b, descriptor.dump()).ok());
+  fs::path junit = dir_->path() / "r.xml";
+  args.insert(args.end(), {"--junit", junit.string()});
+  r = Fpconform(args);
+  EXPECT_EQ(r.status, 1) << r.err;
+  std::string xml = ReadText(junit);
+  EXPECT_NE(xml.find("<testsuite name=\"wsems\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testsuite name=\"wsems-5.4\""), std::string::npos) << xml;
+  descriptor["name"] = "wsems 5.4";
+  ASSERT_TRUE(WriteFile(b, descriptor.dump()).ok());
+  r = Fpconform(args);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find(b.string() + ": name: want 1 to 64 letters"), std::string::npos) << r.err;
+}
+
+// Progress on a terminal (script(1) gives the run a pseudo-terminal): a live line with
+// done/total, the failures so far and the time left, cleared at the end; without a
+// terminal, plain lines.
+TEST_F(CliTest, ProgressLineOnATerminal) {
+  if (access("/usr/bin/script", X_OK) != 0) {
+    GTEST_SKIP() << "script(1) (bsdutils) is not installed: no pseudo-terminal to test with";
+  }
+  fs::path failing = StandIn(dir_->path(), "exits", {"say", "cannot start", "3"});
+  std::string command = std::string(FPCONFORM_BINARY) + " run --jobs 1 --target " +
+                        failing.string() + " --filter 'match/listed-leaf-*'";
+  ProcessSpec spec;
+  spec.argv = {"/usr/bin/script", "-qec", command, "/dev/null"};
+  spec.workdir = dir_->path();
+  Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(spec);
+  ASSERT_TRUE(child.ok()) << child.error().message;
+  CommandResult r = Finish(**child, std::chrono::seconds(120));
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(\r\x1B\[K\[1/3\] 1 failed, about [0-9]+ s left  match/listed-leaf-)")))
+      << r.out;
+  EXPECT_NE(r.out.find("[3/3] 3 failed, about 0 s left"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("done ("), std::string::npos) << r.out;
+  CommandResult plain = Fpconform({"run", "--jobs", "1", "--target", failing.string(),
+                                   "--filter", "match/listed-leaf-*"});
+  EXPECT_NE(plain.err.find("fpconform: 3/3 done (0 passed, 3 failed)\n"), std::string::npos)
+      << plain.err;
+  EXPECT_EQ(plain.err.find('\r'), std::string::npos) << plain.err;
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 //   fpconform lint-config  tell whether a real configuration is ok, suspicious or invalid
 //   fpconform fixtures     write the test PKI to a directory
 //   fpconform mutants      run the catalog against every mutant of fpref: the mutation score
+//   fpconform merge        merge JSON reports (CI shards) into one report
+//   fpconform compare      what was fixed and what regressed between two JSON reports
+//   fpconform show         one scenario, with the configuration the harness would write
 //
 // Exit status: 0 all as expected, 1 failures (or an invalid configuration for
 // lint-config, a suspicious one with --strict), 2 usage or input errors (or a config.lua
@@ -16,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -32,6 +36,7 @@
 #include "base/ossl.h"
 #include "certs/pki.h"
 #include "harness/process/interrupt.h"
+#include "harness/cli/commands.h"
 #include "harness/cli/mutants.h"
 #include "harness/run/report.h"
 #include "harness/run/runner.h"
@@ -132,6 +137,25 @@ Result<std::vector<Scenario>> LoadSuite(const Paths& paths, const CommonOptions&
   return all;
 }
 
+// UtcNow returns the current time as 2026-12-04T20:32:25Z.
+std::string UtcNow() {
+  std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return buf;
+}
+
+// HostName returns the machine's host name, or "" when it cannot be read.
+std::string HostName() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) {
+    return "";
+  }
+  return buf;
+}
+
 // ProgressPrinter shows a live line on a terminal and occasional plain lines otherwise.
 class ProgressPrinter {
  public:
@@ -147,8 +171,12 @@ class ProgressPrinter {
       ++failed_;
     }
     if (tty_) {
-      std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu passed, %zu failed  %s", done_, total_,
-                   passed_, failed_, r.scenario->id.c_str());
+      // The estimate: the time so far per finished job, for the jobs left.
+      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                     started_).count();
+      double left = elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_);
+      std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, about %.0f s left  %.60s", done_,
+                   total_, failed_, left, TerminalSafe(r.scenario->id).c_str());
       if (done_ == total_) {
         std::fprintf(stderr, "\r\033[K");
       }
@@ -164,6 +192,7 @@ class ProgressPrinter {
   bool verbose_;
   bool tty_;
   size_t done_ = 0, passed_ = 0, failed_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 
 // RunWithProgress runs `jobs` with the progress line, stops starting jobs once `watcher`
@@ -239,7 +268,7 @@ struct RunCommand {
   int jobs = 0;
   std::string shard;
   int repeat = 1;
-  std::string json_path, junit_path, markdown_path;
+  std::string json_path, junit_path, markdown_path, html_path;
   bool keep_workdirs = false;
   bool verbose = false;
   std::string level = "implementation-defined";  // the exit status gate
@@ -277,7 +306,7 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   }
   const std::pair<const char*, const std::string*> reports[] = {
       {"--json", &cmd.json_path}, {"--junit", &cmd.junit_path},
-      {"--markdown", &cmd.markdown_path}};
+      {"--markdown", &cmd.markdown_path}, {"--html", &cmd.html_path}};
   for (size_t i = 0; i < std::size(reports); ++i) {
     for (size_t j = i + 1; j < std::size(reports); ++j) {
       if (SameReportPath(*reports[i].second, *reports[j].second)) {
@@ -313,6 +342,12 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     if (Status runnable = CheckPrograms(*target, paths); !runnable.ok()) {
       return InputError(runnable.error().message);
     }
+    for (const TargetDescriptor& other : targets) {
+      if (other.name == target->name) {
+        return InputError(target->file + ": name: '" + target->name + "' is also the name of " +
+                          other.file + " (give one of them another \"name\")");
+      }
+    }
     targets.push_back(std::move(*target));
   }
   std::vector<Job> jobs = PlanJobs(*scenarios, targets, options);
@@ -333,6 +368,9 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     std::cerr << "fpconform: keeping work directories under " << (*env)->root().string()
               << "\n";
   }
+  RunInfo info;
+  info.started_at = UtcNow();
+  info.host = HostName();
   std::chrono::milliseconds duration{0};
   std::vector<JobResult> results =
       RunWithProgress(jobs, **env, options.jobs, cmd.verbose, **watcher, &duration);
@@ -350,9 +388,15 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     }
   }
   ReportInputs inputs{&results, &targets, &selected, &clauses, duration};
+  inputs.info = &info;
+  Configurations configurations;
+  if (!cmd.json_path.empty() || !cmd.html_path.empty()) {
+    configurations = DryRenderJobs(jobs, **env);
+    inputs.configurations = &configurations;
+  }
   for (const auto& [path, render] :
        {std::pair{cmd.json_path, &JsonReport}, std::pair{cmd.junit_path, &JunitReport},
-        std::pair{cmd.markdown_path, &MarkdownReport}}) {
+        std::pair{cmd.markdown_path, &MarkdownReport}, std::pair{cmd.html_path, &HtmlReport}}) {
     if (path.empty()) {
       continue;
     }
@@ -416,6 +460,13 @@ struct ListCommand {
   bool check = false;
 };
 
+// IsUnder is true when `file` lies in directory `dir`.
+bool IsUnder(const fs::path& file, const fs::path& dir) {
+  std::error_code ec;
+  fs::path relative = fs::weakly_canonical(file, ec).lexically_relative(fs::weakly_canonical(dir, ec));
+  return !relative.empty() && *relative.begin() != "..";
+}
+
 int List(const ListCommand& cmd, const CommonOptions& common) {
   Paths paths = MakePaths(common);
   if (cmd.targets) {
@@ -423,9 +474,22 @@ int List(const ListCommand& cmd, const CommonOptions& common) {
     if (!targets.ok()) {
       return InputError(targets.error().message);
     }
+    // The real targets (harness/targets/), then the generated mutants apart.
+    std::vector<const TargetDescriptor*> mutant_targets;
     for (const TargetDescriptor& t : *targets) {
+      if (!IsUnder(t.file, paths.Targets())) {
+        mutant_targets.push_back(&t);
+        continue;
+      }
       std::printf("%-32s %-6s %s\n", t.name.c_str(), ProductName(t.product),
                   t.description.c_str());
+    }
+    if (!mutant_targets.empty()) {
+      std::printf("\n%zu mutant targets (fpref with one bug each, for 'fpconform mutants'):\n",
+                  mutant_targets.size());
+      for (const TargetDescriptor* t : mutant_targets) {
+        std::printf("  %-30s %-6s\n", t->name.c_str(), ProductName(t->product));
+      }
     }
     return kExitOk;
   }
@@ -725,7 +789,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   run_cmd->add_option("--json", run.json_path, "Write the JSON report to FILE");
   run_cmd->add_option("--junit", run.junit_path, "Write a JUnit XML report to FILE");
-  run_cmd->add_option("--markdown", run.markdown_path, "Write a Markdown matrix to FILE");
+  run_cmd->add_option("--markdown", run.markdown_path,
+                      "Write a Markdown summary (for a pull request) to FILE");
+  run_cmd->add_option("--html", run.html_path, "Write a self-contained HTML report to FILE");
   run_cmd->add_flag("--keep-workdirs", run.keep_workdirs,
                     "Keep every work directory (configs, logs) and print where");
   run_cmd->add_flag("-v,--verbose", run.verbose, "Print every result and failure details");
@@ -793,8 +859,19 @@ int Main(int argc, char** argv) {
                           "tables of reference/mutants/README.md)");
   add_common(mutants_cmd);
 
+  std::vector<Subcommand> subcommands = {
+      AddMergeCommand(app), AddCompareCommand(app),
+      AddShowCommand(
+          app, add_common, [&] { return MakePaths(common); },
+          [&](std::vector<Clause>* clauses) { return LoadSuite(MakePaths(common), common, clauses); })};
+
   if (std::optional<int> status = ParseOptions(app, argc, argv)) {
     return *status;
+  }
+  for (const Subcommand& sub : subcommands) {
+    if (sub.app->parsed()) {
+      return sub.run();
+    }
   }
   if (run_cmd->parsed()) {
     return Run(run, common);

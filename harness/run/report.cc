@@ -12,8 +12,6 @@ namespace fpconform::harness {
 
 using nlohmann::ordered_json;
 
-namespace {
-
 std::string StatusWord(JobStatus status) {
   switch (status) {
     case JobStatus::kPass:
@@ -32,148 +30,7 @@ std::string StatusWord(JobStatus status) {
   return "?";
 }
 
-std::string EndName(ConnectionEnd end) {
-  switch (end) {
-    case ConnectionEnd::kOpen:
-      return "open";
-    case ConnectionEnd::kClientClosed:
-      return "client-closed";
-    case ConnectionEnd::kClientAlert:
-      return "client-alert";
-    case ConnectionEnd::kReset:
-      return "reset";
-    case ConnectionEnd::kServerClosed:
-      return "server-closed";
-    case ConnectionEnd::kIdleTimeout:
-      return "idle-timeout";
-    case ConnectionEnd::kProtocolError:
-      return "protocol-error";
-    case ConnectionEnd::kServerStopped:
-      return "server-stopped";
-  }
-  return "?";
-}
-
-ordered_json OutcomesJson(const std::vector<Outcome>& outcomes) {
-  ordered_json out = ordered_json::array();
-  for (Outcome o : outcomes) {
-    out.push_back(OutcomeName(o));
-  }
-  return out;
-}
-
-ordered_json ObservationJson(const ServerObservation& o, std::chrono::steady_clock::time_point t0) {
-  auto ms = [&](std::chrono::steady_clock::time_point t) -> ordered_json {
-    if (t.time_since_epoch().count() == 0) {
-      return nullptr;
-    }
-    return std::chrono::duration<double, std::milli>(t - t0).count();
-  };
-  ordered_json j;
-  j["index"] = o.index;
-  j["client_hello_seen"] = o.client_hello_seen;
-  j["sni"] = o.sni;
-  j["offered_versions"] = o.offered_versions;
-  j["handshake_completed"] = o.handshake_completed;
-  j["negotiated_version"] = o.negotiated_version;
-  j["alert_received"] = o.alert_received ? ordered_json(*o.alert_received) : ordered_json();
-  j["alert_description"] = o.alert_description;
-  j["app_bytes"] = o.app_bytes;
-  j["first_request_line"] = o.first_request_line;
-  j["websocket_upgrade"] = o.websocket_upgrade;
-  j["end"] = EndName(o.end);
-  j["detail"] = o.detail;
-  j["accepted_ms"] = ms(o.accepted_at);
-  j["handshake_done_ms"] = ms(o.handshake_done_at);
-  j["first_data_ms"] = ms(o.first_data_at);
-  j["ended_ms"] = ms(o.ended_at);
-  return j;
-}
-
-ordered_json ResultJson(const JobResult& r) {
-  ordered_json j;
-  j["scenario"] = r.scenario->id;
-  j["target"] = r.target->name;
-  j["product"] = ProductName(r.target->product);
-  j["level"] = LevelName(r.scenario->level);
-  j["clauses"] = r.scenario->clauses;
-  j["description"] = r.scenario->description;
-  j["repeat"] = r.repeat;
-  j["status"] = JobStatusName(r.status);
-  j["got"] = OutcomeName(r.verdict.headline);
-  ordered_json want = ordered_json::object();
-  for (const auto& [connection, outcomes] : r.scenario->expect) {
-    want[connection] = OutcomesJson(outcomes);
-  }
-  j["want"] = want;
-  j["message"] = r.message;
-  j["deviation"] = r.deviation.empty() ? ordered_json() : ordered_json(r.deviation);
-  j["duration_ms"] = r.duration.count();
-  j["rerun"] = r.rerun;
-  ordered_json connections = ordered_json::array();
-  std::chrono::steady_clock::time_point t0{};
-  for (const ConnectionEvidence& e : r.connections) {
-    for (const ServerObservation& o : e.observations) {
-      if (t0.time_since_epoch().count() == 0 || o.accepted_at < t0) {
-        t0 = o.accepted_at;
-      }
-    }
-  }
-  for (size_t i = 0; i < r.connections.size(); ++i) {
-    const ConnectionEvidence& e = r.connections[i];
-    ordered_json c;
-    c["connection"] = e.connection;
-    if (i < r.verdict.connections.size()) {
-      const ConnectionVerdict& v = r.verdict.connections[i];
-      c["expected"] = OutcomesJson(v.expected);
-      c["observed"] = OutcomeName(v.observed);
-      c["ok"] = v.ok;
-      c["evidence"] = v.evidence;
-    }
-    ordered_json observations = ordered_json::array();
-    for (const ServerObservation& o : e.observations) {
-      observations.push_back(ObservationJson(o, t0));
-    }
-    c["observations"] = observations;
-    connections.push_back(c);
-  }
-  j["connections"] = connections;
-  ordered_json checks = ordered_json::array();
-  ordered_json problems = ordered_json::array();
-  for (const Check& c : r.verdict.checks) {
-    checks.push_back({{"check", CheckKindName(c.kind)},
-                      {"subject", c.subject.empty() ? ordered_json() : ordered_json(c.subject)},
-                      {"level", GradeName(c.grade)},
-                      {"clauses", c.clauses},
-                      {"ok", c.ok},
-                      {"detail", c.detail.empty() ? ordered_json() : ordered_json(c.detail)}});
-    if (!c.ok && c.kind != CheckKind::kConnection && c.grade != Grade::kNote) {
-      problems.push_back(c.detail);
-    }
-  }
-  j["checks"] = checks;
-  j["problems"] = problems;
-  ordered_json failed_levels = ordered_json::array();
-  for (Grade g : {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined}) {
-    if (r.verdict.FailsAt(g)) {
-      failed_levels.push_back(GradeName(g));
-    }
-  }
-  j["failed_levels"] = failed_levels;
-  ordered_json process;
-  process["description"] = Describe(r.process);
-  process["exit_code"] =
-      r.process.kind == ExitKind::kExited ? ordered_json(r.process.exit_code) : ordered_json();
-  process["signal"] =
-      r.process.kind == ExitKind::kSignaled ? ordered_json(r.process.signal) : ordered_json();
-  process["killed_by_harness"] = r.process.killed_by_harness;
-  j["process"] = process;
-  j["stdout_tail"] = r.stdout_tail;
-  j["stderr_tail"] = r.stderr_tail;
-  j["log_tail"] = r.log_tail;
-  j["workdir"] = r.workdir.empty() ? ordered_json() : ordered_json(r.workdir);
-  return j;
-}
+namespace {
 
 std::string XmlEscape(std::string_view raw) {
   std::string text = ValidUtf8(raw);  // the file is declared UTF-8
@@ -213,7 +70,8 @@ std::string Seconds(std::chrono::milliseconds ms) {
   return buf;
 }
 
-// ClauseIndex maps each clause id to the selected scenarios that cite it.
+}  // namespace
+
 std::map<std::string, std::vector<const Scenario*>> ClauseIndex(
     const std::vector<Scenario>& scenarios) {
   std::map<std::string, std::vector<const Scenario*>> index;
@@ -229,6 +87,8 @@ bool IsFailure(JobStatus status) {
   return status == JobStatus::kFail || status == JobStatus::kError ||
          status == JobStatus::kDeviationFixed;
 }
+
+namespace {
 
 int LevelRank(Level level) { return static_cast<int>(GradeOf(level)); }
 
@@ -266,17 +126,8 @@ void CountLevelsOf(const JobResult& r, LevelTotals* totals) {
   totals->notes += r.verdict.FailsAt(Grade::kNote);
 }
 
-ordered_json LevelTotalsJson(const LevelTotals& t) {
-  auto count = [](const LevelCount& c) {
-    return ordered_json{{"passed", c.passed}, {"total", c.total}};
-  };
-  return ordered_json{{"normative", count(t.normative)},
-                      {"inferred", count(t.inferred)},
-                      {"implementation-defined", count(t.implementation_defined)},
-                      {"notes", t.notes}};
-}
+}  // namespace
 
-// TargetResults returns the results of the target named `name`.
 std::vector<const JobResult*> TargetResults(const std::vector<JobResult>& results,
                                             const std::string& name) {
   std::vector<const JobResult*> out;
@@ -287,6 +138,8 @@ std::vector<const JobResult*> TargetResults(const std::vector<JobResult>& result
   }
   return out;
 }
+
+namespace {
 
 // ChoiceConnections returns the judged connections of `r` that allow more than one
 // outcome, or every judged connection when none does.
@@ -536,7 +389,8 @@ std::string SummaryLine(const Totals& totals) {
   std::string line = std::to_string(totals.passed) + " passed, " +
                      std::to_string(totals.failed) + " failed";
   if (totals.known_deviations > 0) {
-    line += ", " + std::to_string(totals.known_deviations) + " skipped";
+    line += ", " + std::to_string(totals.known_deviations) +
+            (totals.known_deviations == 1 ? " known deviation" : " known deviations");
   }
   if (totals.not_applicable > 0) {
     line += ", " + std::to_string(totals.not_applicable) + " not applicable";
@@ -614,7 +468,15 @@ std::string ResultLine(const JobResult& r) {
   if (r.repeat > 0) {
     line += " #" + std::to_string(r.repeat + 1);
   }
-  line += "]: " + r.message;
+  line += "]";
+  if (r.status != JobStatus::kPass && r.status != JobStatus::kNotApplicable) {
+    // The level and the clauses, so that a failure line says what is at stake.
+    line += std::string(" ") + LevelName(r.scenario->level);
+    for (size_t i = 0; i < r.scenario->clauses.size(); ++i) {
+      line += (i == 0 ? " " : ",") + r.scenario->clauses[i];
+    }
+  }
+  line += ": " + r.message;
   if (r.status == JobStatus::kKnownDeviation) {
     line += " -- known deviation: " + r.deviation;
   }
@@ -624,90 +486,26 @@ std::string ResultLine(const JobResult& r) {
   return TerminalSafe(line);
 }
 
-std::string JsonReport(const ReportInputs& in) {
-  ordered_json doc;
-  doc["tool"] = "fpconform";
-  doc["duration_ms"] = in.duration.count();
-  Totals totals = CountResults(*in.results);
-  doc["totals"] = {{"passed", totals.passed},
-                   {"failed", totals.failed},
-                   {"known_deviations", totals.known_deviations},
-                   {"errors", totals.errors},
-                   {"not_applicable", totals.not_applicable}};
-  doc["levels"] = LevelTotalsJson(CountLevels(*in.results));
-  ordered_json targets = ordered_json::array();
-  for (const TargetDescriptor& t : *in.targets) {
-    targets.push_back(
-        {{"name", t.name},
-         {"product", ProductName(t.product)},
-         {"file", t.file},
-         {"description", t.description},
-         {"levels", LevelTotalsJson(CountLevels(TargetResults(*in.results, t.name)))}});
+namespace {
+
+// FailureType returns the JUnit failure@type of a failed result: "harness-error",
+// "deviation-fixed", or "fpconform.<level>" of the firmest failed check.
+std::string FailureType(const JobResult& r) {
+  if (r.status == JobStatus::kError) {
+    return "harness-error";
   }
-  doc["targets"] = targets;
-  ordered_json profile = ordered_json::array();
-  for (const ProfileEntry& e : BuildProfile(in)) {
-    ordered_json scenarios = ordered_json::array();
-    for (const auto& [id, shown] : e.scenarios) {
-      scenarios.push_back({{"scenario", id}, {"shown", shown}});
-    }
-    profile.push_back({{"target", e.target},
-                       {"clause", e.clause},
-                       {"summary", e.summary},
-                       {"shown", e.shown},
-                       {"unstable", e.unstable},
-                       {"why", e.unstable ? ordered_json(e.why) : ordered_json()},
-                       {"scenarios", scenarios}});
+  if (r.status == JobStatus::kDeviationFixed) {
+    return "deviation-fixed";
   }
-  doc["profile"] = profile;
-  ordered_json results = ordered_json::array();
-  for (const JobResult& r : *in.results) {
-    results.push_back(ResultJson(r));
-  }
-  doc["results"] = results;
-  // By clause: which sentence of the documentation each target meets or breaks.
-  std::map<std::string, std::vector<const JobResult*>> by_clause;
-  for (const JobResult& r : *in.results) {
-    for (const std::string& clause : r.scenario->clauses) {
-      by_clause[clause].push_back(&r);
+  for (Grade g : {Grade::kNormative, Grade::kInferred, Grade::kImplementationDefined}) {
+    if (r.verdict.FailsAt(g)) {
+      return std::string("fpconform.") + GradeName(g);
     }
   }
-  auto index = ClauseIndex(*in.scenarios);
-  ordered_json clauses = ordered_json::array();
-  for (const Clause& clause : *in.clauses) {
-    ordered_json c;
-    c["id"] = clause.id;
-    c["level"] = LevelName(clause.level);
-    c["summary"] = clause.summary;
-    ordered_json scenario_ids = ordered_json::array();
-    for (const Scenario* s : index[clause.id]) {
-      scenario_ids.push_back(s->id);
-    }
-    c["scenarios"] = scenario_ids;
-    ordered_json per_target = ordered_json::object();
-    for (const JobResult* r : by_clause[clause.id]) {
-      ordered_json& t = per_target[r->target->name];
-      if (t.is_null()) {
-        t = {{"passed", 0}, {"failed", 0}, {"known_deviations", 0}, {"failing", ordered_json::array()}};
-      }
-      if (r->status == JobStatus::kNotApplicable) {
-        t["not_applicable"] = t.value("not_applicable", 0) + 1;
-      } else if (r->status == JobStatus::kPass) {
-        t["passed"] = t["passed"].get<int>() + 1;
-      } else if (r->status == JobStatus::kKnownDeviation) {
-        t["known_deviations"] = t["known_deviations"].get<int>() + 1;
-      } else {
-        t["failed"] = t["failed"].get<int>() + 1;
-        t["failing"].push_back(r->scenario->id);
-      }
-    }
-    c["targets"] = per_target;
-    clauses.push_back(c);
-  }
-  doc["clauses"] = clauses;
-  // Target output and client-chosen bytes (SNI, request lines) need not be UTF-8.
-  return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+  return std::string("fpconform.") + LevelName(r.scenario->level);
 }
+
+}  // namespace
 
 std::string JunitReport(const ReportInputs& in) {
   std::map<std::string, std::vector<const JobResult*>> by_target;
@@ -720,6 +518,18 @@ std::string JunitReport(const ReportInputs& in) {
   out += "<testsuites name=\"fpconform\" tests=\"" + std::to_string(in.results->size()) +
          "\" failures=\"" + std::to_string(all.failed - all.errors) + "\" errors=\"" +
          std::to_string(all.errors) + "\" time=\"" + Seconds(in.duration) + "\">\n";
+  // Ant writes the timestamp in ISO 8601 without a zone; this one is UTC.
+  std::string timestamp, hostname = "localhost";
+  if (in.info != nullptr) {
+    timestamp = in.info->started_at;
+    if (!timestamp.empty() && timestamp.back() == 'Z') {
+      timestamp.pop_back();
+    }
+    if (!in.info->host.empty()) {
+      hostname = in.info->host;
+    }
+  }
+  int suite_id = 0;
   for (const TargetDescriptor& t : *in.targets) {
     const std::vector<const JobResult*>& results = by_target[t.name];
     int failures = 0;
@@ -733,7 +543,9 @@ std::string JunitReport(const ReportInputs& in) {
                  r->status == JobStatus::kNotApplicable;
       time += r->duration;
     }
-    out += "  <testsuite name=\"" + XmlEscape(t.name) + "\" tests=\"" +
+    out += "  <testsuite name=\"" + XmlEscape(t.name) + "\" package=\"fpconform\" id=\"" +
+           std::to_string(suite_id++) + "\" hostname=\"" + XmlEscape(hostname) + "\"" +
+           (timestamp.empty() ? "" : " timestamp=\"" + XmlEscape(timestamp) + "\"") + " tests=\"" +
            std::to_string(results.size()) + "\" failures=\"" + std::to_string(failures) +
            "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
            std::to_string(skipped) + "\" time=\"" + Seconds(time) + "\">\n";
@@ -781,16 +593,58 @@ std::string JunitReport(const ReportInputs& in) {
         out += "      <skipped message=\"" + XmlEscape(r->message) + "\"/>\n";
       } else {
         std::string tag = r->status == JobStatus::kError ? "error" : "failure";
-        out += "      <" + tag + " message=\"" + XmlEscape(r->message) + "\">" +
+        out += "      <" + tag + " message=\"" + XmlEscape(r->message) + "\" type=\"" +
+               FailureType(*r) + "\">" +
                XmlEscape(details) + "</" + tag + ">\n";
       }
       out += "    </testcase>\n";
     }
-    out += "  </testsuite>\n";
+    out += "    <system-out/>\n    <system-err/>\n  </testsuite>\n";
   }
   out += "</testsuites>\n";
   return out;
 }
+
+namespace {
+
+// kMarkdownFailureLines: how many failures the short part of the Markdown lists.
+constexpr size_t kMarkdownFailureLines = 30;
+
+// RunFooter returns the run's identity as one Markdown line (empty parts left out).
+std::string RunFooter(const ReportInputs& in) {
+  std::vector<std::string> parts;
+  if (in.info != nullptr) {
+    const RunInfo& i = *in.info;
+    if (!i.suite_version.empty()) {
+      parts.push_back("fpconform " + MarkdownSafe(i.suite_version));
+    }
+    if (!i.catalog_digest.empty()) {
+      parts.push_back("catalog " + MarkdownSafe(i.catalog_digest));
+    }
+    if (!i.revision.empty()) {
+      parts.push_back("revision " + MarkdownSafe(i.revision));
+    }
+    if (!i.started_at.empty()) {
+      parts.push_back("started " + MarkdownSafe(i.started_at));
+    }
+    if (!i.host.empty()) {
+      parts.push_back("on " + MarkdownSafe(i.host));
+    }
+    if (!i.complete) {
+      parts.push_back("**incomplete run**");
+    }
+  }
+  char seconds[32];
+  std::snprintf(seconds, sizeof(seconds), "%.1f s", static_cast<double>(in.duration.count()) / 1000.0);
+  parts.emplace_back(seconds);
+  std::string line;
+  for (const std::string& p : parts) {
+    line += (line.empty() ? "" : " · ") + p;
+  }
+  return "<sub>" + line + "</sub>\n";
+}
+
+}  // namespace
 
 std::string MarkdownReport(const ReportInputs& in) {
   std::map<std::pair<std::string, std::string>, std::vector<const JobResult*>> cell;
@@ -813,23 +667,58 @@ std::string MarkdownReport(const ReportInputs& in) {
     if (all_not_applicable) {
       return "not applicable";
     }
-    return any_fail ? "**FAIL**" : (any_deviation ? "deviation" : "pass");
+    return any_fail ? "**FAIL**" : (any_deviation ? "known deviation" : "pass");
   };
   Totals totals = CountResults(*in.results);
-  std::string out = "# fpconform report\n\n" + SummaryLine(totals) + ".\n\n";
-  // Per level: the runs with checks at each level, and how many met them all.
+  // The short part: what a reviewer reads in a pull request.
+  std::string out = "## fpconform: " + SummaryLine(totals) + "\n\n";
   out += "| target | normative | inferred | implementation-defined | notes |\n";
   out += "|---|---|---|---|---|\n";
   for (const TargetDescriptor& t : *in.targets) {
     LevelTotals levels = CountLevels(TargetResults(*in.results, t.name));
     auto fraction = [](const LevelCount& c) {
-      return std::to_string(c.passed) + "/" + std::to_string(c.total);
+      std::string text = std::to_string(c.passed) + "/" + std::to_string(c.total);
+      return c.passed < c.total ? "**" + text + "**" : text;
     };
     out += "| " + MarkdownSafe(t.name) + " | " + fraction(levels.normative) + " | " +
            fraction(levels.inferred) + " | " + fraction(levels.implementation_defined) + " | " +
            std::to_string(levels.notes) + " |\n";
   }
-  out += "\n";
+  std::vector<const JobResult*> failures;
+  for (const JobResult& r : *in.results) {
+    if (IsFailure(r.status)) {
+      failures.push_back(&r);
+    }
+  }
+  if (!failures.empty()) {
+    out += "\n### Failures (" + std::to_string(failures.size()) + ")\n\n";
+    for (size_t i = 0; i < failures.size() && i < kMarkdownFailureLines; ++i) {
+      const JobResult* r = failures[i];
+      std::string clauses;
+      for (const std::string& c : r->scenario->clauses) {
+        clauses += (clauses.empty() ? "" : ", ") + c;
+      }
+      out += "- `" + r->scenario->id + "` [" + MarkdownSafe(r->target->name) + "] " +
+             LevelName(r->scenario->level) + " " + clauses + ": " + MarkdownSafe(r->message) +
+             "\n";
+    }
+    if (failures.size() > kMarkdownFailureLines) {
+      out += "- ... and " + std::to_string(failures.size() - kMarkdownFailureLines) +
+             " more (the full list is in the JSON and HTML reports)\n";
+    }
+  }
+  std::vector<ProfileEntry> profile = BuildProfile(in);
+  if (!profile.empty()) {
+    out += "\n### Implementation-defined profile\n\n";
+    out += "| target | point | behaviour shown | stable |\n|---|---|---|---|\n";
+    for (const ProfileEntry& e : profile) {
+      out += "| " + MarkdownSafe(e.target) + " | " + e.clause + " " + e.summary + " | " +
+             e.shown + " | " + (e.unstable ? "**unstable**: " + e.why : "yes") + " |\n";
+    }
+  }
+  // The long part, folded: the whole matrix, the profile's scenarios, what did not apply.
+  out += "\n<details><summary>Every clause and scenario (" +
+         std::to_string(in.scenarios->size()) + " scenarios)</summary>\n\n";
   std::string header = "| clause | scenario | level |";
   std::string rule = "|---|---|---|";
   for (const TargetDescriptor& t : *in.targets) {
@@ -856,10 +745,8 @@ std::string MarkdownReport(const ReportInputs& in) {
       out += "\n";
     }
   }
-  std::vector<ProfileEntry> profile = BuildProfile(in);
   if (!profile.empty()) {
-    out += "\n## Implementation-defined profile\n\n";
-    out += "| target | point | behaviour shown | stable | scenarios |\n|---|---|---|---|---|\n";
+    out += "\n| target | point | scenarios |\n|---|---|---|\n";
     for (const ProfileEntry& e : profile) {
       std::string scenarios;
       for (const auto& [id, shown] : e.scenarios) {
@@ -869,21 +756,7 @@ std::string MarkdownReport(const ReportInputs& in) {
         }
         scenarios += (scenarios.empty() ? "" : "<br>") + ("`" + id + "`: " + outcomes);
       }
-      out += "| " + e.target + " | " + e.clause + " " + e.summary + " | " + e.shown + " | " +
-             (e.unstable ? "**unstable**: " + e.why : "yes") + " | " + scenarios + " |\n";
-    }
-  }
-  std::vector<const JobResult*> failures;
-  for (const JobResult& r : *in.results) {
-    if (IsFailure(r.status)) {
-      failures.push_back(&r);
-    }
-  }
-  if (!failures.empty()) {
-    out += "\n## Failures\n\n";
-    for (const JobResult* r : failures) {
-      out += "- `" + r->scenario->id + "` [" + MarkdownSafe(r->target->name) +
-             "]: " + MarkdownSafe(r->message) + "\n";
+      out += "| " + MarkdownSafe(e.target) + " | " + e.clause + " | " + scenarios + " |\n";
     }
   }
   std::vector<const JobResult*> not_applicable;
@@ -893,11 +766,13 @@ std::string MarkdownReport(const ReportInputs& in) {
     }
   }
   if (!not_applicable.empty()) {
-    out += "\n## Not applicable\n\n";
+    out += "\n**Not applicable**\n\n";
     for (const JobResult* r : not_applicable) {
-      out += "- `" + r->scenario->id + "` [" + r->target->name + "]: " + ValidUtf8(r->deviation) + "\n";
+      out += "- `" + r->scenario->id + "` [" + MarkdownSafe(r->target->name) +
+             "]: " + MarkdownSafe(r->deviation) + "\n";
     }
   }
+  out += "\n</details>\n\n" + RunFooter(in);
   return out;
 }
 

@@ -3,7 +3,9 @@
 #define FPCONFORM_HARNESS_REPORT_H_
 
 #include <chrono>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "harness/run/runner.h"
@@ -22,13 +24,14 @@ struct Totals {
 
 Totals CountResults(const std::vector<JobResult>& results);
 
-// SummaryLine returns "N passed, N failed", then ", N skipped" when some results are known
-// deviations of their target and ", N not applicable" when some scenarios need what their
-// target lacks.
+// SummaryLine returns "N passed, N failed", then ", N known deviations" when some results
+// are known deviations of their target and ", N not applicable" when some scenarios need
+// what their target lacks.
 std::string SummaryLine(const Totals& totals);
 
 // ResultLine returns the one line a result gets on the console, e.g.
-// "FAIL topic/name [target]: got reject; want accept (...) -- rerun: fpconform run ...".
+// "FAIL topic/name [target] normative C4,C9: got reject; want accept (...) -- rerun: ...":
+// every line but PASS and N/A names the scenario's level and clauses.
 // Passing results get "PASS ..." (shown with -v only).
 std::string ResultLine(const JobResult& result);
 
@@ -54,6 +57,11 @@ struct RunInfo {
   bool complete = true;        // false: the run was interrupted before every job ended
 };
 
+// Configurations: the configuration file a target reads for a scenario, as the harness
+// renders it without running anything (ports and paths of the dry render), by (target name,
+// scenario id).
+using Configurations = std::map<std::pair<std::string, std::string>, std::string>;
+
 // ReportInputs: what the file reports need besides the results.
 struct ReportInputs {
   const std::vector<JobResult>* results = nullptr;
@@ -62,6 +70,7 @@ struct ReportInputs {
   const std::vector<Clause>* clauses = nullptr;
   std::chrono::milliseconds duration{0};
   const RunInfo* info = nullptr;  // null: nothing known about the run
+  const Configurations* configurations = nullptr;  // null: none shown
 };
 
 // LevelCount: the runs that had checks at one level, and how many met them all.
@@ -115,14 +124,42 @@ std::vector<ProfileEntry> BuildProfile(const ReportInputs& inputs);
 // with "UNSTABLE (why)" for an unstable entry.
 std::string ProfileLine(const ProfileEntry& entry);
 
-// JsonReport returns every result with its evidence, and the results grouped by clause.
+// StatusWord returns the word a status gets in every report: "PASS", "FAIL", "DEVIATION"
+// (a known deviation of the target), "FIXED" (a known deviation that no longer occurs),
+// "ERROR" or "N/A".
+std::string StatusWord(JobStatus status);
+
+// IsFailure is true for the statuses that count as failed: kFail, kDeviationFixed, kError.
+bool IsFailure(JobStatus status);
+
+// ClauseIndex maps each clause id to the scenarios of `scenarios` that cite it.
+std::map<std::string, std::vector<const Scenario*>> ClauseIndex(
+    const std::vector<Scenario>& scenarios);
+
+// TargetResults returns the results of the target named `name`, in report order.
+std::vector<const JobResult*> TargetResults(const std::vector<JobResult>& results,
+                                            const std::string& name);
+
+// JsonReport returns the run, every result with its evidence and verdict, the selected
+// scenarios, the results grouped by clause and the configurations: everything the other
+// formats need, so that ReadJsonReport (report_json.h) can render them again.
 std::string JsonReport(const ReportInputs& inputs);
 
-// JunitReport returns JUnit XML: one testsuite per target, one testcase per scenario run.
+// JunitReport returns JUnit XML: one testsuite per target (with hostname and, when the run's
+// start is known, timestamp), one testcase per scenario run, failure@type the firmest level
+// failed; valid against harness/run/schemas/junit-ant-strict.xsd and junit-jenkins.xsd.
 std::string JunitReport(const ReportInputs& inputs);
 
-// MarkdownReport returns a matrix of scenarios x targets, grouped by clause.
+// MarkdownReport returns a summary for a pull request: the counts per level of each
+// target, the failures and the profile, then the whole clause x scenario x target matrix
+// inside a <details> block.
 std::string MarkdownReport(const ReportInputs& inputs);
+
+// HtmlReport returns one self-contained HTML page (inline CSS, no script, no external
+// asset): the run, each target's counts per level, the failures first with their evidence,
+// expected and observed outcomes and rerun command, a clause x target matrix linking to the
+// scenarios, the profile, and every scenario as an expandable section.
+std::string HtmlReport(const ReportInputs& inputs);
 
 }  // namespace fpconform::harness
 

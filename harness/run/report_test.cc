@@ -75,13 +75,13 @@ TEST_F(ReportTest, TotalsAndConsoleLines) {
   EXPECT_EQ(totals.failed, 2);  // the failure and the error
   EXPECT_EQ(totals.errors, 1);
   EXPECT_EQ(totals.known_deviations, 1);
-  EXPECT_EQ(SummaryLine(totals), "1 passed, 2 failed, 1 skipped");
+  EXPECT_EQ(SummaryLine(totals), "1 passed, 2 failed, 1 known deviation");
   EXPECT_EQ(SummaryLine(Totals{3, 0, 0, 0}), "3 passed, 0 failed");
   EXPECT_EQ(ResultLine(results_[1]),
-            "FAIL match/unlisted [vendor-ems]: got accept; want reject (edge: handshake "
+            "FAIL match/unlisted [vendor-ems] normative C4,I9: got accept; want reject (edge: handshake "
             "completed) -- rerun: fpconform run --target /t/vendor-ems.json --filter "
             "match/unlisted -v");
-  EXPECT_EQ(ResultLine(results_[2]).rfind("DEVIATION match/unlisted [vendor-ems #2]: ", 0), 0u)
+  EXPECT_EQ(ResultLine(results_[2]).rfind("DEVIATION match/unlisted [vendor-ems #2] normative C4,I9: ", 0), 0u)
       << ResultLine(results_[2]);
   EXPECT_NE(ResultLine(results_[2]).find("-- known deviation: fixed in release 5.4"),
             std::string::npos);
@@ -119,10 +119,27 @@ TEST_F(ReportTest, JunitIsWellFormedUtf8WithOneTestcasePerRun) {
   EXPECT_NE(xml.find("skipped=\"1\""), std::string::npos);
   EXPECT_NE(xml.find("<testcase classname=\"vendor-ems.match\" name=\"unlisted #2\""),
             std::string::npos);
+  // failure@type: the firmest level failed (no checks here: the scenario's level).
   EXPECT_NE(xml.find("<failure message=\"got accept; want reject (edge: handshake "
-                     "completed)\">"),
+                     "completed)\" type=\"fpconform.normative\">"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<error message=\"error: /opt/wsems: no such file\" type=\"harness-error\">"),
             std::string::npos);
-  EXPECT_NE(xml.find("<error message=\"error: /opt/wsems: no such file\">"), std::string::npos);
+  // Without a RunInfo: the host is "localhost" and no timestamp is written.
+  EXPECT_NE(xml.find("<testsuite name=\"vendor-ems\" package=\"fpconform\" id=\"0\" "
+                     "hostname=\"localhost\" tests=\"4\""),
+            std::string::npos)
+      << xml;
+  RunInfo info;
+  info.started_at = "2026-12-04T20:32:25Z";
+  info.host = "ci-7";
+  ReportInputs with_info = Inputs();
+  with_info.info = &info;
+  std::string timed = JunitReport(with_info);
+  EXPECT_NE(timed.find("hostname=\"ci-7\" timestamp=\"2026-12-04T20:32:25\" tests=\"4\""),
+            std::string::npos)
+      << timed;
   EXPECT_NE(xml.find("<skipped message=\"known deviation: fixed in release 5.4\"/>"),
             std::string::npos);
   size_t testcases = 0;
@@ -135,14 +152,18 @@ TEST_F(ReportTest, JunitIsWellFormedUtf8WithOneTestcasePerRun) {
 
 TEST_F(ReportTest, MarkdownMatrixByClauseWithFailures) {
   std::string md = MarkdownReport(Inputs());
-  EXPECT_NE(md.find("1 passed, 2 failed, 1 skipped."), std::string::npos) << md;
+  EXPECT_EQ(md.rfind("## fpconform: 1 passed, 2 failed, 1 known deviation\n", 0), 0u) << md;
   EXPECT_NE(md.find("| clause | scenario | level | vendor-ems |"), std::string::npos);
   EXPECT_NE(md.find("| C4 | `match/listed` | normative | **FAIL** |"), std::string::npos) << md;
   EXPECT_NE(md.find("| I9 | `match/unlisted` | normative | **FAIL** |"), std::string::npos);
   EXPECT_NE(md.find("| C13 | (no scenario selected) | normative |"), std::string::npos);
-  EXPECT_NE(md.find("## Failures"), std::string::npos);
-  EXPECT_NE(md.find("- `match/unlisted` [vendor-ems]: got accept; want reject"),
+  EXPECT_NE(md.find("### Failures (2)"), std::string::npos);
+  EXPECT_NE(md.find("- `match/unlisted` [vendor-ems] normative C4, I9: got accept; want reject"),
             std::string::npos);
+  // The short part comes first; the matrix is folded.
+  EXPECT_LT(md.find("### Failures"), md.find("<details>")) << md;
+  EXPECT_LT(md.find("<details>"), md.find("| clause | scenario | level |")) << md;
+  EXPECT_NE(md.find("\n</details>\n"), std::string::npos) << md;
 }
 
 // Results judged by the oracle, for the per-level counts, the gate and the profile.
@@ -316,7 +337,7 @@ TEST_F(LevelsAndProfileTest, FileReportsCarryLevelsAndProfile) {
             std::string::npos);
 
   std::string md = MarkdownReport(Inputs());
-  EXPECT_NE(md.find("| steady | 1/1 | 6/7 | 3/3 | 1 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| steady | 1/1 | **6/7** | 3/3 | 1 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| wavering | D1 Lower-case hex | accept (1); exit (1) | **unstable**: "),
             std::string::npos)
       << md;
@@ -354,11 +375,12 @@ TEST_F(ReportTest, NotApplicableIsShownInEveryFormat) {
             std::string::npos)
       << xml;
   std::string md = MarkdownReport(Inputs());
-  EXPECT_NE(md.find("1 passed, 0 failed, 1 not applicable."), std::string::npos) << md;
+  EXPECT_NE(md.find("## fpconform: 1 passed, 0 failed, 1 not applicable\n"), std::string::npos)
+      << md;
   EXPECT_NE(md.find("| C4 | `tls/only-13` | normative | not applicable |"), std::string::npos)
       << md;
-  EXPECT_NE(md.find("## Not applicable"), std::string::npos) << md;
-  EXPECT_EQ(md.find("## Failures"), std::string::npos) << md;
+  EXPECT_NE(md.find("**Not applicable**"), std::string::npos) << md;
+  EXPECT_EQ(md.find("### Failures"), std::string::npos) << md;
 }
 
 // Bytes a target chose never act on the terminal nor turn into markup: a last line that

@@ -965,8 +965,9 @@ JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
     if (deviation != nullptr) {
       result.deviation = deviation->reason;
       if (result.status == JobStatus::kDeviationFixed) {
-        result.message = "known deviation no longer occurs; remove it from the target's "
-                         "deviations (" + deviation->reason + ")";
+        result.message = "known deviation no longer occurs: " + deviation->origin + " (\"" +
+                         deviation->scenario + "\") matches this passing scenario; narrow " +
+                         "its glob or remove it (" + deviation->reason + ")";
       }
     }
   }

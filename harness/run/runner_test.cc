@@ -558,6 +558,11 @@ TEST(RunnerTest, KnownDeviationsAndFixedOnes) {
   JobResult fixed = RunScenario(ClientScenario("exit"), target, Environment());
   EXPECT_EQ(fixed.status, JobStatus::kDeviationFixed) << fixed.message;
   EXPECT_NE(fixed.message.find("no longer occurs"), std::string::npos) << fixed.message;
+  // The message names the entry and its glob, and says what to do about it.
+  EXPECT_NE(fixed.message.find("x.json (\"robustness/*\") matches this passing scenario; "
+                               "narrow its glob or remove it"),
+            std::string::npos)
+      << fixed.message;
   target.deviations.clear();
   EXPECT_EQ(RunScenario(ClientScenario("accept"), target, Environment()).status,
             JobStatus::kFail);

@@ -137,6 +137,17 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   FieldRecorder::Document kind("target-descriptor");
   JsonFields f(*doc, "");
   ReadFormatKeys(f, 1);
+  // "name": what reports call the target (default: the file name without .json).
+  if (std::optional<std::string> name = f.OptionalString("name")) {
+    bool plain = !name->empty() && name->size() <= 64 &&
+                 name->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "0123456789._-") == std::string::npos;
+    if (!plain) {
+      f.Fail("name", "want 1 to 64 letters, digits, '.', '_' or '-', got \"" +
+                         Printable(*name) + "\"");
+    }
+    t.name = *name;
+  }
   t.description = f.String("description");
   std::string product = f.Choice("product", {"ems", "lsr", "client"}, "");
   if (f.ok() && product.empty()) {
