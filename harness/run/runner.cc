@@ -236,18 +236,6 @@ std::string CaBundleFor(const Scenario& scenario, const std::string& connection)
 
 }  // namespace
 
-fs::path Paths::DefaultTemplate(Product product) const {
-  switch (product) {
-    case Product::kEms:
-      return data_dir / "fixtures" / "ems" / "config.json";
-    case Product::kLsr:
-      return data_dir / "fixtures" / "lsr" / "config.lua";
-    case Product::kClient:
-      return {};
-  }
-  return {};
-}
-
 Paths DefaultPaths() { return Paths{FPCONFORM_SOURCE_DIR, FPCONFORM_BUILD_DIR}; }
 
 Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(

@@ -20,26 +20,10 @@
 #include "harness/process/interrupt.h"
 #include "harness/run/oracle.h"
 #include "harness/suite/scenario.h"
+#include "harness/suite/suite.h"
 #include "harness/suite/target.h"
 
 namespace fpconform::harness {
-
-// Paths: where the runner finds its data and the built programs.
-struct Paths {
-  std::filesystem::path data_dir;   // the source tree: certs/, fixtures/, scenarios/, harness/
-  std::filesystem::path build_dir;  // the {build} placeholder of target descriptors
-
-  std::filesystem::path Scenarios() const { return data_dir / "scenarios"; }
-  std::filesystem::path Clauses() const { return data_dir / "scenarios" / "clauses.json"; }
-  std::filesystem::path Targets() const { return data_dir / "harness" / "targets"; }
-  // TargetDirs: where built-in targets are found: the descriptors in the source tree, then
-  // those the build generates (the mutants).
-  std::vector<std::filesystem::path> TargetDirs() const {
-    return {Targets(), build_dir / "mutants" / "targets"};
-  }
-  std::filesystem::path PkiDescription() const { return data_dir / "certs" / "pki.json"; }
-  std::filesystem::path DefaultTemplate(Product product) const;
-};
 
 // DefaultPaths returns the source and build directories this program was built from.
 Paths DefaultPaths();

@@ -754,6 +754,7 @@ Result<std::vector<Scenario>> ParseScenarioFile(std::string_view text, std::stri
       if (!s.ok()) {
         return s.take_error();
       }
+      s->index = i;
       if (!names.insert(s->id).second) {
         return MakeError(ErrorCode::kInvalidInput,
                          std::string(source) + ": scenarios[" + std::to_string(i) +
@@ -787,7 +788,7 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
   }
   std::sort(files.begin(), files.end());
   std::vector<Scenario> all;
-  std::map<std::string, std::string> owner;
+  std::map<std::string, size_t> owner;  // id -> its place in `all`
   for (const fs::path& file : files) {
     fs::path relative = file.lexically_relative(dir);
     std::string topic = relative.replace_extension().generic_string();
@@ -802,11 +803,9 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
     }
     for (Scenario& s : *scenarios) {
       s.root = dir.string();
-      auto [it, inserted] = owner.emplace(s.id, s.file);
+      auto [it, inserted] = owner.emplace(s.id, all.size());
       if (!inserted) {
-        return MakeError(ErrorCode::kInvalidInput,
-                         s.file + ": duplicate scenario id " + Quoted(s.id) + " (also in " +
-                             it->second + ")");
+        return DuplicateScenarioId(s, all[it->second]);
       }
       all.push_back(std::move(s));
     }
@@ -814,6 +813,13 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
   std::sort(all.begin(), all.end(),
             [](const Scenario& a, const Scenario& b) { return a.id < b.id; });
   return all;
+}
+
+Error DuplicateScenarioId(const Scenario& scenario, const Scenario& first) {
+  return Error{ErrorCode::kInvalidInput,
+               scenario.file + ": scenarios[" + std::to_string(scenario.index) +
+                   "].name: duplicate scenario id " + Quoted(scenario.id) + " (also in " +
+                   first.file + ")"};
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {
