@@ -51,19 +51,11 @@ Result<Clock::duration> BareRuns(const Scenario& scenario, const TargetDescripto
   }
   RenderContext render{&scenario, &env.pki(), env.fixtures_dir(), {}};
   std::vector<std::unique_ptr<TlsTestServer>> servers;
-  std::vector<std::string> connections;
-  if (target.product == Product::kEms) {
-    connections.push_back("platform");
-  }
-  for (const ServerSpec& s : scenario.servers) {
-    if (s.connection != "platform") {
-      connections.push_back(s.connection);
+  for (const ServerSpec& spec : PlanServers(scenario, target.product)) {
+    const certs::Certificate* cert = spec.chain.empty() ? nullptr : env.pki().Find(spec.chain[0]);
+    if (cert == nullptr) {
+      return MakeError(ErrorCode::kNotFound, "servers." + spec.connection + ": no certificate");
     }
-  }
-  for (const std::string& connection : connections) {
-    const ServerSpec* spec = scenario.Server(connection);
-    std::string leaf = spec != nullptr ? spec->chain.front() : "platform";
-    const certs::Certificate* cert = env.pki().Find(leaf);
     TlsServerConfig config;
     for (const certs::Certificate* c : cert->Chain()) {
       config.chain.push_back(c->cert.get());
@@ -73,12 +65,11 @@ Result<Clock::duration> BareRuns(const Scenario& scenario, const TargetDescripto
     if (!server.ok()) {
       return server.take_error();
     }
-    render.ports[connection] = (*server)->port();
+    render.ports[spec.connection] = (*server)->port();
     servers.push_back(std::move(*server));
   }
-  Result<std::string> text = target.product == Product::kEms
-                                 ? RenderEmsConfig(render, env.Template(target), "template")
-                                 : RenderLsrConfig(render, env.Template(target));
+  Result<std::string> text = RenderConfig(target.product, render, env.Template(target),
+                                          target.config_template.string());
   if (!text.ok()) {
     return text.take_error();
   }

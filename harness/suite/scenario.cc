@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "base/files.h"
+#include "harness/suite/connections.h"
 #include "harness/suite/json_fields.h"
 
 namespace fpconform::harness {
@@ -15,8 +16,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::vector<std::string> kConnections = {"platform", "edge", "edge2", "edge3"};
 
 // Limits on what a scenario file may ask the renderer to write: a real config.json nests a
 // few levels, and a deeper or larger patch only exhausts the stack (recursive copies) or
@@ -507,7 +506,8 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
     g.Fail("products", "empty");
   }
   if (const json* servers = g.Object("servers", /*required=*/true)) {
-    for (const std::string& connection : kConnections) {
+    for (std::string_view known : kServerConnections) {
+      const std::string connection(known);
       auto it = servers->find(connection);
       if (it != servers->end()) {
         ServerSpec server;
@@ -516,9 +516,9 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
       }
     }
     for (auto it = servers->begin(); it != servers->end(); ++it) {
-      if (std::find(kConnections.begin(), kConnections.end(), it.key()) == kConnections.end()) {
+      if (!IsServerConnection(it.key())) {
         g.Fail("servers." + it.key(),
-               "unknown connection (want platform, edge, edge2 or edge3)");
+               "unknown connection (want " + ServerConnectionChoices() + ")");
       }
     }
   }
@@ -569,8 +569,8 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   }
   if (const json* expect = g.Object("expect", /*required=*/true)) {
     for (auto it = expect->begin(); it != expect->end(); ++it) {
-      if (std::find(kConnections.begin(), kConnections.end(), it.key()) == kConnections.end()) {
-        g.Fail("expect." + it.key(), "unknown connection (want platform, edge, edge2 or edge3)");
+      if (!IsServerConnection(it.key())) {
+        g.Fail("expect." + it.key(), "unknown connection (want " + ServerConnectionChoices() + ")");
         continue;
       }
       if (it.value().is_object()) {
