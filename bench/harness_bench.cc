@@ -9,13 +9,13 @@
 //     already running, divided by the number of cores.
 //
 // Usage: harness_bench [ROUNDS] (default 50: 50 x 11 scenario runs).
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <map>
-#include <signal.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +24,7 @@
 #include "harness/process/process.h"
 #include "harness/run/render.h"
 #include "harness/run/runner.h"
+#include "harness/suite/suite.h"
 #include "harness/tls/tls_server.h"
 
 namespace fpconform::harness {
@@ -50,19 +51,11 @@ Result<Clock::duration> BareRuns(const Scenario& scenario, const TargetDescripto
   }
   RenderContext render{&scenario, &env.pki(), env.fixtures_dir(), {}};
   std::vector<std::unique_ptr<TlsTestServer>> servers;
-  std::vector<std::string> connections;
-  if (target.product == Product::kEms) {
-    connections.push_back("platform");
-  }
-  for (const ServerSpec& s : scenario.servers) {
-    if (s.connection != "platform") {
-      connections.push_back(s.connection);
+  for (const ServerSpec& spec : PlanServers(scenario, target.product)) {
+    const certs::Certificate* cert = spec.chain.empty() ? nullptr : env.pki().Find(spec.chain[0]);
+    if (cert == nullptr) {
+      return MakeError(ErrorCode::kNotFound, "servers." + spec.connection + ": no certificate");
     }
-  }
-  for (const std::string& connection : connections) {
-    const ServerSpec* spec = scenario.Server(connection);
-    std::string leaf = spec != nullptr ? spec->chain.front() : "platform";
-    const certs::Certificate* cert = env.pki().Find(leaf);
     TlsServerConfig config;
     for (const certs::Certificate* c : cert->Chain()) {
       config.chain.push_back(c->cert.get());
@@ -72,12 +65,11 @@ Result<Clock::duration> BareRuns(const Scenario& scenario, const TargetDescripto
     if (!server.ok()) {
       return server.take_error();
     }
-    render.ports[connection] = (*server)->port();
+    render.ports[spec.connection] = (*server)->port();
     servers.push_back(std::move(*server));
   }
-  Result<std::string> text = target.product == Product::kEms
-                                 ? RenderEmsConfig(render, env.Template(target), "template")
-                                 : RenderLsrConfig(render, env.Template(target));
+  Result<std::string> text = RenderConfig(target.product, render, env.Template(target),
+                                          target.config_template.string());
   if (!text.ok()) {
     return text.take_error();
   }
@@ -112,36 +104,20 @@ int Main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 50;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   Paths paths = DefaultPaths();
-  Result<std::vector<Clause>> clauses = LoadClauses(paths.Clauses());
-  Result<certs::PkiDescription> description = certs::LoadPkiDescription(paths.PkiDescription());
-  if (!clauses.ok() || !description.ok()) {
-    std::fprintf(stderr, "harness_bench: %s\n",
-                 (!clauses.ok() ? clauses.error() : description.error()).message.c_str());
+  Result<Suite> suite = LoadSuite(paths);
+  if (!suite.ok()) {
+    std::fprintf(stderr, "harness_bench: %s\n", suite.error().message.c_str());
     return 2;
   }
-  ScenarioVocabulary vocabulary;
-  for (const Clause& c : *clauses) {
-    vocabulary.clauses.insert(c.id);
-  }
-  for (const certs::CertificateSpec& c : description->certificates) {
-    vocabulary.certificates.insert(c.name);
-  }
-  for (const certs::BundleSpec& b : description->bundles) {
-    vocabulary.bundles.insert(b.name);
-  }
-  Result<std::vector<Scenario>> all = LoadScenarioDir(paths.Scenarios(), vocabulary);
+  const std::vector<Scenario>* all = &suite->scenarios;
   std::vector<TargetDescriptor> targets;
   for (const char* name : {"reference-ems", "reference-lsr"}) {
-    Result<TargetDescriptor> t = ResolveTarget(name, paths.TargetDirs());
+    Result<TargetDescriptor> t = LoadTarget(name, paths, *all);
     if (!t.ok()) {
       std::fprintf(stderr, "harness_bench: %s\n", t.error().message.c_str());
       return 2;
     }
     targets.push_back(std::move(*t));
-  }
-  if (!all.ok()) {
-    std::fprintf(stderr, "harness_bench: %s\n", all.error().message.c_str());
-    return 2;
   }
   std::vector<const Scenario*> starters;
   for (const char* id : kStarterScenarios) {

@@ -41,6 +41,7 @@
 #include "harness/run/report.h"
 #include "harness/run/runner.h"
 #include "harness/suite/scenario.h"
+#include "harness/suite/suite.h"
 #include "harness/suite/target.h"
 #include "harness/cli/tools.h"
 
@@ -86,55 +87,19 @@ Paths MakePaths(const CommonOptions& common) {
   return paths;
 }
 
-// LoadSuite loads the clauses, the PKI names and every scenario (the built-in directory
-// and any --scenarios directories).
+// LoadSuite loads the clauses and every scenario (the built-in directory and any
+// --scenarios directories) with the suite loader (suite.h).
 Result<std::vector<Scenario>> LoadSuite(const Paths& paths, const CommonOptions& common,
                                         std::vector<Clause>* clauses_out) {
-  Result<std::vector<Clause>> clauses = LoadClauses(paths.Clauses());
-  if (!clauses.ok()) {
-    return clauses.take_error();
+  std::vector<fs::path> extra_dirs(common.scenario_dirs.begin(), common.scenario_dirs.end());
+  Result<Suite> suite = harness::LoadSuite(paths, extra_dirs);
+  if (!suite.ok()) {
+    return suite.take_error();
   }
-  Result<certs::PkiDescription> pki = certs::LoadPkiDescription(paths.PkiDescription());
-  if (!pki.ok()) {
-    return pki.take_error();
-  }
-  ScenarioVocabulary vocabulary;
-  for (const Clause& c : *clauses) {
-    vocabulary.clauses.insert(c.id);
-  }
-  for (const certs::CertificateSpec& c : pki->certificates) {
-    vocabulary.certificates.insert(c.name);
-  }
-  for (const certs::BundleSpec& b : pki->bundles) {
-    vocabulary.bundles.insert(b.name);
-  }
-  std::vector<fs::path> dirs = {paths.Scenarios()};
-  for (const std::string& dir : common.scenario_dirs) {
-    dirs.emplace_back(dir);
-  }
-  std::vector<Scenario> all;
-  for (const fs::path& dir : dirs) {
-    Result<std::vector<Scenario>> loaded = LoadScenarioDir(dir, vocabulary);
-    if (!loaded.ok()) {
-      return loaded.take_error();
-    }
-    for (Scenario& s : *loaded) {
-      for (const Scenario& existing : all) {
-        if (existing.id == s.id) {
-          return MakeError(ErrorCode::kInvalidInput,
-                           s.file + ": duplicate scenario id '" + s.id + "' (also in " +
-                               existing.file + ")");
-        }
-      }
-      all.push_back(std::move(s));
-    }
-  }
-  std::sort(all.begin(), all.end(),
-            [](const Scenario& a, const Scenario& b) { return a.id < b.id; });
   if (clauses_out != nullptr) {
-    *clauses_out = std::move(*clauses);
+    *clauses_out = std::move(suite->clauses);
   }
-  return all;
+  return std::move(suite->scenarios);
 }
 
 // UtcNow returns the current time as 2026-12-04T20:32:25Z.
@@ -332,12 +297,9 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   }
   std::vector<TargetDescriptor> targets;
   for (const std::string& name : target_names) {
-    Result<TargetDescriptor> target = ResolveTarget(name, paths.TargetDirs());
+    Result<TargetDescriptor> target = LoadTarget(name, paths, *scenarios);
     if (!target.ok()) {
       return InputError(target.error().message);
-    }
-    if (Status used = CheckDeviations(*target, *scenarios); !used.ok()) {
-      return InputError(used.error().message);
     }
     if (Status runnable = CheckPrograms(*target, paths); !runnable.ok()) {
       return InputError(runnable.error().message);

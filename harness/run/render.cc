@@ -413,4 +413,21 @@ Result<std::string> RenderLsrConfig(const RenderContext& context,
   return out;
 }
 
+Result<std::string> RenderConfig(Product product, const RenderContext& context,
+                                 std::string_view template_text,
+                                 std::string_view template_name) {
+  switch (product) {
+    case Product::kEms:
+      return RenderEmsConfig(context, template_text, template_name);
+    case Product::kLsr:
+      return RenderLsrConfig(context, template_text);
+    case Product::kClient:
+      break;
+  }
+  return MakeError(ErrorCode::kInvalidInput,
+                   std::string(ProductName(product)) +
+                       ": the suite renders no configuration for this product (leave config_file out of "
+                       "its descriptor)");
+}
+
 }  // namespace fpconform::harness

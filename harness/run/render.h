@@ -72,6 +72,13 @@ Result<std::string> RenderEmsBootedConfig(const RenderContext& context,
 Result<std::string> RenderLsrConfig(const RenderContext& context,
                                     std::string_view template_text);
 
+// RenderConfig returns the configuration `product` reads: RenderEmsConfig for the EMS,
+// RenderLsrConfig for the LSR (which names no template in its errors). A generic client
+// reads no configuration the suite renders: an Error saying so.
+Result<std::string> RenderConfig(Product product, const RenderContext& context,
+                                 std::string_view template_text,
+                                 std::string_view template_name);
+
 }  // namespace fpconform::harness
 
 #endif  // FPCONFORM_HARNESS_RENDER_H_

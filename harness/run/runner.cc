@@ -18,6 +18,7 @@
 
 #include "harness/run/ports.h"
 #include "harness/run/render.h"
+#include "harness/suite/connections.h"
 #include "harness/tls/tls_server.h"
 
 #ifndef FPCONFORM_SOURCE_DIR
@@ -155,31 +156,6 @@ struct ServerPlan {
   std::unique_ptr<TlsTestServer> server;
 };
 
-// PlanServers lists the servers a product needs for `scenario`: the EMS always has a
-// platform (the default one when the scenario names none), the others only "edge".
-std::vector<ServerSpec> ServersFor(const Scenario& scenario, Product product) {
-  std::vector<ServerSpec> out;
-  if (product == Product::kEms) {
-    const ServerSpec* platform = scenario.Server("platform");
-    if (platform != nullptr) {
-      out.push_back(*platform);
-    } else {
-      ServerSpec spec;
-      spec.connection = "platform";
-      spec.chain = {"platform"};
-      out.push_back(spec);
-    }
-    for (const ServerSpec& server : scenario.servers) {
-      if (server.connection != "platform" && server.same_as.empty()) {
-        out.push_back(server);
-      }
-    }
-  } else if (const ServerSpec* edge = scenario.Server("edge")) {
-    out.push_back(*edge);
-  }
-  return out;
-}
-
 // ChainFor returns the certificates of `chain` in sending order, or an Error naming the
 // unknown one.
 Result<std::vector<const certs::Certificate*>> ChainFor(const ChainSpec& chain,
@@ -227,25 +203,176 @@ Result<TlsServerConfig> ServerConfig(const ServerSpec& spec, const certs::Pki& p
   return config;
 }
 
-std::string CaBundleFor(const Scenario& scenario, const std::string& connection) {
+}  // namespace
+
+std::vector<ServerSpec> PlanServers(const Scenario& scenario, Product product) {
+  std::vector<ServerSpec> out;
+  if (product == Product::kEms) {
+    const ServerSpec* platform = scenario.Server("platform");
+    if (platform != nullptr) {
+      out.push_back(*platform);
+    } else {
+      ServerSpec spec;
+      spec.connection = "platform";
+      spec.chain = {"platform"};
+      out.push_back(spec);
+    }
+    for (const ServerSpec& server : scenario.servers) {
+      if (server.connection != "platform" && server.same_as.empty()) {
+        out.push_back(server);
+      }
+    }
+  } else if (const ServerSpec* edge = scenario.Server("edge")) {
+    out.push_back(*edge);
+  }
+  return out;
+}
+
+std::string CaBundleFor(const Scenario& scenario, std::string_view connection) {
   if (connection == "platform") {
     return scenario.settings.ca_platform;
   }
   return scenario.settings.ca_edge.value_or("ca-all");
 }
 
-}  // namespace
+std::map<std::string, std::string> PathPlaceholders(const Paths& paths) {
+  return {{"build", paths.build_dir.string()}, {"data", paths.data_dir.string()}};
+}
 
-fs::path Paths::DefaultTemplate(Product product) const {
-  switch (product) {
-    case Product::kEms:
-      return data_dir / "fixtures" / "ems" / "config.json";
-    case Product::kLsr:
-      return data_dir / "fixtures" / "lsr" / "config.lua";
-    case Product::kClient:
-      return {};
+Result<std::map<std::string, std::string>> JobPlaceholders(
+    const TargetDescriptor& target, const Paths& paths, const JobPlaceholderInputs& inputs) {
+  std::map<std::string, std::string> values = PathPlaceholders(paths);
+  for (const auto& [connection, port] : inputs.ports) {
+    values["port:" + connection] = std::to_string(port);
   }
-  return {};
+  for (const auto& [connection, bundle] : inputs.ca_bundles) {
+    values["ca:" + connection] = BundlePath(inputs.fixtures, bundle).string();
+  }
+  // Placeholders that a descriptor may use even where a connection does not exist.
+  for (std::string_view connection : kPlaceholderConnections) {
+    values.emplace("port:" + std::string(connection), "0");
+    values.emplace("ca:" + std::string(connection), BundlePath(inputs.fixtures, "ca-all").string());
+  }
+  values["workdir"] = inputs.workdir.string();
+  values["host"] = inputs.host;
+  values["config"] = target.config_file.empty() ? "" : (inputs.workdir / target.config_file).string();
+  values["log"] = "";
+  std::string log = (inputs.workdir / "target.log").string();
+  if (!target.log_file.empty()) {
+    Result<std::string> expanded = ExpandPlaceholders(target.log_file, values);
+    if (!expanded.ok()) {
+      return Prefixed(target.file + ": log_file", expanded.take_error());
+    }
+    log = std::move(*expanded);
+  }
+  values["log"] = log;
+  return values;
+}
+
+Result<ProcessSpec> TargetCommand(const TargetDescriptor& target,
+                                  const std::map<std::string, std::string>& values,
+                                  const fs::path& workdir) {
+  ProcessSpec spec;
+  spec.workdir = workdir;
+  for (const std::string& arg : target.argv) {
+    Result<std::string> expanded = ExpandPlaceholders(arg, values);
+    if (!expanded.ok()) {
+      return Prefixed(target.file + ": argv", expanded.take_error());
+    }
+    spec.argv.push_back(std::move(*expanded));
+  }
+  for (const auto& [name, value] : target.env) {
+    Result<std::string> expanded = ExpandPlaceholders(value, values);
+    if (!expanded.ok()) {
+      return Prefixed(target.file + ": env." + name, expanded.take_error());
+    }
+    spec.env.emplace_back(name, std::move(*expanded));
+  }
+  return spec;
+}
+
+Result<ProcessSpec> TriggerCommand(const TargetDescriptor& target,
+                                   const std::map<std::string, std::string>& values,
+                                   const std::string& connection, const fs::path& workdir) {
+  ProcessSpec spec;
+  spec.workdir = workdir;
+  std::map<std::string, std::string> with_connection = values;
+  with_connection["connection"] = connection;
+  for (const std::string& arg : target.trigger->argv) {
+    Result<std::string> expanded = ExpandPlaceholders(arg, with_connection);
+    if (!expanded.ok()) {
+      return Prefixed(target.file + ": trigger.argv", expanded.take_error());
+    }
+    spec.argv.push_back(std::move(*expanded));
+  }
+  return spec;
+}
+
+bool EvidenceComplete(const Scenario& scenario, const TargetDescriptor& target,
+                      const std::vector<ConnectionEvidence>& evidence, bool exited,
+                      Clock::time_point now, Clock::time_point* recheck) {
+  if (exited) {
+    return std::none_of(evidence.begin(), evidence.end(), HasOpenConnection);
+  }
+  if (target.lifecycle == Lifecycle::kOneShot) {
+    return false;
+  }
+  bool any_judged = false;
+  for (const ConnectionEvidence& e : evidence) {
+    if (scenario.expect.count(e.connection) == 0) {
+      continue;
+    }
+    any_judged = true;
+    if (auto steps = scenario.sequences.find(e.connection); steps != scenario.sequences.end()) {
+      if (SequenceConcluded(e, steps->second.size())) {
+        continue;
+      }
+      return false;
+    }
+    if (IsConcluded(e, scenario.expect.at(e.connection))) {
+      continue;
+    }
+    if (IsConcluded(e, {})) {  // concluded but for a retry
+      Clock::time_point last_end{};
+      for (const ServerObservation& o : e.observations) {
+        last_end = std::max(last_end, o.ended_at);
+      }
+      const Clock::time_point until = last_end + target.retry;
+      if (now >= until) {
+        continue;
+      }
+      if (recheck != nullptr) {
+        *recheck = std::min(*recheck, until);
+      }
+    }
+    return false;
+  }
+  return any_judged;
+}
+
+ProcessEvidence ProcessEvidenceOf(const StoppedTarget& stopped) {
+  ProcessEvidence process;
+  const bool crashed_on_stop =
+      stopped.status.kind == ExitKind::kSignaled && !stopped.status.killed_by_harness;
+  process.status = stopped.exited_by_itself || crashed_on_stop ? stopped.status : ProcessStatus{};
+  process.sanitizer_report = stopped.sanitizer_report;
+  process.output = stopped.stdout_tail + "\n" + stopped.stderr_tail;
+  process.log = stopped.log_tail;
+  return process;
+}
+
+std::optional<Check> EscapedProcessesCheck(const std::vector<pid_t>& escaped) {
+  if (escaped.empty()) {
+    return std::nullopt;
+  }
+  std::string pids;
+  for (pid_t pid : escaped) {
+    pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
+  }
+  return Check{CheckKind::kStaysInGroup, "", Grade::kInferred, {}, false,
+               "left " + std::to_string(escaped.size()) +
+                   " process(es) running outside its process group (pid " + pids +
+                   "), killed by the harness; a target must keep its processes in its group"};
 }
 
 Paths DefaultPaths() { return Paths{FPCONFORM_SOURCE_DIR, FPCONFORM_BUILD_DIR}; }
@@ -381,7 +508,9 @@ const char* JobStatusName(JobStatus status) {
 namespace {
 
 // JobRun holds the moving parts of one scenario run; its destructor tears them down in
-// order: process first (so connections close), then the servers.
+// order: process first (so connections close), then the servers. Run goes through named
+// steps: Prepare (MakeWorkdir, StartServers, ReserveOwnPort, the placeholders,
+// WriteConfig), Launch, WaitForEvidence, SettleOrWatch, StopAndCollect, then JudgeRun.
 class JobRun {
  public:
   JobRun(const Scenario& scenario, const TargetDescriptor& target,
@@ -408,8 +537,29 @@ class JobRun {
 
  private:
   Status Prepare();
+  // MakeWorkdir creates the job's work directory with its own copy of the CA bundles.
+  Status MakeWorkdir();
+  // StartServers starts the servers of PlanServers and records their ports and bundles
+  // (a `same_as` connection gets the port of the one it names).
+  Status StartServers(RenderContext& render, JobPlaceholderInputs& inputs);
+  // ReserveOwnPort reserves the product's own listener port for the whole job.
+  Status ReserveOwnPort(RenderContext& render, JobPlaceholderInputs& inputs);
+  // WriteConfig renders the configuration (and config.json.booted, D8) into the work
+  // directory.
+  Status WriteConfig(const RenderContext& render);
   Status Launch();
-  bool EvidenceComplete(bool exited, Clock::time_point* recheck = nullptr);
+  // WaitForEvidence waits, driving triggers, until the evidence is complete or `deadline`;
+  // sets `exited` to whether the process had exited.
+  Status WaitForEvidence(Clock::time_point start, Clock::time_point deadline, bool* exited);
+  // SettleOrWatch waits out the settle and watch windows of a daemon still running.
+  void SettleOrWatch(bool exited);
+  // StopAndCollect stops the target and returns what the oracle judges of the process
+  // (keeping the output and log tails in the result).
+  ProcessEvidence StopAndCollect();
+  // JudgeRun takes the verdict on the evidence.
+  void JudgeRun(const ProcessEvidence& process);
+  // EvidenceCompleteNow is EvidenceComplete on the servers' observations so far.
+  bool EvidenceCompleteNow(bool exited, Clock::time_point* recheck = nullptr) const;
   // AnyRejected is true when a judged server saw a handshake end without application data.
   bool AnyRejected() const;
   // LateAcceptSeen is true when a judged server saw application data after a rejection.
@@ -418,6 +568,9 @@ class JobRun {
   Result<Clock::time_point> DriveTriggers(Clock::time_point start, Clock::time_point deadline);
   Status RunTrigger(const std::string& connection, std::unique_ptr<ChildProcess>* process);
   bool ListenerAccepts() const;
+  // WaitForNews waits until a server or process event newer than the last one seen, or
+  // `until`.
+  void WaitForNews(Clock::time_point until);
 
   // TriggerRun: one trigger command (one per edge connection with {connection}).
   struct TriggerRun {
@@ -433,6 +586,7 @@ class JobRun {
   const RunEnvironment& env_;
   JobResult& result_;
   std::shared_ptr<JobSignal> signal_ = std::make_shared<JobSignal>();
+  uint64_t seen_generation_ = 0;
   std::optional<TempDir> workdir_;
   std::vector<ServerPlan> servers_;
   std::map<std::string, std::string> placeholders_;
@@ -443,29 +597,20 @@ class JobRun {
   bool listener_ready_ = false;
 };
 
-Status JobRun::Prepare() {
+Status JobRun::MakeWorkdir() {
   Result<TempDir> dir =
       TempDir::Create(target_.name + "-" + SafeName(scenario_.id) + "-", env_.jobs_dir());
   if (!dir.ok()) {
     return dir.take_error();
   }
   workdir_ = std::move(*dir);
-  const fs::path& workdir = workdir_->path();
-
-  std::shared_ptr<JobSignal> signal = signal_;
-  RenderContext render;
-  render.scenario = &scenario_;
-  render.pki = &env_.pki();
   // The target's own copy of the CA bundles: what one target writes there no other reads.
-  const fs::path fixtures = workdir / "fixtures";
-  if (Status copied = env_.WriteBundles(fixtures); !copied.ok()) {
-    return copied;
-  }
-  render.fixtures_dir = fixtures;
-  if (target_.Lacks(Capability::kIpLiteralHost)) {
-    render.host = "localhost";  // every certificate of the suite names both
-  }
-  for (const ServerSpec& spec : ServersFor(scenario_, target_.product)) {
+  return env_.WriteBundles(workdir_->path() / "fixtures");
+}
+
+Status JobRun::StartServers(RenderContext& render, JobPlaceholderInputs& inputs) {
+  std::shared_ptr<JobSignal> signal = signal_;
+  for (const ServerSpec& spec : PlanServers(scenario_, target_.product)) {
     Result<TlsServerConfig> config = ServerConfig(spec, env_.pki());
     if (!config.ok()) {
       return Prefixed("servers." + spec.connection, config.take_error());
@@ -479,64 +624,43 @@ Status JobRun::Prepare() {
       return Prefixed("servers." + spec.connection, server.take_error());
     }
     render.ports[spec.connection] = (*server)->port();
-    placeholders_["port:" + spec.connection] = std::to_string((*server)->port());
-    placeholders_["ca:" + spec.connection] =
-        BundlePath(fixtures, CaBundleFor(scenario_, spec.connection)).string();
+    inputs.ca_bundles[spec.connection] = CaBundleFor(scenario_, spec.connection);
     servers_.push_back(ServerPlan{spec, std::move(*server)});
   }
   // A connection "same_as" another is one more auto_bind entry for that server.
   for (const ServerSpec& spec : scenario_.servers) {
     if (!spec.same_as.empty() && render.ports.count(spec.same_as) != 0) {
       render.ports[spec.connection] = render.ports[spec.same_as];
-      placeholders_["port:" + spec.connection] = std::to_string(render.ports[spec.same_as]);
     }
   }
-  if (target_.product != Product::kClient) {
-    // Reserved for the whole job, from a range no harness server and no other job uses.
-    Result<PortAllocator*> allocator = PortAllocator::Default();
-    if (!allocator.ok()) {
-      return allocator.take_error();
-    }
-    Result<PortLease> lease = (*allocator)->Acquire();
-    if (!lease.ok()) {
-      return lease.take_error();
-    }
-    own_port_ = std::move(*lease);
-    uint16_t own_port = own_port_.port();
-    render.ports["http_server"] = own_port;
-    placeholders_["port:http_server"] = std::to_string(own_port);
-  }
-  // Placeholders that a descriptor may use even where a connection does not exist.
-  for (const char* connection : {"platform", "edge", "edge2", "edge3", "http_server"}) {
-    placeholders_.emplace(std::string("port:") + connection, "0");
-    placeholders_.emplace(std::string("ca:") + connection,
-                          BundlePath(fixtures, "ca-all").string());
-  }
-  placeholders_["workdir"] = workdir.string();
-  placeholders_["build"] = env_.paths().build_dir.string();
-  placeholders_["data"] = env_.paths().data_dir.string();
-  placeholders_["host"] = render.host;
-  placeholders_["config"] =
-      target_.config_file.empty() ? "" : (workdir / target_.config_file).string();
-  placeholders_["log"] = "";
-  std::string log = (workdir / "target.log").string();
-  if (!target_.log_file.empty()) {
-    Result<std::string> expanded = ExpandPlaceholders(target_.log_file, placeholders_);
-    if (!expanded.ok()) {
-      return Prefixed(target_.file + ": log_file", expanded.take_error());
-    }
-    log = *expanded;
-  }
-  placeholders_["log"] = log;
+  inputs.ports = render.ports;
+  return Status::Ok();
+}
 
+Status JobRun::ReserveOwnPort(RenderContext& render, JobPlaceholderInputs& inputs) {
+  if (target_.product == Product::kClient) {
+    return Status::Ok();
+  }
+  // Reserved for the whole job, from a range no harness server and no other job uses.
+  Result<PortAllocator*> allocator = PortAllocator::Default();
+  if (!allocator.ok()) {
+    return allocator.take_error();
+  }
+  Result<PortLease> lease = (*allocator)->Acquire();
+  if (!lease.ok()) {
+    return lease.take_error();
+  }
+  own_port_ = std::move(*lease);
+  render.ports[std::string(kListenerConnection)] = own_port_.port();
+  inputs.ports[std::string(kListenerConnection)] = own_port_.port();
+  return Status::Ok();
+}
+
+Status JobRun::WriteConfig(const RenderContext& render) {
+  const fs::path& workdir = workdir_->path();
   if (!target_.config_file.empty()) {
-    Result<std::string> text = MakeError(ErrorCode::kInternal, "no renderer");
-    const std::string& templ = env_.Template(target_);
-    if (target_.product == Product::kEms) {
-      text = RenderEmsConfig(render, templ, target_.config_template.string());
-    } else if (target_.product == Product::kLsr) {
-      text = RenderLsrConfig(render, templ);
-    }
+    Result<std::string> text = RenderConfig(target_.product, render, env_.Template(target_),
+                                            target_.config_template.string());
     if (!text.ok()) {
       return text.take_error();
     }
@@ -564,26 +688,44 @@ Status JobRun::Prepare() {
   return Status::Ok();
 }
 
-Status JobRun::Launch() {
-  ProcessSpec spec;
-  spec.workdir = workdir_->path();
-  for (const std::string& arg : target_.argv) {
-    Result<std::string> expanded = ExpandPlaceholders(arg, placeholders_);
-    if (!expanded.ok()) {
-      return Prefixed(target_.file + ": argv", expanded.take_error());
-    }
-    spec.argv.push_back(std::move(*expanded));
+Status JobRun::Prepare() {
+  if (Status made = MakeWorkdir(); !made.ok()) {
+    return made;
   }
-  for (const auto& [name, value] : target_.env) {
-    Result<std::string> expanded = ExpandPlaceholders(value, placeholders_);
-    if (!expanded.ok()) {
-      return Prefixed(target_.file + ": env." + name, expanded.take_error());
-    }
-    spec.env.emplace_back(name, std::move(*expanded));
+  RenderContext render;
+  render.scenario = &scenario_;
+  render.pki = &env_.pki();
+  render.fixtures_dir = workdir_->path() / "fixtures";
+  if (target_.Lacks(Capability::kIpLiteralHost)) {
+    render.host = "localhost";  // every certificate of the suite names both
+  }
+  JobPlaceholderInputs inputs;
+  inputs.workdir = workdir_->path();
+  inputs.fixtures = render.fixtures_dir;
+  inputs.host = render.host;
+  if (Status started = StartServers(render, inputs); !started.ok()) {
+    return started;
+  }
+  if (Status reserved = ReserveOwnPort(render, inputs); !reserved.ok()) {
+    return reserved;
+  }
+  Result<std::map<std::string, std::string>> values =
+      JobPlaceholders(target_, env_.paths(), inputs);
+  if (!values.ok()) {
+    return values.take_error();
+  }
+  placeholders_ = std::move(*values);
+  return WriteConfig(render);
+}
+
+Status JobRun::Launch() {
+  Result<ProcessSpec> spec = TargetCommand(target_, placeholders_, workdir_->path());
+  if (!spec.ok()) {
+    return spec.take_error();
   }
   std::shared_ptr<JobSignal> signal = signal_;
   Result<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::Start(spec, [signal] { signal->Notify(); });
+      ChildProcess::Start(*spec, [signal] { signal->Notify(); });
   if (!child.ok()) {
     return Prefixed(target_.file, child.take_error());
   }
@@ -593,20 +735,13 @@ Status JobRun::Launch() {
 
 Status JobRun::RunTrigger(const std::string& connection,
                           std::unique_ptr<ChildProcess>* process) {
-  ProcessSpec spec;
-  spec.workdir = workdir_->path();
-  std::map<std::string, std::string> values = placeholders_;
-  values["connection"] = connection;
-  for (const std::string& arg : target_.trigger->argv) {
-    Result<std::string> expanded = ExpandPlaceholders(arg, values);
-    if (!expanded.ok()) {
-      return Prefixed(target_.file + ": trigger.argv", expanded.take_error());
-    }
-    spec.argv.push_back(std::move(*expanded));
+  Result<ProcessSpec> spec = TriggerCommand(target_, placeholders_, connection, workdir_->path());
+  if (!spec.ok()) {
+    return spec.take_error();
   }
   std::shared_ptr<JobSignal> signal = signal_;
   Result<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::Start(spec, [signal] { signal->Notify(); });
+      ChildProcess::Start(*spec, [signal] { signal->Notify(); });
   if (!child.ok()) {
     return Prefixed(target_.file + ": trigger", child.take_error());
   }
@@ -733,145 +868,110 @@ bool JobRun::LateAcceptSeen() const {
   return false;
 }
 
-// EvidenceComplete is true when waiting longer cannot change the verdict. A server that
-// rejected where an accept is wanted gets the target's retry window after its last
-// connection ended; `recheck` (may be null) is moved to when that window closes.
-bool JobRun::EvidenceComplete(bool exited, Clock::time_point* recheck) {
-  std::vector<ConnectionEvidence> evidence = Snapshot();
-  if (exited) {
-    return std::none_of(evidence.begin(), evidence.end(), HasOpenConnection);
-  }
-  if (target_.lifecycle == Lifecycle::kOneShot) {
-    return false;
-  }
-  bool any_judged = false;
-  for (const ConnectionEvidence& e : evidence) {
-    if (scenario_.expect.count(e.connection) == 0) {
-      continue;
-    }
-    any_judged = true;
-    if (auto steps = scenario_.sequences.find(e.connection);
-        steps != scenario_.sequences.end()) {
-      if (SequenceConcluded(e, steps->second.size())) {
-        continue;
-      }
-      return false;
-    }
-    if (IsConcluded(e, scenario_.expect.at(e.connection))) {
-      continue;
-    }
-    if (IsConcluded(e, {})) {  // concluded but for a retry
-      Clock::time_point last_end{};
-      for (const ServerObservation& o : e.observations) {
-        last_end = std::max(last_end, o.ended_at);
-      }
-      const Clock::time_point until = last_end + target_.retry;
-      if (Clock::now() >= until) {
-        continue;
-      }
-      if (recheck != nullptr) {
-        *recheck = std::min(*recheck, until);
-      }
-    }
-    return false;
-  }
-  return any_judged;
+bool JobRun::EvidenceCompleteNow(bool exited, Clock::time_point* recheck) const {
+  return EvidenceComplete(scenario_, target_, Snapshot(), exited, Clock::now(), recheck);
 }
 
-Status JobRun::Run() {
-  Status prepared = Prepare();
-  if (!prepared.ok()) {
-    return prepared;
-  }
-  Status launched = Launch();
-  if (!launched.ok()) {
-    return launched;
-  }
-  const Clock::time_point start = child_->started_at();
-  const Clock::time_point deadline =
-      start + (scenario_.ExpectsExitOnly() ? target_.startup_timeout : target_.observe_timeout);
-  uint64_t seen_generation = 0;
-  bool exited = false;
+void JobRun::WaitForNews(Clock::time_point until) {
+  std::unique_lock<std::mutex> lock(signal_->mutex);
+  signal_->cv.wait_until(lock, until, [&] { return signal_->generation != seen_generation_; });
+  seen_generation_ = signal_->generation;
+}
+
+Status JobRun::WaitForEvidence(Clock::time_point start, Clock::time_point deadline,
+                               bool* exited) {
   while (true) {
     Clock::time_point wake = deadline;
-    exited = child_->ExitStatus().has_value();
-    if (target_.trigger && !exited) {
+    *exited = child_->ExitStatus().has_value();
+    if (target_.trigger && !*exited) {
       Result<Clock::time_point> next = DriveTriggers(start, deadline);
       if (!next.ok()) {
         return next.take_error();
       }
       wake = *next;
     }
-    if (EvidenceComplete(exited, &wake) || Clock::now() >= deadline) {
-      break;
+    if (EvidenceCompleteNow(*exited, &wake) || Clock::now() >= deadline) {
+      return Status::Ok();
     }
-    std::unique_lock<std::mutex> lock(signal_->mutex);
-    signal_->cv.wait_until(lock, wake,
-                           [&] { return signal_->generation != seen_generation; });
-    seen_generation = signal_->generation;
+    WaitForNews(wake);
   }
+}
+
+void JobRun::SettleOrWatch(bool exited) {
   // A daemon that must live on after its connections (I9) gets the settle window to exit;
   // a scenario with "watch_ms" keeps its rejected servers watched that long. Its exit, or
   // an accept after a rejection, ends the wait at once. The job only waits meanwhile, so
   // it gives its CPU slot to another job.
   const bool daemon_running =
-      target_.lifecycle == Lifecycle::kDaemon && !exited && EvidenceComplete(false);
+      target_.lifecycle == Lifecycle::kDaemon && !exited && EvidenceCompleteNow(false);
   const bool settle = scenario_.keeps_running && daemon_running;
   const bool watch = scenario_.watch_ms > 0 && daemon_running && AnyRejected();
-  if (settle || watch) {
-    const Clock::time_point until =
-        Clock::now() +
-        std::max(
-            settle ? std::chrono::milliseconds(target_.settle) : std::chrono::milliseconds(0),
-            watch ? std::chrono::milliseconds(scenario_.watch_ms) : std::chrono::milliseconds(0));
-    SlotReleased waiting;
-    while (!child_->ExitStatus().has_value() && Clock::now() < until &&
-           !(watch && LateAcceptSeen())) {
-      std::unique_lock<std::mutex> lock(signal_->mutex);
-      signal_->cv.wait_until(lock, until, [&] { return signal_->generation != seen_generation; });
-      seen_generation = signal_->generation;
-    }
+  if (!settle && !watch) {
+    return;
   }
-  result_.connections = Snapshot();
+  const Clock::time_point until =
+      Clock::now() +
+      std::max(settle ? std::chrono::milliseconds(target_.settle) : std::chrono::milliseconds(0),
+               watch ? std::chrono::milliseconds(scenario_.watch_ms)
+                     : std::chrono::milliseconds(0));
+  SlotReleased waiting;
+  while (!child_->ExitStatus().has_value() && Clock::now() < until &&
+         !(watch && LateAcceptSeen())) {
+    WaitForNews(until);
+  }
+}
 
+ProcessEvidence JobRun::StopAndCollect() {
   // Stop the target (unless it ended by itself) before reading its output. How a daemon
   // ends after the harness's SIGTERM is not judged, unless it dies of another signal.
-  exited = child_->ExitStatus().has_value();
-  ProcessStatus final_status = child_->Terminate(target_.grace);
-  result_.process = final_status;
-  ProcessEvidence process;
-  bool crashed_on_stop =
-      final_status.kind == ExitKind::kSignaled && !final_status.killed_by_harness;
-  process.status = exited || crashed_on_stop ? final_status : ProcessStatus{};
+  StoppedTarget stopped;
+  stopped.exited_by_itself = child_->ExitStatus().has_value();
+  stopped.status = child_->Terminate(target_.grace);
+  result_.process = stopped.status;
   // The exit was seen after the pipes were drained; this only waits when something the
   // target started outside its group still holds them.
   (void)child_->WaitForOutput(std::chrono::milliseconds(250));
   // Read once the output is drained: a report printed while the harness was stopping the
   // target (a crash during its shutdown) counts as much as one printed before.
-  process.sanitizer_report = child_->SanitizerReportSeen();
-  CapturedOutput out = child_->Stdout();
-  CapturedOutput err = child_->Stderr();
-  result_.stdout_tail = out.Text();
-  result_.stderr_tail = err.Text();
-  process.output = result_.stdout_tail + "\n" + result_.stderr_tail;
+  stopped.sanitizer_report = child_->SanitizerReportSeen();
+  result_.stdout_tail = child_->Stdout().Text();
+  result_.stderr_tail = child_->Stderr().Text();
+  stopped.stdout_tail = result_.stdout_tail;
+  stopped.stderr_tail = result_.stderr_tail;
   if (!placeholders_["log"].empty()) {
     result_.log_tail = ReadTail(placeholders_["log"], kLogTailBytes);
-    process.log = result_.log_tail;
+    stopped.log_tail = result_.log_tail;
   }
+  return ProcessEvidenceOf(stopped);
+}
+
+void JobRun::JudgeRun(const ProcessEvidence& process) {
   result_.verdict = Judge(scenario_, target_, result_.connections, process);
   // Processes the target started outside its group are never silent (process.h).
-  if (std::vector<pid_t> escaped = child_->EscapedProcesses(); !escaped.empty()) {
-    std::string pids;
-    for (pid_t pid : escaped) {
-      pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
-    }
-    result_.verdict.checks.push_back(
-        Check{CheckKind::kStaysInGroup, "", Grade::kInferred, {}, false,
-              "left " + std::to_string(escaped.size()) +
-                  " process(es) running outside its process group (pid " + pids +
-                  "), killed by the harness; a target must keep its processes in its group"});
+  if (std::optional<Check> escaped = EscapedProcessesCheck(child_->EscapedProcesses())) {
+    result_.verdict.checks.push_back(std::move(*escaped));
     result_.verdict.pass = false;
   }
+}
+
+Status JobRun::Run() {
+  if (Status prepared = Prepare(); !prepared.ok()) {
+    return prepared;
+  }
+  if (Status launched = Launch(); !launched.ok()) {
+    return launched;
+  }
+  const Clock::time_point start = child_->started_at();
+  const Clock::time_point deadline =
+      start + (scenario_.ExpectsExitOnly() ? target_.startup_timeout : target_.observe_timeout);
+  bool exited = false;
+  if (Status waited = WaitForEvidence(start, deadline, &exited); !waited.ok()) {
+    return waited;
+  }
+  SettleOrWatch(exited);
+  result_.connections = Snapshot();
+  const ProcessEvidence process = StopAndCollect();
+  JudgeRun(process);
   if (env_.keep_workdirs()) {
     result_.workdir = workdir_->Release().string();
   }
@@ -881,8 +981,7 @@ Status JobRun::Run() {
 }  // namespace
 
 Status CheckPrograms(const TargetDescriptor& target, const Paths& paths) {
-  const std::map<std::string, std::string> values = {{"build", paths.build_dir.string()},
-                                                     {"data", paths.data_dir.string()}};
+  const std::map<std::string, std::string> values = PathPlaceholders(paths);
   const char* path_value = std::getenv("PATH");
   for (const auto& [name, value] : target.env) {
     if (name == "PATH") {
@@ -908,7 +1007,7 @@ Status CheckPrograms(const TargetDescriptor& target, const Paths& paths) {
 
 std::string NotApplicableReason(const Scenario& scenario, const TargetDescriptor& target,
                                 const certs::Pki& pki) {
-  for (const ServerSpec& server : ServersFor(scenario, target.product)) {
+  for (const ServerSpec& server : PlanServers(scenario, target.product)) {
     if (target.Lacks(Capability::kTls13) && server.tls == ScenarioTls::kTls13) {
       return "the product lacks TLS 1.3 (descriptor: lacks tls1.3) and servers." +
              server.connection + " speaks only TLS 1.3";

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,28 +19,13 @@
 #include "base/result.h"
 #include "certs/pki.h"
 #include "harness/process/interrupt.h"
+#include "harness/process/process.h"
 #include "harness/run/oracle.h"
 #include "harness/suite/scenario.h"
+#include "harness/suite/suite.h"
 #include "harness/suite/target.h"
 
 namespace fpconform::harness {
-
-// Paths: where the runner finds its data and the built programs.
-struct Paths {
-  std::filesystem::path data_dir;   // the source tree: certs/, fixtures/, scenarios/, harness/
-  std::filesystem::path build_dir;  // the {build} placeholder of target descriptors
-
-  std::filesystem::path Scenarios() const { return data_dir / "scenarios"; }
-  std::filesystem::path Clauses() const { return data_dir / "scenarios" / "clauses.json"; }
-  std::filesystem::path Targets() const { return data_dir / "harness" / "targets"; }
-  // TargetDirs: where built-in targets are found: the descriptors in the source tree, then
-  // those the build generates (the mutants).
-  std::vector<std::filesystem::path> TargetDirs() const {
-    return {Targets(), build_dir / "mutants" / "targets"};
-  }
-  std::filesystem::path PkiDescription() const { return data_dir / "certs" / "pki.json"; }
-  std::filesystem::path DefaultTemplate(Product product) const;
-};
 
 // DefaultPaths returns the source and build directories this program was built from.
 Paths DefaultPaths();
@@ -129,6 +115,86 @@ struct JobResult {
   std::chrono::milliseconds duration{0};
   std::string rerun;          // the command that reruns just this
 };
+
+// The named steps of one scenario run (runner.cc's JobRun; README "How a scenario run
+// works"). The pure ones are declared here so that they can be tested without processes.
+
+// PlanServers lists the servers a job starts for `scenario` on `product`, in connection
+// order: the EMS always has a platform (the default one when the scenario names none) and
+// every edge endpoint without `same_as`; the LSR and a client only "edge".
+std::vector<ServerSpec> PlanServers(const Scenario& scenario, Product product);
+
+// CaBundleFor returns the CA bundle the product is given for `connection` (the scenario's
+// settings.ca, "ca-all" by default).
+std::string CaBundleFor(const Scenario& scenario, std::string_view connection);
+
+// JobPlaceholderInputs: what one job knows, once its servers run, to fill placeholders.
+struct JobPlaceholderInputs {
+  std::filesystem::path workdir;   // the job's work directory
+  std::filesystem::path fixtures;  // the job's own copy of the CA bundles
+  std::string host;                // the host of every endpoint ({host})
+  // connection -> port: each server the job started, each `same_as` connection, and the
+  // product's own listener (kListenerConnection) when it has one.
+  std::map<std::string, uint16_t> ports;
+  // connection -> CA bundle name, for each server the job started.
+  std::map<std::string, std::string> ca_bundles;
+};
+
+// PathPlaceholders returns {build} and {data}: the placeholders known before any job runs,
+// which CheckPrograms expands programs with.
+std::map<std::string, std::string> PathPlaceholders(const Paths& paths);
+
+// JobPlaceholders returns the value of every placeholder of one job (PORTING.md): those of
+// PathPlaceholders, {workdir}, {host}, {config} (empty without config_file), {log} (the
+// descriptor's log_file expanded, else target.log in the work directory), and {port:C}
+// and {ca:C} for each C of kPlaceholderConnections (port 0 and bundle ca-all where the
+// job has none). The Error names the descriptor and its log_file.
+Result<std::map<std::string, std::string>> JobPlaceholders(
+    const TargetDescriptor& target, const Paths& paths, const JobPlaceholderInputs& inputs);
+
+// TargetCommand returns how the target is launched: its argv and env expanded with
+// `values`, in `workdir`; the Error names the descriptor and the field (argv, env.NAME).
+Result<ProcessSpec> TargetCommand(const TargetDescriptor& target,
+                                  const std::map<std::string, std::string>& values,
+                                  const std::filesystem::path& workdir);
+
+// TriggerCommand returns how the target's trigger is run for `connection` ({connection},
+// empty for a trigger run once): its argv expanded with `values`, in `workdir`; the Error
+// names the descriptor and trigger.argv.
+Result<ProcessSpec> TriggerCommand(const TargetDescriptor& target,
+                                   const std::map<std::string, std::string>& values,
+                                   const std::string& connection,
+                                   const std::filesystem::path& workdir);
+
+// EvidenceComplete is true when waiting longer cannot change the verdict on `evidence`
+// (what the job's servers saw by `now`): once the process `exited`, when no connection is
+// open any more; before that, for a daemon, when every judged connection has concluded
+// (a sequence: as many handshakes as steps). A server that rejected where an accept is
+// wanted gets the target's retry window after its last connection ended; `recheck` (may
+// be null) is moved to when that window closes.
+bool EvidenceComplete(const Scenario& scenario, const TargetDescriptor& target,
+                      const std::vector<ConnectionEvidence>& evidence, bool exited,
+                      std::chrono::steady_clock::time_point now,
+                      std::chrono::steady_clock::time_point* recheck = nullptr);
+
+// StoppedTarget: what the harness read from a target once it was stopped.
+struct StoppedTarget {
+  bool exited_by_itself = false;  // it had exited before the harness stopped it
+  ProcessStatus status;           // the status Terminate returned
+  bool sanitizer_report = false;
+  std::string stdout_tail, stderr_tail;
+  std::string log_tail;           // empty without a log
+};
+
+// ProcessEvidenceOf returns what the oracle judges of the process: its status only when
+// it exited by itself or died of a signal the harness did not send (how a daemon ends
+// after the harness's SIGTERM is not judged; otherwise kRunning), both output streams
+// and the log.
+ProcessEvidence ProcessEvidenceOf(const StoppedTarget& stopped);
+
+// EscapedProcessesCheck returns the failed kStaysInGroup check for processes the target
+// left running outside its process group (killed by the harness), or nullopt for none.
+std::optional<Check> EscapedProcessesCheck(const std::vector<pid_t>& escaped);
 
 // CheckPrograms returns an Error naming the descriptor, the field and the program when the
 // target's program (argv[0]) or its trigger's cannot be run: a missing or non-executable

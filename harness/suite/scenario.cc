@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "base/files.h"
+#include "harness/suite/connections.h"
 #include "harness/suite/json_fields.h"
 
 namespace fpconform::harness {
@@ -15,8 +16,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-const std::vector<std::string> kConnections = {"platform", "edge", "edge2", "edge3"};
 
 // Limits on what a scenario file may ask the renderer to write: a real config.json nests a
 // few levels, and a deeper or larger patch only exhausts the stack (recursive copies) or
@@ -509,7 +508,8 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   FieldRecorder::Record(JoinPath(g.path(), "servers"), kConnections);
   FieldRecorder::Record(JoinPath(g.path(), "expect"), kConnections);
   if (const json* servers = g.Object("servers", /*required=*/true)) {
-    for (const std::string& connection : kConnections) {
+    for (std::string_view known : kServerConnections) {
+      const std::string connection(known);
       auto it = servers->find(connection);
       if (it != servers->end()) {
         ServerSpec server;
@@ -518,9 +518,9 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
       }
     }
     for (auto it = servers->begin(); it != servers->end(); ++it) {
-      if (std::find(kConnections.begin(), kConnections.end(), it.key()) == kConnections.end()) {
+      if (!IsServerConnection(it.key())) {
         g.Fail("servers." + it.key(),
-               "unknown connection (want platform, edge, edge2 or edge3)");
+               "unknown connection (want " + ServerConnectionChoices() + ")");
       }
     }
   }
@@ -571,8 +571,8 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   }
   if (const json* expect = g.Object("expect", /*required=*/true)) {
     for (auto it = expect->begin(); it != expect->end(); ++it) {
-      if (std::find(kConnections.begin(), kConnections.end(), it.key()) == kConnections.end()) {
-        g.Fail("expect." + it.key(), "unknown connection (want platform, edge, edge2 or edge3)");
+      if (!IsServerConnection(it.key())) {
+        g.Fail("expect." + it.key(), "unknown connection (want " + ServerConnectionChoices() + ")");
         continue;
       }
       if (it.value().is_object()) {
@@ -760,6 +760,7 @@ Result<std::vector<Scenario>> ParseScenarioFile(std::string_view text, std::stri
       if (!s.ok()) {
         return s.take_error();
       }
+      s->index = i;
       if (!names.insert(s->id).second) {
         return MakeError(ErrorCode::kInvalidInput,
                          std::string(source) + ": scenarios[" + std::to_string(i) +
@@ -793,7 +794,7 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
   }
   std::sort(files.begin(), files.end());
   std::vector<Scenario> all;
-  std::map<std::string, std::string> owner;
+  std::map<std::string, size_t> owner;  // id -> its place in `all`
   for (const fs::path& file : files) {
     fs::path relative = file.lexically_relative(dir);
     std::string topic = relative.replace_extension().generic_string();
@@ -808,11 +809,9 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
     }
     for (Scenario& s : *scenarios) {
       s.root = dir.string();
-      auto [it, inserted] = owner.emplace(s.id, s.file);
+      auto [it, inserted] = owner.emplace(s.id, all.size());
       if (!inserted) {
-        return MakeError(ErrorCode::kInvalidInput,
-                         s.file + ": duplicate scenario id " + Quoted(s.id) + " (also in " +
-                             it->second + ")");
+        return DuplicateScenarioId(s, all[it->second]);
       }
       all.push_back(std::move(s));
     }
@@ -820,6 +819,13 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
   std::sort(all.begin(), all.end(),
             [](const Scenario& a, const Scenario& b) { return a.id < b.id; });
   return all;
+}
+
+Error DuplicateScenarioId(const Scenario& scenario, const Scenario& first) {
+  return Error{ErrorCode::kInvalidInput,
+               scenario.file + ": scenarios[" + std::to_string(scenario.index) +
+                   "].name: duplicate scenario id " + Quoted(scenario.id) + " (also in " +
+                   first.file + ")"};
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {

@@ -171,6 +171,7 @@ struct Scenario {
   std::string id;           // "<topic>/<name>", topic = file path under scenarios/ without .json
   std::string file;         // the file it came from, for messages
   std::string root;         // the scenario directory it was loaded from (LoadScenarioDir)
+  size_t index = 0;         // its place in the file's "scenarios" array, for messages
   std::string description;
   Level level = Level::kNormative;
   std::vector<std::string> clauses;
@@ -234,6 +235,10 @@ Result<std::vector<Scenario>> ParseScenarioFile(std::string_view text, std::stri
 // duplicate id across files is an error naming both files.
 Result<std::vector<Scenario>> LoadScenarioDir(const std::filesystem::path& dir,
                                               const ScenarioVocabulary& vocabulary);
+
+// DuplicateScenarioId returns the Error for `scenario`, whose id `first` (loaded before it)
+// already has: one line naming the file and field of `scenario` and the file of `first`.
+Error DuplicateScenarioId(const Scenario& scenario, const Scenario& first);
 
 // GlobMatch is shell-style matching of `text` against `pattern` (*, ?, [...]); '*' also
 // matches '/', so "allowlist/*" and "*lowercase*" both work.

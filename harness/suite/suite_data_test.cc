@@ -5,8 +5,8 @@
 #include <filesystem>
 
 #include "certs/pki.h"
-#include "harness/run/runner.h"
 #include "harness/suite/scenario.h"
+#include "harness/suite/suite.h"
 #include "harness/suite/target.h"
 
 namespace fpconform::harness {
@@ -16,33 +16,11 @@ namespace fs = std::filesystem;
 
 Paths SourcePaths() { return Paths{FPCONFORM_SOURCE_DIR, ""}; }
 
-ScenarioVocabulary LoadVocabulary() {
-  ScenarioVocabulary v;
-  Result<std::vector<Clause>> clauses = LoadClauses(SourcePaths().Clauses());
-  EXPECT_TRUE(clauses.ok()) << clauses.error().message;
-  if (clauses.ok()) {
-    for (const Clause& c : *clauses) {
-      v.clauses.insert(c.id);
-    }
-  }
-  Result<certs::PkiDescription> pki = certs::LoadPkiDescription(SourcePaths().PkiDescription());
-  EXPECT_TRUE(pki.ok()) << pki.error().message;
-  if (pki.ok()) {
-    for (const certs::CertificateSpec& c : pki->certificates) {
-      v.certificates.insert(c.name);
-    }
-    for (const certs::BundleSpec& b : pki->bundles) {
-      v.bundles.insert(b.name);
-    }
-  }
-  return v;
-}
-
 TEST(SuiteDataTest, EveryScenarioFileLoads) {
-  Result<std::vector<Scenario>> scenarios =
-      LoadScenarioDir(SourcePaths().Scenarios(), LoadVocabulary());
-  ASSERT_TRUE(scenarios.ok()) << scenarios.error().message;
-  EXPECT_FALSE(scenarios->empty());
+  Result<Suite> suite = LoadSuite(SourcePaths());
+  ASSERT_TRUE(suite.ok()) << suite.error().message;
+  EXPECT_FALSE(suite->clauses.empty());
+  EXPECT_FALSE(suite->scenarios.empty());
 }
 
 TEST(SuiteDataTest, EveryTargetDescriptorLoads) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/files.h"
+#include "harness/suite/connections.h"
 #include "harness/suite/json_fields.h"
 
 namespace fpconform::harness {
@@ -69,9 +70,9 @@ Status CheckPlaceholders(std::string_view text, bool trigger = false) {
   for (const char* name : {"config", "workdir", "log", "build", "data", "host"}) {
     values[name] = "";
   }
-  for (const char* connection : {"platform", "edge", "edge2", "edge3", "http_server"}) {
-    values[std::string("port:") + connection] = "";
-    values[std::string("ca:") + connection] = "";
+  for (std::string_view connection : kPlaceholderConnections) {
+    values["port:" + std::string(connection)] = "";
+    values["ca:" + std::string(connection)] = "";
   }
   Result<std::string> expanded = ExpandPlaceholders(text, values);
   if (!expanded.ok()) {
