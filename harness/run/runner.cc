@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/installed.h"
 #include "harness/run/ports.h"
 #include "harness/run/render.h"
 #include "harness/tls/tls_server.h"
@@ -114,7 +115,7 @@ std::string RerunCommand(const Scenario& scenario, const TargetDescriptor& targe
     fs::path full = fs::absolute(path, ec);
     return (ec ? path : full).lexically_normal().string();
   };
-  std::string command = "fpconform run --target " +
+  std::string command = ShellQuote(paths.program) + " run --target " +
                         ShellQuote(target.builtin ? target.name : absolute(target.file));
   const Paths defaults = DefaultPaths();
   if (absolute(paths.data_dir) != absolute(defaults.data_dir)) {
@@ -248,7 +249,13 @@ fs::path Paths::DefaultTemplate(Product product) const {
   return {};
 }
 
-Paths DefaultPaths() { return Paths{FPCONFORM_SOURCE_DIR, FPCONFORM_BUILD_DIR}; }
+Paths DefaultPaths() {
+  // An installed program: the data under <prefix>/share/fpconform, the programs beside it.
+  if (std::optional<fs::path> installed = InstalledDataDir()) {
+    return Paths{*installed, RunningProgram().parent_path()};
+  }
+  return Paths{FPCONFORM_SOURCE_DIR, FPCONFORM_BUILD_DIR};
+}
 
 Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
     const Paths& paths, const std::vector<TargetDescriptor>& targets, bool keep_workdirs) {

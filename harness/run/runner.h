@@ -28,6 +28,7 @@ namespace fpconform::harness {
 struct Paths {
   std::filesystem::path data_dir;   // the source tree: certs/, fixtures/, scenarios/, harness/
   std::filesystem::path build_dir;  // the {build} placeholder of target descriptors
+  std::string program = "fpconform";  // the command that rerun lines name
 
   std::filesystem::path Scenarios() const { return data_dir / "scenarios"; }
   std::filesystem::path Clauses() const { return data_dir / "scenarios" / "clauses.json"; }
@@ -41,7 +42,8 @@ struct Paths {
   std::filesystem::path DefaultTemplate(Product product) const;
 };
 
-// DefaultPaths returns the source and build directories this program was built from.
+// DefaultPaths returns the source and build directories this program was built from, or for
+// an installed program (base/installed.h) <prefix>/share/fpconform and its own directory.
 Paths DefaultPaths();
 
 // RunEnvironment: what every job of a run shares: the generated PKI written once, the
