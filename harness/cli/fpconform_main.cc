@@ -1,5 +1,6 @@
 // fpconform: the command line of the conformance suite.
 //
+//   fpconform --version    the suite version, catalog digest and source revision
 //   fpconform run          run scenarios against targets and report
 //   fpconform list         list scenarios, clauses or targets
 //   fpconform fingerprint  print certificate fingerprints ready to paste

@@ -66,15 +66,14 @@ TEST_F(VendorCliTest, RelativePathsResolveFromTheCallersDirectory) {
   const fs::path caller = dir_->path() / "caller";
   fs::create_directories(caller / "out");
   // A wrapper in a directory beside the descriptor that runs fpref in LSR mode.
-  Write("caller/vendor/bin/product",
-        std::string("#!/bin/sh\nexec \"") + FPCONFORM_FPREF_PATH +
-            "\" --product lsr --config \"$1\" --log \"$2\"\n");
+  Write("caller/vendor/bin/product", std::string("#!/bin/sh\nexec \"") + FPCONFORM_FPREF_PATH +
+                                         "\" --product lsr --config \"$1\" --log \"$2\"\n");
   ASSERT_EQ(chmod((dir_->path() / "caller/vendor/bin/product").c_str(), 0755), 0);
   Write("caller/vendor/product.json",
         R"({"description": "fpref behind a wrapper beside this file", "product": "lsr",
             "argv": ["bin/product", "{config}", "{log}"]})");
-  CommandResult r = InDir(caller, {"run", "--target", "vendor/product.json", "--filter",
-                                   "match/*", "--json", "out/r.json", "--junit", "r.xml"});
+  CommandResult r = InDir(caller, {"run", "--target", "vendor/product.json", "--filter", "match/*",
+                                   "--json", "out/r.json", "--junit", "r.xml"});
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_TRUE(fs::is_regular_file(caller / "out" / "r.json"));
   EXPECT_TRUE(fs::is_regular_file(caller / "r.xml"));
@@ -85,8 +84,8 @@ TEST_F(VendorCliTest, RelativePathsResolveFromTheCallersDirectory) {
   CommandResult failed = InDir(caller, {"run", "--target", "vendor/quits.json", "--filter",
                                         "match/listed-leaf-colon-accepted"});
   ASSERT_EQ(failed.status, 1) << failed.out << failed.err;
-  const std::string want_rerun = std::string("rerun: ") + FPCONFORM_BINARY +
-                                 " run --target " + (caller / "vendor/quits.json").string() +
+  const std::string want_rerun = std::string("rerun: ") + FPCONFORM_BINARY + " run --target " +
+                                 (caller / "vendor/quits.json").string() +
                                  " --filter match/listed-leaf-colon-accepted -v";
   EXPECT_NE(failed.out.find(want_rerun), std::string::npos) << failed.out;
 

@@ -23,10 +23,8 @@ void Catalog(const fs::path& root, const std::vector<std::pair<std::string, std:
 }
 
 const std::vector<std::pair<std::string, std::string>> kFiles = {
-    {"clauses.json", R"({"clauses": []})"},
-    {"match.json", R"({"scenarios": [1]})"},
-    {"syntax.json", R"({"scenarios": [2]})"},
-    {"sub/extra.json", R"({"scenarios": [3]})"},
+    {"clauses.json", R"({"clauses": []})"},   {"match.json", R"({"scenarios": [1]})"},
+    {"syntax.json", R"({"scenarios": [2]})"}, {"sub/extra.json", R"({"scenarios": [3]})"},
     {"README.md", "not part of the catalog"},
 };
 
@@ -92,10 +90,9 @@ TEST(VersionTest, VersionTextAndRunInfo) {
   EXPECT_TRUE(revision.empty() ||
               revision.find_first_not_of("0123456789abcdef") == std::string::npos)
       << revision;
-  EXPECT_EQ(VersionText(paths), std::string("fpconform ") + FPCONFORM_VERSION + "\ncatalog " +
-                                    *digest + "\nrevision " +
-                                    (revision.empty() ? "unknown" : revision) + "\ndata " +
-                                    FPCONFORM_SOURCE_DIR);
+  EXPECT_EQ(VersionText(paths),
+            std::string("fpconform ") + FPCONFORM_VERSION + "\ncatalog " + *digest + "\nrevision " +
+                (revision.empty() ? "unknown" : revision) + "\ndata " + FPCONFORM_SOURCE_DIR);
   RunInfo info = SuiteRunInfo(paths);
   EXPECT_EQ(info.suite_version, FPCONFORM_VERSION);
   EXPECT_EQ(info.catalog_digest, *digest);

@@ -491,8 +491,7 @@ TEST(TargetTest, RelativeProgramsResolveAgainstTheDescriptor) {
       {"relative, descriptor elsewhere", "/opt/vendor/targets/wsems.json", "bin/wsems",
        "/opt/vendor/targets/bin/wsems"},
       {"dot slash", "/opt/vendor/wsems.json", "./wsems", "/opt/vendor/./wsems"},
-      {"relative descriptor", "vendor/wsems.json", "../bin/wsems",
-       cwd + "/vendor/../bin/wsems"},
+      {"relative descriptor", "vendor/wsems.json", "../bin/wsems", cwd + "/vendor/../bin/wsems"},
       {"descriptor without a directory", "wsems.json", "./wsems", cwd + "/./wsems"},
       {"braces kept literal", "/opt/a{b}/wsems.json", "bin/wsems", "/opt/a{{b}/bin/wsems"},
       {"plain name: PATH", "/opt/vendor/wsems.json", "wsems", "wsems"},
@@ -502,9 +501,8 @@ TEST(TargetTest, RelativeProgramsResolveAgainstTheDescriptor) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    const std::string text = R"({"description": "d", "product": "ems", "argv": [")" +
-                             c.program + R"(", "{config}"], "trigger": {"argv": [")" +
-                             c.program + R"("]}})";
+    const std::string text = R"({"description": "d", "product": "ems", "argv": [")" + c.program +
+                             R"(", "{config}"], "trigger": {"argv": [")" + c.program + R"("]}})";
     Result<TargetDescriptor> t = ParseTargetDescriptor(text, c.descriptor);
     ASSERT_TRUE(t.ok()) << t.error().message;
     EXPECT_EQ(t->argv[0], c.want);
