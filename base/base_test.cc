@@ -9,6 +9,7 @@
 
 #include "base/files.h"
 #include "base/hex.h"
+#include "base/installed.h"
 #include "base/json_text.h"
 #include "base/ossl.h"
 #include "base/result.h"
@@ -238,6 +239,25 @@ TEST(JsonTextTest, TypeNamesAndPrintable) {
   EXPECT_STREQ(JsonTypeName(nlohmann::json(1.5)), "a number");
   EXPECT_STREQ(JsonTypeName(nlohmann::json()), "null");
   EXPECT_EQ(Printable("a\nb\x7f\xc3\xa9"), "a\\x0Ab\\x7F\\xC3\\xA9");
+}
+
+// An installed program finds <prefix>/share/fpconform when the clause table is there; a
+// build-tree program (nothing beside it) or no path at all finds nothing.
+TEST(InstalledTest, DataDirBesideTheProgram) {
+  Result<TempDir> prefix = TempDir::Create("fpconform-installed-test-");
+  ASSERT_TRUE(prefix.ok()) << prefix.error().message;
+  const fs::path program = prefix->path() / "bin" / "fpconform";
+  EXPECT_FALSE(InstalledDataDirFor(program).has_value());
+  EXPECT_FALSE(InstalledDataDirFor(fs::path()).has_value());
+  const fs::path data = prefix->path() / "share" / "fpconform";
+  fs::create_directories(data / "scenarios");
+  EXPECT_FALSE(InstalledDataDirFor(program).has_value()) << "no clause table yet";
+  ASSERT_TRUE(WriteFile(data / "scenarios" / "clauses.json", "{}").ok());
+  std::optional<fs::path> found = InstalledDataDirFor(program);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(*found, data.lexically_normal());
+  EXPECT_FALSE(RunningProgram().empty());
+  EXPECT_FALSE(InstalledDataDir().has_value()) << "the test runs from the build tree";
 }
 
 }  // namespace

@@ -69,7 +69,8 @@ Result<PkiDescription> ParsePkiDescription(std::string_view json_text,
 // LoadPkiDescription reads and parses `path`; returns the read Error or the parse Error.
 Result<PkiDescription> LoadPkiDescription(const std::filesystem::path& path);
 
-// DefaultPkiDescriptionPath returns <source dir>/certs/pki.json; never fails.
+// DefaultPkiDescriptionPath returns <data dir>/certs/pki.json (the installed data beside an
+// installed program, else the source tree); never fails.
 std::filesystem::path DefaultPkiDescriptionPath();
 
 // CheckPkiDescription checks names, references and issuer cycles; returns kInvalidInput on a fault.

@@ -6,10 +6,12 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "base/files.h"
+#include "base/installed.h"
 #include "base/json_text.h"
 #include "certs/pki.h"
 
@@ -570,6 +572,10 @@ Result<PkiDescription> LoadPkiDescription(const std::filesystem::path& path) {
 }
 
 std::filesystem::path DefaultPkiDescriptionPath() {
+  // An installed program reads the installed copy (base/installed.h).
+  if (std::optional<std::filesystem::path> installed = InstalledDataDir()) {
+    return *installed / "certs" / "pki.json";
+  }
   return std::filesystem::path(FPCONFORM_SOURCE_DIR) / "certs" / "pki.json";
 }
 

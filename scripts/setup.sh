@@ -2,16 +2,24 @@
 # Shared set-up for ./test.sh and ./run.sh: install missing Debian packages, then configure
 # and build one CMake preset incrementally.
 #
-#   scripts/setup.sh deps            install missing packages (or print the command, exit 1)
+#   scripts/setup.sh deps [run]      install missing packages (every one, or with `run` only
+#                                    those ./run.sh needs); without root, print the apt-get
+#                                    command once and exit 1 (nothing printed when none is
+#                                    missing, so a machine set up once builds without root)
 #   scripts/setup.sh build PRESET    configure (first time) and build PRESET
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+# missing_packages prints the packages of scripts/packages.txt that are not installed: every
+# one, or with "run" only those above the "# --- tests" line.
 missing_packages() {
-  local pkg
+  local scope=$1 pkg
   while read -r pkg; do
-    case "$pkg" in ''|'#'*) continue ;; esac
+    case "$pkg" in
+      '# --- tests'*) [ "$scope" = run ] && break; continue ;;
+      ''|'#'*) continue ;;
+    esac
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
       echo "$pkg"
     fi
@@ -20,7 +28,7 @@ missing_packages() {
 
 install_deps() {
   local missing
-  missing=$(missing_packages | tr '\n' ' ')
+  missing=$(missing_packages "${1:-all}" | tr '\n' ' ')
   if [ -z "${missing// }" ]; then
     return 0
   fi
@@ -47,7 +55,7 @@ build_preset() {
 }
 
 case "${1:-}" in
-  deps) install_deps ;;
+  deps) install_deps "${2:-all}" ;;
   build) build_preset "${2:?preset name}" ;;
-  *) echo "usage: scripts/setup.sh deps | build PRESET" >&2; exit 2 ;;
+  *) echo "usage: scripts/setup.sh deps [run] | build PRESET" >&2; exit 2 ;;
 esac

@@ -1,5 +1,6 @@
 // fpconform: the command line of the conformance suite.
 //
+//   fpconform --version    the suite version, catalog digest and source revision
 //   fpconform run          run scenarios against targets and report
 //   fpconform list         list scenarios, clauses or targets
 //   fpconform fingerprint  print certificate fingerprints ready to paste
@@ -33,11 +34,14 @@
 
 #include "base/command_line.h"
 #include "base/files.h"
+#include "base/installed.h"
 #include "base/ossl.h"
 #include "certs/pki.h"
 #include "harness/process/interrupt.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/mutants.h"
+#include "harness/cli/paths.h"
+#include "harness/cli/version.h"
 #include "harness/run/report.h"
 #include "harness/run/runner.h"
 #include "harness/suite/scenario.h"
@@ -55,12 +59,11 @@ constexpr int kExitFailures = 1;
 
 // Interrupted reports a run ended by SIGINT, SIGTERM or SIGHUP (its targets killed, its
 // work directories removed as the caller unwinds) and returns 128 + the signal, the status
-// a shell gives a command that signal ended.
-int Interrupted(int sig) {
+// a shell gives a command that signal ended. `reports` tells what became of the reports.
+int Interrupted(int sig, const char* reports = "no report written") {
   const char* name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP";
   std::cerr << (isatty(STDERR_FILENO) == 1 ? "\r\033[K" : "") << "fpconform: interrupted by "
-            << name
-            << ": targets stopped, work directories removed, no report written\n";
+            << name << ": targets stopped, work directories removed, " << reports << "\n";
   return 128 + sig;
 }
 
@@ -74,16 +77,20 @@ struct CommonOptions {
   std::string data_dir;
   std::string build_dir;
   std::vector<std::string> scenario_dirs;
+  std::string program = "fpconform";  // what rerun lines call (paths.h, RerunProgram)
 };
 
+// MakePaths returns the default paths with the options' directories, relative ones read
+// from the caller's directory and made absolute (jobs run in their own directories).
 Paths MakePaths(const CommonOptions& common) {
   Paths paths = DefaultPaths();
   if (!common.data_dir.empty()) {
-    paths.data_dir = common.data_dir;
+    paths.data_dir = AbsoluteFromCaller(common.data_dir);
   }
   if (!common.build_dir.empty()) {
-    paths.build_dir = common.build_dir;
+    paths.build_dir = AbsoluteFromCaller(common.build_dir);
   }
+  paths.program = common.program;
   return paths;
 }
 
@@ -314,7 +321,16 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   }
   std::vector<Job> jobs = PlanJobs(*scenarios, targets, options);
   if (jobs.empty()) {
-    return InputError("no scenario matches the filters for the selected targets");
+    RunOptions unsharded = options;
+    unsharded.shard_index = 0;
+    unsharded.shard_count = 1;
+    if (options.shard_count <= 1 || PlanJobs(*scenarios, targets, unsharded).empty()) {
+      return InputError("no scenario matches the filters for the selected targets");
+    }
+    // More shards than runs: this one has nothing to do, which is not an error (CI).
+    std::cerr << "fpconform: shard " << cmd.shard
+              << " holds no scenario run (the selection has fewer runs than shards); "
+                 "nothing to run\n";
   }
   Result<std::unique_ptr<InterruptWatcher>> watcher = InterruptWatcher::Start();
   if (!watcher.ok()) {
@@ -330,15 +346,14 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     std::cerr << "fpconform: keeping work directories under " << (*env)->root().string()
               << "\n";
   }
-  RunInfo info;
+  RunInfo info = SuiteRunInfo(paths);
   info.started_at = UtcNow();
   info.host = HostName();
   std::chrono::milliseconds duration{0};
   std::vector<JobResult> results =
       RunWithProgress(jobs, **env, options.jobs, cmd.verbose, **watcher, &duration);
-  if ((*watcher)->interrupted()) {
-    return Interrupted((*watcher)->signal());
-  }
+  // An interrupted run still writes its reports, marked incomplete (RunInfo::complete).
+  info.complete = !(*watcher)->interrupted();
 
   std::vector<Scenario> selected;
   for (const Scenario& s : *scenarios) {
@@ -356,6 +371,7 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     configurations = DryRenderJobs(jobs, **env);
     inputs.configurations = &configurations;
   }
+  bool any_report = false;
   for (const auto& [path, render] :
        {std::pair{cmd.json_path, &JsonReport}, std::pair{cmd.junit_path, &JunitReport},
         std::pair{cmd.markdown_path, &MarkdownReport}, std::pair{cmd.html_path, &HtmlReport}}) {
@@ -366,6 +382,11 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     if (!written.ok()) {
       return InputError(written.error().message);
     }
+    any_report = true;
+  }
+  if ((*watcher)->interrupted()) {
+    return Interrupted((*watcher)->signal(),
+                       any_report ? "reports written, marked incomplete" : "no report asked for");
   }
   for (const JobResult& r : results) {
     if (r.status != JobStatus::kPass || cmd.verbose) {
@@ -700,6 +721,8 @@ std::optional<int> ParseOptions(CLI::App& app, int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string command = "fpconform";
     CLI::App* at_fault = &app;
@@ -724,6 +747,10 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show the help of every command");
   CommonOptions common;
+  common.program = RerunProgram(argc > 0 ? argv[0] : "", RunningProgram());
+  app.set_version_flag(
+      "--version", [&common] { return VersionText(MakePaths(common)); },
+      "Print the suite version, the catalog digest and the source revision");
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--data-dir", common.data_dir,
                     "Directory holding certs/, fixtures/, scenarios/ and harness/targets/")

@@ -16,6 +16,7 @@
 #include <mutex>
 #include <thread>
 
+#include "base/installed.h"
 #include "harness/run/ports.h"
 #include "harness/run/render.h"
 #include "harness/suite/connections.h"
@@ -115,7 +116,7 @@ std::string RerunCommand(const Scenario& scenario, const TargetDescriptor& targe
     fs::path full = fs::absolute(path, ec);
     return (ec ? path : full).lexically_normal().string();
   };
-  std::string command = "fpconform run --target " +
+  std::string command = ShellQuote(paths.program) + " run --target " +
                         ShellQuote(target.builtin ? target.name : absolute(target.file));
   const Paths defaults = DefaultPaths();
   if (absolute(paths.data_dir) != absolute(defaults.data_dir)) {
@@ -375,7 +376,13 @@ std::optional<Check> EscapedProcessesCheck(const std::vector<pid_t>& escaped) {
                    "), killed by the harness; a target must keep its processes in its group"};
 }
 
-Paths DefaultPaths() { return Paths{FPCONFORM_SOURCE_DIR, FPCONFORM_BUILD_DIR}; }
+Paths DefaultPaths() {
+  // An installed program: the data under <prefix>/share/fpconform, the programs beside it.
+  if (std::optional<fs::path> installed = InstalledDataDir()) {
+    return Paths{*installed, RunningProgram().parent_path()};
+  }
+  return Paths{FPCONFORM_SOURCE_DIR, FPCONFORM_BUILD_DIR};
+}
 
 Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
     const Paths& paths, const std::vector<TargetDescriptor>& targets, bool keep_workdirs) {

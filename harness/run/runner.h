@@ -27,7 +27,8 @@
 
 namespace fpconform::harness {
 
-// DefaultPaths returns the source and build directories this program was built from.
+// DefaultPaths returns the source and build directories this program was built from, or for
+// an installed program (base/installed.h) <prefix>/share/fpconform and its own directory.
 Paths DefaultPaths();
 
 // RunEnvironment: what every job of a run shares: the generated PKI written once, the

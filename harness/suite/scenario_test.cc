@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "harness/suite/json_fields.h"
 #include "harness/suite/target.h"
@@ -536,6 +538,41 @@ TEST(FieldRecorderTest, RecordsTheAcceptedKeysPerDocumentKind) {
   ASSERT_EQ(fields.count("target-descriptor"), 1u);
   EXPECT_EQ(fields.at("target-descriptor").at("timeouts_ms"),
             (std::set<std::string>{"grace", "observe", "retry", "settle", "startup"}));
+}
+
+// A relative program path in argv[0] or trigger.argv[0] names a file beside the descriptor
+// (braces of the directory kept literal); plain names, absolute paths and placeholders stay.
+TEST(TargetTest, RelativeProgramsResolveAgainstTheDescriptor) {
+  const std::string cwd = std::filesystem::current_path().lexically_normal().string();
+  struct Case {
+    const char* name;
+    std::string descriptor;
+    std::string program;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {"relative, descriptor elsewhere", "/opt/vendor/targets/wsems.json", "bin/wsems",
+       "/opt/vendor/targets/bin/wsems"},
+      {"dot slash", "/opt/vendor/wsems.json", "./wsems", "/opt/vendor/./wsems"},
+      {"relative descriptor", "vendor/wsems.json", "../bin/wsems", cwd + "/vendor/../bin/wsems"},
+      {"descriptor without a directory", "wsems.json", "./wsems", cwd + "/./wsems"},
+      {"braces kept literal", "/opt/a{b}/wsems.json", "bin/wsems", "/opt/a{{b}/bin/wsems"},
+      {"plain name: PATH", "/opt/vendor/wsems.json", "wsems", "wsems"},
+      {"absolute", "/opt/vendor/wsems.json", "/usr/bin/wsems", "/usr/bin/wsems"},
+      {"placeholder", "/opt/vendor/wsems.json", "{build}/reference/fpref",
+       "{build}/reference/fpref"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string text = R"({"description": "d", "product": "ems", "argv": [")" + c.program +
+                             R"(", "{config}"], "trigger": {"argv": [")" + c.program + R"("]}})";
+    Result<TargetDescriptor> t = ParseTargetDescriptor(text, c.descriptor);
+    ASSERT_TRUE(t.ok()) << t.error().message;
+    EXPECT_EQ(t->argv[0], c.want);
+    EXPECT_EQ(t->argv[1], "{config}");
+    ASSERT_TRUE(t->trigger.has_value());
+    EXPECT_EQ(t->trigger->argv[0], c.want);
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #define FPCONFORM_HARNESS_SUITE_H_
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -18,6 +19,7 @@ namespace fpconform::harness {
 struct Paths {
   std::filesystem::path data_dir;   // the source tree: certs/, fixtures/, scenarios/, harness/
   std::filesystem::path build_dir;  // the {build} placeholder of target descriptors
+  std::string program = "fpconform";  // the command that rerun lines name
 
   std::filesystem::path Scenarios() const { return data_dir / "scenarios"; }
   std::filesystem::path Clauses() const { return data_dir / "scenarios" / "clauses.json"; }

@@ -127,6 +127,35 @@ Status CheckDeviations(const TargetDescriptor& target, const std::vector<Scenari
   return Status::Ok();
 }
 
+namespace {
+
+// ProgramBesideDescriptor makes a relative program path (one holding a '/' that starts with
+// neither '/' nor a placeholder) absolute against `base`, the descriptor's directory, so that
+// it means the same from any working directory and in the job's work directory; braces of
+// `base` are doubled so that they stay literal. A plain name (searched in PATH), an absolute
+// path and a path that starts with a placeholder are left as they are.
+void ProgramBesideDescriptor(const fs::path& base, std::string* program) {
+  if (program->empty() || program->find('/') == std::string::npos || program->front() == '/' ||
+      program->front() == '{') {
+    return;
+  }
+  std::error_code ec;
+  fs::path dir = fs::absolute(base.empty() ? fs::path(".") : base, ec);
+  if (ec) {
+    return;
+  }
+  std::string escaped;
+  for (char c : dir.lexically_normal().string()) {
+    escaped += c == '{' ? std::string("{{") : std::string(1, c);
+  }
+  if (escaped.empty() || escaped.back() != '/') {
+    escaped += '/';
+  }
+  *program = escaped + *program;
+}
+
+}  // namespace
+
 Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::path& file) {
   Result<json> doc = ParseJsonText(text, file.string());
   if (!doc.ok()) {
@@ -304,6 +333,10 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     if (!placeholders.ok()) {
       return Prefixed(file.string() + ": " + field, placeholders.take_error());
     }
+  }
+  ProgramBesideDescriptor(base, &t.argv[0]);
+  if (t.trigger && !t.trigger->argv.empty()) {
+    ProgramBesideDescriptor(base, &t.trigger->argv[0]);
   }
   return t;
 }
