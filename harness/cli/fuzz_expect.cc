@@ -264,23 +264,6 @@ Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings
       allowed[0].insert(Outcome::kExit);
       any_exit = true;
     }
-    // never-dialled is a sequence step, not an outcome of a plain expectation: a plain
-    // connection the product did not dial while it ran is judged by the process (exit).
-    if (allowed[0].count(Outcome::kNeverDialled) != 0) {
-      allowed[0].erase(Outcome::kNeverDialled);
-      if (allowed[0].empty()) {
-        return MakeError(ErrorCode::kInvalidInput, connection + ": never dialled");
-      }
-      // Expressed as a one-step sequence, which allows never-dialled.
-      if (allowed[0].count(Outcome::kExit) != 0) {
-        return MakeError(ErrorCode::kInvalidInput,
-                         "an exit beside a never-dialled edge on " + connection);
-      }
-      std::set<Outcome> step = allowed[0];
-      step.insert(Outcome::kNeverDialled);
-      expect[connection] = json{{"sequence", json::array({names(step)})}};
-      continue;
-    }
     expect[connection] = names(allowed[0]);
   }
   json scenario = readings.front().scenario;
@@ -292,8 +275,11 @@ Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings
   }
   if (any_exit) {
     // C5 is cited for a legacy key: the diagnostic is then required after the exit.
-    bool legacy = scenario.contains("legacy_allowlist");
-    if (!legacy) {
+    // The message must name the key to use, in the output and in the log (C5).
+    if (scenario.contains("legacy_allowlist")) {
+      scenario["diagnostic"] = "fingerprint_allowlist";
+      scenario["diagnostic_in"] = "both";
+    } else {
       scenario["diagnostic"] = nullptr;
     }
   }

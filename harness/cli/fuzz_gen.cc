@@ -39,7 +39,7 @@ const std::vector<DimSpec>& DimTable() {
         "lower-colon", "lower", "mixed-case", "spaces", "hyphens", "openssl-label",
         "openssl-label-lower", "truncated", "extended", "foreign-char"}},
       {"pad", kBoth, 10, {"none", "space", "tab", "newline"}},
-      {"decoys", kBoth, 45, {"0", "1", "2", "3", "5", "300"}},
+      {"decoys", kBoth, 45, {"0", "1", "2", "3", "5", "300", "6000"}},
       {"decoy_kind", kBoth, 50,
        {"filler", "near-first", "near-middle", "near-last", "near-7", "near-23"}},
       {"match_pos", kBoth, 40, {"first", "last", "middle"}},
@@ -530,15 +530,23 @@ FuzzDims MinimiseDims(const FuzzDims& dims, const std::function<bool(const FuzzD
                       int max_tries) {
   FuzzDims current = dims;
   int tries = 0;
-  for (const auto& [name, value] : dims) {
-    if (tries >= max_tries) {
-      break;
-    }
-    FuzzDims candidate = current;
-    candidate.erase(name);
-    ++tries;
-    if (still_fails(candidate)) {
-      current = std::move(candidate);
+  // Passes until one removes nothing: a dimension that was needed beside another may no
+  // longer be once that other one is gone.
+  bool changed = true;
+  for (int pass = 0; changed && pass < 8 && tries < max_tries; ++pass) {
+    changed = false;
+    const FuzzDims before = current;
+    for (const auto& [name, value] : before) {
+      if (tries >= max_tries) {
+        break;
+      }
+      FuzzDims candidate = current;
+      candidate.erase(name);
+      ++tries;
+      if (still_fails(candidate)) {
+        current = std::move(candidate);
+        changed = true;
+      }
     }
   }
   return current;

@@ -81,8 +81,9 @@ class FuzzGenerator {
 std::string DescribeDims(const FuzzDims& dims);
 
 // MinimiseDims returns the smallest set of `dims` found by putting one dimension at a time
-// back to its baseline while `still_fails` holds (greedy, each dimension tried once, in
-// name order, at most `max_tries` calls); `still_fails` is never called on `dims` itself.
+// back to its baseline while `still_fails` holds (greedy, in name order, passes repeated
+// until one removes nothing, at most `max_tries` calls); `still_fails` is never called on
+// `dims` itself.
 FuzzDims MinimiseDims(const FuzzDims& dims, const std::function<bool(const FuzzDims&)>& still_fails,
                       int max_tries = 64);
 

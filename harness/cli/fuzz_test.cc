@@ -100,7 +100,9 @@ TEST(FuzzGenTest, MinimiseKeepsTheDimensionsThatMatter) {
       return true;
     });
     EXPECT_EQ(got, row.want);
-    EXPECT_EQ(calls, 4);
+    // One pass of four tries, and a second one over what is left when the first removed
+    // something.
+    EXPECT_EQ(calls, 4 + (row.want.size() < dims.size() ? static_cast<int>(row.want.size()) : 0));
   }
   EXPECT_EQ(MinimiseDims({}, [](const FuzzDims&) { return true; }), FuzzDims{});
 }
