@@ -97,6 +97,26 @@ struct Finding {
   std::string message;
 };
 
+// InFileOrder returns `scenario` with its keys in the order the catalog's files use.
+nlohmann::ordered_json InFileOrder(const json& scenario) {
+  static const char* const kOrder[] = {
+      "name",    "description", "level",        "clauses",        "products",
+      "servers", "allowlist",   "legacy_allowlist", "settings",   "expect",
+      "keeps_running", "watch_ms", "diagnostic", "diagnostic_in"};
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  for (const char* key : kOrder) {
+    if (scenario.contains(key)) {
+      out[key] = scenario[key];
+    }
+  }
+  for (const auto& [key, value] : scenario.items()) {
+    if (!out.contains(key)) {
+      out[key] = value;
+    }
+  }
+  return out;
+}
+
 // LoadVocabulary reads the clause ids and the PKI names a scenario may use.
 Result<ScenarioVocabulary> LoadVocabulary(const Paths& paths, certs::PkiDescription* pki_out) {
   Result<std::vector<Clause>> clauses = LoadClauses(paths.Clauses());
@@ -266,12 +286,12 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
     std::string name = made->scenario_json.value("name", std::string("case"));
     std::string where = "(not written: no --out)";
     if (!options.out_dir.empty()) {
-      json file{{"description", "A finding of fpconform fuzz --target " + the_target.name +
+      nlohmann::ordered_json file{{"description", "A finding of fpconform fuzz --target " + the_target.name +
                                     " --seed " + std::to_string(options.seed) + " (case " +
                                     std::to_string(reduced.index) + "), minimised to the " +
                                     "dimensions that differ from the baseline: " +
                                     DescribeDims(reduced.dims) + "."},
-                {"scenarios", json::array({made->scenario_json})}};
+                {"scenarios", json::array({InFileOrder(made->scenario_json)})}};
       fs::path path = fs::path(options.out_dir) / ("fuzz-" + name + ".json");
       if (Status status = WriteFile(path, file.dump(2) + "\n"); !status.ok()) {
         return FuzzInputError(status.error().message);

@@ -102,7 +102,8 @@ Result<Scenario> ReferenceExpectation::ParseOne(const json& scenario) const {
 }
 
 Result<ReferenceExpectation::ReadingOutcomes> ReferenceExpectation::Decide(
-    const json& scenario_json) const {
+    const json& scenario_json, std::string* load_error) const {
+  load_error->clear();
   json with_expect = scenario_json;
   with_expect["expect"] = json{{"edge", "accept"}};
   Result<Scenario> scenario = ParseOne(with_expect);
@@ -153,6 +154,7 @@ Result<ReferenceExpectation::ReadingOutcomes> ReferenceExpectation::Decide(
   Result<std::unique_ptr<ref::ProductClient>> client = ref::ProductClient::Load(
       product_ == Product::kEms ? ref::Product::kEms : ref::Product::kLsr, config);
   if (!client.ok()) {
+    *load_error = client.error().message;
     for (const std::string& connection : judged) {
       out[connection] = {Outcome::kExit};
     }
@@ -197,8 +199,13 @@ Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings
   }
   std::vector<ReadingOutcomes> decided;
   bool exit_allowed = false;
+  std::string first_error;
   for (const Reading& reading : readings) {
-    Result<ReadingOutcomes> outcomes = Decide(reading.scenario);
+    std::string load_error;
+    Result<ReadingOutcomes> outcomes = Decide(reading.scenario, &load_error);
+    if (decided.empty()) {
+      first_error = load_error;
+    }
     if (!outcomes.ok()) {
       return outcomes.take_error();
     }
@@ -275,12 +282,22 @@ Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings
   }
   if (any_exit) {
     // C5 is cited for a legacy key: the diagnostic is then required after the exit.
-    // The message must name the key to use, in the output and in the log (C5).
-    if (scenario.contains("legacy_allowlist")) {
+    // A legacy key: the message must name the key to use, in the output and in the log
+    // (C5), when the legacy key is what the reference refused and no other choice point
+    // gives the product another reason to refuse the file first.
+    if (scenario.contains("legacy_allowlist") && !exit_allowed &&
+        first_error.find("fingerprint_allowlist") != std::string::npos) {
       scenario["diagnostic"] = "fingerprint_allowlist";
       scenario["diagnostic_in"] = "both";
     } else {
       scenario["diagnostic"] = nullptr;
+      json clauses = json::array();
+      for (const json& c : scenario["clauses"]) {
+        if (c != "C5") {
+          clauses.push_back(c);
+        }
+      }
+      scenario["clauses"] = clauses;
     }
   }
   return scenario;

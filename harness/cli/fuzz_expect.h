@@ -54,7 +54,9 @@ class ReferenceExpectation {
 
   // ReadingOutcomes: per judged connection, kExit alone or the outcome of each handshake.
   using ReadingOutcomes = std::map<std::string, std::vector<Outcome>>;
-  Result<ReadingOutcomes> Decide(const nlohmann::json& scenario) const;
+  // Decide renders one reading and returns the reference's outcomes; `load_error` gets
+  // the reference's message when it refuses the configuration ("" otherwise).
+  Result<ReadingOutcomes> Decide(const nlohmann::json& scenario, std::string* load_error) const;
 
   const certs::Pki* pki_ = nullptr;
   std::filesystem::path fixtures_dir_;
