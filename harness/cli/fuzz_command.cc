@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <deque>
+#include <future>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -203,22 +204,46 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
   uint64_t next = 0, ran = 0, inexpressible = 0, errors = 0, passed = 0;
   std::vector<Finding> findings;
   double first_finding_s = -1;
-  while (next < case_limit && !(*watcher)->interrupted() &&
-         static_cast<int>(findings.size()) < options.max_findings &&
-         (seconds == 0 || Clock::now() < deadline)) {
-    std::deque<GeneratedCase> batch;
-    for (size_t i = 0; i < batch_size && next < case_limit; ++i, ++next) {
+  // Batches are prepared (generated, decided by the reference, parsed) on a second thread
+  // while the previous batch runs; the cases are the same whatever the batching.
+  struct Prepared {
+    std::deque<GeneratedCase> cases;
+    std::vector<std::string> skipped;  // one line per inexpressible case
+  };
+  auto prepare = [&](uint64_t from, uint64_t count) {
+    Prepared p;
+    for (uint64_t i = from; i < from + count; ++i) {
       Result<GeneratedCase> made =
-          session.Make(generator.Generate(options.seed, next, the_target.product));
+          session.Make(generator.Generate(options.seed, i, the_target.product));
       if (!made.ok()) {
-        ++inexpressible;
-        if (options.verbose) {
-          std::cout << "skip case " << next << ": " << made.error().message << "\n";
-        }
+        p.skipped.push_back("skip case " + std::to_string(i) + ": " + made.error().message);
         continue;
       }
-      batch.push_back(std::move(*made));
+      p.cases.push_back(std::move(*made));
     }
+    return p;
+  };
+  auto launch = [&]() -> std::future<Prepared> {
+    uint64_t count = std::min<uint64_t>(batch_size, case_limit - next);
+    uint64_t from = next;
+    next += count;
+    return std::async(std::launch::async, prepare, from, count);
+  };
+  std::future<Prepared> pending = launch();
+  while (pending.valid() && !(*watcher)->interrupted() &&
+         static_cast<int>(findings.size()) < options.max_findings &&
+         (seconds == 0 || Clock::now() < deadline)) {
+    Prepared prepared = pending.get();
+    if (next < case_limit) {
+      pending = launch();
+    }
+    inexpressible += prepared.skipped.size();
+    if (options.verbose) {
+      for (const std::string& line : prepared.skipped) {
+        std::cout << line << "\n";
+      }
+    }
+    std::deque<GeneratedCase>& batch = prepared.cases;
     std::vector<Job> jobs;
     for (const GeneratedCase& g : batch) {
       jobs.push_back(Job{&g.scenario, &the_target, 0});
@@ -249,6 +274,9 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
     }
   }
   const double generate_s = std::chrono::duration<double>(Clock::now() - started).count();
+  if (pending.valid()) {
+    pending.wait();  // a batch prepared but not run: its cases do not count
+  }
 
   // Minimise each finding and write it.
   std::set<std::string> written;
