@@ -103,7 +103,7 @@ nlohmann::ordered_json InFileOrder(const json& scenario) {
   static const char* const kOrder[] = {
       "name",    "description", "level",        "clauses",        "products",
       "servers", "allowlist",   "legacy_allowlist", "settings",   "expect",
-      "keeps_running", "watch_ms", "diagnostic", "diagnostic_in"};
+      "keeps_running", "watch_ms", "booted", "diagnostic", "diagnostic_in"};
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const char* key : kOrder) {
     if (scenario.contains(key)) {
