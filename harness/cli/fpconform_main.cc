@@ -804,6 +804,9 @@ int Main(int argc, char** argv) {
       ->default_val(3)
       ->check(CLI::Range(1, 1000));
   fuzz_cmd->add_flag("-v,--verbose", fuzz.verbose, "Print every case");
+  fuzz_cmd->add_flag("--mutate-configs", fuzz.mutate_configs,
+                     "Also mutate each configuration (built-in mutations and fuzz/corpus); "
+                     "the product must exit cleanly or decide as the reference does");
   add_common(fuzz_cmd);
 
   if (std::optional<int> status = ParseOptions(app, argc, argv)) {

@@ -190,6 +190,9 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
     return FuzzInputError(expectation.error().message);
   }
   FuzzGenerator generator(pki_description);
+  if (options.mutate_configs) {
+    generator.SetMutations(LoadConfigMutations(paths.data_dir / "fuzz" / "corpus"));
+  }
   FuzzSession session(generator, **expectation, the_target, **env);
 
   const int threads =
@@ -325,6 +328,14 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
         return FuzzInputError(status.error().message);
       }
       where = path.string();
+      // The configuration file itself, as the runner renders it (ports and paths aside;
+      // not named *.json, which --scenarios would read as a scenario file).
+      fs::path config = fs::path(options.out_dir) /
+                        ("fuzz-" + name + (the_target.product == Product::kEms ? ".config.json.txt"
+                                                                                : ".config.lua"));
+      if (Status status = WriteFile(config, (*expectation)->FirstConfig()); !status.ok()) {
+        return FuzzInputError(status.error().message);
+      }
     }
     std::cout << "FINDING " << name << " [" << the_target.name << "]: " << message
               << " -- changed from the baseline: " << DescribeDims(reduced.dims)

@@ -27,6 +27,10 @@ struct FuzzOptions {
   std::string out_dir;     // where findings are written; empty: not written
   int max_findings = 3;    // stop once this many findings were seen
   bool verbose = false;    // print every case
+  // Every case also carries a structure-aware mutation of its configuration (from the
+  // built-in list and fuzz/corpus); the product must exit cleanly or decide as the
+  // reference does on the same file.
+  bool mutate_configs = false;
 };
 
 // RunFuzzCommand runs the command and returns its exit status: 0 no finding, 1 findings (or

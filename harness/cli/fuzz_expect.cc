@@ -145,6 +145,7 @@ Result<ReferenceExpectation::ReadingOutcomes> ReferenceExpectation::Decide(
   if (Status written = WriteFile(config, *text); !written.ok()) {
     return written.take_error();
   }
+  last_config_ = *text;
   // The judged connections: every server of the product (the platform too, for the EMS).
   ReadingOutcomes out;
   std::vector<std::string> judged;
@@ -153,8 +154,10 @@ Result<ReferenceExpectation::ReadingOutcomes> ReferenceExpectation::Decide(
   }
   Result<std::unique_ptr<ref::ProductClient>> client = ref::ProductClient::Load(
       product_ == Product::kEms ? ref::Product::kEms : ref::Product::kLsr, config);
-  if (!client.ok()) {
-    *load_error = client.error().message;
+  Status prepared = client.ok() ? (*client)->Prepare() : Status::Ok();
+  if (!client.ok() || !prepared.ok()) {
+    // The reference exits on a file it refuses and on CA files it cannot load (fpref.h).
+    *load_error = !client.ok() ? client.error().message : prepared.error().message;
     for (const std::string& connection : judged) {
       out[connection] = {Outcome::kExit};
     }
@@ -205,6 +208,7 @@ Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings
     Result<ReadingOutcomes> outcomes = Decide(reading.scenario, &load_error);
     if (decided.empty()) {
       first_error = load_error;
+      first_config_ = last_config_;
     }
     if (!outcomes.ok()) {
       return outcomes.take_error();

@@ -46,6 +46,10 @@ class ReferenceExpectation {
   // configuration exit beside a per-handshake sequence) or the scenario does not render.
   Result<nlohmann::json> Complete(const std::vector<Reading>& readings) const;
 
+  // FirstConfig returns the configuration text rendered for the first reading of the last
+  // Complete call (the file a finding keeps).
+  const std::string& FirstConfig() const { return first_config_; }
+
   // ParseOne parses one scenario object (with its `expect`) as the loader does.
   Result<Scenario> ParseOne(const nlohmann::json& scenario) const;
 
@@ -64,6 +68,7 @@ class ReferenceExpectation {
   std::string template_text_, template_name_;
   ScenarioVocabulary vocabulary_;
   std::unique_ptr<TempDir> scratch_;
+  mutable std::string last_config_, first_config_;  // rendered texts (not thread-safe)
 };
 
 }  // namespace fpconform::harness

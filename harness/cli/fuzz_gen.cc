@@ -4,6 +4,8 @@
 #include <random>
 #include <set>
 
+#include "base/files.h"
+
 namespace fpconform::harness {
 namespace {
 
@@ -201,6 +203,12 @@ FuzzCase FuzzGenerator::Generate(uint64_t seed, uint64_t index, Product product)
       c.dims[d.name] = d.values[1 + pick];
     }
   }
+  size_t pool = product == Product::kEms ? mutations_.ems_patches.size()
+                                         : mutations_.lsr_chunks.size();
+  if (pool > 0) {
+    std::mt19937_64 mutation_rng = CaseRng(seed ^ 0x6D75746174696F6EULL, index);
+    c.dims["mutation"] = std::to_string(mutation_rng() % pool);
+  }
   return c;
 }
 
@@ -208,7 +216,8 @@ namespace {
 
 // ScenarioFor writes the scenario of `c` under `choice`.
 json ScenarioFor(const FuzzCase& c, const ReadingChoice& choice,
-                 const std::function<std::vector<std::string>(const std::string&)>& issuers) {
+                 const std::function<std::vector<std::string>(const std::string&)>& issuers,
+                 const ConfigMutations& mutations) {
   const FuzzDims& d = c.dims;
   const bool ems = c.product == Product::kEms;
   std::set<std::string> clauses = {"C4"};
@@ -477,6 +486,15 @@ json ScenarioFor(const FuzzCase& c, const ReadingChoice& choice,
   if (Get(d, "watch") != "0") {
     s["watch_ms"] = std::stoi(Get(d, "watch"));
   }
+  if (auto m = d.find("mutation"); m != d.end()) {
+    size_t k = static_cast<size_t>(std::stoul(m->second));
+    if (ems && k < mutations.ems_patches.size()) {
+      s["ems_patch"] = mutations.ems_patches[k];
+    } else if (!ems && k < mutations.lsr_chunks.size()) {
+      s["lsr_append"] = mutations.lsr_chunks[k];
+    }
+    clauses.insert("I12");
+  }
   s["clauses"] = json(std::vector<std::string>(clauses.begin(), clauses.end()));
   return s;
 }
@@ -484,8 +502,9 @@ json ScenarioFor(const FuzzCase& c, const ReadingChoice& choice,
 }  // namespace
 
 json FuzzGenerator::ScenarioJson(const FuzzCase& c) const {
-  return ScenarioFor(c, ReadingChoice{},
-                     [this](const std::string& name) { return IssuersOf(name); });
+  return ScenarioFor(
+      c, ReadingChoice{}, [this](const std::string& name) { return IssuersOf(name); },
+      mutations_);
 }
 
 std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
@@ -503,7 +522,8 @@ std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
   const bool doc = !ems && Get(d, "lsr_form") == "doc-multiline";
   const bool validate_off = Get(d, "validate") == "false";
   const bool self_signed = Get(d, "self_signed") == "true";
-  const bool exit_allowed = !point.empty() || empty_item || doc;
+  // A mutated configuration may always be refused (with a clean exit).
+  const bool exit_allowed = !point.empty() || empty_item || doc || d.count("mutation") != 0;
   auto issuers = [this](const std::string& name) { return IssuersOf(name); };
   std::vector<Reading> out;
   for (EntryChoice entry : entry_choices) {
@@ -512,11 +532,100 @@ std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
         for (int validate_on = 0; validate_on <= (validate_off ? 1 : 0); ++validate_on) {
           for (int ss_off = 0; ss_off <= (self_signed ? 1 : 0); ++ss_off) {
             ReadingChoice choice{entry, drop == 1, as_string == 1, validate_on == 1, ss_off == 1};
-            out.push_back(Reading{ScenarioFor(c, choice, issuers), exit_allowed});
+            out.push_back(Reading{ScenarioFor(c, choice, issuers, mutations_), exit_allowed});
           }
         }
       }
     }
+  }
+  return out;
+}
+
+ConfigMutations LoadConfigMutations(const std::filesystem::path& corpus_dir) {
+  ConfigMutations out;
+  const json fingerprint = "E6:EF:5D:37:22:FC:EF:EA:4B:22:92:45:BD:49:D2:29:3D:84:19:BC:C3:45:23:A1:22:A4:01:20:9D:03:E6:47";
+  json deep = json::array({fingerprint});
+  for (int i = 0; i < 24; ++i) {
+    deep = json::array({deep});
+  }
+  const std::string long_text(100000, 'A');
+  // Built-in EMS patches: types, deletions (a merge patch's null), depth, size, keys.
+  for (const char* key : {"fingerprint_allowlist", "validate", "allow_self_signed",
+                          "disable_hostname_validation", "cert_chain", "http_client_ca_certs"}) {
+    for (const json& value : {json(nullptr), json(0), json("true"), json::array(),
+                              json::object(), json(-1.5e308), json(long_text), deep}) {
+      out.ems_patches.push_back(json{{"certificates", json{{key, value}}}});
+    }
+  }
+  out.ems_patches.push_back(json{{"certificates", nullptr}});
+  out.ems_patches.push_back(json{{"certificates", "none"}});
+  out.ems_patches.push_back(json{{"certificates", json{{"fingerprint_allowlist",
+                                                        json::array({std::string(1, '\0') + "E6",
+                                                                     fingerprint})}}}});
+  out.ems_patches.push_back(json{{"fingerprint_allowlist", json::array({fingerprint})}});
+  out.ems_patches.push_back(json{{"certificates", json{{"FINGERPRINT_ALLOWLIST",
+                                                        json::array({fingerprint})}}}});
+  // Built-in Lua chunks: types, syntax errors, budgets, the allowlist rewritten in Lua.
+  for (const char* chunk :
+       {"scripts.fingerprint_allowlist = 64\n", "scripts.fingerprint_allowlist = {}\n",
+        "scripts.fingerprint_allowlist = function() return 'x' end\n",
+        "scripts.fingerprint_allowlist = (scripts.fingerprint_allowlist or '') .. ','\n",
+        "scripts.fingerprint_allowlist = string.lower(scripts.fingerprint_allowlist or '')\n",
+        "scripts.fingerprint_allowlist = string.rep('A', 64)\n",
+        "scripts.fingerprint_allowlist = string.rep('A', 1e8)\n",
+        "scripts.fingerprint_allowlist = \"\n", "end\n", ")))\n", "error('boom')\n",
+        "while true do end\n", "local t = {} for i = 1, 1e9 do t[i] = i end\n",
+        "scripts = nil\n", "scripts.rap_validate = 'no'\n", "scripts.rap_deny_selfsigned = 0\n",
+        "scripts.fingerprint_whitelist = scripts.fingerprint_allowlist\n",
+        "scripts.fingerprint_allowlist = nil\n"}) {
+    out.lsr_chunks.emplace_back(chunk);
+  }
+  // The seed corpora, in file name order.
+  auto files = [](const std::filesystem::path& dir) {
+    std::vector<std::filesystem::path> paths;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (it->is_regular_file(ec)) {
+        paths.push_back(it->path());
+      }
+    }
+    std::sort(paths.begin(), paths.end());
+    return paths;
+  };
+  for (const std::filesystem::path& path : files(corpus_dir / "ems_config")) {
+    Result<std::string> text = ReadFile(path, 256 * 1024);
+    if (!text.ok()) {
+      continue;
+    }
+    json value = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (!value.is_object()) {
+      continue;
+    }
+    for (const auto& [key, item] : value.items()) {
+      if (key == "certificates" && item.is_object()) {
+        for (const auto& [inner, inner_value] : item.items()) {
+          out.ems_patches.push_back(json{{"certificates", json{{inner, inner_value}}}});
+        }
+      } else if (key != "ws_servers" && key != "http_server" && key != "auto_bind") {
+        out.ems_patches.push_back(json{{key, item}});
+      }
+    }
+  }
+  for (const std::filesystem::path& path : files(corpus_dir / "lsr_config")) {
+    Result<std::string> text = ReadFile(path, 256 * 1024);
+    if (!text.ok() || text->find("rap_") != std::string::npos ||
+        text->find("script_resource") != std::string::npos) {
+      continue;
+    }
+    // Scenario files are JSON text: only chunks of printable ASCII and line breaks.
+    if (std::any_of(text->begin(), text->end(), [](char ch) {
+          unsigned char u = static_cast<unsigned char>(ch);
+          return u >= 0x7F || (u < 0x20 && ch != '\n' && ch != '\t' && ch != '\r');
+        })) {
+      continue;
+    }
+    out.lsr_chunks.push_back("\n" + *text + "\n");
   }
   return out;
 }

@@ -19,6 +19,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -47,6 +49,21 @@ struct Reading {
   bool exit_allowed = false;
 };
 
+// ConfigMutations: structure-aware mutations of the rendered configuration, each one an
+// EMS JSON merge patch (`ems_patch`) or a Lua chunk appended to config.lua (`lsr_append`).
+struct ConfigMutations {
+  std::vector<nlohmann::json> ems_patches;
+  std::vector<std::string> lsr_chunks;
+};
+
+// LoadConfigMutations returns the built-in mutations (wrong types, deletions, deep and long
+// values, syntax errors, budgets) followed by those taken from the seed corpora
+// `corpus_dir`/ems_config (each `certificates` key and each other top-level key of a JSON
+// object, one patch each) and `corpus_dir`/lsr_config (each file that does not move the
+// product's endpoints, appended whole), in file name order; never fails (unreadable or
+// unparsable corpus files are passed over).
+ConfigMutations LoadConfigMutations(const std::filesystem::path& corpus_dir);
+
 // FuzzGenerator: draws cases from the suite's dimensions.
 class FuzzGenerator {
  public:
@@ -55,7 +72,14 @@ class FuzzGenerator {
   explicit FuzzGenerator(const certs::PkiDescription& pki);
 
   // Generate returns case `index` of `seed` for `product` (kEms or kLsr); never fails.
+  // With mutations set (SetMutations), every case also gets the dimension `mutation`, one
+  // of them, drawn from a stream of its own so that the other dimensions are unchanged.
   FuzzCase Generate(uint64_t seed, uint64_t index, Product product) const;
+
+  // SetMutations makes every later case carry a configuration mutation from `mutations`
+  // (an empty set turns them off). The product must then exit cleanly or decide as the
+  // reference does on the same file.
+  void SetMutations(ConfigMutations mutations) { mutations_ = std::move(mutations); }
 
   // ScenarioJson returns the scenario object of `c` (name, description, level, clauses,
   // products, servers, allowlist, settings, ...) without `expect`; never fails.
@@ -75,6 +99,7 @@ class FuzzGenerator {
   std::vector<std::string> IssuersOf(const std::string& name) const;
 
   std::map<std::string, std::string> issuer_of_;  // certificate -> issuer ("" self-signed)
+  ConfigMutations mutations_;
 };
 
 // DescribeDims returns "served=edge-b, style=lower" (sorted), or "baseline".
