@@ -10,6 +10,7 @@
 //   fpconform merge        merge JSON reports (CI shards) into one report
 //   fpconform compare      what was fixed and what regressed between two JSON reports
 //   fpconform show         one scenario, with the configuration the harness would write
+//   fpconform fuzz         generated scenarios against one product, judged by the reference
 //
 // Exit status: 0 all as expected, 1 failures (or an invalid configuration for
 // lint-config, a suspicious one with --strict), 2 usage or input errors (or a config.lua
@@ -39,6 +40,7 @@
 #include "certs/pki.h"
 #include "harness/process/interrupt.h"
 #include "harness/cli/commands.h"
+#include "harness/cli/fuzz_command.h"
 #include "harness/cli/mutants.h"
 #include "harness/cli/paths.h"
 #include "harness/cli/version.h"
@@ -848,6 +850,34 @@ int Main(int argc, char** argv) {
                           "tables of reference/mutants/README.md)");
   add_common(mutants_cmd);
 
+  FuzzOptions fuzz;
+  CLI::App* fuzz_cmd = app.add_subcommand(
+      "fuzz",
+      "Run generated scenarios against one product, the reference deciding the expected "
+      "outcomes; write each finding, minimised, as a scenario file: exit 0 when nothing is "
+      "found, 1 otherwise");
+  fuzz_cmd->add_option("-t,--target", fuzz.target, "Built-in target name or descriptor file")
+      ->required();
+  fuzz_cmd->add_option("--seconds", fuzz.seconds, "Generate cases for this long")
+      ->default_str("60 unless --cases is given")
+      ->check(CLI::Range(1, 86400));
+  fuzz_cmd->add_option("--cases", fuzz.cases, "Generate this many cases")
+      ->check(CLI::Range(1, 100000000));
+  fuzz_cmd->add_option("--seed", fuzz.seed, "Seed: the same seed gives the same cases")
+      ->default_val(1);
+  fuzz_cmd->add_option("-j,--jobs", fuzz.jobs, "Parallel runs")
+      ->default_str("number of cores")
+      ->check(CLI::Range(1, 256));
+  fuzz_cmd->add_option("--out", fuzz.out_dir,
+                       "Directory for the findings, as scenario files (--scenarios DIR)");
+  fuzz_cmd->add_option("--max-findings", fuzz.max_findings, "Stop after this many findings")
+      ->default_val(3)
+      ->check(CLI::Range(1, 1000));
+  fuzz_cmd->add_flag("-v,--verbose", fuzz.verbose, "Print every case");
+  fuzz_cmd->add_flag("--mutate-configs", fuzz.mutate_configs,
+                     "Also mutate each configuration (built-in mutations and fuzz/corpus); "
+                     "the product must exit cleanly or decide as the reference does");
+  add_common(fuzz_cmd);
   std::vector<Subcommand> subcommands = {
       AddMergeCommand(app), AddCompareCommand(app),
       AddShowCommand(
@@ -879,6 +909,9 @@ int Main(int argc, char** argv) {
   }
   if (mutants_cmd->parsed()) {
     return Mutants(mutants, common);
+  }
+  if (fuzz_cmd->parsed()) {
+    return RunFuzzCommand(fuzz, MakePaths(common));
   }
   return kExitUsage;
 }
