@@ -505,8 +505,10 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   if (g.ok() && s.products.empty()) {
     g.Fail("products", "empty");
   }
-  FieldRecorder::Record(JoinPath(g.path(), "servers"), kConnections);
-  FieldRecorder::Record(JoinPath(g.path(), "expect"), kConnections);
+  const std::vector<std::string> connection_keys(kServerConnections.begin(),
+                                                 kServerConnections.end());
+  FieldRecorder::Record(JoinPath(g.path(), "servers"), connection_keys);
+  FieldRecorder::Record(JoinPath(g.path(), "expect"), connection_keys);
   if (const json* servers = g.Object("servers", /*required=*/true)) {
     for (std::string_view known : kServerConnections) {
       const std::string connection(known);
