@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install what is missing, build, and run every test through ctest:
+# Install what is missing, check the C++ formatting (scripts/format-check.sh), build, and run
+# every test through ctest:
 #   1. the fuzz targets (clang, libFuzzer, ASan + UBSan), each for a short run;
 #   2. every unit, scenario and corpus-replay test under ASan + UBSan;
 #   3. the harness's concurrent parts (process control, TLS servers, runner, the fpconform
@@ -22,6 +23,8 @@ run_step() {
     status=1
   fi
 }
+
+run_step format scripts/format-check.sh
 
 # --- fuzzing (fuzz/README.md): a finding leaves its input in the artifacts folder of build/fuzz/fuzz/work ---
 scripts/setup.sh build fuzz
