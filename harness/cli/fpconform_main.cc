@@ -713,33 +713,6 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   return MutationExitStatus(scores) == 0 ? kExitOk : kExitFailures;
 }
 
-// ParseOptions parses argv into `app` like ParseCommandLine, except that a bad option or
-// value gets one line and a pointer to the command's --help (the whole usage would bury the
-// reason), with exit status 2.
-std::optional<int> ParseOptions(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::string command = "fpconform";
-    CLI::App* at_fault = &app;
-    while (!at_fault->get_subcommands().empty()) {
-      at_fault = at_fault->get_subcommands().back();
-      command += " " + at_fault->get_name();
-    }
-    std::string reason = e.what();
-    std::replace(reason.begin(), reason.end(), '\n', ' ');
-    std::cerr << "fpconform: " << reason << " (see '" << command << " --help')\n";
-    return kExitUsage;
-  }
-  return std::nullopt;
-}
-
 int Main(int argc, char** argv) {
   CLI::App app{
       "fpconform: conformance tests for certificate fingerprint validation in EMS and LSR "
@@ -884,7 +857,7 @@ int Main(int argc, char** argv) {
           app, add_common, [&] { return MakePaths(common); },
           [&](std::vector<Clause>* clauses) { return LoadSuite(MakePaths(common), common, clauses); })};
 
-  if (std::optional<int> status = ParseOptions(app, argc, argv)) {
+  if (std::optional<int> status = ParseCommandLine(app, argc, argv, "fpconform", UsageOnError::kOneLine)) {
     return *status;
   }
   for (const Subcommand& sub : subcommands) {
