@@ -30,35 +30,35 @@ std::string StatusWord(JobStatus status) {
   return "?";
 }
 
+std::string_view MarkupEntity(char c) {
+  switch (c) {
+    case '&':
+      return "&amp;";
+    case '<':
+      return "&lt;";
+    case '>':
+      return "&gt;";
+    case '"':
+      return "&quot;";
+    case '\'':
+      return "&#39;";
+    default:
+      return {};
+  }
+}
+
 namespace {
 
 std::string XmlEscape(std::string_view raw) {
   std::string text = ValidUtf8(raw);  // the file is declared UTF-8
   std::string out;
   for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        // XML 1.0 forbids most control characters, even escaped.
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-          out += "?";
-        } else {
-          out.push_back(c);
-        }
+    if (std::string_view entity = MarkupEntity(c); !entity.empty()) {
+      out += entity;
+    } else if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+      out += "?";  // XML 1.0 forbids most control characters, even escaped
+    } else {
+      out.push_back(c);
     }
   }
   return out;
@@ -430,13 +430,9 @@ std::string MarkdownSafe(std::string_view raw) {
   for (char c : text) {
     switch (c) {
       case '&':
-        out += "&amp;";
-        break;
       case '<':
-        out += "&lt;";
-        break;
       case '>':
-        out += "&gt;";
+        out += MarkupEntity(c);
         break;
       case '\\':
       case '`':

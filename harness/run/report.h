@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,10 @@ std::string SummaryLine(const Totals& totals);
 // every line but PASS and N/A names the scenario's level and clauses.
 // Passing results get "PASS ..." (shown with -v only).
 std::string ResultLine(const JobResult& result);
+
+// MarkupEntity returns the entity that stands for `c` in HTML or XML text and attribute
+// values (&, <, >, " and '), or an empty view for every other character.
+std::string_view MarkupEntity(char c);
 
 // TerminalSafe returns `text` with everything a terminal would act on made visible: the
 // control characters (ESC, CR, NUL, BS, DEL, ..., and the C1 controls U+0080 to U+009F) as

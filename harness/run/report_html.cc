@@ -19,24 +19,10 @@ std::string Html(std::string_view raw) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out.push_back(c);
+    if (std::string_view entity = MarkupEntity(c); !entity.empty()) {
+      out += entity;
+    } else {
+      out.push_back(c);
     }
   }
   return out;
