@@ -25,21 +25,8 @@ std::string Source(const std::string& relative) {
   return (fs::path(FPCONFORM_SOURCE_DIR) / relative).string();
 }
 
-class CliTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    Result<TempDir> dir = TempDir::Create("fpconform-cli-test-");
-    ASSERT_TRUE(dir.ok());
-    dir_.emplace(std::move(*dir));
-  }
-  fs::path Write(const std::string& name, const std::string& text) {
-    fs::path path = dir_->path() / name;
-    fs::create_directories(path.parent_path());
-    EXPECT_TRUE(WriteFile(path, text).ok());
-    return path;
-  }
-  std::optional<TempDir> dir_;
-};
+// CliTest: the fpconform command through its binary, with a scratch directory per test.
+class CliTest : public ScratchDirTest {};
 
 TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
   struct Case {

@@ -59,19 +59,8 @@ std::optional<pid_t> WaitForPidFile(const fs::path& file) {
   return std::nullopt;
 }
 
-class HostileTest : public ::testing::Test {
+class HostileTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    Result<TempDir> dir = TempDir::Create("fpconform-hostile-test-");
-    ASSERT_TRUE(dir.ok());
-    dir_.emplace(std::move(*dir));
-  }
-  fs::path Write(const std::string& name, const std::string& text) {
-    fs::path path = dir_->path() / name;
-    fs::create_directories(path.parent_path());
-    EXPECT_TRUE(WriteFile(path, text).ok());
-    return path;
-  }
   // Descriptor writes an LSR target descriptor running `argv`.
   fs::path Descriptor(const std::string& name, const nlohmann::json& argv,
                       const std::string& lifecycle, int observe_ms) {
@@ -84,7 +73,6 @@ class HostileTest : public ::testing::Test {
         {"timeouts_ms", {{"startup", observe_ms}, {"observe", observe_ms}, {"grace", 100}}}};
     return Write(name + ".json", descriptor.dump());
   }
-  std::optional<TempDir> dir_;
 };
 
 // A target whose leader leaves its process group (into fpconform's own) while a child stays

@@ -19,19 +19,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class VendorCliTest : public ::testing::Test {
+class VendorCliTest : public ScratchDirTest {
  protected:
-  void SetUp() override {
-    Result<TempDir> dir = TempDir::Create("fpconform-vendor-cli-test-");
-    ASSERT_TRUE(dir.ok());
-    dir_.emplace(std::move(*dir));
-  }
-  fs::path Write(const std::string& name, const std::string& text) {
-    fs::path path = dir_->path() / name;
-    fs::create_directories(path.parent_path());
-    EXPECT_TRUE(WriteFile(path, text).ok());
-    return path;
-  }
   // InDir runs fpconform ARGS with `dir` as its working directory.
   CommandResult InDir(const fs::path& dir, std::vector<std::string> args) {
     ProcessSpec spec = FpconformSpec(std::move(args));
@@ -43,7 +32,6 @@ class VendorCliTest : public ::testing::Test {
     }
     return Finish(**child, std::chrono::seconds(120));
   }
-  std::optional<TempDir> dir_;
 };
 
 // --version needs no command and prints the version, the catalog digest, the revision and

@@ -8,10 +8,12 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "base/files.h"
 #include "harness/process/process.h"
 
 namespace fpconform::harness {
@@ -62,6 +64,25 @@ inline CommandResult Fpconform(std::vector<std::string> args,
   }
   return Finish(**child, std::chrono::seconds(120));
 }
+
+// ScratchDirTest: a test fixture with a temporary directory of its own (removed after each
+// test) and Write, which puts a file into it.
+class ScratchDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<TempDir> dir = TempDir::Create("fpconform-command-test-");
+    ASSERT_TRUE(dir.ok());
+    dir_.emplace(std::move(*dir));
+  }
+  // Write puts `text` into the file `name` below the directory and returns its path.
+  std::filesystem::path Write(const std::string& name, const std::string& text) {
+    std::filesystem::path path = dir_->path() / name;
+    std::filesystem::create_directories(path.parent_path());
+    EXPECT_TRUE(WriteFile(path, text).ok());
+    return path;
+  }
+  std::optional<TempDir> dir_;
+};
 
 }  // namespace fpconform::harness
 
