@@ -12,6 +12,7 @@
 #include "certs/pki.h"
 #include "harness/cli/fuzz_expect.h"
 #include "harness/cli/fuzz_gen.h"
+#include "harness/suite/suite.h"
 #include "harness/testing/fpconform_command.h"
 
 namespace fpconform::harness {
@@ -131,21 +132,16 @@ class FuzzExpectTest : public ::testing::Test {
                      (product == Product::kEms ? "ems/config.json" : "lsr/config.lua");
     Result<std::string> text = ReadFile(templ);
     EXPECT_TRUE(text.ok());
-    ScenarioVocabulary vocabulary;
-    for (const certs::CertificateSpec& c : description_->certificates) {
-      vocabulary.certificates.insert(c.name);
-    }
-    for (const certs::BundleSpec& b : description_->bundles) {
-      vocabulary.bundles.insert(b.name);
-    }
     Result<std::vector<Clause>> clauses =
         LoadClauses(fs::path(FPCONFORM_SOURCE_DIR) / "scenarios" / "clauses.json");
     EXPECT_TRUE(clauses.ok());
-    for (const Clause& c : *clauses) {
-      vocabulary.clauses.insert(c.id);
-    }
+    Result<ScenarioVocabulary> vocabulary = LoadVocabulary(
+        clauses.ok() ? *clauses : std::vector<Clause>{},
+        fs::path(FPCONFORM_SOURCE_DIR) / "certs" / "pki.json");
+    EXPECT_TRUE(vocabulary.ok());
     Result<std::unique_ptr<ReferenceExpectation>> e = ReferenceExpectation::Create(
-        pki_, dir_->path(), product, text.ok() ? *text : "", templ.string(), vocabulary);
+        pki_, dir_->path(), product, text.ok() ? *text : "", templ.string(),
+        vocabulary.ok() ? *vocabulary : ScenarioVocabulary{});
     EXPECT_TRUE(e.ok());
     return e.ok() ? std::move(*e) : nullptr;
   }
@@ -209,6 +205,29 @@ TEST_F(FuzzExpectTest, ReferenceDecidesHandPickedCases) {
   }
 }
 
+// A reading that refuses the file beside one that decides each handshake of a reconnect
+// cannot be one scenario (an exit or a sequence): the case is inexpressible, never judged
+// on its first handshake alone. Here the D3 entry names the certificate served on the
+// reconnect only, so a product that reads it accepts the second handshake.
+TEST_F(FuzzExpectTest, AnExitBesideAReconnectIsInexpressible) {
+  FuzzGenerator generator(*description_);
+  std::unique_ptr<ReferenceExpectation> expectation = Expectation(Product::kEms);
+  ASSERT_NE(expectation, nullptr);
+  FuzzCase c;
+  c.product = Product::kEms;
+  c.dims = {{"reconnect", "yes"}, {"second", "edge-b"}, {"listed", "other-leaf"},
+            {"style", "spaces"}};
+  Result<json> got = expectation->Complete(generator.Readings(c));
+  ASSERT_FALSE(got.ok()) << got->dump();
+  EXPECT_NE(got.error().message.find("exit beside a per-handshake sequence"), std::string::npos)
+      << got.error().message;
+  // Without the choice point, the same reconnect is a sequence.
+  c.dims["style"] = "colon";
+  got = expectation->Complete(generator.Readings(c));
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ((*got)["expect"]["edge"], (json{{"sequence", {"reject", "accept"}}})) << got->dump();
+}
+
 TEST_F(FuzzExpectTest, GeneratedCasesParseAsScenarios) {
   FuzzGenerator generator(*description_);
   for (Product product : {Product::kEms, Product::kLsr}) {
@@ -255,11 +274,16 @@ TEST(FuzzCommandTest, FindsAMutantAndWritesARunnableScenario) {
                                "--max-findings", "1"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("FINDING "), std::string::npos) << r.out;
+  // One scenario file, and beside it the configuration file the product was given.
   std::vector<fs::path> files;
+  std::vector<fs::path> configs;
   for (const fs::directory_entry& e : fs::directory_iterator(out->path())) {
-    files.push_back(e.path());
+    (e.path().extension() == ".json" ? files : configs).push_back(e.path());
   }
   ASSERT_EQ(files.size(), 1u) << r.out;
+  ASSERT_EQ(configs.size(), 1u) << r.out;
+  EXPECT_EQ(configs.front().filename().string(),
+            files.front().stem().string() + ".config.json.txt");
   // The finding is minimised: a listed leaf is the baseline, so at most a few dimensions
   // stay changed.
   Result<std::string> text = ReadFile(files.front());
@@ -275,6 +299,58 @@ TEST(FuzzCommandTest, FindsAMutantAndWritesARunnableScenario) {
   CommandResult reference = Fpconform({"run", "--target", "reference-ems", "--scenarios",
                                        out->path().string(), "--filter", "fuzz-*"});
   EXPECT_EQ(reference.status, 0) << reference.out << reference.err;
+}
+
+// --mutate-configs: the built-in mutations and those of the seed corpora, every case
+// mutated; the reference refuses or reads each file as the expectation says (nothing
+// found), and a product that aborts on a file it refuses is found, the file kept.
+TEST(FuzzCommandTest, MutationsComeFromTheBuiltInsAndTheCorpora) {
+  ConfigMutations none = LoadConfigMutations(fs::path("/nonexistent"));
+  ConfigMutations all = LoadConfigMutations(fs::path(FPCONFORM_SOURCE_DIR) / "fuzz" / "corpus");
+  EXPECT_GT(none.ems_patches.size(), 5u);
+  EXPECT_GT(none.lsr_chunks.size(), 5u);
+  EXPECT_GT(all.ems_patches.size(), none.ems_patches.size());
+  EXPECT_GT(all.lsr_chunks.size(), none.lsr_chunks.size());
+  FuzzGenerator generator(Description());
+  generator.SetMutations(all);
+  std::set<std::string> drawn;
+  for (uint64_t i = 0; i < 100; ++i) {
+    FuzzCase c = generator.Generate(9, i, Product::kLsr);
+    ASSERT_EQ(c.dims.count("mutation"), 1u);
+    drawn.insert(c.dims["mutation"]);
+    EXPECT_TRUE(generator.ScenarioJson(c).contains("lsr_append"));
+  }
+  EXPECT_GT(drawn.size(), 20u);
+}
+
+TEST(FuzzCommandTest, MutatedConfigurationsFindNothingAgainstTheReference) {
+  for (const char* target : {"reference-ems", "reference-lsr"}) {
+    SCOPED_TRACE(target);
+    CommandResult r = Fpconform({"fuzz", "--target", target, "--mutate-configs", "--cases", "40",
+                                 "--seed", "3", "--jobs", "2"});
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("0 findings"), std::string::npos) << r.out;
+  }
+}
+
+TEST(FuzzCommandTest, MutatedConfigurationsFindACrash) {
+  fs::path mutant = fs::path(FPCONFORM_BUILD_DIR) / "mutants" / "targets" /
+                    "crash-on-invalid-config-lsr.json";
+  if (!fs::exists(mutant)) {
+    GTEST_SKIP() << "mutants not built (-DFPCONFORM_MUTANTS=OFF)";
+  }
+  Result<TempDir> out = TempDir::Create("fuzz-mutated-");
+  ASSERT_TRUE(out.ok());
+  CommandResult r = Fpconform({"fuzz", "--target", mutant.string(), "--mutate-configs", "--cases",
+                               "60", "--seed", "3", "--jobs", "2", "--out",
+                               out->path().string(), "--max-findings", "1"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FINDING "), std::string::npos) << r.out;
+  int configs = 0;
+  for (const fs::directory_entry& e : fs::directory_iterator(out->path())) {
+    configs += e.path().extension() == ".lua" ? 1 : 0;
+  }
+  EXPECT_EQ(configs, 1) << r.out;
 }
 
 TEST(FuzzCommandTest, RefusesClientTargets) {
