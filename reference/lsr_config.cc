@@ -22,28 +22,8 @@ constexpr char kAllowlistKey[] = "scripts.fingerprint_allowlist";
 // characters, which a path can easily exceed.
 constexpr char kFileChunkName[] = "config.lua";
 
-// The scripts.* keys the LSR reads, in the order RunScriptsChunk returns their values.
-enum Key {
-  kRapHost,
-  kRapPort,
-  kRapSsl,
-  kRapValidate,
-  kRapDenySelfSigned,
-  kRapCertFile,
-  kFingerprintAllowlist,
-  kFingerprintWhitelist,
-  kKeyCount,
-};
-constexpr const char* kKeyNames[kKeyCount] = {
-    "rap_host",
-    "rap_port",
-    "rap_ssl",
-    "rap_validate",
-    "rap_deny_selfsigned",
-    "rap_cert_file",
-    "fingerprint_allowlist",
-    "fingerprint_whitelist",
-};
+// The scripts.* keys (lua_sandbox.h).
+using Key = LsrKey;
 
 // Location returns "<chunk>:<line>" for a value whose assignment line is known, "<chunk>"
 // otherwise: the start of every message about that value, in the form Lua uses.
@@ -90,7 +70,7 @@ struct Setting {
 
   Error Invalid(const std::string& why) const {
     return MakeError(ErrorCode::kInvalidInput,
-                     Location(chunk_name, value) + ": scripts." + kKeyNames[key] + ": " + why);
+                     Location(chunk_name, value) + ": scripts." + kLsrKeyNames[key] + ": " + why);
   }
 };
 
@@ -358,7 +338,7 @@ std::string AtPath(const std::filesystem::path& path, const std::string& message
 Result<LsrConfig> ParseLsrConfig(std::string_view lua_text, std::string_view chunk_name,
                                  const LsrLimits& limits) {
   Result<std::vector<ScriptsValue>> values =
-      RunScriptsChunk(lua_text, chunk_name, limits, kKeyNames);
+      RunScriptsChunk(lua_text, chunk_name, limits, kLsrKeyNames);
   if (!values.ok()) {
     return values.take_error();
   }

@@ -705,6 +705,16 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
 // PatternFunction: which of Lua's pattern functions a wrapper stands for.
 enum PatternFunction { kFind, kMatch, kGmatch, kGsub };
 
+// CallWrapped calls the function a wrapper closes over (upvalue 1) with every argument on
+// the stack, and returns all its results.
+int CallWrapped(lua_State* L) {
+  int arguments = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, arguments, LUA_MULTRET);
+  return lua_gettop(L);
+}
+
 // BoundedPattern wraps string.find, match, gmatch or gsub (upvalue 1: Lua's function,
 // upvalue 2: the PatternFunction): charges the pattern's bound, then calls Lua's function
 // with the same arguments.
@@ -728,11 +738,7 @@ int BoundedPattern(lua_State* L) {
     return RaiseExceeded(L, budget);
   }
   Charge(L, steps * (kUnitsPerInstruction / kStepsPerInstruction));
-  int arguments = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, arguments, LUA_MULTRET);
-  return lua_gettop(L);
+  return CallWrapped(L);
 }
 
 // ChargedWork: how a wrapped library function's work in C is measured.
@@ -788,10 +794,7 @@ int ChargedCall(lua_State* L) {
       break;
   }
   Charge(L, units);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, arguments, LUA_MULTRET);
-  return lua_gettop(L);
+  return CallWrapped(L);
 }
 
 // SafeXpcall is xpcall with the message handler called after the error has unwound, with
@@ -834,11 +837,7 @@ int SafeSetmetatable(lua_State* L) {
     }
     lua_pop(L, 1);
   }
-  int arguments = lua_gettop(L);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, arguments, LUA_MULTRET);
-  return lua_gettop(L);
+  return CallWrapped(L);
 }
 
 // SafeLoad is load (upvalue 1) for text only, whose chunks see the sandbox's _ENV (upvalue
@@ -852,10 +851,7 @@ int SafeLoad(lua_State* L) {
     lua_pushvalue(L, lua_upvalueindex(2));
     lua_replace(L, 4);
   }
-  lua_pushvalue(L, lua_upvalueindex(1));
-  lua_insert(L, 1);
-  lua_call(L, 4, LUA_MULTRET);
-  return lua_gettop(L);
+  return CallWrapped(L);
 }
 
 // Print is print: its arguments through tostring, separated by tabs, as one line to the

@@ -74,6 +74,25 @@ struct ChunkEvaluation {
   std::vector<NamedAssignment> globals;
 };
 
+// LsrKey: the scripts.* keys the LSR reads, in the order of kLsrKeyNames (and so of the
+// values EvaluateScriptsChunk returns for them).
+enum LsrKey {
+  kRapHost,
+  kRapPort,
+  kRapSsl,
+  kRapValidate,
+  kRapDenySelfSigned,
+  kRapCertFile,
+  kFingerprintAllowlist,
+  kFingerprintWhitelist,
+  kLsrKeyCount,
+};
+inline constexpr const char* kLsrKeyNames[kLsrKeyCount] = {
+    "rap_host",     "rap_port",            "rap_ssl",
+    "rap_validate", "rap_deny_selfsigned", "rap_cert_file",
+    "fingerprint_allowlist", "fingerprint_whitelist",
+};
+
 // EvaluateScriptsChunk runs `lua_text` as the chunk `chunk_name` in a fresh Lua state with
 // the base, string, table, math, utf8 and coroutine libraries, os.getenv, os.time/clock/date,
 // package.path, print, metatables and _G, inside the budgets of `limits`. Whatever reaches

@@ -16,6 +16,7 @@
 #include "harness/cli/fuzz_gen.h"
 #include "harness/process/interrupt.h"
 #include "harness/run/report.h"
+#include "harness/suite/suite.h"
 
 namespace fpconform::harness {
 namespace {
@@ -124,22 +125,7 @@ Result<ScenarioVocabulary> LoadVocabulary(const Paths& paths, certs::PkiDescript
   if (!clauses.ok()) {
     return clauses.take_error();
   }
-  Result<certs::PkiDescription> pki = certs::LoadPkiDescription(paths.PkiDescription());
-  if (!pki.ok()) {
-    return pki.take_error();
-  }
-  ScenarioVocabulary vocabulary;
-  for (const Clause& c : *clauses) {
-    vocabulary.clauses.insert(c.id);
-  }
-  for (const certs::CertificateSpec& c : pki->certificates) {
-    vocabulary.certificates.insert(c.name);
-  }
-  for (const certs::BundleSpec& b : pki->bundles) {
-    vocabulary.bundles.insert(b.name);
-  }
-  *pki_out = std::move(*pki);
-  return vocabulary;
+  return harness::LoadVocabulary(*clauses, paths.PkiDescription(), pki_out);
 }
 
 }  // namespace

@@ -333,23 +333,6 @@ bool PinningLike(std::string_view name) {
 // ---------------------------------------------------------------------------------------
 // LSR, config.lua
 
-enum LsrKey {
-  kRapHost,
-  kRapPort,
-  kRapSsl,
-  kRapValidate,
-  kRapDenySelfSigned,
-  kRapCertFile,
-  kAllowlist,
-  kWhitelist,
-  kLsrKeyCount,
-};
-constexpr const char* kLsrKeyNames[kLsrKeyCount] = {
-    "rap_host",     "rap_port",      "rap_ssl",
-    "rap_validate", "rap_deny_selfsigned", "rap_cert_file",
-    "fingerprint_allowlist", "fingerprint_whitelist",
-};
-
 // LuaLine returns ":<line>" for a value whose line is known, "" otherwise.
 std::string LuaLine(int line) { return line > 0 ? ":" + std::to_string(line) : ""; }
 
@@ -469,7 +452,7 @@ void LintLsr(std::string_view text, const LintOptions& options, Linter* lint) {
   // by the line alone.
   constexpr std::string_view kChunk = "config.lua";
   ref::ChunkEvaluation run =
-      ref::EvaluateScriptsChunk(text, kChunk, ref::LsrLimits{}, kLsrKeyNames, host);
+      ref::EvaluateScriptsChunk(text, kChunk, ref::LsrLimits{}, ref::kLsrKeyNames, host);
   std::string message = run.message;
   if (message.starts_with(kChunk)) {
     message = message.substr(kChunk.size());
@@ -510,8 +493,8 @@ void LintLsr(std::string_view text, const LintOptions& options, Linter* lint) {
       return;
   }
   const auto& values = run.values;
-  const ref::ScriptsValue& whitelist = values[kWhitelist];
-  const ref::ScriptsValue& allowlist = values[kAllowlist];
+  const ref::ScriptsValue& whitelist = values[ref::kFingerprintWhitelist];
+  const ref::ScriptsValue& allowlist = values[ref::kFingerprintAllowlist];
   if (whitelist.type != ref::LuaType::kNil) {
     bool both = allowlist.type != ref::LuaType::kNil;
     lint->Add(LintLevel::kInvalid, LuaLine(whitelist.line),
@@ -522,10 +505,10 @@ void LintLsr(std::string_view text, const LintOptions& options, Linter* lint) {
   if (allowlist.type != ref::LuaType::kNil) {
     LintLsrAllowlist(allowlist, lint);
   }
-  const ref::ScriptsValue& ssl = values[kRapSsl];
+  const ref::ScriptsValue& ssl = values[ref::kRapSsl];
   LintLsrBool(ssl, "rap_ssl", "C3", lint);
-  LintLsrBool(values[kRapValidate], "rap_validate", "D4", lint);
-  LintLsrBool(values[kRapDenySelfSigned], "rap_deny_selfsigned", "D5", lint);
+  LintLsrBool(values[ref::kRapValidate], "rap_validate", "D4", lint);
+  LintLsrBool(values[ref::kRapDenySelfSigned], "rap_deny_selfsigned", "D5", lint);
   bool ssl_off = ssl.type == ref::LuaType::kNil ||
                  (ssl.type == ref::LuaType::kBoolean && !ssl.boolean) ||
                  (ssl.type == ref::LuaType::kString && ssl.string == "false");
@@ -538,14 +521,14 @@ void LintLsr(std::string_view text, const LintOptions& options, Linter* lint) {
               "C3, D7");
   }
   // Settings fingerprint validation does not depend on: what fpref refuses is suspicious.
-  const ref::ScriptsValue& host_value = values[kRapHost];
+  const ref::ScriptsValue& host_value = values[ref::kRapHost];
   if (host_value.type != ref::LuaType::kNil &&
       (host_value.type != ref::LuaType::kString || host_value.string.empty())) {
     lint->Add(LintLevel::kSuspicious, LuaLine(host_value.line),
               "scripts.rap_host: got " + LuaShown(host_value) + ", want a host name",
               "not in the document");
   }
-  const ref::ScriptsValue& port = values[kRapPort];
+  const ref::ScriptsValue& port = values[ref::kRapPort];
   if (port.type != ref::LuaType::kNil) {
     bool readable = false;
     if (port.type == ref::LuaType::kNumber) {
@@ -563,7 +546,7 @@ void LintLsr(std::string_view text, const LintOptions& options, Linter* lint) {
                 "not in the document");
     }
   }
-  const ref::ScriptsValue& cert_file = values[kRapCertFile];
+  const ref::ScriptsValue& cert_file = values[ref::kRapCertFile];
   if (cert_file.type != ref::LuaType::kNil && cert_file.type != ref::LuaType::kString) {
     lint->Add(LintLevel::kSuspicious, LuaLine(cert_file.line),
               "scripts.rap_cert_file: got " + LuaShown(cert_file) + ", want a file name", "I13");

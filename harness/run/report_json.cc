@@ -342,14 +342,6 @@ std::optional<Enum> ParseByName(std::string_view text, NameFn name) {
   return std::nullopt;
 }
 
-std::string Choices(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& n : names) {
-    out += (out.empty() ? "\"" : ", \"") + n + "\"";
-  }
-  return out;
-}
-
 // EnumField reads the string at `key` as one of the `kCount` values named by `name`.
 template <typename Enum, int kCount, typename NameFn>
 Enum EnumField(JsonFields& f, std::string_view key, NameFn name) {

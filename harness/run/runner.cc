@@ -574,6 +574,10 @@ class JobRun {
   std::vector<ConnectionEvidence> Snapshot() const;
   Result<Clock::time_point> DriveTriggers(Clock::time_point start, Clock::time_point deadline);
   Status RunTrigger(const std::string& connection, std::unique_ptr<ChildProcess>* process);
+  // StartChild starts `spec` (an Error prefixed with `what`), its exit waking the job's
+  // signal, into `*process`.
+  Status StartChild(Result<ProcessSpec> spec, const std::string& what,
+                    std::unique_ptr<ChildProcess>* process);
   bool ListenerAccepts() const;
   // WaitForNews waits until a server or process event newer than the last one seen, or
   // `until`.
@@ -726,23 +730,18 @@ Status JobRun::Prepare() {
 }
 
 Status JobRun::Launch() {
-  Result<ProcessSpec> spec = TargetCommand(target_, placeholders_, workdir_->path());
-  if (!spec.ok()) {
-    return spec.take_error();
-  }
-  std::shared_ptr<JobSignal> signal = signal_;
-  Result<std::unique_ptr<ChildProcess>> child =
-      ChildProcess::Start(*spec, [signal] { signal->Notify(); });
-  if (!child.ok()) {
-    return Prefixed(target_.file, child.take_error());
-  }
-  child_ = std::move(*child);
-  return Status::Ok();
+  return StartChild(TargetCommand(target_, placeholders_, workdir_->path()), target_.file,
+                    &child_);
 }
 
 Status JobRun::RunTrigger(const std::string& connection,
                           std::unique_ptr<ChildProcess>* process) {
-  Result<ProcessSpec> spec = TriggerCommand(target_, placeholders_, connection, workdir_->path());
+  return StartChild(TriggerCommand(target_, placeholders_, connection, workdir_->path()),
+                    target_.file + ": trigger", process);
+}
+
+Status JobRun::StartChild(Result<ProcessSpec> spec, const std::string& what,
+                          std::unique_ptr<ChildProcess>* process) {
   if (!spec.ok()) {
     return spec.take_error();
   }
@@ -750,7 +749,7 @@ Status JobRun::RunTrigger(const std::string& connection,
   Result<std::unique_ptr<ChildProcess>> child =
       ChildProcess::Start(*spec, [signal] { signal->Notify(); });
   if (!child.ok()) {
-    return Prefixed(target_.file + ": trigger", child.take_error());
+    return Prefixed(what, child.take_error());
   }
   *process = std::move(*child);
   return Status::Ok();

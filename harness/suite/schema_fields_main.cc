@@ -20,6 +20,7 @@
 #include "certs/pki.h"
 #include "harness/suite/json_fields.h"
 #include "harness/suite/scenario.h"
+#include "harness/suite/suite.h"
 #include "harness/suite/target.h"
 
 namespace {
@@ -39,27 +40,12 @@ int Usage(const std::string& reason) {
 
 // LoadVocabulary reads the clause ids and PKI names under `source`.
 Result<ScenarioVocabulary> LoadVocabulary(const fs::path& source) {
-  ScenarioVocabulary v;
   Result<std::vector<fpconform::harness::Clause>> clauses =
       fpconform::harness::LoadClauses(source / "scenarios" / "clauses.json");
   if (!clauses.ok()) {
     return clauses.take_error();
   }
-  for (const fpconform::harness::Clause& c : *clauses) {
-    v.clauses.insert(c.id);
-  }
-  Result<fpconform::certs::PkiDescription> pki =
-      fpconform::certs::LoadPkiDescription(source / "certs" / "pki.json");
-  if (!pki.ok()) {
-    return pki.take_error();
-  }
-  for (const fpconform::certs::CertificateSpec& c : pki->certificates) {
-    v.certificates.insert(c.name);
-  }
-  for (const fpconform::certs::BundleSpec& b : pki->bundles) {
-    v.bundles.insert(b.name);
-  }
-  return v;
+  return fpconform::harness::LoadVocabulary(*clauses, source / "certs" / "pki.json");
 }
 
 // Load loads `file` as a document of `kind`.

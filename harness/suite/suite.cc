@@ -23,7 +23,8 @@ fs::path Paths::DefaultTemplate(Product product) const {
 }
 
 Result<ScenarioVocabulary> LoadVocabulary(const std::vector<Clause>& clauses,
-                                          const fs::path& pki_description) {
+                                          const fs::path& pki_description,
+                                          certs::PkiDescription* pki_out) {
   Result<certs::PkiDescription> pki = certs::LoadPkiDescription(pki_description);
   if (!pki.ok()) {
     return pki.take_error();
@@ -37,6 +38,9 @@ Result<ScenarioVocabulary> LoadVocabulary(const std::vector<Clause>& clauses,
   }
   for (const certs::BundleSpec& b : pki->bundles) {
     vocabulary.bundles.insert(b.name);
+  }
+  if (pki_out != nullptr) {
+    *pki_out = std::move(*pki);
   }
   return vocabulary;
 }

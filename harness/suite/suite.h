@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "certs/pki.h"
 #include "harness/suite/scenario.h"
 #include "harness/suite/target.h"
 
@@ -42,9 +43,10 @@ struct Suite {
 
 // LoadVocabulary returns the names a scenario may cite: the ids of `clauses` and the
 // certificates and bundles of the PKI description at `pki_description`; the Error names
-// the file and the field.
+// the file and the field. The description itself is moved to `*pki_out` when given.
 Result<ScenarioVocabulary> LoadVocabulary(const std::vector<Clause>& clauses,
-                                          const std::filesystem::path& pki_description);
+                                          const std::filesystem::path& pki_description,
+                                          certs::PkiDescription* pki_out = nullptr);
 
 // LoadSuite loads the clause table (paths.Clauses()), the PKI names, then the scenarios of
 // the built-in directory (paths.Scenarios()) and of each of `extra_dirs` in order. A
