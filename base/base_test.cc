@@ -1,5 +1,5 @@
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,8 +214,14 @@ TEST(JsonTextTest, ValidUtf8ReplacesEveryMalformedByte) {
        "\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x94\x92"},
       {"latin-1 byte", "caf\xE9", "caf" + r},
       {"cut before the end", "x\xE2\x82", "x" + r},
-      {"cut in the middle", "\xF0\x9F\x94" "a", r + "a"},
-      {"lone continuation", "\x80" "a", r + "a"},
+      {"cut in the middle",
+       "\xF0\x9F\x94"
+       "a",
+       r + "a"},
+      {"lone continuation",
+       "\x80"
+       "a",
+       r + "a"},
       {"overlong", "\xC0\xAF", r + r},
       {"overlong three bytes", "\xE0\x80\xAF", r + r + r},
       {"surrogate", "\xED\xA0\x80", r + r + r},

@@ -5,7 +5,6 @@
 #define FPCONFORM_BASE_COMMAND_LINE_H_
 
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <iostream>
 #include <optional>

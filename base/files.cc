@@ -51,9 +51,8 @@ Result<UniqueFd> OpenRegularFile(const fs::path& path, struct stat* st) {
     return MakeError(ErrorCode::kIo, path.string() + ": " + std::strerror(errno));
   }
   if (!S_ISREG(st->st_mode)) {
-    return MakeError(ErrorCode::kInvalidInput, path.string() + ": " +
-                                                   FileTypeName(st->st_mode) +
-                                                   ", not a regular file");
+    return MakeError(ErrorCode::kInvalidInput,
+                     path.string() + ": " + FileTypeName(st->st_mode) + ", not a regular file");
   }
   return fd;
 }
@@ -128,8 +127,7 @@ Status WriteFile(const fs::path& path, std::string_view data) {
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) {
-      return MakeError(ErrorCode::kIo,
-                       path.string() + ": cannot create: " + std::strerror(errno));
+      return MakeError(ErrorCode::kIo, path.string() + ": cannot create: " + std::strerror(errno));
     }
     out.write(data.data(), static_cast<std::streamsize>(data.size()));
     out.close();
@@ -179,8 +177,8 @@ bool ReplaceableFile(const fs::path& path) {
 // OpenThrough opens the link, FIFO or device `path` for writing without blocking (a FIFO
 // without a reader fails with ENXIO), then makes writes blocking again.
 Result<UniqueFd> OpenThrough(const fs::path& path, bool truncate) {
-  UniqueFd fd(open(path.c_str(),
-                   O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (truncate ? O_TRUNC : 0)));
+  UniqueFd fd(
+      open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY | (truncate ? O_TRUNC : 0)));
   if (!fd.valid()) {
     int err = errno;
     if (err == ENXIO) {
@@ -259,16 +257,13 @@ Result<TempDir> TempDir::Create(std::string_view prefix, const fs::path& parent)
   std::vector<char> buf(templ.begin(), templ.end());
   buf.push_back('\0');
   if (mkdtemp(buf.data()) == nullptr) {
-    return MakeError(ErrorCode::kIo, base.string() +
-                                         ": cannot create a temporary directory: " +
+    return MakeError(ErrorCode::kIo, base.string() + ": cannot create a temporary directory: " +
                                          std::strerror(errno));
   }
   return TempDir(fs::path(buf.data()));
 }
 
-TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) {
-  other.path_.clear();
-}
+TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
 
 TempDir& TempDir::operator=(TempDir&& other) noexcept {
   if (this != &other) {

@@ -86,8 +86,7 @@ class TempDir {
  public:
   // Create makes "<parent>/<prefix>XXXXXX" (parent defaults to $TMPDIR or /tmp), or returns
   // an Error naming the parent directory.
-  static Result<TempDir> Create(std::string_view prefix,
-                                const std::filesystem::path& parent = {});
+  static Result<TempDir> Create(std::string_view prefix, const std::filesystem::path& parent = {});
 
   TempDir(TempDir&& other) noexcept;
   TempDir& operator=(TempDir&& other) noexcept;

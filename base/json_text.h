@@ -5,7 +5,6 @@
 #define FPCONFORM_BASE_JSON_TEXT_H_
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <string_view>
 

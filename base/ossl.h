@@ -25,10 +25,10 @@ namespace fpconform {
 template <typename T>
 struct DeleterTrait;
 
-#define FPCONFORM_OSSL_DELETER(type, free_fn)   \
-  template <>                                    \
-  struct DeleterTrait<type> {                    \
-    static void Free(type* p) { free_fn(p); }    \
+#define FPCONFORM_OSSL_DELETER(type, free_fn) \
+  template <>                                 \
+  struct DeleterTrait<type> {                 \
+    static void Free(type* p) { free_fn(p); } \
   }
 
 // ASN1_INTEGER, ASN1_TIME and the other ASN.1 string types are one C type.

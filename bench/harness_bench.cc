@@ -34,9 +34,12 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 const char* kStarterScenarios[] = {
-    "enable/no-allowlist-accepts-ca-valid-edge", "match/listed-leaf-colon-accepted",
-    "match/unlisted-leaf-rejected",              "enable/empty-allowlist-exits",
-    "legacy/legacy-key-alone-exits",             "platform/platform-not-pinned",
+    "enable/no-allowlist-accepts-ca-valid-edge",
+    "match/listed-leaf-colon-accepted",
+    "match/unlisted-leaf-rejected",
+    "enable/empty-allowlist-exits",
+    "legacy/legacy-key-alone-exits",
+    "platform/platform-not-pinned",
 };
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -68,8 +71,8 @@ Result<Clock::duration> BareRuns(const Scenario& scenario, const TargetDescripto
     render.ports[spec.connection] = (*server)->port();
     servers.push_back(std::move(*server));
   }
-  Result<std::string> text = RenderConfig(target.product, render, env.Template(target),
-                                          target.config_template.string());
+  Result<std::string> text =
+      RenderConfig(target.product, render, env.Template(target), target.config_template.string());
   if (!text.ok()) {
     return text.take_error();
   }
@@ -79,8 +82,12 @@ Result<Clock::duration> BareRuns(const Scenario& scenario, const TargetDescripto
     return written.take_error();
   }
   ProcessSpec spec;
-  spec.argv = {(env.paths().build_dir / "reference" / "fpref").string(), "--product",
-               ProductName(target.product), "--config", config.string(), "--exit-when-done"};
+  spec.argv = {(env.paths().build_dir / "reference" / "fpref").string(),
+               "--product",
+               ProductName(target.product),
+               "--config",
+               config.string(),
+               "--exit-when-done"};
   spec.workdir = dir->path();
   Clock::duration total{};
   for (int i = 0; i < rounds; ++i) {
@@ -171,11 +178,12 @@ int Main(int argc, char** argv) {
   const double ideal = Seconds(bare_sum) / cores;
   std::printf("starter pairs: %zu (scenario x reference target), rounds: %d, cores: %d\n", pairs,
               rounds, cores);
-  std::printf("harness: %zu scenario runs in %.2f s = %.0f runs/s (%d not passing)\n",
-              jobs.size(), Seconds(harness_wall), runs / Seconds(harness_wall), failed);
-  std::printf("bare fpref --exit-when-done: %zu runs, %.2f s in all, %.2f ms each, / %d cores "
-              "= %.2f s\n",
-              jobs.size(), Seconds(bare_sum), 1000.0 * Seconds(bare_sum) / runs, cores, ideal);
+  std::printf("harness: %zu scenario runs in %.2f s = %.0f runs/s (%d not passing)\n", jobs.size(),
+              Seconds(harness_wall), runs / Seconds(harness_wall), failed);
+  std::printf(
+      "bare fpref --exit-when-done: %zu runs, %.2f s in all, %.2f ms each, / %d cores "
+      "= %.2f s\n",
+      jobs.size(), Seconds(bare_sum), 1000.0 * Seconds(bare_sum) / runs, cores, ideal);
   std::printf("overhead ratio (harness wall / ideal bare wall): %.2f\n",
               Seconds(harness_wall) / ideal);
   return failed == 0 ? 0 : 1;

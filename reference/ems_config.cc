@@ -132,7 +132,8 @@ Status ReadFileList(const json& value, const std::string& path, std::vector<std:
   }
   const auto* items = value.get_ptr<const json::array_t*>();
   if (items == nullptr) {
-    return Invalid(path, std::string("got ") + JsonTypeName(value) + ", want a file name or an array of them");
+    return Invalid(
+        path, std::string("got ") + JsonTypeName(value) + ", want a file name or an array of them");
   }
   for (size_t i = 0; i < items->size(); ++i) {
     out->emplace_back();
@@ -169,8 +170,8 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
     }
   }
   if (items == nullptr) {
-    return Invalid(path,
-                   std::string("got ") + JsonTypeName(value) + ", want an array of fingerprint strings (C11, I7)");
+    return Invalid(path, std::string("got ") + JsonTypeName(value) +
+                             ", want an array of fingerprint strings (C11, I7)");
   }
   if (items->empty()) {
     return Invalid(path, "empty array; remove the key to disable fingerprint validation (C7)");
@@ -187,7 +188,8 @@ Result<Allowlist> ReadAllowlist(const json& value, const std::string& path,
       }
     }
     if (text == nullptr) {
-      return Invalid(item_path, std::string("got ") + JsonTypeName(item) + ", want a fingerprint string (I7)");
+      return Invalid(item_path,
+                     std::string("got ") + JsonTypeName(item) + ", want a fingerprint string (I7)");
     }
     Result<Sha256Digest> digest = ParseFingerprint(*text);
     if constexpr (kMutant == Mutant::kDropBadEntries) {
@@ -221,8 +223,8 @@ Status ReadPlatform(const json& root, EmsConfig* config) {
   }
   const auto* items = servers->get_ptr<const json::array_t*>();
   if (items == nullptr) {
-    return Invalid("ws_servers",
-                   std::string("got ") + JsonTypeName(*servers) + ", want an array of {\"host\", \"port\"} objects");
+    return Invalid("ws_servers", std::string("got ") + JsonTypeName(*servers) +
+                                     ", want an array of {\"host\", \"port\"} objects");
   }
   if (items->empty()) {
     return Invalid("ws_servers", "empty array; want at least one {\"host\", \"port\"} object");
@@ -372,7 +374,8 @@ Status ReadAutoBind(const json& root, EmsConfig* config) {
   }
   const auto* items = auto_bind->get_ptr<const json::array_t*>();
   if (items == nullptr) {
-    return Invalid("auto_bind", std::string("got ") + JsonTypeName(*auto_bind) + ", want an array of objects");
+    return Invalid("auto_bind",
+                   std::string("got ") + JsonTypeName(*auto_bind) + ", want an array of objects");
   }
   for (size_t i = 0; i < items->size(); ++i) {
     const json& item = (*items)[i];

@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -406,8 +405,8 @@ TEST(ParseEmsConfigTest, RejectsTextThatIsNotJsonWithItsPosition) {
 // builds anything.
 TEST(ParseEmsConfigTest, RejectsDeepNestingFast) {
   const size_t depth = 4 * 1000 * 1000;
-  std::string text = "{\"a\": \"[{[\",\n\"b\": " + std::string(depth, '[') +
-                     std::string(depth, ']') + "}";
+  std::string text =
+      "{\"a\": \"[{[\",\n\"b\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
   auto start = std::chrono::steady_clock::now();
   Result<EmsConfig> config = ParseEmsConfig(text);
   auto took = std::chrono::steady_clock::now() - start;

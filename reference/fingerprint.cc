@@ -3,9 +3,9 @@
 #include <cstdlib>
 
 #include "base/hex.h"
+#include "base/json_text.h"
 #include "base/ossl.h"
 #include "reference/mutant.h"
-#include "base/json_text.h"
 
 namespace fpconform::ref {
 namespace {

@@ -597,9 +597,9 @@ TEST(FprefOutputTest, RepeatedWarningsFoldAndLongMessagesAreCut) {
   EXPECT_NE(err.find("fpref: warning: 99980 more warnings not shown"), std::string::npos);
 
   const std::string huge = "error(\"" + std::string(1 << 20, 'x') + "\")\n";
-  Fpref lua = StartFpref({"--product", "lsr", "--config",
-                          work.Write("config.lua", LsrConfig(edge->port()) + huge),
-                          "--exit-when-done"});
+  Fpref lua =
+      StartFpref({"--product", "lsr", "--config",
+                  work.Write("config.lua", LsrConfig(edge->port()) + huge), "--exit-when-done"});
   ASSERT_NE(lua.child, nullptr);
   EXPECT_TRUE(ExitedWith(lua.Wait(), kExitInvalidConfig));
   err = lua.Stderr();

@@ -7,9 +7,9 @@
 #include <utility>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "reference/lua_sandbox.h"
 #include "reference/mutant.h"
-#include "base/json_text.h"
 
 namespace fpconform::ref {
 namespace {

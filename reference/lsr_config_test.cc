@@ -427,19 +427,22 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
        "config.lua:1: cannot evaluate: uses a __gc metamethod"},
       {"pattern backtracking", "local s = string.rep('a', 300) return s:find('.-.-.-.-.-b')",
        "config.lua:1: pattern too complex for the sandbox's budgets"},
-      {"pattern backtracking in gsub", "local s = string.rep('a', 40)\n"
+      {"pattern backtracking in gsub",
+       "local s = string.rep('a', 40)\n"
        "return s:gsub('a*a*a*a*a*a*b', '')",
        "config.lua:2: pattern too complex for the sandbox's budgets"},
       {"pattern bound over long sets and a long subject",
        "local s = string.rep('x,', 200000)\n"
        "return s:find('[^;,abcdefghijklmnopqrstuvw0123456789]+[^;,abcdefghijklmnopqrstuvw]+b')",
        "config.lua:2: pattern too complex for the sandbox's budgets"},
-      {"patterns in a loop", "local s = string.rep('a', 100)\n"
+      {"patterns in a loop",
+       "local s = string.rep('a', 100)\n"
        "while true do s:find('a-a-b') end",
        "exceeded"},  // the instruction budget, or the clock on a loaded machine
       {"table.move over a huge range", "table.move({}, 1, 1e12, 2)",
        "config.lua:1: instruction budget of 5000000 exceeded"},
-      {"sorting in a loop", "local t = {} for i = 1, 1e5 do t[i] = -i end\n"
+      {"sorting in a loop",
+       "local t = {} for i = 1, 1e5 do t[i] = -i end\n"
        "while true do table.sort(t) end",
        "exceeded"},  // the instruction budget, or the clock on a loaded machine
       {"string.rep bomb", "local s = string.rep('x', 1e9)", out_of_memory},
@@ -457,8 +460,7 @@ TEST(LsrSandboxTest, HostileChunksFailCleanlyAndFast) {
       {"pcall cannot outlast the budget",
        "while true do pcall(function() while true do end end) end",
        "config.lua:1: instruction budget of 5000000 exceeded"},
-      {"xpcall's handler runs inside the budget",
-       "xpcall(error, function() while true do end end)",
+      {"xpcall's handler runs inside the budget", "xpcall(error, function() while true do end end)",
        "config.lua:1: instruction budget of 5000000 exceeded"},
       {"xpcall cannot handle a spent budget", "xpcall(function() while true do end end, print)",
        "config.lua:1: instruction budget of 5000000 exceeded"},
@@ -607,12 +609,10 @@ TEST(LsrSandboxTest, RawsetValuesAreReadLikeAssignments) {
     std::string error;  // a part of the message when invalid
   };
   const Case cases[] = {
-      {"C12 allowlist set with rawset", "rawset(scripts, 'fingerprint_allowlist', '" +
-                                            std::string(kB) + "')\n",
-       true, true, ""},
-      {"C12 assignment after rawset", "rawset(scripts, 'fingerprint_allowlist', 'x')\n" +
-                                          Assign(kB),
-       true, true, ""},
+      {"C12 allowlist set with rawset",
+       "rawset(scripts, 'fingerprint_allowlist', '" + std::string(kB) + "')\n", true, true, ""},
+      {"C12 assignment after rawset",
+       "rawset(scripts, 'fingerprint_allowlist', 'x')\n" + Assign(kB), true, true, ""},
       {"C7 empty list set with rawset", "rawset(scripts, 'fingerprint_allowlist', '')\n", false,
        false, "scripts.fingerprint_allowlist: empty string"},
       {"C5 legacy key set with rawset",
@@ -627,8 +627,7 @@ TEST(LsrSandboxTest, RawsetValuesAreReadLikeAssignments) {
       ASSERT_EQ(config->allowlist.has_value(), c.pinned);
       EXPECT_TRUE(config->allowlist->Contains(Digest(kB)));
     } else {
-      EXPECT_NE(config.error().message.find(c.error), std::string::npos)
-          << config.error().message;
+      EXPECT_NE(config.error().message.find(c.error), std::string::npos) << config.error().message;
     }
   }
 }
@@ -660,7 +659,8 @@ TEST(LuaEvaluatorTest, RunsOrdinaryLuaAsTheProductDoes) {
       {"method match", "scripts.rap_host = ('ems.example:8443'):match('^(.-):(%d+)$')",
        "ems.example"},
       {"string.gsub", "scripts.rap_host = (string.gsub('  e m s  ', '%s', ''))", "ems"},
-      {"gmatch split", "local t = {} for w in ('a,b,c'):gmatch('[^,]+') do t[#t+1] = w end\n"
+      {"gmatch split",
+       "local t = {} for w in ('a,b,c'):gmatch('[^,]+') do t[#t+1] = w end\n"
        "scripts.rap_host = table.concat(t, '-')",
        "a-b-c"},
       {"trim idiom", "scripts.rap_host = ('  ems  '):gsub('^%s*(.-)%s*$', '%1')", "ems"},
@@ -669,19 +669,22 @@ TEST(LuaEvaluatorTest, RunsOrdinaryLuaAsTheProductDoes) {
        "local t = {1, 3, 2} table.sort(t, function(a, b) return a > b end)\n"
        "scripts.rap_host = tostring(t[1])",
        "3"},
-      {"setmetatable", "local d = setmetatable({}, {__index = function() return 'dflt' end})\n"
+      {"setmetatable",
+       "local d = setmetatable({}, {__index = function() return 'dflt' end})\n"
        "scripts.rap_host = d.anything",
        "dflt"},
       {"_G", "_G.x = 'g' scripts.rap_host = x", "g"},
       {"package.path", "package.path = package.path .. ';/opt/tw/?.lua' scripts.rap_host = 'pp'",
        "pp"},
       {"string.format", "scripts.rap_host = string.format('%s-%02d', 'h', 7)", "h-07"},
-      {"xpcall handles an error", "local ok, m = xpcall(error, function(e) return 'handled' end)\n"
+      {"xpcall handles an error",
+       "local ok, m = xpcall(error, function(e) return 'handled' end)\n"
        "scripts.rap_host = m",
        "handled"},
       {"load with the sandbox's globals", "scripts.rap_host = load('return string.upper(\"l\")')()",
        "L"},
-      {"coroutine", "local co = coroutine.wrap(function() coroutine.yield('co') end)\n"
+      {"coroutine",
+       "local co = coroutine.wrap(function() coroutine.yield('co') end)\n"
        "scripts.rap_host = co()",
        "co"},
       {"utf8", "scripts.rap_host = utf8.char(104)", "h"},
@@ -730,8 +733,8 @@ TEST(LuaEvaluatorTest, TellsFailuresApart) {
        "config.lua:1: cannot evaluate: uses io.write", "io.write", 1},
       {"os.exit", "os.exit(1)", ChunkFailure::kOutsideWorld,
        "config.lua:1: cannot evaluate: uses os.exit", "os.exit", 1},
-      {"require through pcall", "\n\nlocal ok = pcall(require, 'site')", ChunkFailure::kOutsideWorld,
-       "config.lua:3: cannot evaluate: uses require", "require", 3},
+      {"require through pcall", "\n\nlocal ok = pcall(require, 'site')",
+       ChunkFailure::kOutsideWorld, "config.lua:3: cannot evaluate: uses require", "require", 3},
       {"pattern through pcall", "local s = string.rep('a', 300)\npcall(s.find, s, '.-.-.-.-.-b')",
        ChunkFailure::kBudget, "config.lua:2: pattern too complex", "", 0},
   };
@@ -739,8 +742,7 @@ TEST(LuaEvaluatorTest, TellsFailuresApart) {
     SCOPED_TRACE(c.name);
     ChunkEvaluation run = EvaluateScriptsChunk(c.text, "config.lua", {}, kEvaluatedKeys);
     EXPECT_EQ(run.failure, c.failure);
-    EXPECT_EQ(run.message.substr(0, std::string_view(c.message).size()), c.message)
-        << run.message;
+    EXPECT_EQ(run.message.substr(0, std::string_view(c.message).size()), c.message) << run.message;
     EXPECT_EQ(run.outside_use, c.outside_use);
     EXPECT_EQ(run.outside_line, c.outside_line);
   }

@@ -1,5 +1,7 @@
 #include "reference/lua_sandbox.h"
 
+#include <sanitizer/asan_interface.h>
+
 #include <algorithm>
 #include <array>
 #include <bitset>
@@ -12,7 +14,6 @@
 #include <limits>
 #include <lua.hpp>
 #include <memory>
-#include <sanitizer/asan_interface.h>
 #include <vector>
 
 #include "base/json_text.h"
@@ -409,17 +410,38 @@ int OutsideIndex(lua_State* L) {
 bool MatchesClass(unsigned char c, unsigned char class_letter) {
   bool result = false;
   switch (std::tolower(class_letter)) {
-    case 'a': result = std::isalpha(c) != 0; break;
-    case 'c': result = std::iscntrl(c) != 0; break;
-    case 'd': result = std::isdigit(c) != 0; break;
-    case 'g': result = std::isgraph(c) != 0; break;
-    case 'l': result = std::islower(c) != 0; break;
-    case 'p': result = std::ispunct(c) != 0; break;
-    case 's': result = std::isspace(c) != 0; break;
-    case 'u': result = std::isupper(c) != 0; break;
-    case 'w': result = std::isalnum(c) != 0; break;
-    case 'x': result = std::isxdigit(c) != 0; break;
-    default: return class_letter == c;
+    case 'a':
+      result = std::isalpha(c) != 0;
+      break;
+    case 'c':
+      result = std::iscntrl(c) != 0;
+      break;
+    case 'd':
+      result = std::isdigit(c) != 0;
+      break;
+    case 'g':
+      result = std::isgraph(c) != 0;
+      break;
+    case 'l':
+      result = std::islower(c) != 0;
+      break;
+    case 'p':
+      result = std::ispunct(c) != 0;
+      break;
+    case 's':
+      result = std::isspace(c) != 0;
+      break;
+    case 'u':
+      result = std::isupper(c) != 0;
+      break;
+    case 'w':
+      result = std::isalnum(c) != 0;
+      break;
+    case 'x':
+      result = std::isxdigit(c) != 0;
+      break;
+    default:
+      return class_letter == c;
   }
   return std::isupper(class_letter) != 0 ? !result : result;
 }
@@ -521,10 +543,18 @@ struct SingleItem {
   ByteSet Bytes() const {
     ByteSet bytes;
     switch (kind) {
-      case kAny: bytes.set(); break;
-      case kLiteral: bytes.set(letter); break;
-      case kClass: bytes = ClassTable()[letter]; break;
-      case kSet: bytes = SetBytes(set); break;
+      case kAny:
+        bytes.set();
+        break;
+      case kLiteral:
+        bytes.set(letter);
+        break;
+      case kClass:
+        bytes = ClassTable()[letter];
+        break;
+      case kSet:
+        bytes = SetBytes(set);
+        break;
     }
     return bytes;
   }
@@ -639,7 +669,7 @@ double PatternSteps(std::string_view subject, std::string_view pattern, bool anc
       if (d == 'f') {
         i += 2;
         size_t end = i < pattern.size() && pattern[i] == '[' ? SetEnd(pattern, i + 1)
-                                                              : std::string_view::npos;
+                                                             : std::string_view::npos;
         malformed = end == std::string_view::npos;
         i = malformed ? i : end + 1;
         continue;
@@ -743,11 +773,11 @@ int BoundedPattern(lua_State* L) {
 
 // ChargedWork: how a wrapped library function's work in C is measured.
 enum ChargedWork {
-  kStringBytes,    // the bytes of its string arguments (string.upper, format, ...)
-  kTableLength,    // the length of its first argument, a table (insert, remove, concat)
-  kTableSort,      // n log n for the length n of its first argument
-  kTableRange,     // the range its arguments 2 and 3 span (table.move, table.unpack)
-  kHeldMemory,     // the memory the state holds (collectgarbage)
+  kStringBytes,  // the bytes of its string arguments (string.upper, format, ...)
+  kTableLength,  // the length of its first argument, a table (insert, remove, concat)
+  kTableSort,    // n log n for the length n of its first argument
+  kTableRange,   // the range its arguments 2 and 3 span (table.move, table.unpack)
+  kHeldMemory,   // the memory the state holds (collectgarbage)
 };
 
 // RangeSpan returns e - f + 1 for numeric arguments f and e (0 when either is not one).
@@ -1000,18 +1030,17 @@ void PushOutsideLibrary(lua_State* L, const char* name) {
 
 // The base functions the chunk sees as Lua has them; the others are replaced below.
 constexpr const char* kBaseFunctions[] = {
-    "assert", "error",  "getmetatable", "ipairs",   "next",     "pairs", "pcall",
-    "rawequal", "rawget", "rawlen",     "rawset",   "select",   "tonumber",
-    "tostring", "type",   "_VERSION",
+    "assert", "error",  "getmetatable", "ipairs", "next",     "pairs",    "pcall", "rawequal",
+    "rawget", "rawlen", "rawset",       "select", "tonumber", "tostring", "type",  "_VERSION",
 };
 // Functions that reach the outside world wherever they appear.
 constexpr const char* kOutsideBase[] = {"dofile", "loadfile", "require"};
-constexpr const char* kOutsideOs[] = {"execute", "exit", "remove", "rename", "setlocale",
-                                      "tmpname"};
+constexpr const char* kOutsideOs[] = {"execute", "exit",      "remove",
+                                      "rename",  "setlocale", "tmpname"};
 constexpr const char* kHarmlessOs[] = {"clock", "date", "difftime", "time"};
-constexpr const char* kStringByteFunctions[] = {"byte",   "char",  "dump", "format", "len",
-                                                "lower",  "pack",  "packsize", "reverse",
-                                                "sub",    "unpack", "upper"};
+constexpr const char* kStringByteFunctions[] = {"byte",    "char",  "dump",   "format",
+                                                "len",     "lower", "pack",   "packsize",
+                                                "reverse", "sub",   "unpack", "upper"};
 
 // RecordGlobal is the __newindex of _ENV: it creates the global as Lua would (rawset) and
 // records the line of the assignment in the table of upvalue 1.
@@ -1236,8 +1265,8 @@ int BuildSandbox(lua_State* L) {
 // each key, scripts[key] and the line of its last assignment (or nil). A chunk that replaced
 // `scripts` by a table of its own, or wrote a key with rawset, is read raw, without lines.
 int CollectScripts(lua_State* L) {
-  const auto* keys = static_cast<const std::span<const char* const>*>(
-      lua_touserdata(L, kSandboxSlots + 1));
+  const auto* keys =
+      static_cast<const std::span<const char* const>*>(lua_touserdata(L, kSandboxSlots + 1));
   lua_pushliteral(L, "scripts");
   lua_rawget(L, kEnv);
   int scripts = lua_gettop(L);

@@ -88,9 +88,14 @@ enum LsrKey {
   kLsrKeyCount,
 };
 inline constexpr const char* kLsrKeyNames[kLsrKeyCount] = {
-    "rap_host",     "rap_port",            "rap_ssl",
-    "rap_validate", "rap_deny_selfsigned", "rap_cert_file",
-    "fingerprint_allowlist", "fingerprint_whitelist",
+    "rap_host",
+    "rap_port",
+    "rap_ssl",
+    "rap_validate",
+    "rap_deny_selfsigned",
+    "rap_cert_file",
+    "fingerprint_allowlist",
+    "fingerprint_whitelist",
 };
 
 // EvaluateScriptsChunk runs `lua_text` as the chunk `chunk_name` in a fresh Lua state with

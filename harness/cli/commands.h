@@ -4,7 +4,6 @@
 #define FPCONFORM_HARNESS_CLI_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 #include <string>
 #include <vector>

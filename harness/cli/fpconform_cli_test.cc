@@ -1,5 +1,6 @@
 // The fpconform command as a user runs it: exit statuses, one-line errors, reports.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -9,7 +10,6 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
-#include <unistd.h>
 
 #include "base/files.h"
 #include "harness/process/process.h"
@@ -42,7 +42,8 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
       {"shard with trailing text", {"run", "--shard", "1/2x"}, "--shard 1/2x: want I/N"},
       {"shard of three parts", {"run", "--shard", "2/2/2"}, "--shard 2/2/2: want I/N"},
       {"shard with a space", {"run", "--shard", " 1/2"}, "want I/N"},
-      {"report into a missing directory", {"run", "--json", "/nonexistent/dir/r.json"},
+      {"report into a missing directory",
+       {"run", "--json", "/nonexistent/dir/r.json"},
        "--json /nonexistent/dir/r.json: no directory /nonexistent/dir"},
       {"report onto a directory", {"run", "--junit", "/tmp"}, "--junit /tmp: is a directory"},
       {"mutants report into a missing directory",
@@ -56,7 +57,8 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLine) {
        "README.md: no generated section"},
       {"no matching scenario", {"run", "--filter", "no/such/*"}, "no scenario matches"},
       {"bad product", {"lint-config", "--product", "x", "f"}, "--product x: want ems or lsr"},
-      {"missing config file", {"lint-config", "--product", "ems", "/nonexistent/c.json"},
+      {"missing config file",
+       {"lint-config", "--product", "ems", "/nonexistent/c.json"},
        "/nonexistent/c.json"},
       {"missing certificate", {"fingerprint", "/nonexistent/c.pem"}, "/nonexistent/c.pem"},
   };
@@ -94,7 +96,8 @@ TEST_F(CliTest, MalformedDataFilesNameTheFileAndField) {
       << r.err;
   fs::path plain = Write("not-executable", "just text\n");
   fs::path trigger = Write("trigger.json", R"({"description": "d", "product": "ems",
-      "argv": ["/bin/true"], "trigger": {"argv": [")" + plain.string() + R"("]}})");
+      "argv": ["/bin/true"], "trigger": {"argv": [")" +
+                                               plain.string() + R"("]}})");
   r = Fpconform({"run", "--target", trigger.string()});
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("trigger.json: trigger.argv[0]: " + plain.string() + ": not executable"),
@@ -187,10 +190,12 @@ TEST_F(CliTest, LintConfig) {
        "invalid: " FPCONFORM_SOURCE_DIR "/fixtures/static/ems-allowlist-empty.json: "
        "certificates.fingerprint_allowlist: empty array"},
       {"ems", "fixtures/lint/ems/allowlist-outside-certificates.json", 0,
-       "suspicious: " FPCONFORM_SOURCE_DIR "/fixtures/lint/ems/allowlist-outside-certificates.json: "
+       "suspicious: " FPCONFORM_SOURCE_DIR
+       "/fixtures/lint/ems/allowlist-outside-certificates.json: "
        "fingerprint_allowlist: outside"},
       {"lsr", "fixtures/lint/lsr/uses-require.lua", 2,
-       "cannot evaluate: " FPCONFORM_SOURCE_DIR "/fixtures/lint/lsr/uses-require.lua:3: uses require"},
+       "cannot evaluate: " FPCONFORM_SOURCE_DIR
+       "/fixtures/lint/lsr/uses-require.lua:3: uses require"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.file);
@@ -221,12 +226,12 @@ TEST_F(CliTest, LintConfigEnvAndPrint) {
                        "scripts.rap_ssl = true\n"
                        "scripts.fingerprint_allowlist = os.getenv('FP_PINS')\n");
   const std::string pin =
-      "DF:59:4D:71:A1:45:AB:DC:3D:2B:8D:6C:6F:A9:10:DD:4B:B2:1F:63:DE:73:1E:CD:11:FE:97:B6:FF:6C:E6:91";
+      "DF:59:4D:71:A1:45:AB:DC:3D:2B:8D:6C:6F:A9:10:DD:4B:B2:1F:63:DE:73:1E:CD:11:FE:97:B6:FF:6C:"
+      "E6:91";
   CommandResult r = Fpconform({"lint-config", "--product", "lsr", "--env", "FP_PINS=" + pin,
                                "--env", "FP_PINS_NAME=site", lua.string()});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find(": ok; fingerprint validation is on with 1 fingerprint"),
-            std::string::npos)
+  EXPECT_NE(r.out.find(": ok; fingerprint validation is on with 1 fingerprint"), std::string::npos)
       << r.out;
   EXPECT_NE(r.err.find("pins from site\n"), std::string::npos) << r.err;
   r = Fpconform({"lint-config", "--product", "lsr", lua.string()});
@@ -255,11 +260,12 @@ TEST_F(CliTest, LintConfigMatchesCertificates) {
   const std::string leaf_fp = value_of(leaf);
   const std::string ca_fp = value_of(ca);
   const std::string other =
-      "DF:59:4D:71:A1:45:AB:DC:3D:2B:8D:6C:6F:A9:10:DD:4B:B2:1F:63:DE:73:1E:CD:11:FE:97:B6:FF:6C:E6:91";
-  fs::path json = Write("config.json",
-                        R"({"ws_servers": [{"host": "twx", "port": 443}], "certificates": )"
-                        R"({"fingerprint_allowlist": [")" + leaf_fp + R"(", ")" + ca_fp +
-                            R"(", ")" + other + R"("]}})");
+      "DF:59:4D:71:A1:45:AB:DC:3D:2B:8D:6C:6F:A9:10:DD:4B:B2:1F:63:DE:73:1E:CD:11:FE:97:B6:FF:6C:"
+      "E6:91";
+  fs::path json =
+      Write("config.json", R"({"ws_servers": [{"host": "twx", "port": 443}], "certificates": )"
+                           R"({"fingerprint_allowlist": [")" +
+                               leaf_fp + R"(", ")" + ca_fp + R"(", ")" + other + R"("]}})");
   r = Fpconform({"lint-config", "--product", "ems", json.string(), "--cert", leaf.string(),
                  renewed.string(), ca.string()});
   EXPECT_EQ(r.status, 0) << r.out << r.err;
@@ -278,8 +284,8 @@ TEST_F(CliTest, LintConfigMatchesCertificates) {
   EXPECT_NE(r.out.find("is listed by no entry: a server presenting it is refused"),
             std::string::npos)
       << r.out;
-  r = Fpconform({"lint-config", "--product", "ems", "--strict", json.string(), "--cert",
-                 leaf.string()});
+  r = Fpconform(
+      {"lint-config", "--product", "ems", "--strict", json.string(), "--cert", leaf.string()});
   EXPECT_EQ(r.status, 1) << r.out << r.err;  // entries [1] and [2] match no given certificate
   r = Fpconform({"lint-config", "--product", "ems", json.string(), "--cert",
                  (dir_->path() / "missing.pem").string()});
@@ -373,8 +379,7 @@ TEST_F(CliTest, InterruptStopsTargetsAndRemovesWorkdirs) {
     bool gone = false;
     for (int i = 0; i < 100 && !gone; ++i) {
       std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
-      std::string content((std::istreambuf_iterator<char>(stat)),
-                          std::istreambuf_iterator<char>());
+      std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
       size_t close = content.rfind(')');
       gone = close == std::string::npos || content.substr(close + 2, 1) == "Z";
       if (!gone) {
@@ -563,8 +568,7 @@ nlohmann::json JsonWithoutRunVariance(const nlohmann::json& doc) {
     for (const auto& [key, value] : doc.items()) {
       bool timing = key.size() > 3 && key.compare(key.size() - 3, 3, "_ms") == 0;
       if (timing || key == "started_at" || key == "connections" || key == "evidence" ||
-          key == "message" ||
-          key == "stdout_tail" || key == "stderr_tail" || key == "log_tail" ||
+          key == "message" || key == "stdout_tail" || key == "stderr_tail" || key == "log_tail" ||
           key == "configurations") {
         continue;
       }
@@ -599,31 +603,29 @@ std::string ReadText(const fs::path& path) {
 // the counts, the profile and the matrix. A failing target makes the failures part of it.
 TEST_F(CliTest, MergedShardsEqualTheUnshardedRun) {
   fs::path failing = StandIn(dir_->path(), "exits", {"say", "cannot start", "3"});
-  std::vector<std::string> run = {"run",      "--target", "reference-ems", "--target",
-                                  failing.string(), "--filter", "match/*", "--filter",
-                                  "syntax/*"};
+  std::vector<std::string> run = {"run",      "--target",       "reference-ems",
+                                  "--target", failing.string(), "--filter",
+                                  "match/*",  "--filter",       "syntax/*"};
   auto with = [&](std::vector<std::string> more) {
     std::vector<std::string> args = run;
     args.insert(args.end(), more.begin(), more.end());
     return args;
   };
   fs::path d = dir_->path();
-  CommandResult whole = Fpconform(with({"--json", (d / "all.json").string(), "--junit",
-                                        (d / "all.xml").string(), "--markdown",
-                                        (d / "all.md").string(), "--html",
-                                        (d / "all.html").string()}));
+  CommandResult whole =
+      Fpconform(with({"--json", (d / "all.json").string(), "--junit", (d / "all.xml").string(),
+                      "--markdown", (d / "all.md").string(), "--html", (d / "all.html").string()}));
   ASSERT_EQ(whole.status, 1) << whole.out << whole.err;
   std::vector<std::string> merge = {"merge"};
   for (int shard = 1; shard <= 3; ++shard) {
     std::string json = (d / ("shard" + std::to_string(shard) + ".json")).string();
-    CommandResult part =
-        Fpconform(with({"--shard", std::to_string(shard) + "/3", "--json", json}));
+    CommandResult part = Fpconform(with({"--shard", std::to_string(shard) + "/3", "--json", json}));
     ASSERT_NE(part.status, 2) << part.err;
     merge.push_back(json);
   }
-  merge.insert(merge.end(), {"--json", (d / "m.json").string(), "--junit",
-                             (d / "m.xml").string(), "--markdown", (d / "m.md").string(),
-                             "--html", (d / "m.html").string()});
+  merge.insert(merge.end(),
+               {"--json", (d / "m.json").string(), "--junit", (d / "m.xml").string(), "--markdown",
+                (d / "m.md").string(), "--html", (d / "m.html").string()});
   CommandResult merged = Fpconform(merge);
   ASSERT_EQ(merged.status, 1) << merged.out << merged.err;
   EXPECT_NE(merged.out.find("(3 reports merged)"), std::string::npos) << merged.out;
@@ -648,14 +650,13 @@ TEST_F(CliTest, MergedShardsEqualTheUnshardedRun) {
   // A shard given twice is refused, naming both files.
   CommandResult twice = Fpconform({"merge", merge[1], merge[1]});
   EXPECT_EQ(twice.status, 2);
-  EXPECT_NE(twice.err.find("is also in " + merge[1] + " (overlapping shards)"),
-            std::string::npos)
+  EXPECT_NE(twice.err.find("is also in " + merge[1] + " (overlapping shards)"), std::string::npos)
       << twice.err;
   Write("bad.json", "{\"tool\": \"fpconform\", \"report_version\": 2}");
   CommandResult bad = Fpconform({"merge", (d / "bad.json").string()});
   EXPECT_EQ(bad.status, 2);
-  EXPECT_EQ(bad.err, "fpconform: " + (d / "bad.json").string() +
-                         ": run: missing (want an object)\n")
+  EXPECT_EQ(bad.err,
+            "fpconform: " + (d / "bad.json").string() + ": run: missing (want an object)\n")
       << bad.err;
 }
 
@@ -718,7 +719,8 @@ TEST_F(CliTest, ShowPrintsAScenarioAndItsDryRender) {
     const char* err;
   };
   const Case cases[] = {
-      {{"show", "match/nope"}, "fpconform: no scenario 'match/nope' ('fpconform list' shows the ids)\n"},
+      {{"show", "match/nope"},
+       "fpconform: no scenario 'match/nope' ('fpconform list' shows the ids)\n"},
       {{"show", "match/listed-leaf-colon-accepted", "--product", "client"},
        "fpconform: --product client: want ems or lsr\n"},
   };
@@ -737,8 +739,13 @@ TEST_F(CliTest, DescriptorNamesKeepTargetsApart) {
   fs::create_directories(dir_->path() / "b");
   fs::path a = StandIn(dir_->path() / "a", "wsems", {"say", "a", "3"});
   fs::path b = StandIn(dir_->path() / "b", "wsems", {"say", "b", "3"});
-  std::vector<std::string> args = {"run", "--target", a.string(), "--target", b.string(),
-                                   "--filter", "match/listed-leaf-colon-accepted"};
+  std::vector<std::string> args = {"run",
+                                   "--target",
+                                   a.string(),
+                                   "--target",
+                                   b.string(),
+                                   "--filter",
+                                   "match/listed-leaf-colon-accepted"};
   CommandResult r = Fpconform(args);
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err, "fpconform: " + b.string() + ": name: 'wsems' is also the name of " +
@@ -777,12 +784,13 @@ TEST_F(CliTest, ProgressLineOnATerminal) {
   ASSERT_TRUE(child.ok()) << child.error().message;
   CommandResult r = Finish(**child, std::chrono::seconds(120));
   EXPECT_EQ(r.status, 1) << r.out << r.err;
-  EXPECT_TRUE(std::regex_search(r.out, std::regex(R"(\r\x1B\[K\[1/3\] 1 failed, about [0-9]+ s left  match/listed-leaf-)")))
+  EXPECT_TRUE(std::regex_search(
+      r.out, std::regex(R"(\r\x1B\[K\[1/3\] 1 failed, about [0-9]+ s left  match/listed-leaf-)")))
       << r.out;
   EXPECT_NE(r.out.find("[3/3] 3 failed, about 0 s left"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("done ("), std::string::npos) << r.out;
-  CommandResult plain = Fpconform({"run", "--jobs", "1", "--target", failing.string(),
-                                   "--filter", "match/listed-leaf-*"});
+  CommandResult plain = Fpconform(
+      {"run", "--jobs", "1", "--target", failing.string(), "--filter", "match/listed-leaf-*"});
   EXPECT_NE(plain.err.find("fpconform: 3/3 done (0 passed, 3 failed)\n"), std::string::npos)
       << plain.err;
   EXPECT_EQ(plain.err.find('\r'), std::string::npos) << plain.err;

@@ -21,8 +21,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -38,18 +38,18 @@
 #include "base/installed.h"
 #include "base/ossl.h"
 #include "certs/pki.h"
-#include "harness/process/interrupt.h"
 #include "harness/cli/commands.h"
 #include "harness/cli/fuzz_command.h"
 #include "harness/cli/mutants.h"
 #include "harness/cli/paths.h"
+#include "harness/cli/tools.h"
 #include "harness/cli/version.h"
+#include "harness/process/interrupt.h"
 #include "harness/run/report.h"
 #include "harness/run/runner.h"
 #include "harness/suite/scenario.h"
 #include "harness/suite/suite.h"
 #include "harness/suite/target.h"
-#include "harness/cli/tools.h"
 
 namespace fpconform::harness {
 namespace {
@@ -140,17 +140,16 @@ class ProgressPrinter {
     ++done_;
     if (r.status == JobStatus::kPass) {
       ++passed_;
-    } else if (r.status != JobStatus::kKnownDeviation &&
-               r.status != JobStatus::kNotApplicable) {
+    } else if (r.status != JobStatus::kKnownDeviation && r.status != JobStatus::kNotApplicable) {
       ++failed_;
     }
     if (tty_) {
       // The estimate: the time so far per finished job, for the jobs left.
-      double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                     started_).count();
+      double elapsed =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
       double left = elapsed / static_cast<double>(done_) * static_cast<double>(total_ - done_);
-      std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, about %.0f s left  %.60s", done_,
-                   total_, failed_, left, TerminalSafe(r.scenario->id).c_str());
+      std::fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, about %.0f s left  %.60s", done_, total_,
+                   failed_, left, TerminalSafe(r.scenario->id).c_str());
       if (done_ == total_) {
         std::fprintf(stderr, "\r\033[K");
       }
@@ -172,8 +171,8 @@ class ProgressPrinter {
 // RunWithProgress runs `jobs` with the progress line, stops starting jobs once `watcher`
 // saw an interrupt (and prints no progress after it), and sets `duration` to the wall time.
 std::vector<JobResult> RunWithProgress(const std::vector<Job>& jobs,
-                                       const RunEnvironment& environment, int threads,
-                                       bool verbose, const InterruptWatcher& watcher,
+                                       const RunEnvironment& environment, int threads, bool verbose,
+                                       const InterruptWatcher& watcher,
                                        std::chrono::milliseconds* duration) {
   auto started = std::chrono::steady_clock::now();
   ProgressPrinter progress(jobs.size(), verbose);
@@ -278,9 +277,10 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
     options.shard_index = shard->first - 1;
     options.shard_count = shard->second;
   }
-  const std::pair<const char*, const std::string*> reports[] = {
-      {"--json", &cmd.json_path}, {"--junit", &cmd.junit_path},
-      {"--markdown", &cmd.markdown_path}, {"--html", &cmd.html_path}};
+  const std::pair<const char*, const std::string*> reports[] = {{"--json", &cmd.json_path},
+                                                                {"--junit", &cmd.junit_path},
+                                                                {"--markdown", &cmd.markdown_path},
+                                                                {"--html", &cmd.html_path}};
   for (size_t i = 0; i < std::size(reports); ++i) {
     for (size_t j = i + 1; j < std::size(reports); ++j) {
       if (SameReportPath(*reports[i].second, *reports[j].second)) {
@@ -345,8 +345,7 @@ int Run(const RunCommand& cmd, const CommonOptions& common) {
   }
   if (cmd.keep_workdirs) {
     (*env)->KeepRoot();
-    std::cerr << "fpconform: keeping work directories under " << (*env)->root().string()
-              << "\n";
+    std::cerr << "fpconform: keeping work directories under " << (*env)->root().string() << "\n";
   }
   RunInfo info = SuiteRunInfo(paths);
   info.started_at = UtcNow();
@@ -448,7 +447,8 @@ struct ListCommand {
 // IsUnder is true when `file` lies in directory `dir`.
 bool IsUnder(const fs::path& file, const fs::path& dir) {
   std::error_code ec;
-  fs::path relative = fs::weakly_canonical(file, ec).lexically_relative(fs::weakly_canonical(dir, ec));
+  fs::path relative =
+      fs::weakly_canonical(file, ec).lexically_relative(fs::weakly_canonical(dir, ec));
   return !relative.empty() && *relative.begin() != "..";
 }
 
@@ -466,8 +466,7 @@ int List(const ListCommand& cmd, const CommonOptions& common) {
         mutant_targets.push_back(&t);
         continue;
       }
-      std::printf("%-32s %-6s %s\n", t.name.c_str(), ProductName(t.product),
-                  t.description.c_str());
+      std::printf("%-32s %-6s %s\n", t.name.c_str(), ProductName(t.product), t.description.c_str());
     }
     if (!mutant_targets.empty()) {
       std::printf("\n%zu mutant targets (fpref with one bug each, for 'fpconform mutants'):\n",
@@ -681,8 +680,8 @@ int Mutants(const MutantsCommand& cmd, const CommonOptions& common) {
   std::vector<const JobResult*> reference_problems = ReferenceProblems(*targets, results);
   std::vector<MutantScore> scores = ScoreMutants(mutants, *targets, results);
   if (!cmd.json_path.empty()) {
-    Status written = WriteOutputFile(cmd.json_path,
-                               MutationJson(scores, reference_problems, results.size(), duration));
+    Status written = WriteOutputFile(
+        cmd.json_path, MutationJson(scores, reference_problems, results.size(), duration));
     if (!written.ok()) {
       return InputError(written.error().message);
     }
@@ -739,8 +738,9 @@ int Main(int argc, char** argv) {
 
   RunCommand run;
   CLI::App* run_cmd = app.add_subcommand("run", "Run scenarios against targets and report");
-  run_cmd->add_option("-t,--target", run.targets,
-                      "Built-in target name or descriptor file (repeatable)")
+  run_cmd
+      ->add_option("-t,--target", run.targets,
+                   "Built-in target name or descriptor file (repeatable)")
       ->default_str("reference-ems, reference-lsr");
   run_cmd->add_option("-f,--filter", run.filters, "Scenario id glob (repeatable)")
       ->default_str("all");
@@ -773,15 +773,15 @@ int Main(int argc, char** argv) {
   CLI::App* list_cmd = app.add_subcommand("list", "List scenarios (ids, levels, clauses)");
   list_cmd->add_option("-f,--filter", list.filters, "Scenario id glob (repeatable)");
   list_cmd->add_flag("--clauses", list.clauses, "List each clause with its scenarios");
-  list_cmd->add_flag("--check", list.check,
-                     "With --clauses: exit 1 when a clause has no scenario");
+  list_cmd->add_flag("--check", list.check, "With --clauses: exit 1 when a clause has no scenario");
   list_cmd->add_flag("--targets", list.targets, "List the built-in targets");
   add_common(list_cmd);
 
   std::vector<std::string> cert_files;
-  CLI::App* fp_cmd = app.add_subcommand(
-      "fingerprint", "Print the SHA-256 fingerprint of certificates (PEM or DER) as config "
-                     "entries, as openssl x509 -fingerprint -sha256 prints it");
+  CLI::App* fp_cmd =
+      app.add_subcommand("fingerprint",
+                         "Print the SHA-256 fingerprint of certificates (PEM or DER) as config "
+                         "entries, as openssl x509 -fingerprint -sha256 prints it");
   fp_cmd->add_option("CERT", cert_files, "Certificate files")->required();
 
   LintCommand lint;
@@ -796,14 +796,15 @@ int Main(int argc, char** argv) {
   lint_cmd->add_option("--env", lint.env,
                        "NAME=VALUE seen by os.getenv in config.lua before the process's "
                        "environment (repeatable)");
-  lint_cmd->add_option("--cert", lint.certs,
-                       "Certificates (PEM or DER) to match the allowlist entries against")
+  lint_cmd
+      ->add_option("--cert", lint.certs,
+                   "Certificates (PEM or DER) to match the allowlist entries against")
       ->expected(1, -1);
 
   std::string out_dir;
-  CLI::App* fixtures_cmd =
-      app.add_subcommand("fixtures", "Write the test PKI (certificates, keys, bundles, "
-                                     "manifest.json) to a new directory");
+  CLI::App* fixtures_cmd = app.add_subcommand("fixtures",
+                                              "Write the test PKI (certificates, keys, bundles, "
+                                              "manifest.json) to a new directory");
   fixtures_cmd->add_option("--out", out_dir, "Directory to create")->required();
   add_common(fixtures_cmd);
 
@@ -851,13 +852,15 @@ int Main(int argc, char** argv) {
                      "Also mutate each configuration (built-in mutations and fuzz/corpus); "
                      "the product must exit cleanly or decide as the reference does");
   add_common(fuzz_cmd);
-  std::vector<Subcommand> subcommands = {
-      AddMergeCommand(app), AddCompareCommand(app),
-      AddShowCommand(
-          app, add_common, [&] { return MakePaths(common); },
-          [&](std::vector<Clause>* clauses) { return LoadSuite(MakePaths(common), common, clauses); })};
+  std::vector<Subcommand> subcommands = {AddMergeCommand(app), AddCompareCommand(app),
+                                         AddShowCommand(
+                                             app, add_common, [&] { return MakePaths(common); },
+                                             [&](std::vector<Clause>* clauses) {
+                                               return LoadSuite(MakePaths(common), common, clauses);
+                                             })};
 
-  if (std::optional<int> status = ParseCommandLine(app, argc, argv, "fpconform", UsageOnError::kOneLine)) {
+  if (std::optional<int> status =
+          ParseCommandLine(app, argc, argv, "fpconform", UsageOnError::kOneLine)) {
     return *status;
   }
   for (const Subcommand& sub : subcommands) {

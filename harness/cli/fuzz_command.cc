@@ -45,7 +45,9 @@ class FuzzSession {
  public:
   FuzzSession(const FuzzGenerator& generator, const ReferenceExpectation& expectation,
               const TargetDescriptor& target, const RunEnvironment& environment)
-      : generator_(generator), expectation_(expectation), target_(target),
+      : generator_(generator),
+        expectation_(expectation),
+        target_(target),
         environment_(environment) {}
 
   // Make returns the runnable case for `c`, or an Error when its readings cannot be
@@ -102,9 +104,9 @@ struct Finding {
 // InFileOrder returns `scenario` with its keys in the order the catalog's files use.
 nlohmann::ordered_json InFileOrder(const json& scenario) {
   static const char* const kOrder[] = {
-      "name",    "description", "level",        "clauses",        "products",
-      "servers", "allowlist",   "legacy_allowlist", "settings",   "expect",
-      "keeps_running", "watch_ms", "booted", "diagnostic", "diagnostic_in"};
+      "name",      "description",      "level",        "clauses", "products",      "servers",
+      "allowlist", "legacy_allowlist", "settings",     "expect",  "keeps_running", "watch_ms",
+      "booted",    "diagnostic",       "diagnostic_in"};
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   for (const char* key : kOrder) {
     if (scenario.contains(key)) {
@@ -170,8 +172,8 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
                                ? paths.DefaultTemplate(the_target.product)
                                : the_target.config_template;
   Result<std::unique_ptr<ReferenceExpectation>> expectation = ReferenceExpectation::Create(
-      &(*env)->pki(), (*env)->fixtures_dir(), the_target.product,
-      (*env)->Template(the_target), template_path.string(), *vocabulary);
+      &(*env)->pki(), (*env)->fixtures_dir(), the_target.product, (*env)->Template(the_target),
+      template_path.string(), *vocabulary);
   if (!expectation.ok()) {
     return FuzzInputError(expectation.error().message);
   }
@@ -183,8 +185,7 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
 
   const int threads =
       options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());
-  const uint64_t case_limit =
-      options.cases > 0 ? static_cast<uint64_t>(options.cases) : kMaxCases;
+  const uint64_t case_limit = options.cases > 0 ? static_cast<uint64_t>(options.cases) : kMaxCases;
   const int seconds = options.cases == 0 && options.seconds == 0 ? 60 : options.seconds;
   const auto started = Clock::now();
   const auto deadline = started + std::chrono::seconds(seconds);
@@ -255,8 +256,7 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
         std::cout << "ERROR " << r.scenario->id << ": " << r.message << "\n";
       } else if (static_cast<int>(findings.size()) < options.max_findings) {
         if (first_finding_s < 0) {
-          first_finding_s =
-              std::chrono::duration<double>(Clock::now() - started).count();
+          first_finding_s = std::chrono::duration<double>(Clock::now() - started).count();
         }
         findings.push_back(Finding{batch[i].fuzz_case, r.message});
       }
@@ -303,12 +303,13 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
     std::string name = made->scenario_json.value("name", std::string("case"));
     std::string where = "(not written: no --out)";
     if (!options.out_dir.empty()) {
-      nlohmann::ordered_json file{{"description", "A finding of fpconform fuzz --target " + the_target.name +
-                                    " --seed " + std::to_string(options.seed) + " (case " +
-                                    std::to_string(reduced.index) + "), minimised to the " +
-                                    "dimensions that differ from the baseline: " +
-                                    DescribeDims(reduced.dims) + "."},
-                {"scenarios", json::array({InFileOrder(made->scenario_json)})}};
+      nlohmann::ordered_json file{
+          {"description",
+           "A finding of fpconform fuzz --target " + the_target.name + " --seed " +
+               std::to_string(options.seed) + " (case " + std::to_string(reduced.index) +
+               "), minimised to the " +
+               "dimensions that differ from the baseline: " + DescribeDims(reduced.dims) + "."},
+          {"scenarios", json::array({InFileOrder(made->scenario_json)})}};
       fs::path path = fs::path(options.out_dir) / ("fuzz-" + name + ".json");
       if (Status status = WriteFile(path, file.dump(2) + "\n"); !status.ok()) {
         return FuzzInputError(status.error().message);
@@ -316,9 +317,10 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
       where = path.string();
       // The configuration file itself, as the runner renders it (ports and paths aside;
       // not named *.json, which --scenarios would read as a scenario file).
-      fs::path config = fs::path(options.out_dir) /
-                        ("fuzz-" + name + (the_target.product == Product::kEms ? ".config.json.txt"
-                                                                                : ".config.lua"));
+      fs::path config =
+          fs::path(options.out_dir) /
+          ("fuzz-" + name +
+           (the_target.product == Product::kEms ? ".config.json.txt" : ".config.lua"));
       if (Status status = WriteFile(config, (*expectation)->FirstConfig()); !status.ok()) {
         return FuzzInputError(status.error().message);
       }
@@ -335,8 +337,9 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
   std::snprintf(line, sizeof(line),
                 "%llu cases (%llu skipped as inexpressible) in %.1f s: %.1f cases/s, %llu "
                 "passed, %d findings",
-                static_cast<unsigned long long>(ran), static_cast<unsigned long long>(inexpressible),
-                generate_s, generate_s > 0 ? static_cast<double>(ran) / generate_s : 0.0,
+                static_cast<unsigned long long>(ran),
+                static_cast<unsigned long long>(inexpressible), generate_s,
+                generate_s > 0 ? static_cast<double>(ran) / generate_s : 0.0,
                 static_cast<unsigned long long>(passed), reported);
   std::cout << line;
   if (first_finding_s >= 0) {

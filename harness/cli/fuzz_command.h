@@ -19,14 +19,14 @@ namespace fpconform::harness {
 
 // FuzzOptions: the options of `fpconform fuzz`.
 struct FuzzOptions {
-  std::string target;      // built-in name or descriptor file (product ems or lsr)
-  int seconds = 0;         // stop generating after this long (0: see cases)
-  int cases = 0;           // stop after this many cases (0: see seconds; both 0: 60 s)
+  std::string target;  // built-in name or descriptor file (product ems or lsr)
+  int seconds = 0;     // stop generating after this long (0: see cases)
+  int cases = 0;       // stop after this many cases (0: see seconds; both 0: 60 s)
   uint64_t seed = 1;
-  int jobs = 0;            // 0: the number of cores
-  std::string out_dir;     // where findings are written; empty: not written
-  int max_findings = 3;    // stop once this many findings were seen
-  bool verbose = false;    // print every case
+  int jobs = 0;          // 0: the number of cores
+  std::string out_dir;   // where findings are written; empty: not written
+  int max_findings = 3;  // stop once this many findings were seen
+  bool verbose = false;  // print every case
   // Every case also carries a structure-aware mutation of its configuration (from the
   // built-in list and fuzz/corpus); the product must exit cleanly or decide as the
   // reference does on the same file.

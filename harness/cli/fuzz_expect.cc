@@ -134,10 +134,9 @@ Result<ReferenceExpectation::ReadingOutcomes> ReferenceExpectation::Decide(
     }
   }
   context.ports["http_server"] = port;
-  Result<std::string> text =
-      product_ == Product::kEms
-          ? RenderEmsConfig(context, template_text_, template_name_)
-          : RenderLsrConfig(context, template_text_);
+  Result<std::string> text = product_ == Product::kEms
+                                 ? RenderEmsConfig(context, template_text_, template_name_)
+                                 : RenderLsrConfig(context, template_text_);
   if (!text.ok()) {
     return text.take_error();
   }
@@ -221,9 +220,9 @@ Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings
   bool platform_refused = false;
   for (const ReadingOutcomes& r : decided) {
     auto it = r.find("platform");
-    platform_refused = platform_refused ||
-                       (it != r.end() && std::count(it->second.begin(), it->second.end(),
-                                                    Outcome::kReject) > 0);
+    platform_refused =
+        platform_refused ||
+        (it != r.end() && std::count(it->second.begin(), it->second.end(), Outcome::kReject) > 0);
   }
   json expect = json::object();
   bool any_exit = false;

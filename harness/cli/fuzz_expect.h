@@ -12,11 +12,10 @@
 #ifndef FPCONFORM_HARNESS_CLI_FUZZ_EXPECT_H_
 #define FPCONFORM_HARNESS_CLI_FUZZ_EXPECT_H_
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

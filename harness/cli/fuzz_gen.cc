@@ -28,21 +28,29 @@ struct DimSpec {
 // DimTable returns every dimension in generation order.
 const std::vector<DimSpec>& DimTable() {
   static const std::vector<DimSpec> table = {
-      {"served", kBoth, 45,
+      {"served",
+       kBoth,
+       45,
        {"edge-a", "edge-b", "edge-rsa", "edge-rsa-root", "edge-a-reissued", "edge-expired",
         "edge-not-yet-valid", "edge-self-signed", "edge-wrong-name", "untrusted-leaf"}},
       {"chain", kBoth, 25, {"issuers", "leaf-only", "with-root", "with-other-leaf", "reordered"}},
       {"tls", kBoth, 30, {"any", "1.2", "1.3"}},
-      {"listed", kBoth, 35,
+      {"listed",
+       kBoth,
+       35,
        {"leaf", "other-leaf", "intermediate", "root", "none", "empty", "sha1", "spki",
         "reissued-twin"}},
-      {"style", kBoth, 40,
+      {"style",
+       kBoth,
+       40,
        {"colon", "plain", "colon-quads", "leading-colon", "trailing-colon", "doubled-colons",
         "lower-colon", "lower", "mixed-case", "spaces", "hyphens", "openssl-label",
         "openssl-label-lower", "truncated", "extended", "foreign-char"}},
       {"pad", kBoth, 10, {"none", "space", "tab", "newline"}},
       {"decoys", kBoth, 45, {"0", "1", "2", "3", "5", "300", "6000"}},
-      {"decoy_kind", kBoth, 50,
+      {"decoy_kind",
+       kBoth,
+       50,
        {"filler", "near-first", "near-middle", "near-last", "near-7", "near-23"}},
       {"match_pos", kBoth, 40, {"first", "last", "middle"}},
       {"duplicate", kBoth, 15, {"no", "yes"}},
@@ -54,10 +62,14 @@ const std::vector<DimSpec>& DimTable() {
       {"lsr_sep", kLsrOnly, 40, {"comma", "comma-newline"}},
       {"empty_item", kLsrOnly, 8, {"no", "yes"}},
       {"endpoints", kEmsOnly, 40, {"1", "2", "3"}},
-      {"served2", kEmsOnly, 60,
+      {"served2",
+       kEmsOnly,
+       60,
        {"edge-b", "edge-a", "edge-a-reissued", "edge-expired", "edge-rsa", "untrusted-leaf",
         "edge-wrong-name"}},
-      {"served3", kEmsOnly, 60,
+      {"served3",
+       kEmsOnly,
+       60,
        {"edge-b", "edge-a", "edge-a-reissued", "edge-expired", "edge-rsa", "untrusted-leaf",
         "edge-wrong-name"}},
       {"extra_listed", kEmsOnly, 40, {"no", "yes"}},
@@ -108,10 +120,10 @@ std::mt19937_64 CaseRng(uint64_t seed, uint64_t index) {
 }
 
 // Styles by the choice they put to a product.
-const std::set<std::string> kCaseStyles = {"lower-colon", "lower", "mixed-case"};            // D1
+const std::set<std::string> kCaseStyles = {"lower-colon", "lower", "mixed-case"};  // D1
 const std::set<std::string> kSeparatorStyles = {"spaces", "hyphens", "openssl-label",
-                                                "openssl-label-lower"};                      // D3
-const std::set<std::string> kInvalidStyles = {"truncated", "extended", "foreign-char"};     // I5
+                                                "openssl-label-lower"};                  // D3
+const std::set<std::string> kInvalidStyles = {"truncated", "extended", "foreign-char"};  // I5
 
 // EntryChoice: how a reading takes the matching entry.
 enum class EntryChoice {
@@ -203,8 +215,8 @@ FuzzCase FuzzGenerator::Generate(uint64_t seed, uint64_t index, Product product)
       c.dims[d.name] = d.values[1 + pick];
     }
   }
-  size_t pool = product == Product::kEms ? mutations_.ems_patches.size()
-                                         : mutations_.lsr_chunks.size();
+  size_t pool =
+      product == Product::kEms ? mutations_.ems_patches.size() : mutations_.lsr_chunks.size();
   if (pool > 0) {
     std::mt19937_64 mutation_rng = CaseRng(seed ^ 0x6D75746174696F6EULL, index);
     c.dims["mutation"] = std::to_string(mutation_rng() % pool);
@@ -503,8 +515,7 @@ json ScenarioFor(const FuzzCase& c, const ReadingChoice& choice,
 
 json FuzzGenerator::ScenarioJson(const FuzzCase& c) const {
   return ScenarioFor(
-      c, ReadingChoice{}, [this](const std::string& name) { return IssuersOf(name); },
-      mutations_);
+      c, ReadingChoice{}, [this](const std::string& name) { return IssuersOf(name); }, mutations_);
 }
 
 std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
@@ -543,7 +554,9 @@ std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
 
 ConfigMutations LoadConfigMutations(const std::filesystem::path& corpus_dir) {
   ConfigMutations out;
-  const json fingerprint = "E6:EF:5D:37:22:FC:EF:EA:4B:22:92:45:BD:49:D2:29:3D:84:19:BC:C3:45:23:A1:22:A4:01:20:9D:03:E6:47";
+  const json fingerprint =
+      "E6:EF:5D:37:22:FC:EF:EA:4B:22:92:45:BD:49:D2:29:3D:84:19:BC:C3:45:23:A1:22:A4:01:20:9D:03:"
+      "E6:47";
   json deep = json::array({fingerprint});
   for (int i = 0; i < 24; ++i) {
     deep = json::array({deep});
@@ -552,19 +565,19 @@ ConfigMutations LoadConfigMutations(const std::filesystem::path& corpus_dir) {
   // Built-in EMS patches: types, deletions (a merge patch's null), depth, size, keys.
   for (const char* key : {"fingerprint_allowlist", "validate", "allow_self_signed",
                           "disable_hostname_validation", "cert_chain", "http_client_ca_certs"}) {
-    for (const json& value : {json(nullptr), json(0), json("true"), json::array(),
-                              json::object(), json(-1.5e308), json(long_text), deep}) {
+    for (const json& value : {json(nullptr), json(0), json("true"), json::array(), json::object(),
+                              json(-1.5e308), json(long_text), deep}) {
       out.ems_patches.push_back(json{{"certificates", json{{key, value}}}});
     }
   }
   out.ems_patches.push_back(json{{"certificates", nullptr}});
   out.ems_patches.push_back(json{{"certificates", "none"}});
-  out.ems_patches.push_back(json{{"certificates", json{{"fingerprint_allowlist",
-                                                        json::array({std::string(1, '\0') + "E6",
-                                                                     fingerprint})}}}});
+  out.ems_patches.push_back(json{
+      {"certificates",
+       json{{"fingerprint_allowlist", json::array({std::string(1, '\0') + "E6", fingerprint})}}}});
   out.ems_patches.push_back(json{{"fingerprint_allowlist", json::array({fingerprint})}});
-  out.ems_patches.push_back(json{{"certificates", json{{"FINGERPRINT_ALLOWLIST",
-                                                        json::array({fingerprint})}}}});
+  out.ems_patches.push_back(
+      json{{"certificates", json{{"FINGERPRINT_ALLOWLIST", json::array({fingerprint})}}}});
   // Built-in Lua chunks: types, syntax errors, budgets, the allowlist rewritten in Lua.
   for (const char* chunk :
        {"scripts.fingerprint_allowlist = 64\n", "scripts.fingerprint_allowlist = {}\n",
@@ -574,8 +587,8 @@ ConfigMutations LoadConfigMutations(const std::filesystem::path& corpus_dir) {
         "scripts.fingerprint_allowlist = string.rep('A', 64)\n",
         "scripts.fingerprint_allowlist = string.rep('A', 1e8)\n",
         "scripts.fingerprint_allowlist = \"\n", "end\n", ")))\n", "error('boom')\n",
-        "while true do end\n", "local t = {} for i = 1, 1e9 do t[i] = i end\n",
-        "scripts = nil\n", "scripts.rap_validate = 'no'\n", "scripts.rap_deny_selfsigned = 0\n",
+        "while true do end\n", "local t = {} for i = 1, 1e9 do t[i] = i end\n", "scripts = nil\n",
+        "scripts.rap_validate = 'no'\n", "scripts.rap_deny_selfsigned = 0\n",
         "scripts.fingerprint_whitelist = scripts.fingerprint_allowlist\n",
         "scripts.fingerprint_allowlist = nil\n"}) {
     out.lsr_chunks.emplace_back(chunk);
@@ -584,8 +597,7 @@ ConfigMutations LoadConfigMutations(const std::filesystem::path& corpus_dir) {
   auto files = [](const std::filesystem::path& dir) {
     std::vector<std::filesystem::path> paths;
     std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end;
-         it.increment(ec)) {
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
       if (it->is_regular_file(ec)) {
         paths.push_back(it->path());
       }

@@ -16,12 +16,11 @@
 #ifndef FPCONFORM_HARNESS_CLI_FUZZ_GEN_H_
 #define FPCONFORM_HARNESS_CLI_FUZZ_GEN_H_
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

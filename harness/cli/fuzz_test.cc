@@ -79,8 +79,7 @@ TEST(FuzzGenTest, MinimiseKeepsTheDimensionsThatMatter) {
     std::set<std::string> needed;  // the finding needs all of these
     FuzzDims want;
   };
-  const FuzzDims dims = {{"served", "edge-b"}, {"style", "lower"}, {"decoys", "3"},
-                         {"tls", "1.2"}};
+  const FuzzDims dims = {{"served", "edge-b"}, {"style", "lower"}, {"decoys", "3"}, {"tls", "1.2"}};
   const Row rows[] = {
       {"one dimension", {"style"}, {{"style", "lower"}}},
       {"two dimensions", {"served", "tls"}, {{"served", "edge-b"}, {"tls", "1.2"}}},
@@ -135,9 +134,9 @@ class FuzzExpectTest : public ::testing::Test {
     Result<std::vector<Clause>> clauses =
         LoadClauses(fs::path(FPCONFORM_SOURCE_DIR) / "scenarios" / "clauses.json");
     EXPECT_TRUE(clauses.ok());
-    Result<ScenarioVocabulary> vocabulary = LoadVocabulary(
-        clauses.ok() ? *clauses : std::vector<Clause>{},
-        fs::path(FPCONFORM_SOURCE_DIR) / "certs" / "pki.json");
+    Result<ScenarioVocabulary> vocabulary =
+        LoadVocabulary(clauses.ok() ? *clauses : std::vector<Clause>{},
+                       fs::path(FPCONFORM_SOURCE_DIR) / "certs" / "pki.json");
     EXPECT_TRUE(vocabulary.ok());
     Result<std::unique_ptr<ReferenceExpectation>> e = ReferenceExpectation::Create(
         pki_, dir_->path(), product, text.ok() ? *text : "", templ.string(),
@@ -171,15 +170,26 @@ TEST_F(FuzzExpectTest, ReferenceDecidesHandPickedCases) {
       {"expired listed", Product::kEms, {{"served", "edge-expired"}}, "edge", "reject"},
       {"legacy key instead", Product::kLsr, {{"legacy", "instead"}}, "edge", "exit"},
       {"empty list", Product::kEms, {{"listed", "empty"}}, "edge", "exit"},
-      {"lower case (D1)", Product::kEms, {{"style", "lower"}}, "edge",
+      {"lower case (D1)",
+       Product::kEms,
+       {{"style", "lower"}},
+       "edge",
        json::array({"accept", "reject", "exit"})},
       {"plain form (C10)", Product::kLsr, {{"style", "plain"}}, "edge", "accept"},
-      {"near miss only", Product::kEms,
-       {{"listed", "none"}, {"decoys", "1"}, {"decoy_kind", "near-last"}}, "edge", "reject"},
-      {"self-signed allowed (D5)", Product::kEms,
-       {{"served", "edge-self-signed"}, {"self_signed", "true"}}, "edge",
+      {"near miss only",
+       Product::kEms,
+       {{"listed", "none"}, {"decoys", "1"}, {"decoy_kind", "near-last"}},
+       "edge",
+       "reject"},
+      {"self-signed allowed (D5)",
+       Product::kEms,
+       {{"served", "edge-self-signed"}, {"self_signed", "true"}},
+       "edge",
        json::array({"accept", "reject"})},
-      {"reconnect", Product::kEms, {{"reconnect", "yes"}, {"second", "edge-b"}}, "edge",
+      {"reconnect",
+       Product::kEms,
+       {{"reconnect", "yes"}, {"second", "edge-b"}},
+       "edge",
        json{{"sequence", {"accept", "reject"}}}},
       {"platform not pinned", Product::kEms, {{"listed", "other-leaf"}}, "platform", "accept"},
   };
@@ -215,8 +225,8 @@ TEST_F(FuzzExpectTest, AnExitBesideAReconnectIsInexpressible) {
   ASSERT_NE(expectation, nullptr);
   FuzzCase c;
   c.product = Product::kEms;
-  c.dims = {{"reconnect", "yes"}, {"second", "edge-b"}, {"listed", "other-leaf"},
-            {"style", "spaces"}};
+  c.dims = {
+      {"reconnect", "yes"}, {"second", "edge-b"}, {"listed", "other-leaf"}, {"style", "spaces"}};
   Result<json> got = expectation->Complete(generator.Readings(c));
   ASSERT_FALSE(got.ok()) << got->dump();
   EXPECT_NE(got.error().message.find("exit beside a per-handshake sequence"), std::string::npos)
@@ -236,7 +246,8 @@ TEST_F(FuzzExpectTest, GeneratedCasesParseAsScenarios) {
     ASSERT_NE(expectation, nullptr);
     int completed = 0;
     for (uint64_t i = 0; i < 80; ++i) {
-      Result<json> got = expectation->Complete(generator.Readings(generator.Generate(3, i, product)));
+      Result<json> got =
+          expectation->Complete(generator.Readings(generator.Generate(3, i, product)));
       if (!got.ok()) {
         continue;  // inexpressible: an exit beside a sequence
       }
@@ -254,24 +265,24 @@ TEST_F(FuzzExpectTest, GeneratedCasesParseAsScenarios) {
 TEST(FuzzCommandTest, FindsNothingAgainstTheReference) {
   for (const char* target : {"reference-ems", "reference-lsr"}) {
     SCOPED_TRACE(target);
-    CommandResult r = Fpconform({"fuzz", "--target", target, "--cases", "40", "--seed", "5",
-                                 "--jobs", "2"});
+    CommandResult r =
+        Fpconform({"fuzz", "--target", target, "--cases", "40", "--seed", "5", "--jobs", "2"});
     EXPECT_EQ(r.status, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("0 findings"), std::string::npos) << r.out;
   }
 }
 
 TEST(FuzzCommandTest, FindsAMutantAndWritesARunnableScenario) {
-  fs::path mutant = fs::path(FPCONFORM_BUILD_DIR) / "mutants" / "targets" /
-                    "ignore-allowlist-ems.json";
+  fs::path mutant =
+      fs::path(FPCONFORM_BUILD_DIR) / "mutants" / "targets" / "ignore-allowlist-ems.json";
   if (!fs::exists(mutant)) {
     GTEST_SKIP() << "mutants not built (-DFPCONFORM_MUTANTS=OFF)";
   }
   Result<TempDir> out = TempDir::Create("fuzz-findings-");
   ASSERT_TRUE(out.ok());
-  CommandResult r = Fpconform({"fuzz", "--target", mutant.string(), "--cases", "40", "--seed",
-                               "5", "--jobs", "2", "--out", out->path().string(),
-                               "--max-findings", "1"});
+  CommandResult r =
+      Fpconform({"fuzz", "--target", mutant.string(), "--cases", "40", "--seed", "5", "--jobs", "2",
+                 "--out", out->path().string(), "--max-findings", "1"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("FINDING "), std::string::npos) << r.out;
   // One scenario file, and beside it the configuration file the product was given.
@@ -292,9 +303,8 @@ TEST(FuzzCommandTest, FindsAMutantAndWritesARunnableScenario) {
   ASSERT_TRUE(file.is_object());
   std::string description = file["description"];
   EXPECT_NE(description.find("seed 5"), std::string::npos) << description;
-  CommandResult again = Fpconform(
-      {"run", "--target", mutant.string(), "--scenarios", out->path().string(), "--filter",
-       "fuzz-*"});
+  CommandResult again = Fpconform({"run", "--target", mutant.string(), "--scenarios",
+                                   out->path().string(), "--filter", "fuzz-*"});
   EXPECT_EQ(again.status, 1) << again.out << again.err;
   CommandResult reference = Fpconform({"run", "--target", "reference-ems", "--scenarios",
                                        out->path().string(), "--filter", "fuzz-*"});
@@ -334,16 +344,16 @@ TEST(FuzzCommandTest, MutatedConfigurationsFindNothingAgainstTheReference) {
 }
 
 TEST(FuzzCommandTest, MutatedConfigurationsFindACrash) {
-  fs::path mutant = fs::path(FPCONFORM_BUILD_DIR) / "mutants" / "targets" /
-                    "crash-on-invalid-config-lsr.json";
+  fs::path mutant =
+      fs::path(FPCONFORM_BUILD_DIR) / "mutants" / "targets" / "crash-on-invalid-config-lsr.json";
   if (!fs::exists(mutant)) {
     GTEST_SKIP() << "mutants not built (-DFPCONFORM_MUTANTS=OFF)";
   }
   Result<TempDir> out = TempDir::Create("fuzz-mutated-");
   ASSERT_TRUE(out.ok());
-  CommandResult r = Fpconform({"fuzz", "--target", mutant.string(), "--mutate-configs", "--cases",
-                               "60", "--seed", "3", "--jobs", "2", "--out",
-                               out->path().string(), "--max-findings", "1"});
+  CommandResult r =
+      Fpconform({"fuzz", "--target", mutant.string(), "--mutate-configs", "--cases", "60", "--seed",
+                 "3", "--jobs", "2", "--out", out->path().string(), "--max-findings", "1"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("FINDING "), std::string::npos) << r.out;
   int configs = 0;

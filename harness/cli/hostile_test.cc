@@ -105,9 +105,8 @@ TEST_F(HostileTest, DoubleInterruptStillCleansUp) {
       fs::path tmp = dir_->path() / ("tmp" + tag);
       fs::create_directories(tmp);
       fs::path pid_file = dir_->path() / ("grandchild" + tag);
-      fs::path target = Descriptor("hangs" + tag,
-                                   {kMisbehave, "fork-grandchild", pid_file.string()},
-                                   "daemon", 600000);
+      fs::path target = Descriptor(
+          "hangs" + tag, {kMisbehave, "fork-grandchild", pid_file.string()}, "daemon", 600000);
       ProcessSpec spec = FpconformSpec({"run", "--target", target.string(), "--filter",
                                         "match/listed-leaf-colon-accepted", "--jobs", "1"});
       spec.env = {{"TMPDIR", tmp.string()}};
@@ -163,8 +162,8 @@ TEST_F(HostileTest, CrashBehindAShellIsACrash) {
 // is an input error. The legacy-key scenario requires a message (C5), so the silent target
 // fails and -v shows what became of its log.
 TEST_F(HostileTest, FifoWhereTheHarnessReadsIsRefusedWithoutBlocking) {
-  fs::path target = Descriptor("fifo-log", {kHostile, "fifo", "{workdir}/target.log", "3"},
-                               "daemon", 5000);
+  fs::path target =
+      Descriptor("fifo-log", {kHostile, "fifo", "{workdir}/target.log", "3"}, "daemon", 5000);
   CommandResult r = Fpconform({"run", "--target", target.string(), "--filter",
                                "legacy/legacy-key-alone-exits", "--jobs", "1", "-v"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
@@ -172,12 +171,10 @@ TEST_F(HostileTest, FifoWhereTheHarnessReadsIsRefusedWithoutBlocking) {
 
   fs::path fifo = dir_->path() / "named.log";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
-  nlohmann::json descriptor = {{"description", "log_file is a FIFO"},
-                               {"product", "lsr"},
-                               {"argv", {kMisbehave, "exit", "3"}},
-                               {"config_file", "config.lua"},
-                               {"log_file", fifo.string()},
-                               {"timeouts_ms", {{"startup", 5000}, {"grace", 100}}}};
+  nlohmann::json descriptor = {
+      {"description", "log_file is a FIFO"}, {"product", "lsr"},
+      {"argv", {kMisbehave, "exit", "3"}},   {"config_file", "config.lua"},
+      {"log_file", fifo.string()},           {"timeouts_ms", {{"startup", 5000}, {"grace", 100}}}};
   fs::path named = Write("named.json", descriptor.dump());
   r = Fpconform({"run", "--target", named.string(), "--filter", "legacy/legacy-key-alone-exits",
                  "--jobs", "1", "-v"});
@@ -201,10 +198,14 @@ TEST_F(HostileTest, ReportPathsAreCheckedUpFrontAndNeverReplaced) {
   };
   const std::string same = (dir_->path() / "same.out").string();
   const Case cases[] = {
-      {"a file /proc refuses", {"--junit", "/proc/x.xml"}, "--junit /proc/x.xml: cannot be written"},
-      {"one path for two formats", {"--json", same, "--junit", same},
+      {"a file /proc refuses",
+       {"--junit", "/proc/x.xml"},
+       "--junit /proc/x.xml: cannot be written"},
+      {"one path for two formats",
+       {"--json", same, "--junit", same},
        "--json and --junit name the same file"},
-      {"one path spelled twice", {"--json", same, "--markdown", dir_->path().string() + "/./same.out"},
+      {"one path spelled twice",
+       {"--json", same, "--markdown", dir_->path().string() + "/./same.out"},
        "--json and --markdown name the same file"},
   };
   for (const Case& c : cases) {
@@ -277,21 +278,18 @@ TEST_F(HostileTest, TargetOutputCannotInjectIntoTheConsoleOrTheReport) {
 // the config's path, and the run's shared fixtures) cannot change another target's verdict.
 TEST_F(HostileTest, ATargetCannotSabotageAnotherThroughTheFixtures) {
   const std::string shared = "{workdir}/../../pki/";
-  fs::path target = Descriptor(
-      "tampers",
-      {kHostile, "append", shared + "untrusted-root.pem", "3", "{ca:edge}",
-       shared + "ca-all.bundle.pem", shared + "ca-edge.bundle.pem"},
-      "daemon", 5000);
-  CommandResult r = Fpconform({"run", "--target", target.string(), "--target", "reference-lsr",
-                               "--filter", "ca/listed-untrusted-root-rejected", "--jobs", "1",
-                               "--repeat", "2", "-v"});
+  fs::path target = Descriptor("tampers",
+                               {kHostile, "append", shared + "untrusted-root.pem", "3", "{ca:edge}",
+                                shared + "ca-all.bundle.pem", shared + "ca-edge.bundle.pem"},
+                               "daemon", 5000);
+  CommandResult r =
+      Fpconform({"run", "--target", target.string(), "--target", "reference-lsr", "--filter",
+                 "ca/listed-untrusted-root-rejected", "--jobs", "1", "--repeat", "2", "-v"});
   EXPECT_NE(r.out.find("FAIL ca/listed-untrusted-root-rejected [tampers"), std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("PASS ca/listed-untrusted-root-rejected [reference-lsr"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("PASS ca/listed-untrusted-root-rejected [reference-lsr"), std::string::npos)
       << r.out;
-  EXPECT_EQ(r.out.find("FAIL ca/listed-untrusted-root-rejected [reference-lsr"),
-            std::string::npos)
+  EXPECT_EQ(r.out.find("FAIL ca/listed-untrusted-root-rejected [reference-lsr"), std::string::npos)
       << r.out;
   // The attack was made: the target wrote its own copy (and, with privileges, which file
   // modes do not bind, the shared one, which no target reads).
@@ -310,10 +308,13 @@ TEST_F(HostileTest, BadOptionsGetOneLineAndFiltersMatchingNothingAreErrors) {
     const char* want;
   };
   const Case cases[] = {
-      {"bad value", {"run", "--jobs", "0"}, "fpconform: --jobs: Value 0 not in range 1 to 256 (see 'fpconform run --help')\n"},
+      {"bad value",
+       {"run", "--jobs", "0"},
+       "fpconform: --jobs: Value 0 not in range 1 to 256 (see 'fpconform run --help')\n"},
       {"not a number", {"run", "--repeat", "x"}, "(see 'fpconform run --help')\n"},
       {"unknown option", {"list", "--bogus"}, "(see 'fpconform list --help')\n"},
-      {"list filter matching nothing", {"list", "--filter", "zzz"},
+      {"list filter matching nothing",
+       {"list", "--filter", "zzz"},
        "fpconform: no scenario matches the filters\n"},
   };
   for (const Case& c : cases) {
@@ -330,15 +331,14 @@ TEST_F(HostileTest, BadOptionsGetOneLineAndFiltersMatchingNothingAreErrors) {
 // and named by pid in the verdict.
 TEST_F(HostileTest, EscapedProcessIsKilledAndReportedByPid) {
   fs::path pid_file = dir_->path() / "escaped.pid";
-  fs::path target = Descriptor("escapes", {kMisbehave, "setsid-grandchild", pid_file.string()},
-                               "one-shot", 2000);
+  fs::path target =
+      Descriptor("escapes", {kMisbehave, "setsid-grandchild", pid_file.string()}, "one-shot", 2000);
   CommandResult r = Fpconform({"run", "--target", target.string(), "--filter",
                                "match/listed-leaf-colon-accepted", "--jobs", "1"});
   std::optional<pid_t> escaped = WaitForPidFile(pid_file);
   ASSERT_TRUE(escaped.has_value());
   EXPECT_EQ(r.status, 1) << r.out << r.err;
-  EXPECT_NE(r.out.find("running outside its process group (pid " + std::to_string(*escaped) +
-                       ")"),
+  EXPECT_NE(r.out.find("running outside its process group (pid " + std::to_string(*escaped) + ")"),
             std::string::npos)
       << r.out;
   EXPECT_TRUE(WaitGone(*escaped)) << "escaped process " << *escaped << " survived the run";

@@ -49,10 +49,10 @@ Status CheckReportPaths(const ReportPaths& paths) {
   for (size_t i = 0; i < formats.size(); ++i) {
     for (size_t j = i + 1; j < formats.size(); ++j) {
       if (SamePath(*formats[i].second, *formats[j].second)) {
-        return MakeError(ErrorCode::kInvalidInput,
-                         std::string(formats[i].first) + " and " + formats[j].first +
-                             " name the same file " + *formats[j].second +
-                             ": give each report its own");
+        return MakeError(ErrorCode::kInvalidInput, std::string(formats[i].first) + " and " +
+                                                       formats[j].first + " name the same file " +
+                                                       *formats[j].second +
+                                                       ": give each report its own");
       }
     }
   }

@@ -26,8 +26,11 @@ Result<std::string> DryRender(const Scenario& scenario, const TargetDescriptor& 
   if (target.Lacks(Capability::kIpLiteralHost)) {
     render.host = "localhost";
   }
-  render.ports = {{"http_server", 50000}, {"platform", 50001}, {"edge", 50002},
-                  {"edge2", 50003},       {"edge3", 50004}};
+  render.ports = {{"http_server", 50000},
+                  {"platform", 50001},
+                  {"edge", 50002},
+                  {"edge2", 50003},
+                  {"edge3", 50004}};
   for (const ServerSpec& spec : scenario.servers) {
     if (!spec.same_as.empty() && render.ports.count(spec.same_as) != 0) {
       render.ports[spec.connection] = render.ports[spec.same_as];
@@ -46,8 +49,8 @@ Configurations DryRenderJobs(const std::vector<Job>& jobs, const RunEnvironment&
     if (job.repeat > 0 || out.count(key) != 0 || job.target->config_file.empty()) {
       continue;
     }
-    Result<std::string> text = DryRender(*job.scenario, *job.target, environment.pki(),
-                                         environment.Template(*job.target));
+    Result<std::string> text =
+        DryRender(*job.scenario, *job.target, environment.pki(), environment.Template(*job.target));
     if (!text.ok() || text->empty()) {
       continue;
     }
@@ -55,9 +58,8 @@ Configurations DryRenderJobs(const std::vector<Job>& jobs, const RunEnvironment&
     if (text->size() > kReportConfigurationBytes) {
       size_t head = kReportConfigurationBytes * 3 / 4;
       size_t tail = kReportConfigurationBytes / 4;
-      *text = text->substr(0, head) + "\n[... " +
-              std::to_string(text->size() - head - tail) + " bytes cut ...]\n" +
-              text->substr(text->size() - tail);
+      *text = text->substr(0, head) + "\n[... " + std::to_string(text->size() - head - tail) +
+              " bytes cut ...]\n" + text->substr(text->size() - tail);
     }
     out[key] = std::move(*text);
   }
@@ -130,8 +132,8 @@ int Show(const ShowOptions& options, const Paths& paths, const SuiteLoader& load
   if (only && !s->AppliesTo(*only)) {
     return fail("--product " + options.product + ": " + s->id + " does not apply to it");
   }
-  std::cout << s->id << " (" << LevelName(s->level) << ", " << s->file << ")\n  "
-            << s->description << "\n\nclauses:\n";
+  std::cout << s->id << " (" << LevelName(s->level) << ", " << s->file << ")\n  " << s->description
+            << "\n\nclauses:\n";
   for (const std::string& id : s->clauses) {
     for (const Clause& c : clauses) {
       if (c.id == id) {
@@ -230,7 +232,8 @@ int Show(const ShowOptions& options, const Paths& paths, const SuiteLoader& load
     if (!config.ok()) {
       return fail(s->file + ": " + config.error().message);
     }
-    std::cout << "\n" << target.config_file << " for " << ProductName(product)
+    std::cout << "\n"
+              << target.config_file << " for " << ProductName(product)
               << " (dry render: a run writes its own ports and fixture paths):\n"
               << *config << (config->empty() || config->back() == '\n' ? "" : "\n");
   }
@@ -246,8 +249,7 @@ Subcommand AddShowCommand(CLI::App& app, const std::function<void(CLI::App*)>& a
       "show",
       "Show one scenario: description, clauses, level, expected outcomes, servers and "
       "certificates, and the configuration the harness would write (a dry render)");
-  command->add_option("SCENARIO", options->scenario, "A scenario id (fpconform list)")
-      ->required();
+  command->add_option("SCENARIO", options->scenario, "A scenario id (fpconform list)")->required();
   command->add_option("--product", options->product, "ems or lsr")
       ->default_str("every product the scenario applies to");
   add_common(command);

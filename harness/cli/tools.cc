@@ -41,8 +41,7 @@ Result<UniquePtr<X509>> ReadCertificate(const fs::path& file) {
   }
   if (!cert) {
     ERR_clear_error();
-    return MakeError(ErrorCode::kInvalidInput,
-                     file.string() + ": not a PEM or DER certificate");
+    return MakeError(ErrorCode::kInvalidInput, file.string() + ": not a PEM or DER certificate");
   }
   return cert;
 }
@@ -83,8 +82,8 @@ Result<CertificateSummary> ReadCertificateSummary(const fs::path& file) {
   summary.digest = *digest;
   summary.is_ca = X509_check_ca(cert->get()) > 0;
   UniquePtr<BIO> out(BIO_new(BIO_s_mem()));
-  if (out && X509_NAME_print_ex(out.get(), X509_get_subject_name(cert->get()), 0,
-                                XN_FLAG_RFC2253) >= 0) {
+  if (out &&
+      X509_NAME_print_ex(out.get(), X509_get_subject_name(cert->get()), 0, XN_FLAG_RFC2253) >= 0) {
     char* text = nullptr;
     long length = BIO_get_mem_data(out.get(), &text);
     summary.subject = Printable(std::string_view(text, static_cast<size_t>(length)));
@@ -255,16 +254,16 @@ LintReport Linter::Finish(const std::vector<CertificateSummary>& certs) {
   }
   report.lines.push_back(std::move(head));
   // Worst first, each group in the order found.
-  for (LintLevel level : {LintLevel::kCannotEvaluate, LintLevel::kInvalid,
-                          LintLevel::kSuspicious, LintLevel::kNote}) {
+  for (LintLevel level : {LintLevel::kCannotEvaluate, LintLevel::kInvalid, LintLevel::kSuspicious,
+                          LintLevel::kNote}) {
     for (const LintFinding& finding : report.findings) {
       if (finding.level != level) {
         continue;
       }
-      const char* name = level == LintLevel::kNote              ? "note"
-                         : level == LintLevel::kSuspicious     ? "suspicious"
-                         : level == LintLevel::kInvalid        ? "invalid"
-                                                               : "cannot evaluate";
+      const char* name = level == LintLevel::kNote         ? "note"
+                         : level == LintLevel::kSuspicious ? "suspicious"
+                         : level == LintLevel::kInvalid    ? "invalid"
+                                                           : "cannot evaluate";
       report.lines.push_back(std::string(name) + ": " + finding.where + ": " + finding.reason +
                              " [" + finding.basis + "]");
     }
@@ -367,15 +366,17 @@ void LintLsrAllowlist(const ref::ScriptsValue& value, Linter* lint) {
   const std::string key = "scripts.fingerprint_allowlist";
   if (value.type != ref::LuaType::kString) {
     bool table = value.type == ref::LuaType::kOther && value.type_name == "table";
-    lint->Add(LintLevel::kInvalid, where,
-              key + ": got " + LuaShown(value) + ", want one string of comma-separated fingerprints",
-              table ? std::string("D10") + kReferenceChoice : "C12, I7");
+    lint->Add(
+        LintLevel::kInvalid, where,
+        key + ": got " + LuaShown(value) + ", want one string of comma-separated fingerprints",
+        table ? std::string("D10") + kReferenceChoice : "C12, I7");
     return;
   }
   if (Trim(value.string).empty()) {
     lint->Add(LintLevel::kInvalid, where,
-              key + ": empty string; the LSR stops (remove the key to disable fingerprint "
-                    "validation)",
+              key +
+                  ": empty string; the LSR stops (remove the key to disable fingerprint "
+                  "validation)",
               "C7");
     return;
   }
@@ -397,13 +398,11 @@ void LintLsrAllowlist(const ref::ScriptsValue& value, Linter* lint) {
                 std::string("D6") + kReferenceChoice);
       valid = false;
     } else if (Result<ref::Sha256Digest> digest = ref::ParseFingerprint(item); !digest.ok()) {
-      lint->Add(LintLevel::kInvalid, where, name + ": " + digest.error().message,
-                EntryBasis(item));
+      lint->Add(LintLevel::kInvalid, where, name + ": " + digest.error().message, EntryBasis(item));
       valid = false;
     } else {
-      items.emplace_back(name + (value.line > 0 ? " (line " + std::to_string(value.line) + ")"
-                                                : ""),
-                         *digest);
+      items.emplace_back(
+          name + (value.line > 0 ? " (line " + std::to_string(value.line) + ")" : ""), *digest);
     }
     if (last) {
       break;
@@ -420,8 +419,7 @@ void LintLsrAllowlist(const ref::ScriptsValue& value, Linter* lint) {
 
 // LintLsrBool: a scripts.* switch should be a boolean. The reference also reads "true" and
 // "false"; anything else is legal Lua the document gives no meaning to.
-void LintLsrBool(const ref::ScriptsValue& value, const char* key, const char* basis,
-                 Linter* lint) {
+void LintLsrBool(const ref::ScriptsValue& value, const char* key, const char* basis, Linter* lint) {
   if (value.type == ref::LuaType::kNil || value.type == ref::LuaType::kBoolean ||
       (value.type == ref::LuaType::kString &&
        (value.string == "true" || value.string == "false"))) {
@@ -476,8 +474,8 @@ void LintLsr(std::string_view text, const LintOptions& options, Linter* lint) {
                 "Lua syntax");
       return;
     case ref::ChunkFailure::kRuntime:
-      lint->Add(LintLevel::kInvalid, where,
-                message + "; the LSR stops on an error in config.lua", "Lua error");
+      lint->Add(LintLevel::kInvalid, where, message + "; the LSR stops on an error in config.lua",
+                "Lua error");
       return;
     case ref::ChunkFailure::kBudget:
       lint->Add(LintLevel::kCannotEvaluate, where,
@@ -730,8 +728,7 @@ void LintEmsAllowlist(const json& value, Linter* lint) {
 
 // FindMisplacedPinning reports pinning-like keys anywhere but certificates'
 // fingerprint_allowlist and fingerprint_whitelist: the EMS ignores them, so pinning is off.
-void FindMisplacedPinning(const json& value, const std::string& path, int depth,
-                          Linter* lint) {
+void FindMisplacedPinning(const json& value, const std::string& path, int depth, Linter* lint) {
   if (depth > kMaxWalkDepth) {
     return;
   }
@@ -907,14 +904,14 @@ void LintEms(std::string_view text, Linter* lint) {
         if (value == group.end() || value->is_string()) {
           continue;
         }
-        bool list_of_names = value->is_array() &&
-                             std::all_of(value->begin(), value->end(),
-                                         [](const json& item) { return item.is_string(); });
+        bool list_of_names =
+            value->is_array() && std::all_of(value->begin(), value->end(),
+                                             [](const json& item) { return item.is_string(); });
         if (!list_of_names) {
-          lint->Add(LintLevel::kSuspicious, JoinPath("certificates", key),
-                    std::string("got ") + JsonTypeName(*value) +
-                        ", want a file name or an array of them",
-                    "I13");
+          lint->Add(
+              LintLevel::kSuspicious, JoinPath("certificates", key),
+              std::string("got ") + JsonTypeName(*value) + ", want a file name or an array of them",
+              "I13");
         }
       }
     }
@@ -931,7 +928,8 @@ void LintEms(std::string_view text, Linter* lint) {
   } else {
     const json& first = (*servers)[0];
     auto host = first.find("host");
-    if (host == first.end() || !host->is_string() || host->get_ref<const json::string_t&>().empty()) {
+    if (host == first.end() || !host->is_string() ||
+        host->get_ref<const json::string_t&>().empty()) {
       lint->Add(LintLevel::kSuspicious, "ws_servers[0].host", "missing or not a host name",
                 "not in the document");
     }
@@ -945,8 +943,8 @@ void LintEms(std::string_view text, Linter* lint) {
 
 }  // namespace
 
-Result<LintReport> LintConfigText(Product product, std::string_view text,
-                                  const std::string& name, const LintOptions& options) {
+Result<LintReport> LintConfigText(Product product, std::string_view text, const std::string& name,
+                                  const LintOptions& options) {
   std::vector<CertificateSummary> certs;
   for (const fs::path& cert_file : options.certs) {
     Result<CertificateSummary> summary = ReadCertificateSummary(cert_file);

@@ -24,8 +24,8 @@ Result<std::string> CertificateFingerprint(const std::filesystem::path& file);
 struct CertificateSummary {
   std::filesystem::path file;
   ref::Sha256Digest digest{};
-  bool is_ca = false;    // basic constraints say CA: a root or an intermediate
-  std::string subject;   // one line, OpenSSL's RFC 2253 form
+  bool is_ca = false;   // basic constraints say CA: a root or an intermediate
+  std::string subject;  // one line, OpenSSL's RFC 2253 form
 };
 
 // ReadCertificateSummary reads the first certificate of a PEM or DER file; errors name the
@@ -83,8 +83,8 @@ Result<LintReport> LintConfigFile(Product product, const std::filesystem::path& 
 
 // LintConfigText is LintConfigFile on `text` already read, named `name` in the report.
 // Returns an Error only for a certificate of options.certs that cannot be read.
-Result<LintReport> LintConfigText(Product product, std::string_view text,
-                                  const std::string& name, const LintOptions& options = {});
+Result<LintReport> LintConfigText(Product product, std::string_view text, const std::string& name,
+                                  const LintOptions& options = {});
 
 // LintExitStatus maps a verdict to the exit status of lint-config: 0 ok (and suspicious
 // without `strict`), 1 invalid (and suspicious with `strict`), 2 cannot evaluate.

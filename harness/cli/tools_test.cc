@@ -61,7 +61,8 @@ TEST(LintCorpusTest, EveryFileGetsItsVerdict) {
         << report->lines[0];
     for (const nlohmann::json& want : entry["want"]) {
       EXPECT_NE(Joined(*report).find(want.get<std::string>()), std::string::npos)
-          << want << "\n" << Joined(*report);
+          << want << "\n"
+          << Joined(*report);
     }
     for (const std::string& line : report->lines) {
       EXPECT_EQ(line.find('\n'), std::string::npos);
@@ -85,8 +86,8 @@ TEST(LintExamplesTest, OrdinaryConfigurationsAreNotInvalid) {
     LintVerdict verdict;
     const char* want;  // a part of the report
   };
-  const std::string pin = "scripts.rap_ssl = true\nscripts.fingerprint_allowlist = \"" +
-                          std::string(kF1) + "\"\n";
+  const std::string pin =
+      "scripts.rap_ssl = true\nscripts.fingerprint_allowlist = \"" + std::string(kF1) + "\"\n";
   auto ems = [](const std::string& certificates, const std::string& rest) {
     return R"({"ws_servers": [{"host": "twx.example.com", "port": 443}], "certificates": )" +
            certificates + rest + "}";
@@ -104,8 +105,8 @@ TEST(LintExamplesTest, OrdinaryConfigurationsAreNotInvalid) {
        LintVerdict::kCannotEvaluate, ":3: uses dofile"},
       {"io.open", Product::kLsr, pin + "local f = io.open(\"/etc/tw/pins\")\n",
        LintVerdict::kCannotEvaluate, ":3: uses io.open"},
-      {"os.execute", Product::kLsr, pin + "os.execute(\"true\")\n",
-       LintVerdict::kCannotEvaluate, ":3: uses os.execute"},
+      {"os.execute", Product::kLsr, pin + "os.execute(\"true\")\n", LintVerdict::kCannotEvaluate,
+       ":3: uses os.execute"},
       {"package.path", Product::kLsr, pin + "package.path = package.path .. \";/opt/tw/?.lua\"\n",
        LintVerdict::kOk, "ok;"},
       {"string.find", Product::kLsr,
@@ -117,8 +118,8 @@ TEST(LintExamplesTest, OrdinaryConfigurationsAreNotInvalid) {
        "ok;"},
       {"string.gsub", Product::kLsr, pin + "local s = string.gsub(\"a b\", \" \", \"\")\n",
        LintVerdict::kOk, "ok;"},
-      {"table.sort", Product::kLsr, pin + "local t = {3, 1, 2} table.sort(t)\n",
-       LintVerdict::kOk, "ok;"},
+      {"table.sort", Product::kLsr, pin + "local t = {3, 1, 2} table.sort(t)\n", LintVerdict::kOk,
+       "ok;"},
       {"setmetatable", Product::kLsr, pin + "local t = setmetatable({}, {__index = scripts})\n",
        LintVerdict::kOk, "ok;"},
       {"_G", Product::kLsr, pin + "_G.x = 1\n", LintVerdict::kOk, "ok;"},
@@ -131,13 +132,15 @@ TEST(LintExamplesTest, OrdinaryConfigurationsAreNotInvalid) {
       {"rap_validate 1", Product::kLsr, pin + "scripts.rap_validate = 1\n",
        LintVerdict::kSuspicious, ":3: scripts.rap_validate: got 1, not a boolean"},
       {"auto_bind host without port", Product::kEms,
-       ems(pinned, R"(, "auto_bind": [{"name": "LUAThing2", "host": "localhost", "protocol": "https"}])"),
+       ems(pinned,
+           R"(, "auto_bind": [{"name": "LUAThing2", "host": "localhost", "protocol": "https"}])"),
        LintVerdict::kOk, "note: "},
       {"duplicate key", Product::kEms,
-       ems(pinned, R"(, "logger": {"level": "INFO", "level": "DEBUG"})"),
-       LintVerdict::kSuspicious, "logger.level: written twice"},
+       ems(pinned, R"(, "logger": {"level": "INFO", "level": "DEBUG"})"), LintVerdict::kSuspicious,
+       "logger.level: written twice"},
       {"protocol HTTPS", Product::kEms,
-       ems(pinned, R"(, "auto_bind": [{"name": "T", "host": "h", "port": 443, "protocol": "HTTPS"}])"),
+       ems(pinned,
+           R"(, "auto_bind": [{"name": "T", "host": "h", "port": 443, "protocol": "HTTPS"}])"),
        LintVerdict::kOk, "\"HTTPS\" read as https"},
       {"encryption SSL", Product::kEms, ems(pinned, R"(, "ws_connection": {"encryption": "SSL"})"),
        LintVerdict::kOk, "ok;"},
@@ -159,8 +162,8 @@ TEST(LintExamplesTest, OrdinaryConfigurationsAreNotInvalid) {
            "\"protocol\": \"https\", \"path\": \"/\xC3\xA9t\xC3\xA9\"}]"),
        LintVerdict::kOk, "auto_bind[0].path"},
       {"broken ws_servers[1]", Product::kEms,
-       R"({"ws_servers": [{"host": "twx", "port": 443}, {"host": 5}], "certificates": )" +
-           pinned + "}",
+       R"({"ws_servers": [{"host": "twx", "port": 443}, {"host": 5}], "certificates": )" + pinned +
+           "}",
        LintVerdict::kOk, "ok;"},
       {"allowlist outside certificates", Product::kEms,
        R"({"ws_servers": [{"host": "twx", "port": 443}], "fingerprint_allowlist": [")" +
@@ -207,10 +210,14 @@ TEST(LintExamplesTest, ExitStatuses) {
     int status;
   };
   const Case cases[] = {
-      {LintVerdict::kOk, false, 0},         {LintVerdict::kOk, true, 0},
-      {LintVerdict::kSuspicious, false, 0}, {LintVerdict::kSuspicious, true, 1},
-      {LintVerdict::kInvalid, false, 1},    {LintVerdict::kInvalid, true, 1},
-      {LintVerdict::kCannotEvaluate, false, 2}, {LintVerdict::kCannotEvaluate, true, 2},
+      {LintVerdict::kOk, false, 0},
+      {LintVerdict::kOk, true, 0},
+      {LintVerdict::kSuspicious, false, 0},
+      {LintVerdict::kSuspicious, true, 1},
+      {LintVerdict::kInvalid, false, 1},
+      {LintVerdict::kInvalid, true, 1},
+      {LintVerdict::kCannotEvaluate, false, 2},
+      {LintVerdict::kCannotEvaluate, true, 2},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(LintVerdictName(c.verdict)) + (c.strict ? " strict" : ""));

@@ -364,7 +364,6 @@ Result<std::string> ResolveExecutable(const std::string& name, const char* path_
                    name + ": not found in PATH (" + std::string(path_value) + ")");
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Describe, CapturedOutput, SanitizerKind, StreamCapture
 
@@ -505,8 +504,7 @@ pid_t Launch(const std::string& exe, const std::vector<std::string>& args, Launc
     boost::process::child child(boost::process::exe = exe, boost::process::args = args, setup,
                                 boost::process::posix::use_vfork, ec);
 #else
-    boost::process::child child(boost::process::exe = exe, boost::process::args = args, setup,
-                                ec);
+    boost::process::child child(boost::process::exe = exe, boost::process::args = args, setup, ec);
 #endif
     if (!ec) {
       pid = child.id();
@@ -682,8 +680,7 @@ void StopLaunchesAndKillAll(std::chrono::milliseconds timeout) {
   Registry& registry = Processes();
   std::lock_guard<std::mutex> lock(registry.mu);
   registry.kill_all = true;
-  const std::chrono::steady_clock::time_point deadline =
-      std::chrono::steady_clock::now() + timeout;
+  const std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::now() + timeout;
   for (ChildProcess* process : registry.live) {
     process->Kill();
   }
@@ -844,8 +841,7 @@ CapturedOutput ChildProcess::Stderr() const {
 
 bool ChildProcess::SanitizerReportSeen() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stdout_capture_.sanitizer_kind() != nullptr ||
-         stderr_capture_.sanitizer_kind() != nullptr;
+  return stdout_capture_.sanitizer_kind() != nullptr || stderr_capture_.sanitizer_kind() != nullptr;
 }
 
 std::string ChildProcess::SanitizerReportKind() const {
@@ -879,9 +875,7 @@ void ChildProcess::ReapLocked() {
   reaped_ = true;
 }
 
-bool ChildProcess::OnIoThread() const {
-  return std::this_thread::get_id() == io_thread_id_.load();
-}
+bool ChildProcess::OnIoThread() const { return std::this_thread::get_id() == io_thread_id_.load(); }
 
 bool ChildProcess::ReadSome(int fd, StreamCapture& capture, std::vector<char>& buffer,
                             size_t max_bytes) {
@@ -912,8 +906,7 @@ void ChildProcess::PublishExit() {
   // Terminate or the destructor has killed what is left of the group and reaps it.
   int rc;
   do {
-    rc = waitid(P_PIDFD, static_cast<id_t>(fds_->pidfd.get()), &info,
-                WEXITED | WNOHANG | WNOWAIT);
+    rc = waitid(P_PIDFD, static_cast<id_t>(fds_->pidfd.get()), &info, WEXITED | WNOHANG | WNOWAIT);
   } while (rc != 0 && errno == EINTR);
   ProcessStatus status;
   bool reaped_elsewhere = false;
@@ -1002,15 +995,13 @@ void ChildProcess::IoLoop() {
       continue;  // the loop condition checks stop_io_
     }
     if (out_index >= 0 && pfds[out_index].revents != 0) {
-      stdout_open =
-          ReadSome(fds_->stdout_read.get(), stdout_capture_, buffer, kMaxReadPerWake);
+      stdout_open = ReadSome(fds_->stdout_read.get(), stdout_capture_, buffer, kMaxReadPerWake);
       if (!stdout_open) {
         mark_closed(stdout_closed_);
       }
     }
     if (err_index >= 0 && pfds[err_index].revents != 0) {
-      stderr_open =
-          ReadSome(fds_->stderr_read.get(), stderr_capture_, buffer, kMaxReadPerWake);
+      stderr_open = ReadSome(fds_->stderr_read.get(), stderr_capture_, buffer, kMaxReadPerWake);
       if (!stderr_open) {
         mark_closed(stderr_closed_);
       }

@@ -49,8 +49,8 @@ enum class ExitKind { kRunning, kExited, kSignaled };
 // ProcessStatus: how a process ended.
 struct ProcessStatus {
   ExitKind kind = ExitKind::kRunning;
-  int exit_code = 0;               // when kExited
-  int signal = 0;                  // when kSignaled
+  int exit_code = 0;  // when kExited
+  int signal = 0;     // when kSignaled
   // The signal came from Terminate, Kill or the destructor (for an exit with status 128 + N,
   // see SignalReportedByShell: signal N was sent by the harness).
   bool killed_by_harness = false;
@@ -189,8 +189,7 @@ class ChildProcess {
   struct Fds;  // the descriptors the parent keeps; defined in process.cc
 
   ChildProcess(pid_t pid, std::unique_ptr<Fds> fds, const ProcessSpec& spec,
-               std::function<void()> on_exit,
-               std::chrono::steady_clock::time_point started_at);
+               std::function<void()> on_exit, std::chrono::steady_clock::time_point started_at);
 
   // IoLoop is the I/O thread: it drains both pipes and publishes the exit status.
   void IoLoop();
@@ -220,7 +219,7 @@ class ChildProcess {
   bool reaped_ = false;
   bool stdout_closed_ = false;
   bool stderr_closed_ = false;
-  uint32_t signals_sent_ = 0;  // bit n set once signal n was sent to the group
+  uint32_t signals_sent_ = 0;   // bit n set once signal n was sent to the group
   std::vector<pid_t> escaped_;  // processes outside the group that Terminate killed
   std::string tag_;             // the FPCONFORM_PROCESS_TAG value the process got
   StreamCapture stdout_capture_;

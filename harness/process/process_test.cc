@@ -149,8 +149,7 @@ std::set<int> OpenFds() {
 size_t ThreadCount() {
   size_t count = 0;
   std::error_code ec;
-  for (fs::directory_iterator it("/proc/self/task", ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (fs::directory_iterator it("/proc/self/task", ec), end; !ec && it != end; it.increment(ec)) {
     ++count;
   }
   return count;
@@ -229,8 +228,7 @@ TEST(ProcessTest, DescribeStrings) {
       {{ExitKind::kExited, 3, 0, false}, "exited with status 3"},
       {{ExitKind::kSignaled, 0, 11, false}, "killed by signal 11 (SIGSEGV)"},
       {{ExitKind::kSignaled, 0, 9, true}, "killed by signal 9 (SIGKILL) sent by the harness"},
-      {{ExitKind::kSignaled, 0, 15, true},
-       "killed by signal 15 (SIGTERM) sent by the harness"},
+      {{ExitKind::kSignaled, 0, 15, true}, "killed by signal 15 (SIGTERM) sent by the harness"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.want);
@@ -648,8 +646,7 @@ TEST(ProcessTest, SearchesPathAndSetsWorkdirAndEnvironment) {
       {"added variable", added, "a value with spaces\n"},
       {"overridden variable", overridden, "/override\n"},
       {"last override wins", twice, "second\n"},
-      {"inherited variable", Misbehave({"print-env", "PATH"}),
-       std::string(inherited_path) + "\n"},
+      {"inherited variable", Misbehave({"print-env", "PATH"}), std::string(inherited_path) + "\n"},
       {"unset variable", Misbehave({"print-env", "FPCONFORM_UNSET_VARIABLE"}), "<unset>\n"},
       {"arguments verbatim", Misbehave({"args", "a b", "", "*", "$HOME", "'\""}),
        "a b\n\n*\n$HOME\n'\"\n"},
@@ -696,8 +693,7 @@ TEST(ProcessTest, ChildStartsWithCleanDescriptorsAndSignals) {
     ASSERT_TRUE(child->WaitForOutput(kPatience).ok());
   }
   EXPECT_EQ(fds->Stdout().Text(), "");
-  EXPECT_EQ(signals->Stdout().Text(),
-            "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+  EXPECT_EQ(signals->Stdout().Text(), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
 }
 
 TEST(ProcessTest, OnExitIsCalledOnceWhenTheStatusIsKnown) {
@@ -849,9 +845,9 @@ TEST(ProcessTest, ConcurrentTerminationsFromManyThreads) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&good, t] {
       for (int i = 0; i < kRounds; ++i) {
-        std::vector<std::string> args =
-            (t % 2 == 0) ? std::vector<std::string>{"sleep", "600000"}
-                         : std::vector<std::string>{"exit", std::to_string(t)};
+        std::vector<std::string> args = (t % 2 == 0)
+                                            ? std::vector<std::string>{"sleep", "600000"}
+                                            : std::vector<std::string>{"exit", std::to_string(t)};
         Result<std::unique_ptr<ChildProcess>> child = ChildProcess::Start(Misbehave(args));
         if (!child.ok()) {
           ADD_FAILURE() << child.error().message;

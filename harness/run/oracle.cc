@@ -81,8 +81,8 @@ struct ConnectionTally {
   const ServerObservation* rejected = nullptr;
   const ServerObservation* not_tls = nullptr;
   const ServerObservation* open_pending = nullptr;  // pending or stalled, the last one
-  size_t open = 0;    // still open
-  size_t probes = 0;  // closed before a ClientHello
+  size_t open = 0;                                  // still open
+  size_t probes = 0;                                // closed before a ClientHello
 };
 
 ConnectionTally Tally(const ConnectionEvidence& evidence) {
@@ -125,9 +125,9 @@ bool IsConcluded(const ConnectionEvidence& evidence, const std::vector<Outcome>&
   }
   // A rejection or a non-TLS connection, nothing open: final unless the scenario wants an
   // accept there and no rejection, in which case a retry may still turn it into one.
-  const bool waits_for_retry =
-      !expected.empty() && Allowed(expected, Outcome::kAccept) &&
-      !Allowed(expected, Outcome::kReject) && !Allowed(expected, Outcome::kNotTls);
+  const bool waits_for_retry = !expected.empty() && Allowed(expected, Outcome::kAccept) &&
+                               !Allowed(expected, Outcome::kReject) &&
+                               !Allowed(expected, Outcome::kNotTls);
   return !waits_for_retry;
 }
 
@@ -139,8 +139,8 @@ bool HasOpenConnection(const ConnectionEvidence& evidence) {
 bool IsCrash(const ProcessEvidence& process) {
   // A wrapping shell (`sh -c` without exec) turns the signal that ended its command into
   // exit status 128 + N: that is the same crash.
-  const bool signaled = process.status.kind == ExitKind::kSignaled ||
-                        SignalReportedByShell(process.status) != 0;
+  const bool signaled =
+      process.status.kind == ExitKind::kSignaled || SignalReportedByShell(process.status) != 0;
   return process.sanitizer_report || (signaled && !process.status.killed_by_harness);
 }
 
@@ -182,8 +182,7 @@ Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvid
   // the process decides.
   std::string probes;
   if (tally.probes > 0) {
-    probes = std::to_string(tally.probes) +
-             (tally.probes == 1 ? " connection" : " connections") +
+    probes = std::to_string(tally.probes) + (tally.probes == 1 ? " connection" : " connections") +
              " closed before any ClientHello (a probe is not a handshake); ";
   } else {
     probes = "no connection; ";
@@ -197,8 +196,7 @@ Outcome ClassifyConnection(const ConnectionEvidence& evidence, const ProcessEvid
     *description = probes + Describe(process.status);
     return Outcome::kExit;
   }
-  *description = probes + "never dialled within the window; process " +
-                 Describe(process.status);
+  *description = probes + "never dialled within the window; process " + Describe(process.status);
   return Outcome::kNeverDialled;
 }
 
@@ -367,8 +365,7 @@ std::string DiagnosticNotInBothPlaces(const Scenario& scenario, const TargetDesc
 }
 
 Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
-              const std::vector<ConnectionEvidence>& connections,
-              const ProcessEvidence& process) {
+              const std::vector<ConnectionEvidence>& connections, const ProcessEvidence& process) {
   Verdict verdict;
   const Grade scenario_grade = GradeOf(scenario.level);
   const bool cites_c5 =

@@ -7,10 +7,11 @@
 // a crash, or nothing at all (timeout). Nothing depends on what a target prints, except
 // the optional diagnostic of an exit.
 //
-// Every check of a verdict carries its own grade (harness/run/README.md, "How checks are graded"): the connection
-// outcomes take the scenario's level; the checks the suite infers around a configuration
-// exit (I12) and around a daemon's life (I9) are inferred in every scenario; a diagnostic
-// is normative where the scenario cites C5 and a note, shown but never failing, elsewhere.
+// Every check of a verdict carries its own grade (harness/run/README.md, "How checks are graded"):
+// the connection outcomes take the scenario's level; the checks the suite infers around a
+// configuration exit (I12) and around a daemon's life (I9) are inferred in every scenario; a
+// diagnostic is normative where the scenario cites C5 and a note, shown but never failing,
+// elsewhere.
 #ifndef FPCONFORM_HARNESS_ORACLE_H_
 #define FPCONFORM_HARNESS_ORACLE_H_
 
@@ -34,10 +35,10 @@ struct ConnectionEvidence {
 
 // ProcessEvidence: the target process at the time of the verdict.
 struct ProcessEvidence {
-  ProcessStatus status;          // kRunning when it was still running
+  ProcessStatus status;  // kRunning when it was still running
   bool sanitizer_report = false;
-  std::string output;            // stdout and stderr (bounded)
-  std::string log;               // the target's log file (bounded), if any
+  std::string output;  // stdout and stderr (bounded)
+  std::string log;     // the target's log file (bounded), if any
 };
 
 // ConnectionVerdict: one connection's outcome against its expectation.
@@ -45,7 +46,7 @@ struct ConnectionVerdict {
   std::string connection;
   std::vector<Outcome> expected;  // empty: not judged
   Outcome observed = Outcome::kTimeout;
-  std::string evidence;           // one line
+  std::string evidence;  // one line
   bool ok = true;
 };
 
@@ -150,8 +151,7 @@ bool IsCrash(const ProcessEvidence& process);
 
 // Judge compares everything observed with what `scenario` expects of `target`.
 Verdict Judge(const Scenario& scenario, const TargetDescriptor& target,
-              const std::vector<ConnectionEvidence>& connections,
-              const ProcessEvidence& process);
+              const std::vector<ConnectionEvidence>& connections, const ProcessEvidence& process);
 
 }  // namespace fpconform::harness
 

@@ -58,9 +58,11 @@ Result<PortRange> ProductPortRange() {
     uint32_t last = high + kRangeSize < 65535 ? high + kRangeSize : 65535;
     return PortRange{static_cast<uint16_t>(high + 1), static_cast<uint16_t>(last)};
   }
-  return MakeError(ErrorCode::kIo, "/proc/sys/net/ipv4/ip_local_port_range: the ephemeral "
-                                   "range " + std::to_string(low) + "-" + std::to_string(high) +
-                                   " leaves no ports for the product's listeners");
+  return MakeError(ErrorCode::kIo,
+                   "/proc/sys/net/ipv4/ip_local_port_range: the ephemeral "
+                   "range " +
+                       std::to_string(low) + "-" + std::to_string(high) +
+                       " leaves no ports for the product's listeners");
 }
 
 PortAllocator::PortAllocator(PortRange range, fs::path lock_dir)
@@ -114,8 +116,7 @@ Result<PortLease> PortAllocator::Acquire() {
     return PortLease(port, std::move(lock));
   }
   return MakeError(ErrorCode::kIo, "no free port for the product's listener in " +
-                                       range_.ToString() + " (" +
-                                       std::to_string(locked_elsewhere) +
+                                       range_.ToString() + " (" + std::to_string(locked_elsewhere) +
                                        " held by other jobs, the rest in use; locks in " +
                                        lock_dir_.string() + ")");
 }

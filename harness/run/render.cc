@@ -170,8 +170,7 @@ Result<std::string> RenderEntry(const AllowlistEntrySpec& entry, const certs::Pk
   return entry.pad + StyleDigest(sha256, sha1, spki, entry.style) + entry.pad;
 }
 
-Result<std::vector<std::string>> RenderEntries(const AllowlistSpec& spec,
-                                               const certs::Pki& pki) {
+Result<std::vector<std::string>> RenderEntries(const AllowlistSpec& spec, const certs::Pki& pki) {
   std::vector<std::string> out;
   int filler_index = 0;
   for (const AllowlistEntrySpec& entry : spec.entries) {
@@ -259,8 +258,7 @@ Result<std::string> RenderLsrValue(const AllowlistSpec& spec, const certs::Pki& 
   return MakeError(ErrorCode::kInternal, "unknown LSR form");
 }
 
-Result<std::string> RenderEmsConfig(const RenderContext& context,
-                                    std::string_view template_text,
+Result<std::string> RenderEmsConfig(const RenderContext& context, std::string_view template_text,
                                     std::string_view template_name) {
   const Scenario& s = *context.scenario;
   ordered_json config =
@@ -273,8 +271,8 @@ Result<std::string> RenderEmsConfig(const RenderContext& context,
     auto it = context.ports.find(connection);
     return it == context.ports.end() ? 0 : it->second;
   };
-  config["ws_servers"] = ordered_json::array(
-      {ordered_json{{"host", context.host}, {"port", port("platform")}}});
+  config["ws_servers"] =
+      ordered_json::array({ordered_json{{"host", context.host}, {"port", port("platform")}}});
   if (!config.contains("ws_connection") || !config["ws_connection"].is_object()) {
     config["ws_connection"] = ordered_json::object();
   }
@@ -358,8 +356,7 @@ Result<std::string> RenderEmsBootedConfig(const RenderContext& context,
   return RenderEmsConfig(booted, template_text, template_name);
 }
 
-Result<std::string> RenderLsrConfig(const RenderContext& context,
-                                    std::string_view template_text) {
+Result<std::string> RenderLsrConfig(const RenderContext& context, std::string_view template_text) {
   const Scenario& s = *context.scenario;
   const ServerSpec* edge = s.Server("edge");
   std::string out(template_text);
@@ -380,7 +377,7 @@ Result<std::string> RenderLsrConfig(const RenderContext& context,
          LuaQuote(ListenerFile(context.fixtures_dir, ".chain.pem").string()) + "\n";
   out += "scripts.script_resource_private_key = " +
          LuaQuote(ListenerFile(context.fixtures_dir, ".key.pem").string()) + "\n";
-    out += "scripts.rap_host = " + LuaQuote(context.host) + "\n";
+  out += "scripts.rap_host = " + LuaQuote(context.host) + "\n";
   out += "scripts.rap_port = " + port("edge") + "\n";
   out += "scripts.rap_ssl = " + LuaBool(edge == nullptr || !edge->plain_http) + "\n";
   if (s.settings.validate) {
@@ -389,10 +386,10 @@ Result<std::string> RenderLsrConfig(const RenderContext& context,
   if (s.settings.allow_self_signed) {
     out += "scripts.rap_deny_selfsigned = " + LuaBool(!*s.settings.allow_self_signed) + "\n";
   }
-  out += "scripts.rap_cert_file = " +
-         LuaQuote(BundlePath(context.fixtures_dir, s.settings.ca_edge.value_or("ca-all"))
-                      .string()) +
-         "\n";
+  out +=
+      "scripts.rap_cert_file = " +
+      LuaQuote(BundlePath(context.fixtures_dir, s.settings.ca_edge.value_or("ca-all")).string()) +
+      "\n";
   for (const auto& [spec, key] : {std::pair{&s.allowlist, "fingerprint_allowlist"},
                                   std::pair{&s.legacy_allowlist, "fingerprint_whitelist"}}) {
     if (!spec->has_value()) {
@@ -414,8 +411,7 @@ Result<std::string> RenderLsrConfig(const RenderContext& context,
 }
 
 Result<std::string> RenderConfig(Product product, const RenderContext& context,
-                                 std::string_view template_text,
-                                 std::string_view template_name) {
+                                 std::string_view template_text, std::string_view template_name) {
   switch (product) {
     case Product::kEms:
       return RenderEmsConfig(context, template_text, template_name);
@@ -424,10 +420,11 @@ Result<std::string> RenderConfig(Product product, const RenderContext& context,
     case Product::kClient:
       break;
   }
-  return MakeError(ErrorCode::kInvalidInput,
-                   std::string(ProductName(product)) +
-                       ": the suite renders no configuration for this product (leave config_file out of "
-                       "its descriptor)");
+  return MakeError(
+      ErrorCode::kInvalidInput,
+      std::string(ProductName(product)) +
+          ": the suite renders no configuration for this product (leave config_file out of "
+          "its descriptor)");
 }
 
 }  // namespace fpconform::harness

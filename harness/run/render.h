@@ -20,9 +20,9 @@ namespace fpconform::harness {
 struct RenderContext {
   const Scenario* scenario = nullptr;
   const certs::Pki* pki = nullptr;
-  std::filesystem::path fixtures_dir;      // where the PKI was written (bundles, chains)
-  std::map<std::string, uint16_t> ports;   // connection -> port ("platform", "edge", ...,
-                                           // and "http_server" for the product's own port)
+  std::filesystem::path fixtures_dir;     // where the PKI was written (bundles, chains)
+  std::map<std::string, uint16_t> ports;  // connection -> port ("platform", "edge", ...,
+                                          // and "http_server" for the product's own port)
   // The host of every endpoint: "localhost" for a product that lacks IP-literal hosts.
   std::string host = "127.0.0.1";
 };
@@ -45,8 +45,7 @@ std::filesystem::path BundlePath(const std::filesystem::path& fixtures_dir,
 Result<std::string> RenderEntry(const AllowlistEntrySpec& entry, const certs::Pki& pki);
 
 // RenderEntries writes every entry of `spec` as text, expanding fillers.
-Result<std::vector<std::string>> RenderEntries(const AllowlistSpec& spec,
-                                               const certs::Pki& pki);
+Result<std::vector<std::string>> RenderEntries(const AllowlistSpec& spec, const certs::Pki& pki);
 
 // LuaQuote returns `text` as a double-quoted Lua string literal with escapes.
 std::string LuaQuote(std::string_view text);
@@ -57,8 +56,7 @@ Result<std::string> RenderLsrValue(const AllowlistSpec& spec, const certs::Pki& 
 // RenderEmsConfig returns the text of config.json: the template (a JSON object) with the
 // platform, auto_bind endpoints, certificates settings and allowlist of the scenario, then
 // its ems_patch. Errors name the template or the scenario field.
-Result<std::string> RenderEmsConfig(const RenderContext& context,
-                                    std::string_view template_text,
+Result<std::string> RenderEmsConfig(const RenderContext& context, std::string_view template_text,
                                     std::string_view template_name);
 
 // RenderEmsBootedConfig returns the text of a valid, unpinned config.json.booted for the
@@ -69,15 +67,13 @@ Result<std::string> RenderEmsBootedConfig(const RenderContext& context,
 
 // RenderLsrConfig returns the text of config.lua: the template, then one assignment per
 // setting of the scenario, then its lsr_append.
-Result<std::string> RenderLsrConfig(const RenderContext& context,
-                                    std::string_view template_text);
+Result<std::string> RenderLsrConfig(const RenderContext& context, std::string_view template_text);
 
 // RenderConfig returns the configuration `product` reads: RenderEmsConfig for the EMS,
 // RenderLsrConfig for the LSR (which names no template in its errors). A generic client
 // reads no configuration the suite renders: an Error saying so.
 Result<std::string> RenderConfig(Product product, const RenderContext& context,
-                                 std::string_view template_text,
-                                 std::string_view template_name);
+                                 std::string_view template_text, std::string_view template_name);
 
 }  // namespace fpconform::harness
 

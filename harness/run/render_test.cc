@@ -1,9 +1,9 @@
 #include "harness/run/render.h"
 
 #include <gtest/gtest.h>
-#include <lua.hpp>
 
 #include <chrono>
+#include <lua.hpp>
 #include <regex>
 #include <set>
 
@@ -18,8 +18,7 @@ using nlohmann::json;
 
 const certs::Pki& TestPki() {
   static const certs::Pki* pki = [] {
-    Result<certs::PkiDescription> d =
-        certs::LoadPkiDescription(certs::DefaultPkiDescriptionPath());
+    Result<certs::PkiDescription> d = certs::LoadPkiDescription(certs::DefaultPkiDescriptionPath());
     if (!d.ok()) {
       ADD_FAILURE() << d.error().message;
       std::abort();
@@ -259,8 +258,11 @@ Scenario EmsScenario() {
 
 TEST(RenderTest, EmsConfig) {
   Scenario s = EmsScenario();
-  RenderContext context{&s, &TestPki(), "/run/pki", {{"platform", 4001}, {"edge", 4002},
-                                                     {"edge2", 4003}, {"http_server", 4004}}};
+  RenderContext context{
+      &s,
+      &TestPki(),
+      "/run/pki",
+      {{"platform", 4001}, {"edge", 4002}, {"edge2", 4003}, {"http_server", 4004}}};
   const std::string templ = R"({"appKey": "k", "http_server": {"port": 8000},
                                 "logger": {"level": "INFO"}, "certificates": {"validate": true}})";
   Result<std::string> text = RenderEmsConfig(context, templ, "config.json");

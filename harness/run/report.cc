@@ -386,8 +386,8 @@ Totals CountResults(const std::vector<JobResult>& results) {
 }
 
 std::string SummaryLine(const Totals& totals) {
-  std::string line = std::to_string(totals.passed) + " passed, " +
-                     std::to_string(totals.failed) + " failed";
+  std::string line =
+      std::to_string(totals.passed) + " passed, " + std::to_string(totals.failed) + " failed";
   if (totals.known_deviations > 0) {
     line += ", " + std::to_string(totals.known_deviations) +
             (totals.known_deviations == 1 ? " known deviation" : " known deviations");
@@ -535,16 +535,15 @@ std::string JunitReport(const ReportInputs& in) {
     for (const JobResult* r : results) {
       failures += r->status == JobStatus::kFail || r->status == JobStatus::kDeviationFixed;
       errors += r->status == JobStatus::kError;
-      skipped += r->status == JobStatus::kKnownDeviation ||
-                 r->status == JobStatus::kNotApplicable;
+      skipped += r->status == JobStatus::kKnownDeviation || r->status == JobStatus::kNotApplicable;
       time += r->duration;
     }
     out += "  <testsuite name=\"" + XmlEscape(t.name) + "\" package=\"fpconform\" id=\"" +
            std::to_string(suite_id++) + "\" hostname=\"" + XmlEscape(hostname) + "\"" +
            (timestamp.empty() ? "" : " timestamp=\"" + XmlEscape(timestamp) + "\"") + " tests=\"" +
            std::to_string(results.size()) + "\" failures=\"" + std::to_string(failures) +
-           "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
-           std::to_string(skipped) + "\" time=\"" + Seconds(time) + "\">\n";
+           "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" + std::to_string(skipped) +
+           "\" time=\"" + Seconds(time) + "\">\n";
     // The results per level and the implementation-defined profile, as properties.
     LevelTotals levels = CountLevels(results);
     out += "    <properties>\n";
@@ -574,8 +573,8 @@ std::string JunitReport(const ReportInputs& in) {
       if (r->repeat > 0) {
         name += " #" + std::to_string(r->repeat + 1);
       }
-      out += "    <testcase classname=\"" + XmlEscape(classname) + "\" name=\"" +
-             XmlEscape(name) + "\" time=\"" + Seconds(r->duration) + "\"";
+      out += "    <testcase classname=\"" + XmlEscape(classname) + "\" name=\"" + XmlEscape(name) +
+             "\" time=\"" + Seconds(r->duration) + "\"";
       if (r->status == JobStatus::kPass) {
         out += "/>\n";
         continue;
@@ -583,15 +582,14 @@ std::string JunitReport(const ReportInputs& in) {
       out += ">\n";
       std::string details = ResultLine(*r) + "\n\nstderr (tail):\n" + r->stderr_tail;
       if (r->status == JobStatus::kKnownDeviation) {
-        out += "      <skipped message=\"" + XmlEscape("known deviation: " + r->deviation) +
-               "\"/>\n";
+        out +=
+            "      <skipped message=\"" + XmlEscape("known deviation: " + r->deviation) + "\"/>\n";
       } else if (r->status == JobStatus::kNotApplicable) {
         out += "      <skipped message=\"" + XmlEscape(r->message) + "\"/>\n";
       } else {
         std::string tag = r->status == JobStatus::kError ? "error" : "failure";
         out += "      <" + tag + " message=\"" + XmlEscape(r->message) + "\" type=\"" +
-               FailureType(*r) + "\">" +
-               XmlEscape(details) + "</" + tag + ">\n";
+               FailureType(*r) + "\">" + XmlEscape(details) + "</" + tag + ">\n";
       }
       out += "    </testcase>\n";
     }
@@ -631,7 +629,8 @@ std::string RunFooter(const ReportInputs& in) {
     }
   }
   char seconds[32];
-  std::snprintf(seconds, sizeof(seconds), "%.1f s", static_cast<double>(in.duration.count()) / 1000.0);
+  std::snprintf(seconds, sizeof(seconds), "%.1f s",
+                static_cast<double>(in.duration.count()) / 1000.0);
   parts.emplace_back(seconds);
   std::string line;
   for (const std::string& p : parts) {
@@ -695,8 +694,7 @@ std::string MarkdownReport(const ReportInputs& in) {
         clauses += (clauses.empty() ? "" : ", ") + c;
       }
       out += "- `" + r->scenario->id + "` [" + MarkdownSafe(r->target->name) + "] " +
-             LevelName(r->scenario->level) + " " + clauses + ": " + MarkdownSafe(r->message) +
-             "\n";
+             LevelName(r->scenario->level) + " " + clauses + ": " + MarkdownSafe(r->message) + "\n";
     }
     if (failures.size() > kMarkdownFailureLines) {
       out += "- ... and " + std::to_string(failures.size() - kMarkdownFailureLines) +
@@ -708,13 +706,13 @@ std::string MarkdownReport(const ReportInputs& in) {
     out += "\n### Implementation-defined profile\n\n";
     out += "| target | point | behaviour shown | stable |\n|---|---|---|---|\n";
     for (const ProfileEntry& e : profile) {
-      out += "| " + MarkdownSafe(e.target) + " | " + e.clause + " " + e.summary + " | " +
-             e.shown + " | " + (e.unstable ? "**unstable**: " + e.why : "yes") + " |\n";
+      out += "| " + MarkdownSafe(e.target) + " | " + e.clause + " " + e.summary + " | " + e.shown +
+             " | " + (e.unstable ? "**unstable**: " + e.why : "yes") + " |\n";
     }
   }
   // The long part, folded: the whole matrix, the profile's scenarios, what did not apply.
-  out += "\n<details><summary>Every clause and scenario (" +
-         std::to_string(in.scenarios->size()) + " scenarios)</summary>\n\n";
+  out += "\n<details><summary>Every clause and scenario (" + std::to_string(in.scenarios->size()) +
+         " scenarios)</summary>\n\n";
   std::string header = "| clause | scenario | level |";
   std::string rule = "|---|---|---|";
   for (const TargetDescriptor& t : *in.targets) {

@@ -17,10 +17,10 @@ namespace fpconform::harness {
 // Totals: the counts of a run.
 struct Totals {
   int passed = 0;
-  int failed = 0;            // kFail, kDeviationFixed and kError
+  int failed = 0;  // kFail, kDeviationFixed and kError
   int known_deviations = 0;
-  int errors = 0;            // included in failed
-  int not_applicable = 0;    // kNotApplicable: not run, neither passed nor failed
+  int errors = 0;          // included in failed
+  int not_applicable = 0;  // kNotApplicable: not run, neither passed nor failed
 };
 
 Totals CountResults(const std::vector<JobResult>& results);
@@ -74,7 +74,7 @@ struct ReportInputs {
   const std::vector<Scenario>* scenarios = nullptr;  // the selected scenarios
   const std::vector<Clause>* clauses = nullptr;
   std::chrono::milliseconds duration{0};
-  const RunInfo* info = nullptr;  // null: nothing known about the run
+  const RunInfo* info = nullptr;                   // null: nothing known about the run
   const Configurations* configurations = nullptr;  // null: none shown
 };
 

@@ -85,9 +85,8 @@ struct Cell {
     deviations += r.status == JobStatus::kKnownDeviation;
     not_applicable += r.status == JobStatus::kNotApplicable;
     passed += r.status == JobStatus::kPass;
-    bool listed = std::any_of(notable.begin(), notable.end(), [&](const JobResult* n) {
-      return n->scenario == r.scenario;
-    });
+    bool listed = std::any_of(notable.begin(), notable.end(),
+                              [&](const JobResult* n) { return n->scenario == r.scenario; });
     if (!listed && (IsFailure(r.status) || r.status == JobStatus::kKnownDeviation)) {
       notable.push_back(&r);
     }
@@ -180,9 +179,10 @@ class HtmlWriter {
   }
 
   void Summary() {
-    out_ += "<h2 id=\"summary\">Targets by level</h2>\n<table class=\"levels\"><tr><th>target</th>"
-            "<th>product</th><th>normative</th><th>inferred</th><th>implementation-defined</th>"
-            "<th>notes</th><th>runs</th></tr>\n";
+    out_ +=
+        "<h2 id=\"summary\">Targets by level</h2>\n<table class=\"levels\"><tr><th>target</th>"
+        "<th>product</th><th>normative</th><th>inferred</th><th>implementation-defined</th>"
+        "<th>notes</th><th>runs</th></tr>\n";
     for (const TargetDescriptor& t : *in_.targets) {
       std::vector<const JobResult*> own = TargetResults(*in_.results, t.name);
       LevelTotals levels = CountLevels(own);
@@ -193,9 +193,8 @@ class HtmlWriter {
       };
       out_ += "<tr><td><strong>" + Html(t.name) + "</strong><br><span class=\"muted\">" +
               Html(t.description) + "</span></td><td>" + ProductName(t.product) + "</td>" +
-              cell(levels.normative) + cell(levels.inferred) +
-              cell(levels.implementation_defined) + "<td class=\"num\">" +
-              std::to_string(levels.notes) + "</td><td class=\"num\">" +
+              cell(levels.normative) + cell(levels.inferred) + cell(levels.implementation_defined) +
+              "<td class=\"num\">" + std::to_string(levels.notes) + "</td><td class=\"num\">" +
               std::to_string(own.size()) + "</td></tr>\n";
     }
     out_ += "</table>\n";
@@ -230,13 +229,15 @@ class HtmlWriter {
   void ResultBody(const JobResult& r) {
     out_ += "<p class=\"message\">" + Html(r.message) + "</p>\n";
     if (!r.deviation.empty()) {
-      out_ += "<p>" + std::string(r.status == JobStatus::kNotApplicable ? "not applicable: "
-                                                                       : "known deviation: ") +
+      out_ += "<p>" +
+              std::string(r.status == JobStatus::kNotApplicable ? "not applicable: "
+                                                                : "known deviation: ") +
               Html(r.deviation) + "</p>\n";
     }
     if (!r.verdict.connections.empty()) {
-      out_ += "<table class=\"verdict\"><tr><th>connection</th><th>expected</th><th>observed</th>"
-              "<th>evidence</th></tr>\n";
+      out_ +=
+          "<table class=\"verdict\"><tr><th>connection</th><th>expected</th><th>observed</th>"
+          "<th>evidence</th></tr>\n";
       for (const ConnectionVerdict& v : r.verdict.connections) {
         out_ += std::string("<tr class=\"") + (v.ok ? "" : "fail") + "\"><td>" +
                 Html(v.connection) + "</td><td>" +
@@ -262,15 +263,15 @@ class HtmlWriter {
       out_ += "</ul>\n";
     }
     out_ += "<p>process: " + Html(Describe(r.process)) + "</p>\n";
-    if (!r.rerun.empty() && r.status != JobStatus::kPass &&
-        r.status != JobStatus::kNotApplicable) {
+    if (!r.rerun.empty() && r.status != JobStatus::kPass && r.status != JobStatus::kNotApplicable) {
       out_ += "<p>rerun: <code class=\"rerun\">" + Html(r.rerun) + "</code></p>\n";
     }
   }
 
   void Matrix() {
-    out_ += "<h2 id=\"matrix\">Clauses</h2>\n<table class=\"matrix\"><tr><th>clause</th>"
-            "<th>level</th>";
+    out_ +=
+        "<h2 id=\"matrix\">Clauses</h2>\n<table class=\"matrix\"><tr><th>clause</th>"
+        "<th>level</th>";
     for (const TargetDescriptor& t : *in_.targets) {
       out_ += "<th>" + Html(t.name) + "</th>";
     }
@@ -304,8 +305,7 @@ class HtmlWriter {
                   std::to_string(cell.runs) + "</span>";
         }
         for (const JobResult* r : cell.notable) {
-          out_ += "<a href=\"#" + Anchor(r->scenario->id) + "\">" + Html(r->scenario->id) +
-                  "</a>";
+          out_ += "<a href=\"#" + Anchor(r->scenario->id) + "\">" + Html(r->scenario->id) + "</a>";
         }
         out_ += "</td>";
       }
@@ -321,13 +321,14 @@ class HtmlWriter {
       out_ += "<p class=\"muted\">No implementation-defined clause in this run.</p>\n";
       return;
     }
-    out_ += "<table class=\"profile\"><tr><th>target</th><th>point</th><th>behaviour shown</th>"
-            "<th>stable</th><th>scenarios</th></tr>\n";
+    out_ +=
+        "<table class=\"profile\"><tr><th>target</th><th>point</th><th>behaviour shown</th>"
+        "<th>stable</th><th>scenarios</th></tr>\n";
     for (const ProfileEntry& e : profile) {
       std::string scenarios;
       for (const auto& [id, shown] : e.scenarios) {
-        scenarios += "<a href=\"#" + Anchor(id) + "\"><code>" + Html(id) + "</code></a>: " +
-                     Html(Join(shown, ", ")) + "<br>";
+        scenarios += "<a href=\"#" + Anchor(id) + "\"><code>" + Html(id) +
+                     "</code></a>: " + Html(Join(shown, ", ")) + "<br>";
       }
       out_ += "<tr><td>" + Html(e.target) + "</td><td><strong>" + Html(e.clause) + "</strong> " +
               Html(e.summary) + "</td><td>" + Html(e.shown) + "</td><td class=\"" +
@@ -338,8 +339,7 @@ class HtmlWriter {
   }
 
   void Scenarios() {
-    out_ += "<h2 id=\"scenarios\">Scenarios (" + std::to_string(in_.scenarios->size()) +
-            ")</h2>\n";
+    out_ += "<h2 id=\"scenarios\">Scenarios (" + std::to_string(in_.scenarios->size()) + ")</h2>\n";
     for (const Scenario& s : *in_.scenarios) {
       out_ += "<details class=\"scenario\" id=\"" + Anchor(s.id) + "\"><summary><code>" +
               Html(s.id) + "</code> " + LevelName(s.level);
@@ -408,14 +408,14 @@ class HtmlWriter {
     if (!any) {
       return;
     }
-    out_ += "<table class=\"observations\"><tr><th>server</th><th>#</th><th>ClientHello</th>"
-            "<th>SNI</th><th>offered</th><th>negotiated</th><th>alert</th><th>bytes</th>"
-            "<th>request</th><th>end</th><th>ms: accepted, handshake, data, end</th></tr>\n";
+    out_ +=
+        "<table class=\"observations\"><tr><th>server</th><th>#</th><th>ClientHello</th>"
+        "<th>SNI</th><th>offered</th><th>negotiated</th><th>alert</th><th>bytes</th>"
+        "<th>request</th><th>end</th><th>ms: accepted, handshake, data, end</th></tr>\n";
     for (const ConnectionEvidence& e : r.connections) {
       for (const ServerObservation& o : e.observations) {
-        std::string alert = o.alert_received ? std::to_string(*o.alert_received) + " " +
-                                                   o.alert_description
-                                             : "";
+        std::string alert =
+            o.alert_received ? std::to_string(*o.alert_received) + " " + o.alert_description : "";
         out_ += "<tr><td>" + Html(e.connection) + "</td><td class=\"num\">" +
                 std::to_string(o.index) + "</td><td>" + (o.client_hello_seen ? "yes" : "no") +
                 "</td><td>" + Html(o.sni) + "</td><td>" + Html(Join(o.offered_versions, ", ")) +
@@ -434,16 +434,15 @@ class HtmlWriter {
          {std::pair{"stdout", &r.stdout_tail}, std::pair{"stderr", &r.stderr_tail},
           std::pair{"log", &r.log_tail}}) {
       if (!text->empty()) {
-        out_ += std::string("<details><summary>") + name + " (tail)</summary><pre>" +
-                Html(*text) + "</pre></details>\n";
+        out_ += std::string("<details><summary>") + name + " (tail)</summary><pre>" + Html(*text) +
+                "</pre></details>\n";
       }
     }
   }
 
   const ReportInputs& in_;
   std::string out_;
-  std::map<std::pair<std::string, std::string>, std::vector<const JobResult*>>
-      by_scenario_target_;
+  std::map<std::pair<std::string, std::string>, std::vector<const JobResult*>> by_scenario_target_;
   std::map<std::string, const Clause*> clause_summary_;
 };
 

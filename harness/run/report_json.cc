@@ -139,7 +139,8 @@ ordered_json ResultJson(const JobResult& r) {
                       {"ok", v.ok},
                       {"evidence", v.evidence}});
   }
-  j["verdict"] = {{"pass", r.verdict.pass}, {"headline", OutcomeName(r.verdict.headline)},
+  j["verdict"] = {{"pass", r.verdict.pass},
+                  {"headline", OutcomeName(r.verdict.headline)},
                   {"connections", judged}};
   ordered_json checks = ordered_json::array();
   ordered_json problems = ordered_json::array();
@@ -178,7 +179,6 @@ ordered_json ResultJson(const JobResult& r) {
   return j;
 }
 
-
 ordered_json LevelTotalsJson(const LevelTotals& t) {
   auto count = [](const LevelCount& c) {
     return ordered_json{{"passed", c.passed}, {"total", c.total}};
@@ -188,7 +188,6 @@ ordered_json LevelTotalsJson(const LevelTotals& t) {
                       {"implementation-defined", count(t.implementation_defined)},
                       {"notes", t.notes}};
 }
-
 
 ordered_json NullIfEmpty(const std::string& text) {
   return text.empty() ? ordered_json() : ordered_json(text);
@@ -221,9 +220,12 @@ ordered_json ScenarioJson(const Scenario& s) {
     }
     sequences[connection] = list;
   }
-  return {{"id", s.id},           {"level", LevelName(s.level)},
-          {"clauses", s.clauses}, {"description", s.description},
-          {"products", products}, {"want", want},
+  return {{"id", s.id},
+          {"level", LevelName(s.level)},
+          {"clauses", s.clauses},
+          {"description", s.description},
+          {"products", products},
+          {"want", want},
           {"sequences", sequences}};
 }
 
@@ -308,7 +310,10 @@ std::string JsonReport(const ReportInputs& in) {
     for (const JobResult* r : by_clause[clause.id]) {
       ordered_json& t = per_target[r->target->name];
       if (t.is_null()) {
-        t = {{"passed", 0}, {"failed", 0}, {"known_deviations", 0}, {"failing", ordered_json::array()}};
+        t = {{"passed", 0},
+             {"failed", 0},
+             {"known_deviations", 0},
+             {"failing", ordered_json::array()}};
       }
       if (r->status == JobStatus::kNotApplicable) {
         t["not_applicable"] = t.value("not_applicable", 0) + 1;
@@ -328,7 +333,6 @@ std::string JsonReport(const ReportInputs& in) {
   // Target output and client-chosen bytes (SNI, request lines) need not be UTF-8.
   return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
-
 
 namespace {
 
@@ -539,9 +543,8 @@ JobResult ReadResult(JsonFields& f, const ReportData& data, const Owned& owned) 
     e.connection = c.String("connection");
     e.plain_http = c.Bool("plain_http", false);
     Ignore(c, {"expected", "observed", "ok", "evidence"});
-    Objects(c, "observations", true, [&](JsonFields& o) {
-      e.observations.push_back(ReadObservation(o, base));
-    });
+    Objects(c, "observations", true,
+            [&](JsonFields& o) { e.observations.push_back(ReadObservation(o, base)); });
     r.connections.push_back(std::move(e));
   });
   if (const nlohmann::json* verdict = f.Object("verdict", true)) {
@@ -706,9 +709,8 @@ Result<ReportData> ReadJsonReport(std::string_view text, std::string_view source
   });
   // Results last: they point into the vectors above, which no longer grow.
   if (f.ok()) {
-    Objects(f, "results", true, [&](JsonFields& r) {
-      data.results.push_back(ReadResult(r, data, owned));
-    });
+    Objects(f, "results", true,
+            [&](JsonFields& r) { data.results.push_back(ReadResult(r, data, owned)); });
   }
   Objects(f, "configurations", true, [&](JsonFields& c) {
     std::string target = c.String("target");
@@ -810,9 +812,8 @@ Result<ReportData> MergeReports(std::vector<ReportData> parts) {
   }
   std::stable_sort(merged.results.begin(), merged.results.end(),
                    [&](const JobResult& a, const JobResult& b) {
-                     return std::tuple{a.target - merged.targets.data(), a.scenario->id,
-                                       a.repeat} < std::tuple{b.target - merged.targets.data(),
-                                                              b.scenario->id, b.repeat};
+                     return std::tuple{a.target - merged.targets.data(), a.scenario->id, a.repeat} <
+                            std::tuple{b.target - merged.targets.data(), b.scenario->id, b.repeat};
                    });
   return merged;
 }
@@ -836,7 +837,7 @@ namespace {
 // LevelState: how a target's runs of one scenario did at one level of check.
 struct LevelState {
   bool failed = false;
-  std::string status;   // the status of the first run that decided it
+  std::string status;  // the status of the first run that decided it
   std::string message;
 };
 
@@ -862,8 +863,8 @@ std::map<std::tuple<std::string, std::string, std::string>, LevelState> LevelSta
       auto key = std::tuple{r.target->name, r.scenario->id, std::string(GradeName(grade))};
       auto [it, added] = states.emplace(key, LevelState{});
       LevelState& state = it->second;
-      std::string status = failed && r.status == JobStatus::kPass ? "fail"
-                                                                  : JobStatusName(r.status);
+      std::string status =
+          failed && r.status == JobStatus::kPass ? "fail" : JobStatusName(r.status);
       if (added || (failed && !state.failed)) {
         state.status = status;
         state.message = r.message;
@@ -902,9 +903,10 @@ std::vector<ReportChange> CompareReports(const ReportData& before, const ReportD
       change(ChangeKind::kRemoved, key, &was, nullptr);
     }
   }
-  std::stable_sort(changes.begin(), changes.end(), [](const ReportChange& a, const ReportChange& b) {
-    return std::tie(a.target, a.scenario, a.level) < std::tie(b.target, b.scenario, b.level);
-  });
+  std::stable_sort(
+      changes.begin(), changes.end(), [](const ReportChange& a, const ReportChange& b) {
+        return std::tie(a.target, a.scenario, a.level) < std::tie(b.target, b.scenario, b.level);
+      });
   return changes;
 }
 

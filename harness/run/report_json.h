@@ -69,9 +69,9 @@ struct ReportChange {
   ChangeKind kind = ChangeKind::kFixed;
   std::string target;
   std::string scenario;
-  std::string level;   // "normative", "inferred", "implementation-defined"
-  std::string before;  // "pass", "fail", "known-deviation", ... ("" for kNew)
-  std::string after;   // the new status ("" for kRemoved)
+  std::string level;    // "normative", "inferred", "implementation-defined"
+  std::string before;   // "pass", "fail", "known-deviation", ... ("" for kNew)
+  std::string after;    // the new status ("" for kRemoved)
   std::string message;  // the new run's message (the old one's for kRemoved)
 };
 

@@ -4,9 +4,8 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,9 +55,8 @@ class ReportFixture : public ::testing::Test {
     info_.host = "ci-7";
     configurations_[{"alpha-ems", "match/listed"}] = "{\"certificates\": {}}\n";
 
-    const JobStatus statuses[] = {JobStatus::kPass, JobStatus::kFail,  JobStatus::kPass,
-                                  JobStatus::kKnownDeviation, JobStatus::kPass,
-                                  JobStatus::kError};
+    const JobStatus statuses[] = {JobStatus::kPass,           JobStatus::kFail, JobStatus::kPass,
+                                  JobStatus::kKnownDeviation, JobStatus::kPass, JobStatus::kError};
     auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::seconds(5000);
     for (int i = 0; i < 6; ++i) {
       JobResult r;
@@ -69,8 +67,8 @@ class ReportFixture : public ::testing::Test {
       Outcome observed = ok ? r.scenario->expect.at("edge")[0] : Outcome::kTimeout;
       r.verdict.pass = ok;
       r.verdict.headline = observed;
-      r.verdict.connections = {{"edge", r.scenario->expect.at("edge"), observed,
-                                "handshake completed (TLSv1.3)", ok}};
+      r.verdict.connections = {
+          {"edge", r.scenario->expect.at("edge"), observed, "handshake completed (TLSv1.3)", ok}};
       r.verdict.checks = {
           {CheckKind::kConnection, "edge", GradeOf(r.scenario->level), r.scenario->clauses, ok,
            ok ? "" : "got timeout"},
@@ -204,11 +202,13 @@ TEST_F(ReportFixture, ReadErrorsNameTheFileAndTheField) {
        "r.json: results[0].colour: unknown key"},
       {"unknown scenario", [](auto& d) { d["results"][1]["scenario"] = "nope/x"; },
        "r.json: results[1].scenario: 'nope/x' is not in the report's scenarios"},
-      {"bad end", [](auto& d) { d["results"][0]["connections"][0]["observations"][0]["end"] = "up"; },
+      {"bad end",
+       [](auto& d) { d["results"][0]["connections"][0]["observations"][0]["end"] = "up"; },
        "r.json: results[0].connections[0].observations[0].end"},
       {"bad outcome", [](auto& d) { d["scenarios"][0]["want"]["edge"] = {"maybe"}; },
        "r.json: scenarios[0].want.edge[0]: want an outcome name"},
-      {"negative time", [](auto& d) { d["results"][0]["connections"][0]["observations"][0]["ended_ms"] = -1; },
+      {"negative time",
+       [](auto& d) { d["results"][0]["connections"][0]["observations"][0]["ended_ms"] = -1; },
        "r.json: results[0].connections[0].observations[0].ended_ms"},
       {"target twice", [](auto& d) { d["targets"][1]["name"] = "alpha-ems"; },
        "r.json: targets[1].name: target 'alpha-ems' is listed twice"},
@@ -244,8 +244,8 @@ TEST_F(ReportFixture, MergedPartsEqualTheWhole) {
     SCOPED_TRACE(c.name);
     for (bool reversed : {false, true}) {
       std::string a = Part(c.first, milliseconds(2500), "2026-12-04T20:32:25Z");
-      std::string b = Part([&](size_t i) { return !c.first(i); }, milliseconds(1700),
-                           "2026-12-04T20:32:26Z");
+      std::string b =
+          Part([&](size_t i) { return !c.first(i); }, milliseconds(1700), "2026-12-04T20:32:26Z");
       std::vector<ReportData> parts;
       for (const std::string* text : reversed ? std::vector{&b, &a} : std::vector{&a, &b}) {
         Result<ReportData> part = ReadJsonReport(*text, "part.json");

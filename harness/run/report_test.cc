@@ -77,11 +77,14 @@ TEST_F(ReportTest, TotalsAndConsoleLines) {
   EXPECT_EQ(totals.known_deviations, 1);
   EXPECT_EQ(SummaryLine(totals), "1 passed, 2 failed, 1 known deviation");
   EXPECT_EQ(SummaryLine(Totals{3, 0, 0, 0}), "3 passed, 0 failed");
-  EXPECT_EQ(ResultLine(results_[1]),
-            "FAIL match/unlisted [vendor-ems] normative C4,I9: got accept; want reject (edge: handshake "
-            "completed) -- rerun: fpconform run --target /t/vendor-ems.json --filter "
-            "match/unlisted -v");
-  EXPECT_EQ(ResultLine(results_[2]).rfind("DEVIATION match/unlisted [vendor-ems #2] normative C4,I9: ", 0), 0u)
+  EXPECT_EQ(
+      ResultLine(results_[1]),
+      "FAIL match/unlisted [vendor-ems] normative C4,I9: got accept; want reject (edge: handshake "
+      "completed) -- rerun: fpconform run --target /t/vendor-ems.json --filter "
+      "match/unlisted -v");
+  EXPECT_EQ(ResultLine(results_[2])
+                .rfind("DEVIATION match/unlisted [vendor-ems #2] normative C4,I9: ", 0),
+            0u)
       << ResultLine(results_[2]);
   EXPECT_NE(ResultLine(results_[2]).find("-- known deviation: fixed in release 5.4"),
             std::string::npos);
@@ -362,8 +365,9 @@ TEST_F(ReportTest, NotApplicableIsShownInEveryFormat) {
   EXPECT_EQ(totals.failed, 0);
   EXPECT_EQ(totals.not_applicable, 1);
   EXPECT_EQ(SummaryLine(totals), "1 passed, 0 failed, 1 not applicable");
-  EXPECT_EQ(ResultLine(r), "N/A tls/only-13 [vendor-ems]: not applicable: the product lacks "
-                           "TLS 1.3 (descriptor: lacks tls1.3)");
+  EXPECT_EQ(ResultLine(r),
+            "N/A tls/only-13 [vendor-ems]: not applicable: the product lacks "
+            "TLS 1.3 (descriptor: lacks tls1.3)");
   nlohmann::json doc = nlohmann::json::parse(JsonReport(Inputs()));
   EXPECT_EQ(doc["totals"]["not_applicable"], 1);
   EXPECT_EQ(doc["totals"]["failed"], 0);
@@ -397,8 +401,17 @@ TEST(EscapingTest, TargetBytesReachTheConsoleAndMarkdownInert) {
       {"terminal escapes", "\033[2K\r\033[32mPASS", "\\x1B[2K\\x0D\\x1B[32mPASS",
        "\\\\x1B\\[2K\\\\x0D\\\\x1B\\[32mPASS"},
       {"NUL and DEL", std::string("a\0b\x7f", 4), "a\\x00b\\x7F", "a\\\\x00b\\\\x7F"},
-      {"C1 CSI in UTF-8", "x\xC2\x9B" "31m", "x\\u009B31m", "x\\\\u009B31m"},
-      {"raw C1 byte", "x\x9B" "31m", "x\xEF\xBF\xBD" "31m", "x\xEF\xBF\xBD" "31m"},
+      {"C1 CSI in UTF-8",
+       "x\xC2\x9B"
+       "31m",
+       "x\\u009B31m", "x\\\\u009B31m"},
+      {"raw C1 byte",
+       "x\x9B"
+       "31m",
+       "x\xEF\xBF\xBD"
+       "31m",
+       "x\xEF\xBF\xBD"
+       "31m"},
       {"line break", "one\ntwo", "one\\x0Atwo", "one\\\\x0Atwo"},
       {"html", "<img src=x onerror=alert(1)>", "<img src=x onerror=alert(1)>",
        "&lt;img src=x onerror=alert\\(1\\)&gt;"},

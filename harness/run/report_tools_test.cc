@@ -28,7 +28,8 @@ std::string ProgramPath(const std::string& name) {
   size_t start = 0;
   for (int i = 0; i < 256 && start <= dirs.size(); ++i) {
     size_t end = dirs.find(':', start);
-    std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string dir =
+        dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
     std::error_code ec;
     fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
     if (fs::is_regular_file(candidate, ec) && access(candidate.c_str(), X_OK) == 0) {
@@ -164,8 +165,12 @@ TEST_F(ToolsTest, HtmlReportInHeadlessChromium) {
                     "is not checked in a browser";
   }
   fs::path page = Write("report.html", HtmlReport(Inputs(&info_)));
-  std::vector<std::string> common = {chromium,        "--headless",          "--disable-gpu",
-                                     "--no-sandbox",  "--no-first-run",      "--mute-audio",
+  std::vector<std::string> common = {chromium,
+                                     "--headless",
+                                     "--disable-gpu",
+                                     "--no-sandbox",
+                                     "--no-first-run",
+                                     "--mute-audio",
                                      "--user-data-dir=" + (dir_->path() / "profile").string(),
                                      "--window-size=1200,900"};
   std::vector<std::string> dump = common;
@@ -178,8 +183,7 @@ TEST_F(ToolsTest, HtmlReportInHeadlessChromium) {
   EXPECT_EQ(dom.find("<script"), std::string::npos);  // the target's text stayed text
   EXPECT_NE(dom.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(dom.find("<span>host <code>ci-runner-3</code></span>"), std::string::npos);
-  EXPECT_NE(dom.find("<strong>1 passed, 1 failed, 1 known deviation</strong>"),
-            std::string::npos);
+  EXPECT_NE(dom.find("<strong>1 passed, 1 failed, 1 known deviation</strong>"), std::string::npos);
   // One failure, open, with its expected and observed outcomes and its rerun command.
   EXPECT_EQ(Count(dom, "<details open=\"\" class=\"failure\">"), 1u);
   EXPECT_NE(dom.find("<td>edge</td><td>accept</td><td>reject</td>"), std::string::npos);
@@ -228,9 +232,9 @@ TEST_F(ToolsTest, JunitValidatesAgainstAntAndJenkinsSchemas) {
   fs::path xml = Write("junit.xml", JunitReport(Inputs(&info_)));
   for (const char* schema : {"junit-ant-strict.xsd", "junit-jenkins.xsd"}) {
     SCOPED_TRACE(schema);
-    Ran ran = RunProgram({xmllint, "--noout", "--schema", (schemas / schema).string(),
-                          xml.string()},
-                         dir_->path(), std::chrono::seconds(30));
+    Ran ran =
+        RunProgram({xmllint, "--noout", "--schema", (schemas / schema).string(), xml.string()},
+                   dir_->path(), std::chrono::seconds(30));
     EXPECT_EQ(ran.status, 0) << ran.err;
   }
   fs::path untimed = Write("untimed.xml", JunitReport(Inputs(nullptr)));
@@ -239,9 +243,9 @@ TEST_F(ToolsTest, JunitValidatesAgainstAntAndJenkinsSchemas) {
                           dir_->path(), std::chrono::seconds(30));
   EXPECT_NE(strict.status, 0) << strict.err;
   EXPECT_NE(strict.err.find("timestamp"), std::string::npos) << strict.err;
-  Ran jenkins = RunProgram({xmllint, "--noout", "--schema",
-                            (schemas / "junit-jenkins.xsd").string(), untimed.string()},
-                           dir_->path(), std::chrono::seconds(30));
+  Ran jenkins = RunProgram(
+      {xmllint, "--noout", "--schema", (schemas / "junit-jenkins.xsd").string(), untimed.string()},
+      dir_->path(), std::chrono::seconds(30));
   EXPECT_EQ(jenkins.status, 0) << jenkins.err;
 }
 

@@ -240,8 +240,9 @@ std::map<std::string, std::string> PathPlaceholders(const Paths& paths) {
   return {{"build", paths.build_dir.string()}, {"data", paths.data_dir.string()}};
 }
 
-Result<std::map<std::string, std::string>> JobPlaceholders(
-    const TargetDescriptor& target, const Paths& paths, const JobPlaceholderInputs& inputs) {
+Result<std::map<std::string, std::string>> JobPlaceholders(const TargetDescriptor& target,
+                                                           const Paths& paths,
+                                                           const JobPlaceholderInputs& inputs) {
   std::map<std::string, std::string> values = PathPlaceholders(paths);
   for (const auto& [connection, port] : inputs.ports) {
     values["port:" + connection] = std::to_string(port);
@@ -256,7 +257,8 @@ Result<std::map<std::string, std::string>> JobPlaceholders(
   }
   values["workdir"] = inputs.workdir.string();
   values["host"] = inputs.host;
-  values["config"] = target.config_file.empty() ? "" : (inputs.workdir / target.config_file).string();
+  values["config"] =
+      target.config_file.empty() ? "" : (inputs.workdir / target.config_file).string();
   values["log"] = "";
   std::string log = (inputs.workdir / "target.log").string();
   if (!target.log_file.empty()) {
@@ -370,7 +372,11 @@ std::optional<Check> EscapedProcessesCheck(const std::vector<pid_t>& escaped) {
   for (pid_t pid : escaped) {
     pids += (pids.empty() ? "" : ", ") + std::to_string(pid);
   }
-  return Check{CheckKind::kStaysInGroup, "", Grade::kInferred, {}, false,
+  return Check{CheckKind::kStaysInGroup,
+               "",
+               Grade::kInferred,
+               {},
+               false,
                "left " + std::to_string(escaped.size()) +
                    " process(es) running outside its process group (pid " + pids +
                    "), killed by the harness; a target must keep its processes in its group"};
@@ -390,10 +396,8 @@ Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
   if (!root.ok()) {
     return root.take_error();
   }
-  std::unique_ptr<RunEnvironment> env(
-      new RunEnvironment(paths, std::move(*root), keep_workdirs));
-  Result<certs::PkiDescription> description =
-      certs::LoadPkiDescription(paths.PkiDescription());
+  std::unique_ptr<RunEnvironment> env(new RunEnvironment(paths, std::move(*root), keep_workdirs));
+  Result<certs::PkiDescription> description = certs::LoadPkiDescription(paths.PkiDescription());
   if (!description.ok()) {
     return description.take_error();
   }
@@ -430,8 +434,8 @@ Result<std::unique_ptr<RunEnvironment>> RunEnvironment::Create(
   }
   // Read-only for everyone without privileges; jobs get copies of what targets read.
   for (const fs::directory_entry& entry : fs::directory_iterator(env->fixtures_dir(), ec)) {
-    fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::group_read |
-                                      fs::perms::others_read, ec);
+    fs::permissions(entry.path(),
+                    fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read, ec);
   }
   fs::permissions(env->fixtures_dir(),
                   fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
@@ -730,12 +734,10 @@ Status JobRun::Prepare() {
 }
 
 Status JobRun::Launch() {
-  return StartChild(TargetCommand(target_, placeholders_, workdir_->path()), target_.file,
-                    &child_);
+  return StartChild(TargetCommand(target_, placeholders_, workdir_->path()), target_.file, &child_);
 }
 
-Status JobRun::RunTrigger(const std::string& connection,
-                          std::unique_ptr<ChildProcess>* process) {
+Status JobRun::RunTrigger(const std::string& connection, std::unique_ptr<ChildProcess>* process) {
   return StartChild(TriggerCommand(target_, placeholders_, connection, workdir_->path()),
                     target_.file + ": trigger", process);
 }
@@ -884,8 +886,7 @@ void JobRun::WaitForNews(Clock::time_point until) {
   seen_generation_ = signal_->generation;
 }
 
-Status JobRun::WaitForEvidence(Clock::time_point start, Clock::time_point deadline,
-                               bool* exited) {
+Status JobRun::WaitForEvidence(Clock::time_point start, Clock::time_point deadline, bool* exited) {
   while (true) {
     Clock::time_point wake = deadline;
     *exited = child_->ExitStatus().has_value();
@@ -917,9 +918,9 @@ void JobRun::SettleOrWatch(bool exited) {
   }
   const Clock::time_point until =
       Clock::now() +
-      std::max(settle ? std::chrono::milliseconds(target_.settle) : std::chrono::milliseconds(0),
-               watch ? std::chrono::milliseconds(scenario_.watch_ms)
-                     : std::chrono::milliseconds(0));
+      std::max(
+          settle ? std::chrono::milliseconds(target_.settle) : std::chrono::milliseconds(0),
+          watch ? std::chrono::milliseconds(scenario_.watch_ms) : std::chrono::milliseconds(0));
   SlotReleased waiting;
   while (!child_->ExitStatus().has_value() && Clock::now() < until &&
          !(watch && LateAcceptSeen())) {
@@ -1027,7 +1028,8 @@ std::string NotApplicableReason(const Scenario& scenario, const TargetDescriptor
       };
       if (has(leaf->ip_addresses, "127.0.0.1") && !has(leaf->dns_names, "localhost")) {
         return "the product lacks IP-literal hosts (descriptor: lacks ip-literal-host) and "
-               "servers." + server.connection + " presents " + server.chain[0] +
+               "servers." +
+               server.connection + " presents " + server.chain[0] +
                ", which names 127.0.0.1 but not localhost";
       }
     }
@@ -1076,14 +1078,12 @@ JobResult RunScenario(const Scenario& scenario, const TargetDescriptor& target,
       }
     }
   }
-  result.duration =
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   return result;
 }
 
 std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
-                          const std::vector<TargetDescriptor>& targets,
-                          const RunOptions& options) {
+                          const std::vector<TargetDescriptor>& targets, const RunOptions& options) {
   // Shards split scenario x target pairs, so that the repeats of one pair stay together
   // (a flake shows up in one shard's report).
   std::vector<Job> jobs;
@@ -1130,8 +1130,7 @@ int WaitingJobs(const std::vector<Job>& jobs) {
 }
 
 std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
-                               int threads,
-                               const std::function<void(const JobResult&)>& on_done,
+                               int threads, const std::function<void(const JobResult&)>& on_done,
                                const std::atomic<bool>* stop) {
   std::vector<JobResult> results(jobs.size());
   // Start order: the longest waits first, so they overlap the rest of the run; results

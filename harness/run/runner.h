@@ -106,15 +106,15 @@ struct JobResult {
   int repeat = 0;
   JobStatus status = JobStatus::kError;
   Verdict verdict;
-  std::string message;        // one line: the verdict summary or the error
-  std::string deviation;      // the reason, for kKnownDeviation / kDeviationFixed
-                              // (and for kNotApplicable, what is lacking)
+  std::string message;    // one line: the verdict summary or the error
+  std::string deviation;  // the reason, for kKnownDeviation / kDeviationFixed
+                          // (and for kNotApplicable, what is lacking)
   std::vector<ConnectionEvidence> connections;
   ProcessStatus process;
   std::string stdout_tail, stderr_tail, log_tail;
-  std::string workdir;        // kept work directory, if any
+  std::string workdir;  // kept work directory, if any
   std::chrono::milliseconds duration{0};
-  std::string rerun;          // the command that reruns just this
+  std::string rerun;  // the command that reruns just this
 };
 
 // The named steps of one scenario run (runner.cc's JobRun; README "How a scenario run
@@ -150,8 +150,9 @@ std::map<std::string, std::string> PathPlaceholders(const Paths& paths);
 // descriptor's log_file expanded, else target.log in the work directory), and {port:C}
 // and {ca:C} for each C of kPlaceholderConnections (port 0 and bundle ca-all where the
 // job has none). The Error names the descriptor and its log_file.
-Result<std::map<std::string, std::string>> JobPlaceholders(
-    const TargetDescriptor& target, const Paths& paths, const JobPlaceholderInputs& inputs);
+Result<std::map<std::string, std::string>> JobPlaceholders(const TargetDescriptor& target,
+                                                           const Paths& paths,
+                                                           const JobPlaceholderInputs& inputs);
 
 // TargetCommand returns how the target is launched: its argv and env expanded with
 // `values`, in `workdir`; the Error names the descriptor and the field (argv, env.NAME).
@@ -184,7 +185,7 @@ struct StoppedTarget {
   ProcessStatus status;           // the status Terminate returned
   bool sanitizer_report = false;
   std::string stdout_tail, stderr_tail;
-  std::string log_tail;           // empty without a log
+  std::string log_tail;  // empty without a log
 };
 
 // ProcessEvidenceOf returns what the oracle judges of the process: its status only when
@@ -235,8 +236,7 @@ struct Job {
 // when no filter is given, the target's own filters), then this shard's share of the
 // scenario x target pairs (every repeat of a pair lands in the same shard).
 std::vector<Job> PlanJobs(const std::vector<Scenario>& scenarios,
-                          const std::vector<TargetDescriptor>& targets,
-                          const RunOptions& options);
+                          const std::vector<TargetDescriptor>& targets, const RunOptions& options);
 
 // CpuSlots: a counting semaphore of CPU slots. RunJobs lets at most `threads` jobs work
 // at once; a job that only waits (a settle or watch window) gives its slot back meanwhile.
@@ -265,8 +265,7 @@ int WaitingJobs(const std::vector<Job>& jobs);
 // after each job from the worker thread, serialised. Results come back in the order of `jobs`. Once
 // `stop` (may be null) is true no further job starts; those get kError results saying so.
 std::vector<JobResult> RunJobs(const std::vector<Job>& jobs, const RunEnvironment& environment,
-                               int threads,
-                               const std::function<void(const JobResult&)>& on_done,
+                               int threads, const std::function<void(const JobResult&)>& on_done,
                                const std::atomic<bool>* stop = nullptr);
 
 }  // namespace fpconform::harness

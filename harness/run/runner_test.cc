@@ -172,8 +172,7 @@ int ChildrenOfThisProcess() {
       continue;
     }
     std::ifstream stat(e.path() / "stat");
-    std::string content((std::istreambuf_iterator<char>(stat)),
-                        std::istreambuf_iterator<char>());
+    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
     size_t close = content.rfind(')');
     if (close == std::string::npos) {
       continue;
@@ -199,13 +198,21 @@ TEST(RunnerTest, MisbehavingTargetsGetTheirOutcome) {
     bool want_killed_by_harness;
   };
   const Case cases[] = {
-      {"never connects", {"sleep", "60000"}, Outcome::kNeverDialled, ExitKind::kSignaled,
-       SIGTERM, true},
+      {"never connects",
+       {"sleep", "60000"},
+       Outcome::kNeverDialled,
+       ExitKind::kSignaled,
+       SIGTERM,
+       true},
       {"segmentation fault", {"segv"}, Outcome::kCrash, ExitKind::kSignaled, SIGSEGV, false},
       {"abort", {"abort"}, Outcome::kCrash, ExitKind::kSignaled, SIGABRT, false},
       {"sanitizer report", {"sanitizer"}, Outcome::kCrash, ExitKind::kExited, 1, false},
-      {"ignores SIGTERM", {"ignore-sigterm"}, Outcome::kNeverDialled, ExitKind::kSignaled,
-       SIGKILL, true},
+      {"ignores SIGTERM",
+       {"ignore-sigterm"},
+       Outcome::kNeverDialled,
+       ExitKind::kSignaled,
+       SIGKILL,
+       true},
       {"exits by itself", {"exit", "3"}, Outcome::kExit, ExitKind::kExited, 3, false},
   };
   Scenario scenario = ClientScenario("accept");
@@ -265,17 +272,29 @@ TEST(RunnerTest, EveryConnectionIsJudged) {
       {"accepted, then reconnected", "edge-a", accept,
        Concat(Concat({"run:" + std::to_string(fpref_once.size())}, fpref_once), fpref),
        JobStatus::kPass, Outcome::kAccept},
-      {"garbage is not a rejection", "edge-b", reject, {"garbage:{port:edge}", "hold"},
-       JobStatus::kFail, Outcome::kNotTls},
-      {"a ClientHello, then a close, is a rejection", "edge-b", reject,
-       {"hello:{port:edge}", "hold"}, JobStatus::kPass, Outcome::kReject},
-      {"a probe alone is not a rejection", "edge-b", reject, {"probe:{port:edge}", "hold"},
-       JobStatus::kFail, Outcome::kNeverDialled},
+      {"garbage is not a rejection",
+       "edge-b",
+       reject,
+       {"garbage:{port:edge}", "hold"},
+       JobStatus::kFail,
+       Outcome::kNotTls},
+      {"a ClientHello, then a close, is a rejection",
+       "edge-b",
+       reject,
+       {"hello:{port:edge}", "hold"},
+       JobStatus::kPass,
+       Outcome::kReject},
+      {"a probe alone is not a rejection",
+       "edge-b",
+       reject,
+       {"probe:{port:edge}", "hold"},
+       JobStatus::kFail,
+       Outcome::kNeverDialled},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    JobResult r = RunScenario(LsrScenario(c.listed, c.expect), LsrSteps(c.steps, 1500),
-                              Environment());
+    JobResult r =
+        RunScenario(LsrScenario(c.listed, c.expect), LsrSteps(c.steps, 1500), Environment());
     EXPECT_EQ(r.status, c.status) << r.message << "\n" << r.stderr_tail;
     EXPECT_EQ(r.verdict.headline, c.headline) << r.message;
   }
@@ -347,9 +366,9 @@ TEST(RunnerTest, CrashAfterTheAcceptIsACrashWhateverTheDelay) {
 // A product that listens late and dials only when its REST interface is called: the trigger
 // must wait for the listener, or be retried until it gets through.
 TEST(RunnerTest, TriggersWaitForTheProduct) {
-  const std::vector<std::string> steps = Concat(
-      {"sleep:300", "listen:{port:http_server}", "serve-one:2500", "sleep:50"},
-      Concat({"exec"}, Fpref()));
+  const std::vector<std::string> steps =
+      Concat({"sleep:300", "listen:{port:http_server}", "serve-one:2500", "sleep:50"},
+             Concat({"exec"}, Fpref()));
   struct Case {
     const char* name;
     TriggerSpec::Ready ready;
@@ -359,8 +378,7 @@ TEST(RunnerTest, TriggersWaitForTheProduct) {
   const Case cases[] = {
       {"fired at start, before the product listens", TriggerSpec::Ready::kNone, false,
        JobStatus::kFail},
-      {"waits until the listener accepts", TriggerSpec::Ready::kListener, false,
-       JobStatus::kPass},
+      {"waits until the listener accepts", TriggerSpec::Ready::kListener, false, JobStatus::kPass},
       {"retried until it succeeds", TriggerSpec::Ready::kNone, true, JobStatus::kPass},
       {"both", TriggerSpec::Ready::kListener, true, JobStatus::kPass},
   };
@@ -368,7 +386,9 @@ TEST(RunnerTest, TriggersWaitForTheProduct) {
     SCOPED_TRACE(c.name);
     TargetDescriptor target = LsrSteps(steps, 3000);
     target.trigger = TriggerSpec{{FPCONFORM_MISBEHAVE_PATH, "steps", "http-get:{port:http_server}"},
-                                 TriggerSpec::When::kAfterStart, c.ready, c.retry};
+                                 TriggerSpec::When::kAfterStart,
+                                 c.ready,
+                                 c.retry};
     JobResult r = RunScenario(LsrScenario("edge-a", R"(["accept"])"), target, Environment());
     EXPECT_EQ(r.status, c.status) << r.message << "\n" << r.stderr_tail;
   }
@@ -382,17 +402,19 @@ TEST(RunnerTest, TriggerRunsOncePerEdgeConnection) {
       "allowlist": {"entries": [{"of": "edge-a"}]},
       "expect": {"edge": "accept", "edge2": "accept", "edge3": "accept"},
       "diagnostic": null}]})";
-  Result<std::vector<Scenario>> scenario =
-      ParseScenarioFile(text, "t.json", "conn", Vocabulary());
+  Result<std::vector<Scenario>> scenario = ParseScenarioFile(text, "t.json", "conn", Vocabulary());
   ASSERT_TRUE(scenario.ok()) << scenario.error().message;
   const std::string fpref = (DefaultPaths().build_dir / "reference" / "fpref").string();
   nlohmann::json d = {
       {"description", "an EMS that starts its connections once every edge was triggered"},
       {"product", "ems"},
-      {"argv", {"/bin/sh", "-c",
-                "for i in $(seq 1 300); do if [ -f t-edge ] && [ -f t-edge2 ] && "
-                "[ -f t-edge3 ]; then exec " + fpref + " --product ems --config {config}; fi; "
-                "sleep 0.01; done; exit 9"}},
+      {"argv",
+       {"/bin/sh", "-c",
+        "for i in $(seq 1 300); do if [ -f t-edge ] && [ -f t-edge2 ] && "
+        "[ -f t-edge3 ]; then exec " +
+            fpref +
+            " --product ems --config {config}; fi; "
+            "sleep 0.01; done; exit 9"}},
       {"timeouts_ms", {{"startup", 3000}, {"observe", 5000}, {"grace", 500}}},
       {"trigger", {{"argv", {"/bin/sh", "-c", "touch {workdir}/t-{connection}"}}}}};
   Result<TargetDescriptor> target = ParseTargetDescriptor(d.dump(), "ems.json");
@@ -426,23 +448,22 @@ TEST(RunnerTest, CapabilitiesTheProductLacks) {
   EXPECT_NE(skipped.message.find("lacks TLS 1.3"), std::string::npos) << skipped.message;
   EXPECT_NE(skipped.message.find("servers.edge"), std::string::npos) << skipped.message;
   // Scenarios that do not pin TLS 1.3 still apply.
-  EXPECT_EQ(NotApplicableReason(LsrScenario("edge-a", R"(["accept"])"), old,
-                                Environment().pki()),
+  EXPECT_EQ(NotApplicableReason(LsrScenario("edge-a", R"(["accept"])"), old, Environment().pki()),
             "");
 
   TargetDescriptor names_only = target;
   names_only.lacks = {Capability::kIpLiteralHost};
   names_only.argv = {"/bin/sh", "-c",
-                     "grep -q 'rap_host = \"localhost\"' {config} || exit 9; exec " +
-                         Fpref()[0] + " --product lsr --config {config}"};
-  JobResult localhost = RunScenario(LsrScenario("edge-a", R"(["accept"])"), names_only,
-                                    Environment());
+                     "grep -q 'rap_host = \"localhost\"' {config} || exit 9; exec " + Fpref()[0] +
+                         " --product lsr --config {config}"};
+  JobResult localhost =
+      RunScenario(LsrScenario("edge-a", R"(["accept"])"), names_only, Environment());
   EXPECT_EQ(localhost.status, JobStatus::kPass) << localhost.message << localhost.stderr_tail;
 }
 
 TEST(RunnerTest, IgnoringSigtermEndsWithSigkill) {
-  JobResult r = RunScenario(ClientScenario("accept"), Misbehaving({"ignore-sigterm"}),
-                            Environment());
+  JobResult r =
+      RunScenario(ClientScenario("accept"), Misbehaving({"ignore-sigterm"}), Environment());
   EXPECT_EQ(r.process.kind, ExitKind::kSignaled);
   EXPECT_EQ(r.process.signal, SIGKILL);
   EXPECT_TRUE(r.process.killed_by_harness);
@@ -512,8 +533,8 @@ TEST(RunnerTest, TriggerRunsAndTheWorkdirIsFresh) {
   target.argv = {"/bin/sh", "-c",
                  "for i in $(seq 1 500); do if [ -f triggered ]; then ls -a; exit 3; fi; "
                  "sleep 0.01; done; exit 9"};
-  target.trigger = TriggerSpec{{"/bin/sh", "-c", "touch {workdir}/triggered"},
-                               TriggerSpec::When::kAfterStart};
+  target.trigger =
+      TriggerSpec{{"/bin/sh", "-c", "touch {workdir}/triggered"}, TriggerSpec::When::kAfterStart};
   target.startup_timeout = milliseconds(10000);
   Scenario scenario = ClientScenario("exit");
   scenario.diagnostic = std::nullopt;
@@ -564,8 +585,7 @@ TEST(RunnerTest, KnownDeviationsAndFixedOnes) {
             std::string::npos)
       << fixed.message;
   target.deviations.clear();
-  EXPECT_EQ(RunScenario(ClientScenario("accept"), target, Environment()).status,
-            JobStatus::kFail);
+  EXPECT_EQ(RunScenario(ClientScenario("accept"), target, Environment()).status, JobStatus::kFail);
 }
 
 TEST(RunnerTest, RerunCommandWorksFromAnyDirectory) {
@@ -648,8 +668,7 @@ TEST(RunnerTest, WatchCatchesAnAcceptAfterTheRejection) {
 // reference decides per handshake; a client that trusts the CA and pins nothing (a verdict
 // cached for the endpoint looks the same) accepts the second certificate and fails.
 TEST(RunnerTest, SequenceOnOneEndpoint) {
-  Result<TargetDescriptor> reference =
-      ResolveTarget("reference-ems", DefaultPaths().TargetDirs());
+  Result<TargetDescriptor> reference = ResolveTarget("reference-ems", DefaultPaths().TargetDirs());
   ASSERT_TRUE(reference.ok()) << reference.error().message;
   TargetDescriptor unpinned = EmsScript(
       "for port in {port:edge} {port:edge2}; do "
@@ -693,8 +712,7 @@ TEST(RunnerTest, BootedFileBesideTheConfiguration) {
 // Jobs that only wait give their CPU slot back: six jobs that each watch for one second
 // finish together on one slot, where one after the other they would take six seconds.
 TEST(RunnerTest, WaitingJobsGiveTheirSlotBack) {
-  Result<TargetDescriptor> reference =
-      ResolveTarget("reference-ems", DefaultPaths().TargetDirs());
+  Result<TargetDescriptor> reference = ResolveTarget("reference-ems", DefaultPaths().TargetDirs());
   ASSERT_TRUE(reference.ok()) << reference.error().message;
   std::unique_ptr<RunEnvironment> env = EnvironmentFor({*reference});
   ASSERT_NE(env, nullptr);
@@ -752,9 +770,9 @@ TEST(RunnerTest, PlanJobsOrdersFiltersShardsAndRepeats) {
                                       "ems:c/1#0", "lsr:b/1#0", "lsr:b/2#0"}));
   RunOptions filtered;
   filtered.filters = {"a/*", "c/?"};  // replaces the target's own filters
-  EXPECT_EQ(ids(PlanJobs(scenarios, {ems, lsr}, filtered)),
-            (std::vector<std::string>{"ems:a/1#0", "ems:a/2#0", "ems:c/1#0", "lsr:a/1#0",
-                                      "lsr:a/2#0"}));
+  EXPECT_EQ(
+      ids(PlanJobs(scenarios, {ems, lsr}, filtered)),
+      (std::vector<std::string>{"ems:a/1#0", "ems:a/2#0", "ems:c/1#0", "lsr:a/1#0", "lsr:a/2#0"}));
   // Shards split pairs; every repeat of a pair stays in its shard; together the shards
   // cover every job exactly once.
   RunOptions sharded;

@@ -36,7 +36,7 @@ JsonFields::JsonFields(const json& object, std::string path)
   if (!object_.is_object()) {
     error_ = MakeError(ErrorCode::kInvalidInput,
                        Printable((path_.empty() ? std::string("document") : path_) +
-                               std::string(": want an object, got ") + JsonTypeName(object_)));
+                                 std::string(": want an object, got ") + JsonTypeName(object_)));
   }
 }
 
@@ -104,8 +104,7 @@ std::optional<bool> JsonFields::OptionalBool(std::string_view key) {
   return value->get<bool>();
 }
 
-int64_t JsonFields::Integer(std::string_view key, int64_t fallback, int64_t min,
-                            int64_t max) {
+int64_t JsonFields::Integer(std::string_view key, int64_t fallback, int64_t min, int64_t max) {
   const json* value = Lookup(key);
   if (value == nullptr) {
     return fallback;
@@ -217,8 +216,8 @@ Status JsonFields::Finish() {
       for (const std::string& known : known_) {
         list += (list.empty() ? "" : ", ") + known;
       }
-      return MakeError(ErrorCode::kInvalidInput,
-                       Printable(JoinPath(path_, it.key()) + ": unknown key (known: " + list + ")"));
+      return MakeError(ErrorCode::kInvalidInput, Printable(JoinPath(path_, it.key()) +
+                                                           ": unknown key (known: " + list + ")"));
     }
   }
   return Status::Ok();

@@ -207,8 +207,8 @@ void ParseServer(JsonFields& parent, const std::string& connection, const json& 
     server.chain_from_issuers = spec.from_issuers;
   }
   std::string tls = f.Choice("tls", {"any", "1.2", "1.3"}, "any");
-  server.tls = tls == "1.2" ? ScenarioTls::kTls12
-                            : (tls == "1.3" ? ScenarioTls::kTls13 : ScenarioTls::kAny);
+  server.tls =
+      tls == "1.2" ? ScenarioTls::kTls12 : (tls == "1.3" ? ScenarioTls::kTls13 : ScenarioTls::kAny);
   server.plain_http = f.Choice("protocol", {"https", "http"}, "https") == "http";
   if (server.plain_http && connection == "platform") {
     f.Fail("protocol", "the platform connection is always TLS here");
@@ -223,9 +223,8 @@ void ParseServer(JsonFields& parent, const std::string& connection, const json& 
 }
 
 // ParseEntry reads one allowlist entry.
-void ParseEntry(const json& value, const std::string& path,
-                const ScenarioVocabulary& vocabulary, JsonFields& parent,
-                AllowlistEntrySpec& entry) {
+void ParseEntry(const json& value, const std::string& path, const ScenarioVocabulary& vocabulary,
+                JsonFields& parent, AllowlistEntrySpec& entry) {
   JsonFields f(value, path);
   if (f.Has("of")) {
     entry.kind = AllowlistEntrySpec::Kind::kFingerprintOf;
@@ -266,8 +265,9 @@ void ParseEntry(const json& value, const std::string& path,
     entry.kind = AllowlistEntrySpec::Kind::kFiller;
     entry.filler_count = static_cast<int>(f.Integer("filler", 0, 1, 100000));
   } else if (value.is_object()) {
-    f.Fail("of", "missing (an entry is {\"of\": CERT}, {\"literal\": TEXT} or "
-                 "{\"filler\": COUNT})");
+    f.Fail("of",
+           "missing (an entry is {\"of\": CERT}, {\"literal\": TEXT} or "
+           "{\"filler\": COUNT})");
   }
   Status status = f.Finish();
   if (!status.ok()) {
@@ -318,7 +318,8 @@ std::vector<Outcome> ParseOutcomes(JsonFields& f, const std::string& key, const 
   } else if (value.is_array()) {
     for (const json& item : value) {
       if (!item.is_string()) {
-        f.Fail(key, std::string("want an outcome or an array of outcomes, found ") + JsonTypeName(item));
+        f.Fail(key,
+               std::string("want an outcome or an array of outcomes, found ") + JsonTypeName(item));
         return {};
       }
       names.push_back(item.get<std::string>());
@@ -332,8 +333,8 @@ std::vector<Outcome> ParseOutcomes(JsonFields& f, const std::string& key, const 
     std::optional<Outcome> outcome = ParseOutcome(name);
     if (!outcome || (*outcome != Outcome::kAccept && *outcome != Outcome::kReject &&
                      *outcome != Outcome::kExit && *outcome != Outcome::kNeverDialled)) {
-      f.Fail(key, "want \"accept\", \"reject\", \"exit\" or \"never-dialled\", got \"" +
-                      name + "\"");
+      f.Fail(key,
+             "want \"accept\", \"reject\", \"exit\" or \"never-dialled\", got \"" + name + "\"");
       return {};
     }
     if (std::find(outcomes.begin(), outcomes.end(), *outcome) == outcomes.end()) {
@@ -447,17 +448,15 @@ void CheckConsistency(JsonFields& f, Scenario& s) {
     }
   }
   if (client &&
-      (s.allowlist || s.legacy_allowlist || s.settings.validate ||
-       s.settings.allow_self_signed || s.settings.disable_hostname_validation ||
-       !s.ems_patch.is_null() || !s.lsr_append.empty())) {
+      (s.allowlist || s.legacy_allowlist || s.settings.validate || s.settings.allow_self_signed ||
+       s.settings.disable_hostname_validation || !s.ems_patch.is_null() || !s.lsr_append.empty())) {
     f.Fail("products",
            "the client product only runs scenarios without allowlist, settings or patches");
   }
 }
 
-Result<Scenario> ParseScenario(const json& value, const std::string& path,
-                               std::string_view source, std::string_view topic,
-                               const ScenarioVocabulary& vocabulary) {
+Result<Scenario> ParseScenario(const json& value, const std::string& path, std::string_view source,
+                               std::string_view topic, const ScenarioVocabulary& vocabulary) {
   Scenario s;
   s.file = std::string(source);
   // Messages carry the scenario's name when it has one: "scenarios[3] (listed-colon)".
@@ -475,8 +474,8 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   }
   s.id = std::string(topic) + "/" + name;
   s.description = g.String("description");
-  std::optional<Level> level = ParseLevel(
-      g.Choice("level", {"normative", "inferred", "implementation-defined"}, ""));
+  std::optional<Level> level =
+      ParseLevel(g.Choice("level", {"normative", "inferred", "implementation-defined"}, ""));
   if (g.ok() && !level) {
     g.Fail("level", "missing (want normative, inferred or implementation-defined)");
   }
@@ -537,8 +536,7 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
       JsonFields cf(*ca, JoinPath(sf.path(), "ca"));
       std::optional<std::string> platform = cf.OptionalString("platform");
       std::optional<std::string> edge = cf.OptionalString("edge");
-      for (const auto& [key, bundle] :
-           {std::pair{"platform", platform}, std::pair{"edge", edge}}) {
+      for (const auto& [key, bundle] : {std::pair{"platform", platform}, std::pair{"edge", edge}}) {
         if (bundle && cf.ok() && vocabulary.bundles.count(*bundle) == 0) {
           cf.Fail(key, "unknown CA bundle " + Quoted(*bundle));
         }
@@ -559,8 +557,7 @@ Result<Scenario> ParseScenario(const json& value, const std::string& path,
   }
   if (const json* patch = g.Object("ems_patch")) {
     if (TooDeep(*patch, kMaxPatchDepth)) {
-      g.Fail("ems_patch", "nested more than " + std::to_string(kMaxPatchDepth) +
-                              " levels deep");
+      g.Fail("ems_patch", "nested more than " + std::to_string(kMaxPatchDepth) + " levels deep");
     } else if (patch->dump().size() > kMaxPatchBytes) {
       g.Fail("ems_patch", "larger than " + std::to_string(kMaxPatchBytes) + " bytes");
     } else {
@@ -713,10 +710,10 @@ Result<std::vector<Clause>> LoadClauses(const fs::path& path) {
       Clause clause;
       clause.id = c.String("id");
       clause.summary = c.String("summary");
-      clause.level = ParseLevel(c.Choice("level", {"normative", "inferred",
-                                                   "implementation-defined"},
-                                         "normative"))
-                         .value_or(Level::kNormative);
+      clause.level =
+          ParseLevel(
+              c.Choice("level", {"normative", "inferred", "implementation-defined"}, "normative"))
+              .value_or(Level::kNormative);
       if (c.ok() && !seen.insert(clause.id).second) {
         c.Fail("id", "duplicate clause id " + Quoted(clause.id));
       }
@@ -757,8 +754,8 @@ Result<std::vector<Scenario>> ParseScenarioFile(std::string_view text, std::stri
       f.Fail("scenarios", "empty");
     }
     for (size_t i = 0; i < list->size(); ++i) {
-      Result<Scenario> s = ParseScenario((*list)[i], "scenarios[" + std::to_string(i) + "]",
-                                         source, topic, vocabulary);
+      Result<Scenario> s = ParseScenario((*list)[i], "scenarios[" + std::to_string(i) + "]", source,
+                                         topic, vocabulary);
       if (!s.ok()) {
         return s.take_error();
       }
@@ -824,10 +821,10 @@ Result<std::vector<Scenario>> LoadScenarioDir(const fs::path& dir,
 }
 
 Error DuplicateScenarioId(const Scenario& scenario, const Scenario& first) {
-  return Error{ErrorCode::kInvalidInput,
-               scenario.file + ": scenarios[" + std::to_string(scenario.index) +
-                   "].name: duplicate scenario id " + Quoted(scenario.id) + " (also in " +
-                   first.file + ")"};
+  return Error{ErrorCode::kInvalidInput, scenario.file + ": scenarios[" +
+                                             std::to_string(scenario.index) +
+                                             "].name: duplicate scenario id " +
+                                             Quoted(scenario.id) + " (also in " + first.file + ")"};
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {

@@ -7,11 +7,10 @@
 #ifndef FPCONFORM_HARNESS_SCENARIO_H_
 #define FPCONFORM_HARNESS_SCENARIO_H_
 
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -86,25 +85,25 @@ enum class ScenarioTls { kAny, kTls12, kTls13 };
 
 // EntryStyle: how an allowlist entry writes the fingerprint of a certificate.
 enum class EntryStyle {
-  kColon,         // E6:EF:...  (OpenSSL's output)
-  kColonQuads,    // E6EF:5D37:... (colons in other places)
-  kPlain,         // E6EF...
-  kLowerColon,    // e6:ef:...
-  kLower,         // e6ef...
-  kMixed,         // E6:eF:... (alternating case)
-  kSpaces,        // E6 EF ...
-  kHyphens,       // E6-EF-...
-  kOpenSslLabel,  // SHA256 Fingerprint=E6:EF:...
+  kColon,              // E6:EF:...  (OpenSSL's output)
+  kColonQuads,         // E6EF:5D37:... (colons in other places)
+  kPlain,              // E6EF...
+  kLowerColon,         // e6:ef:...
+  kLower,              // e6ef...
+  kMixed,              // E6:eF:... (alternating case)
+  kSpaces,             // E6 EF ...
+  kHyphens,            // E6-EF-...
+  kOpenSslLabel,       // SHA256 Fingerprint=E6:EF:...
   kOpenSslLabelLower,  // sha256 Fingerprint=E6:EF:...
-  kSha1,          // the SHA-1 of the certificate, colon form
-  kSpki,          // the SHA-256 of the SubjectPublicKeyInfo, colon form
-  kFlipped,       // the last hex digit changed
-  kTruncated,     // 63 digits: the last digit dropped
-  kExtended,      // 65 digits: a digit appended
-  kForeignChar,   // the colon form with a 'Z' after the first digit
-  kLeadingColon,  // :E6:EF:... (C10: colons are ignored on reading)
-  kTrailingColon, // E6:EF:...:4A:
-  kDoubledColons, // E6::EF::...
+  kSha1,               // the SHA-1 of the certificate, colon form
+  kSpki,               // the SHA-256 of the SubjectPublicKeyInfo, colon form
+  kFlipped,            // the last hex digit changed
+  kTruncated,          // 63 digits: the last digit dropped
+  kExtended,           // 65 digits: a digit appended
+  kForeignChar,        // the colon form with a 'Z' after the first digit
+  kLeadingColon,       // :E6:EF:... (C10: colons are ignored on reading)
+  kTrailingColon,      // E6:EF:...:4A:
+  kDoubledColons,      // E6::EF::...
 };
 
 // AllowlistEntrySpec: one entry, before rendering.
@@ -113,10 +112,10 @@ struct AllowlistEntrySpec {
   Kind kind = Kind::kFingerprintOf;
   std::string certificate;  // kFingerprintOf
   EntryStyle style = EntryStyle::kColon;
-  std::string pad;          // white space written before and after the value
-  int near_byte = -1;       // kFingerprintOf: this byte of the digest changed; -1: none
-  std::string literal;      // kLiteral
-  int filler_count = 0;     // kFiller: this many fingerprints of no certificate
+  std::string pad;       // white space written before and after the value
+  int near_byte = -1;    // kFingerprintOf: this byte of the digest changed; -1: none
+  std::string literal;   // kLiteral
+  int filler_count = 0;  // kFiller: this many fingerprints of no certificate
 };
 
 // LsrForm: how the LSR dialect writes the comma-separated list in config.lua.
@@ -132,8 +131,8 @@ struct AllowlistSpec {
   std::vector<AllowlistEntrySpec> entries;
   LsrForm lsr_form = LsrForm::kString;
   std::optional<std::string> lsr_separator;  // join text; default per form
-  std::optional<nlohmann::json> ems_json;  // replaces the rendered EMS value
-  std::optional<std::string> lsr_lua;      // a Lua expression replacing the rendered value
+  std::optional<nlohmann::json> ems_json;    // replaces the rendered EMS value
+  std::optional<std::string> lsr_lua;        // a Lua expression replacing the rendered value
 };
 
 // ChainSpec: one certificate chain a server presents.
@@ -144,9 +143,9 @@ struct ChainSpec {
 
 // ServerSpec: one server the harness plays.
 struct ServerSpec {
-  std::string connection;                 // "platform", "edge", "edge2", "edge3"
-  std::vector<std::string> chain;         // certificate names, leaf first, in sending order
-  bool chain_from_issuers = true;         // chain given as one name: leaf + its intermediates
+  std::string connection;          // "platform", "edge", "edge2", "edge3"
+  std::vector<std::string> chain;  // certificate names, leaf first, in sending order
+  bool chain_from_issuers = true;  // chain given as one name: leaf + its intermediates
   // "chains": the chains of handshakes 2, 3, ... (handshake 1 presents `chain`); the last
   // one is presented from then on. Empty: every handshake presents `chain`.
   std::vector<ChainSpec> later_chains;
@@ -154,7 +153,7 @@ struct ServerSpec {
   // (same host and port); no server of its own is started.
   std::string same_as;
   ScenarioTls tls = ScenarioTls::kAny;
-  bool plain_http = false;                // the endpoint speaks plain HTTP (D7)
+  bool plain_http = false;  // the endpoint speaks plain HTTP (D7)
 };
 
 // Settings: product settings written in both dialects.
@@ -168,16 +167,16 @@ struct Settings {
 
 // Scenario: one test case of the suite.
 struct Scenario {
-  std::string id;           // "<topic>/<name>", topic = file path under scenarios/ without .json
-  std::string file;         // the file it came from, for messages
-  std::string root;         // the scenario directory it was loaded from (LoadScenarioDir)
-  size_t index = 0;         // its place in the file's "scenarios" array, for messages
+  std::string id;    // "<topic>/<name>", topic = file path under scenarios/ without .json
+  std::string file;  // the file it came from, for messages
+  std::string root;  // the scenario directory it was loaded from (LoadScenarioDir)
+  size_t index = 0;  // its place in the file's "scenarios" array, for messages
   std::string description;
   Level level = Level::kNormative;
   std::vector<std::string> clauses;
   std::vector<Product> products;
-  std::vector<ServerSpec> servers;  // in connection order: platform, edge, edge2, edge3
-  std::optional<AllowlistSpec> allowlist;         // certificates/scripts.fingerprint_allowlist
+  std::vector<ServerSpec> servers;         // in connection order: platform, edge, edge2, edge3
+  std::optional<AllowlistSpec> allowlist;  // certificates/scripts.fingerprint_allowlist
   std::optional<AllowlistSpec> legacy_allowlist;  // fingerprint_whitelist
   Settings settings;
   nlohmann::json ems_patch;  // JSON merge patch applied to the rendered config.json (null: none)
@@ -212,7 +211,7 @@ struct Scenario {
 struct ScenarioVocabulary {
   std::set<std::string, std::less<>> certificates;  // from the PKI description
   std::set<std::string, std::less<>> bundles;
-  std::set<std::string, std::less<>> clauses;       // from scenarios/clauses.json
+  std::set<std::string, std::less<>> clauses;  // from scenarios/clauses.json
 };
 
 // Clause: one entry of scenarios/clauses.json.

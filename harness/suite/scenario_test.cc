@@ -228,11 +228,12 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
        "scenarios[0] (x).diagnostic_in: needs a diagnostic"},
       {"bad near", scenario(R"(, "allowlist": {"entries": [{"of": "edge-a", "near": 32}]})"),
        "allowlist.entries[0].near: want \"first\", \"middle\", \"last\" or a byte index 0 to 31"},
-      {"near past sha1", scenario(
-          R"(, "allowlist": {"entries": [{"of": "edge-a", "style": "sha1", "near": 20}]})"),
+      {"near past sha1",
+       scenario(R"(, "allowlist": {"entries": [{"of": "edge-a", "style": "sha1", "near": 20}]})"),
        "allowlist.entries[0].near: want \"first\", \"middle\", \"last\" or a byte index 0 to 19"},
-      {"near with flipped", scenario(
-          R"(, "allowlist": {"entries": [{"of": "edge-a", "style": "flipped", "near": "last"}]})"),
+      {"near with flipped",
+       scenario(
+           R"(, "allowlist": {"entries": [{"of": "edge-a", "style": "flipped", "near": "last"}]})"),
        "allowlist.entries[0].near: not with a style that changes the digest itself"},
   };
   for (const Case& c : cases) {
@@ -248,9 +249,7 @@ TEST(ScenarioTest, ErrorsNameTheFileAndTheField) {
 // A patch nested 100 000 deep once crashed every command on a recursive copy; 10 000 deep it
 // rendered a 64 MB config. Both are refused when loading, naming the file and field.
 TEST(ScenarioTest, NestingAndSizeOfWhatIsRenderedAreLimited) {
-  auto nested = [](size_t depth) {
-    return std::string(depth, '[') + std::string(depth, ']');
-  };
+  auto nested = [](size_t depth) { return std::string(depth, '[') + std::string(depth, ']'); };
   auto with = [](const std::string& fields) {
     return Wrap(R"({"name": "x", "description": "d", "level": "normative", "clauses": ["C4"],
                    "servers": {"edge": "edge-a"}, "expect": {"edge": "accept"})" +
@@ -270,8 +269,7 @@ TEST(ScenarioTest, NestingAndSizeOfWhatIsRenderedAreLimited) {
        "scenarios/t.json: scenarios[0] (x).ems_patch: nested more than 32 levels deep"},
       {"deep elsewhere", R"({"description": "d", "scenarios": [], "x": )" + nested(500) + "}",
        "scenarios/t.json: x[0][0]: nested more than 40 levels deep"},
-      {"patch too large",
-       with(R"(, "ems_patch": {"a": ")" + std::string(300 * 1024, 'x') + "\"}"),
+      {"patch too large", with(R"(, "ems_patch": {"a": ")" + std::string(300 * 1024, 'x') + "\"}"),
        "scenarios/t.json: scenarios[0] (x).ems_patch: larger than 262144 bytes"},
       {"lsr_append too large", with(R"(, "lsr_append": ")" + std::string(300 * 1024, 'x') + "\""),
        "scenarios/t.json: scenarios[0] (x).lsr_append: larger than 262144 bytes"},
@@ -283,9 +281,9 @@ TEST(ScenarioTest, NestingAndSizeOfWhatIsRenderedAreLimited) {
     ASSERT_FALSE(loaded.ok());
     EXPECT_NE(loaded.error().message.find(c.want), std::string::npos) << loaded.error().message;
   }
-  Result<std::vector<Scenario>> fine = ParseScenarioFile(
-      with(R"(, "ems_patch": {"a": )" + nested(31) + "}"), "scenarios/t.json", "match",
-      Vocabulary());
+  Result<std::vector<Scenario>> fine =
+      ParseScenarioFile(with(R"(, "ems_patch": {"a": )" + nested(31) + "}"), "scenarios/t.json",
+                        "match", Vocabulary());
   EXPECT_TRUE(fine.ok()) << fine.error().message;
 }
 
@@ -319,8 +317,7 @@ TEST(TargetTest, ParsesAndRejectsDescriptors) {
     const char* want;
   };
   const Case cases[] = {
-      {"no product", R"({"description": "d", "argv": ["x"]})",
-       "targets/x.json: product: missing"},
+      {"no product", R"({"description": "d", "argv": ["x"]})", "targets/x.json: product: missing"},
       {"unknown key", R"({"description": "d", "product": "ems", "argv": ["x"], "argvs": 1})",
        "targets/x.json: argvs: unknown key"},
       {"bad placeholder", R"({"description": "d", "product": "ems", "argv": ["{confg}"]})",
@@ -391,7 +388,8 @@ TEST(TargetTest, CapabilitiesAndTriggerFields) {
   EXPECT_TRUE(t->trigger->PerConnection());
   Result<TargetDescriptor> plain =
       ParseTargetDescriptor(R"({"description": "d", "product": "lsr", "argv": ["x"],
-          "trigger": {"argv": ["x"]}})", "targets/y.json");
+          "trigger": {"argv": ["x"]}})",
+                            "targets/y.json");
   ASSERT_TRUE(plain.ok()) << plain.error().message;
   EXPECT_FALSE(plain->Lacks(Capability::kTls13));
   EXPECT_EQ(plain->trigger->ready, TriggerSpec::Ready::kNone);
@@ -474,7 +472,8 @@ TEST(TargetTest, ExpandsPlaceholders) {
 TEST(JsonFieldsTest, ReportsLineAndColumnOfBadJson) {
   Result<nlohmann::json> bad = ParseJsonText("{\n  \"a\": tru\n}", "f.json");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.error().message.find("f.json: not JSON: line 2, column 11"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("f.json: not JSON: line 2, column 11"), std::string::npos)
+      << bad.error().message;
 }
 
 // Every data file may name its schema ("$schema") and carry its format's version; a version

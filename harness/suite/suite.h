@@ -18,8 +18,8 @@ namespace fpconform::harness {
 
 // Paths: where the suite finds its data and the built programs.
 struct Paths {
-  std::filesystem::path data_dir;   // the source tree: certs/, fixtures/, scenarios/, harness/
-  std::filesystem::path build_dir;  // the {build} placeholder of target descriptors
+  std::filesystem::path data_dir;     // the source tree: certs/, fixtures/, scenarios/, harness/
+  std::filesystem::path build_dir;    // the {build} placeholder of target descriptors
   std::string program = "fpconform";  // the command that rerun lines name
 
   std::filesystem::path Scenarios() const { return data_dir / "scenarios"; }

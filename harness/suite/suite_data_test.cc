@@ -31,8 +31,8 @@ TEST(SuiteDataTest, EveryTargetDescriptorLoads) {
     SCOPED_TRACE(t.file);
     names.insert(t.name);
     if (t.product != Product::kClient) {
-      fs::path templ = t.config_template.empty() ? SourcePaths().DefaultTemplate(t.product)
-                                                 : t.config_template;
+      fs::path templ =
+          t.config_template.empty() ? SourcePaths().DefaultTemplate(t.product) : t.config_template;
       EXPECT_TRUE(fs::is_regular_file(templ)) << templ;
     }
   }

@@ -17,8 +17,9 @@ namespace {
 Status ParseDeviations(const json& list, const std::string& path, const std::string& file,
                        std::vector<Deviation>& out) {
   if (!list.is_array()) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     path + std::string(": want an array of {scenario, reason}, got ") + JsonTypeName(list));
+    return MakeError(
+        ErrorCode::kInvalidInput,
+        path + std::string(": want an array of {scenario, reason}, got ") + JsonTypeName(list));
   }
   for (size_t i = 0; i < list.size(); ++i) {
     JsonFields f(list[i], path + "[" + std::to_string(i) + "]");
@@ -119,8 +120,8 @@ Status CheckDeviations(const TargetDescriptor& target, const std::vector<Scenari
     });
     if (!used) {
       return MakeError(ErrorCode::kInvalidInput,
-                       d.origin + ".scenario: \"" + Printable(d.scenario) +
-                           "\" matches no " + ProductName(target.product) +
+                       d.origin + ".scenario: \"" + Printable(d.scenario) + "\" matches no " +
+                           ProductName(target.product) +
                            " scenario of the suite (renamed or removed? fpconform list)");
     }
   }
@@ -170,11 +171,12 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   // "name": what reports call the target (default: the file name without .json).
   if (std::optional<std::string> name = f.OptionalString("name")) {
     bool plain = !name->empty() && name->size() <= 64 &&
-                 name->find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                         "0123456789._-") == std::string::npos;
+                 name->find_first_not_of(
+                     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") == std::string::npos;
     if (!plain) {
-      f.Fail("name", "want 1 to 64 letters, digits, '.', '_' or '-', got \"" +
-                         Printable(*name) + "\"");
+      f.Fail("name",
+             "want 1 to 64 letters, digits, '.', '_' or '-', got \"" + Printable(*name) + "\"");
     }
     t.name = *name;
   }
@@ -234,10 +236,10 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
     JsonFields tf(*trigger, "trigger");
     TriggerSpec spec;
     spec.argv = tf.StringList("argv", /*required=*/true);
-    spec.when = tf.Choice("when", {"after-start", "after-platform"}, "after-start") ==
-                        "after-platform"
-                    ? TriggerSpec::When::kAfterPlatform
-                    : TriggerSpec::When::kAfterStart;
+    spec.when =
+        tf.Choice("when", {"after-start", "after-platform"}, "after-start") == "after-platform"
+            ? TriggerSpec::When::kAfterPlatform
+            : TriggerSpec::When::kAfterStart;
     spec.ready = tf.Choice("ready", {"none", "listener"}, "none") == "listener"
                      ? TriggerSpec::Ready::kListener
                      : TriggerSpec::Ready::kNone;
@@ -266,8 +268,7 @@ Result<TargetDescriptor> ParseTargetDescriptor(std::string_view text, const fs::
   std::optional<Error> deviations_error;
   if (const json* deviations = f.Any("deviations")) {
     if (deviations->is_string()) {
-      Result<std::vector<Deviation>> list =
-          LoadDeviations(base / deviations->get<std::string>());
+      Result<std::vector<Deviation>> list = LoadDeviations(base / deviations->get<std::string>());
       if (list.ok()) {
         t.deviations = std::move(*list);
       } else {
@@ -428,8 +429,8 @@ Result<std::vector<TargetDescriptor>> ListTargets(const std::vector<fs::path>& t
   for (size_t i = 1; i < out.size(); ++i) {
     if (out[i].name == out[i - 1].name) {
       return MakeError(ErrorCode::kInvalidInput, out[i].file + ": duplicate target name '" +
-                                                     out[i].name + "' (also " +
-                                                     out[i - 1].file + ")");
+                                                     out[i].name + "' (also " + out[i - 1].file +
+                                                     ")");
     }
   }
   return out;

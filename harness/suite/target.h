@@ -61,7 +61,7 @@ const char* CapabilityName(Capability capability);
 struct Deviation {
   std::string scenario;  // a scenario id or glob
   std::string reason;
-  std::string origin;    // where it is written: "<file>: deviations[2]", for messages
+  std::string origin;  // where it is written: "<file>: deviations[2]", for messages
 };
 
 // TargetDescriptor: one loaded descriptor.
@@ -71,23 +71,23 @@ struct TargetDescriptor {
   std::string description;
   Product product = Product::kEms;
   std::vector<std::string> argv;
-  std::string config_file;                 // file name in the work directory; empty: none
-  std::filesystem::path config_template;   // base template; empty: the product's default
+  std::string config_file;                // file name in the work directory; empty: none
+  std::filesystem::path config_template;  // base template; empty: the product's default
   Lifecycle lifecycle = Lifecycle::kDaemon;
-  bool exit_status_reports = false;        // one-shot: exit 0 exactly when all accepted
+  bool exit_status_reports = false;                 // one-shot: exit 0 exactly when all accepted
   std::chrono::milliseconds startup_timeout{3000};  // exits for invalid configs happen here
   std::chrono::milliseconds observe_timeout{5000};  // connections are judged within this
   std::chrono::milliseconds grace{500};             // SIGTERM to SIGKILL
   std::chrono::milliseconds settle{200};  // keeps_running scenarios: how long it must live on
   // After a rejection where an accept is wanted: how long to wait for a retry.
   std::chrono::milliseconds retry{250};
-  std::string log_file;                    // a path with placeholders; empty: no log
+  std::string log_file;  // a path with placeholders; empty: no log
   std::optional<TriggerSpec> trigger;
   std::vector<std::pair<std::string, std::string>> env;
   std::vector<Deviation> deviations;
-  std::vector<std::string> filters;        // scenario globs this target runs by default
-  std::vector<Capability> lacks;           // what the product does not have
-  bool builtin = false;                    // found in harness/targets/
+  std::vector<std::string> filters;  // scenario globs this target runs by default
+  std::vector<Capability> lacks;     // what the product does not have
+  bool builtin = false;              // found in harness/targets/
 
   // Lacks is true when the descriptor says the product does not have `capability`.
   bool Lacks(Capability capability) const;

@@ -52,17 +52,17 @@
 // exit 64.
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,8 +95,8 @@ int Spew(long long bytes) {
   memset(chunk, 'x', sizeof(chunk));
   long long left = bytes;
   while (left > 0) {
-    size_t n = left < static_cast<long long>(sizeof(chunk)) ? static_cast<size_t>(left)
-                                                            : sizeof(chunk);
+    size_t n =
+        left < static_cast<long long>(sizeof(chunk)) ? static_cast<size_t>(left) : sizeof(chunk);
     if (!WriteAll(1, chunk, n) || !WriteAll(2, chunk, n)) {
       return 74;
     }
@@ -206,19 +206,21 @@ ssize_t ReadSome(int fd, char* buffer, size_t size, int ms) {
 
 // kClientHello: a TLS 1.2 ClientHello (ECDHE-ECDSA/RSA with AES-GCM, P-256 and X25519,
 // common signature algorithms), enough for any TLS server to record it and answer.
-const unsigned char kClientHello[] = {
-    0x16, 0x03, 0x01, 0x00, 0x4d,  // record: handshake, 77 bytes
-    0x01, 0x00, 0x00, 0x49,        // ClientHello, 73 bytes
-    0x03, 0x03,                    // TLS 1.2
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-    25, 26, 27, 28, 29, 30, 31, 32,  // random
-    0x00,                            // no session id
-    0x00, 0x08, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30,  // cipher suites
-    0x01, 0x00,                                                  // no compression
-    0x00, 0x18,                                                  // extensions, 24 bytes
-    0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x17, 0x00, 0x1d,  // supported_groups
-    0x00, 0x0d, 0x00, 0x0a, 0x00, 0x08, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03,
-    // signature_algorithms
+const unsigned char kClientHello[] =
+    {
+        0x16, 0x03, 0x01, 0x00, 0x4d,  // record: handshake, 77 bytes
+        0x01, 0x00, 0x00, 0x49,        // ClientHello, 73 bytes
+        0x03, 0x03,                    // TLS 1.2
+        1,    2,    3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,
+        15,   16,   17,   18,   19,   20,   21,   22,   23,   24,   25,   26,   27,   28,
+        29,   30,   31,   32,                                        // random
+        0x00,                                                        // no session id
+        0x00, 0x08, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x2c, 0xc0, 0x30,  // cipher suites
+        0x01, 0x00,                                                  // no compression
+        0x00, 0x18,                                                  // extensions, 24 bytes
+        0x00, 0x0a, 0x00, 0x06, 0x00, 0x04, 0x00, 0x17, 0x00, 0x1d,  // supported_groups
+        0x00, 0x0d, 0x00, 0x0a, 0x00, 0x08, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01, 0x05, 0x03,
+        // signature_algorithms
 };
 
 int g_listener = -1;
@@ -363,8 +365,8 @@ int Step(int argc, char** argv, int* i) {
     for (int attempt = 0; attempt < 1000 && g_listener >= 0; ++attempt) {
       timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
-      long left = value - ((now.tv_sec - begin.tv_sec) * 1000 +
-                           (now.tv_nsec - begin.tv_nsec) / 1000000);
+      long left =
+          value - ((now.tv_sec - begin.tv_sec) * 1000 + (now.tv_nsec - begin.tv_nsec) / 1000000);
       pollfd p{g_listener, POLLIN, 0};
       if (left <= 0 || poll(&p, 1, static_cast<int>(left)) <= 0) {
         break;
@@ -402,7 +404,8 @@ int Step(int argc, char** argv, int* i) {
       fprintf(stderr, "%s: connect: %s\n", step, strerror(errno));
       return 7;
     }
-    WriteText(fd, "GET /fpconform/trigger HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    WriteText(fd,
+              "GET /fpconform/trigger HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     ssize_t n = ReadSome(fd, buffer, sizeof(buffer) - 1, 2000);
     close(fd);
     if (n < 12 || strncmp(buffer, "HTTP/1.1 200", 12) != 0) {

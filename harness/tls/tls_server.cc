@@ -90,7 +90,7 @@ struct Connection {
   Clock::time_point last_progress;
   Clock::time_point linger_deadline;
   ServerObservation obs;
-  bool dirty = true;  // obs changed since it was last published
+  bool dirty = true;          // obs changed since it was last published
   bool chain_chosen = false;  // the per-handshake chain was picked (once, despite HRR)
 };
 
@@ -206,8 +206,7 @@ struct TlsTestServer::Impl {
 
 Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   if (config.chain.empty()) {
-    return MakeError(ErrorCode::kInvalidInput,
-                     "TLS server: the chain is empty (no leaf)");
+    return MakeError(ErrorCode::kInvalidInput, "TLS server: the chain is empty (no leaf)");
   }
   for (size_t i = 0; i < config.chain.size(); ++i) {
     if (config.chain[i] == nullptr) {
@@ -222,8 +221,7 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   if (X509_check_private_key(config.chain[0], config.key) != 1) {
     return MakeError(
         ErrorCode::kInvalidInput,
-        "TLS server: the private key does not match the leaf (chain[0]): " +
-            OpenSslErrors());
+        "TLS server: the private key does not match the leaf (chain[0]): " + OpenSslErrors());
   }
   ctx.reset(SSL_CTX_new(TLS_server_method()));
   if (ctx == nullptr) {
@@ -245,18 +243,15 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   } else if (config.version == TlsVersion::kTls13) {
     version = TLS1_3_VERSION;
   }
-  if (version != 0 &&
-      (SSL_CTX_set_min_proto_version(ctx.get(), version) != 1 ||
-       SSL_CTX_set_max_proto_version(ctx.get(), version) != 1)) {
-    return MakeError(ErrorCode::kCrypto,
-                     std::string("TLS server: cannot pin ") +
-                         TlsVersionName(config.version) + ": " +
-                         OpenSslErrors());
+  if (version != 0 && (SSL_CTX_set_min_proto_version(ctx.get(), version) != 1 ||
+                       SSL_CTX_set_max_proto_version(ctx.get(), version) != 1)) {
+    return MakeError(ErrorCode::kCrypto, std::string("TLS server: cannot pin ") +
+                                             TlsVersionName(config.version) + ": " +
+                                             OpenSslErrors());
   }
   if (SSL_CTX_use_certificate(ctx.get(), config.chain[0]) != 1) {
-    return MakeError(
-        ErrorCode::kInvalidInput,
-        "TLS server: leaf certificate refused: " + OpenSslErrors());
+    return MakeError(ErrorCode::kInvalidInput,
+                     "TLS server: leaf certificate refused: " + OpenSslErrors());
   }
   if (SSL_CTX_use_PrivateKey(ctx.get(), config.key) != 1 ||
       SSL_CTX_check_private_key(ctx.get()) != 1) {
@@ -265,8 +260,7 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   }
   UniquePtr<STACK_OF(X509)> extra(sk_X509_new_null());
   if (extra == nullptr) {
-    return MakeError(ErrorCode::kCrypto,
-                     "sk_X509_new_null: " + OpenSslErrors());
+    return MakeError(ErrorCode::kCrypto, "sk_X509_new_null: " + OpenSslErrors());
   }
   for (size_t i = 1; i < config.chain.size(); ++i) {
     UniquePtr<X509> cert = UpRef(config.chain[i]);
@@ -278,9 +272,8 @@ Status TlsTestServer::Impl::MakeContext(const TlsServerConfig& config) {
   // set1 takes its own references; an empty chain still stops OpenSSL from
   // building one.
   if (SSL_CTX_set1_chain(ctx.get(), extra.get()) != 1) {
-    return MakeError(
-        ErrorCode::kInvalidInput,
-        "TLS server: certificate chain refused: " + OpenSslErrors());
+    return MakeError(ErrorCode::kInvalidInput,
+                     "TLS server: certificate chain refused: " + OpenSslErrors());
   }
   SSL_CTX_set_client_hello_cb(ctx.get(), ClientHelloCallback, nullptr);
   SSL_CTX_set_info_callback(ctx.get(), InfoCallback);
@@ -292,16 +285,14 @@ Status TlsTestServer::Impl::AddLaterChains(const TlsServerConfig& config) {
     const TlsServedChain& served = config.later_chains[n];
     std::string name = "TLS server: later_chains[" + std::to_string(n) + "]";
     if (served.chain.empty() || served.key == nullptr ||
-        std::find(served.chain.begin(), served.chain.end(), nullptr) !=
-            served.chain.end()) {
+        std::find(served.chain.begin(), served.chain.end(), nullptr) != served.chain.end()) {
       return MakeError(ErrorCode::kInvalidInput,
                        name + ": want a leaf, its key and no null certificate");
     }
     ERR_clear_error();
     if (X509_check_private_key(served.chain[0], served.key) != 1) {
       return MakeError(ErrorCode::kInvalidInput,
-                       name + ": the private key does not match the leaf: " +
-                           OpenSslErrors());
+                       name + ": the private key does not match the leaf: " + OpenSslErrors());
     }
     LaterChain later;
     later.leaf = UpRef(served.chain[0]);
@@ -351,8 +342,7 @@ int TlsTestServer::Impl::PickChain(SSL* ssl, void* arg) {
 }
 
 Status TlsTestServer::Impl::Listen() {
-  listener.Reset(
-      socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  listener.Reset(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!listener.valid()) {
     return MakeError(ErrorCode::kIo, ErrnoText("TLS server: socket", errno));
   }
@@ -360,19 +350,15 @@ Status TlsTestServer::Impl::Listen() {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
-  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) !=
-      0) {
-    return MakeError(ErrorCode::kIo,
-                     ErrnoText("TLS server: bind 127.0.0.1:0", errno));
+  if (bind(listener.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return MakeError(ErrorCode::kIo, ErrnoText("TLS server: bind 127.0.0.1:0", errno));
   }
   if (listen(listener.get(), SOMAXCONN) != 0) {
     return MakeError(ErrorCode::kIo, ErrnoText("TLS server: listen", errno));
   }
   socklen_t len = sizeof(addr);
-  if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) !=
-      0) {
-    return MakeError(ErrorCode::kIo,
-                     ErrnoText("TLS server: getsockname", errno));
+  if (getsockname(listener.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return MakeError(ErrorCode::kIo, ErrnoText("TLS server: getsockname", errno));
   }
   port = ntohs(addr.sin_port);
   wake.Reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
@@ -393,8 +379,7 @@ void TlsTestServer::Impl::Run() {
     if (!accepting) {
       next_deadline = accept_paused_until;
     }
-    fds.push_back(
-        pollfd{listener.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
+    fds.push_back(pollfd{listener.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
     for (const auto& c : connections) {
       short events = POLLIN;
       if (c->out_sent < c->out.size()) {
@@ -402,16 +387,13 @@ void TlsTestServer::Impl::Run() {
       }
       fds.push_back(pollfd{c->fd.get(), events, 0});
       next_deadline =
-          std::min(next_deadline, c->stage == Stage::kLinger
-                                      ? c->linger_deadline
-                                      : c->last_progress + idle_timeout);
+          std::min(next_deadline, c->stage == Stage::kLinger ? c->linger_deadline
+                                                             : c->last_progress + idle_timeout);
     }
     int timeout_ms = -1;
     if (next_deadline != Clock::time_point::max()) {
-      auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_deadline -
-                                                               Clock::now());
-      timeout_ms =
-          static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 3600 * 1000));
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_deadline - Clock::now());
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 3600 * 1000));
     }
     int ready = poll(fds.data(), fds.size(), timeout_ms);
     if (ready < 0 && errno != EINTR) {
@@ -440,12 +422,10 @@ void TlsTestServer::Impl::Run() {
       AcceptAll();
     }
     Publish();
-    std::erase_if(connections,
-                  [](const auto& c) { return c->stage == Stage::kDone; });
+    std::erase_if(connections, [](const auto& c) { return c->stage == Stage::kDone; });
   }
   for (auto& c : connections) {
-    End(*c, ConnectionEnd::kServerStopped,
-        std::string("server stopped ") + StageName(c->stage));
+    End(*c, ConnectionEnd::kServerStopped, std::string("server stopped ") + StageName(c->stage));
   }
   listener.Reset();
   Publish();
@@ -459,14 +439,12 @@ void TlsTestServer::Impl::Run() {
 
 void TlsTestServer::Impl::AcceptAll() {
   while (true) {
-    int fd =
-        accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(listener.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) {
         continue;
       }
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-          errno == ENOMEM) {
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
         accept_paused_until = Clock::now() + kAcceptPause;
       }
       return;
@@ -544,11 +522,9 @@ void TlsTestServer::Impl::Service(Connection& c, short revents) {
         // A client that closes without reading our close_notify makes its
         // kernel reset.
         End(c, ConnectionEnd::kServerClosed,
-            "server responded; client closed with a reset (" +
-                ErrnoText("recv", errno) + ")");
+            "server responded; client closed with a reset (" + ErrnoText("recv", errno) + ")");
       } else {
-        End(c, ConnectionEnd::kReset,
-            ErrnoText("recv", errno) + " " + StageName(c.stage));
+        End(c, ConnectionEnd::kReset, ErrnoText("recv", errno) + " " + StageName(c.stage));
       }
       return;
     }
@@ -598,18 +574,15 @@ void TlsTestServer::Impl::FailTls(Connection& c, int ssl_error) {
   std::string errors = OpenSslErrors();
   if (c.obs.alert_received.has_value()) {
     End(c, ConnectionEnd::kClientAlert,
-        "client alert " + c.obs.alert_description + " " + StageName(c.stage) +
-            ": " + errors);
+        "client alert " + c.obs.alert_description + " " + StageName(c.stage) + ": " + errors);
   } else if (ssl_error == SSL_ERROR_SSL) {
     End(c, ConnectionEnd::kProtocolError, errors);
   } else {
-    End(c, ConnectionEnd::kProtocolError,
-        "SSL error " + std::to_string(ssl_error) + ": " + errors);
+    End(c, ConnectionEnd::kProtocolError, "SSL error " + std::to_string(ssl_error) + ": " + errors);
   }
 }
 
-void TlsTestServer::Impl::OnAppData(Connection& c, const char* data,
-                                    size_t len) {
+void TlsTestServer::Impl::OnAppData(Connection& c, const char* data, size_t len) {
   if (c.obs.app_bytes == 0) {
     c.obs.first_data_at = Clock::now();
   }
@@ -637,21 +610,17 @@ void TlsTestServer::Impl::HandleRequest(Connection& c, size_t head_end) {
   Respond(c, reply.response, reply.keep_open);
 }
 
-void TlsTestServer::Impl::Respond(Connection& c, std::string_view response,
-                                  bool keep_open) {
+void TlsTestServer::Impl::Respond(Connection& c, std::string_view response, bool keep_open) {
   c.head.clear();
   c.head.shrink_to_fit();
   if (c.ssl != nullptr) {
     // A memory BIO takes all of it at once.
-    if (SSL_write(c.ssl.get(), response.data(),
-                  static_cast<int>(response.size())) <= 0) {
+    if (SSL_write(c.ssl.get(), response.data(), static_cast<int>(response.size())) <= 0) {
       End(c, ConnectionEnd::kProtocolError, "SSL_write: " + OpenSslErrors());
       return;
     }
     if (!keep_open) {
-      SSL_shutdown(
-          c.ssl
-              .get());  // queues close_notify; the client's comes later, or not
+      SSL_shutdown(c.ssl.get());  // queues close_notify; the client's comes later, or not
     }
     QueueTlsOutput(c);
   } else {
@@ -683,8 +652,8 @@ void TlsTestServer::Impl::Flush(Connection& c) {
     return;
   }
   while (c.out_sent < c.out.size()) {
-    ssize_t n = send(c.fd.get(), c.out.data() + c.out_sent,
-                     c.out.size() - c.out_sent, MSG_NOSIGNAL);
+    ssize_t n =
+        send(c.fd.get(), c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
     if (n > 0) {
       c.out_sent += static_cast<size_t>(n);
       c.last_progress = Clock::now();
@@ -696,8 +665,7 @@ void TlsTestServer::Impl::Flush(Connection& c) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       return;
     }
-    End(c, ConnectionEnd::kReset,
-        ErrnoText("send", errno) + " " + StageName(c.stage));
+    End(c, ConnectionEnd::kReset, ErrnoText("send", errno) + " " + StageName(c.stage));
     return;
   }
   c.out.clear();
@@ -713,15 +681,13 @@ void TlsTestServer::Impl::OnClientClose(Connection& c, std::string_view how) {
   std::string detail;
   switch (c.stage) {
     case Stage::kHandshake:
-      detail = who + (c.obs.client_hello_seen
-                          ? " during the handshake without an alert"
-                          : " before sending a ClientHello");
+      detail = who + (c.obs.client_hello_seen ? " during the handshake without an alert"
+                                              : " before sending a ClientHello");
       break;
     case Stage::kRequest:
       if (c.obs.app_bytes == 0) {
-        detail = who + (c.ssl != nullptr
-                            ? " after the handshake without sending data"
-                            : " without sending data");
+        detail = who + (c.ssl != nullptr ? " after the handshake without sending data"
+                                         : " without sending data");
       } else {
         detail = who + " after " + std::to_string(c.obs.app_bytes) +
                  " bytes, before the end of the request head";
@@ -732,8 +698,7 @@ void TlsTestServer::Impl::OnClientClose(Connection& c, std::string_view how) {
       break;
     case Stage::kLinger:
       if (c.out_sent < c.out.size()) {
-        End(c, ConnectionEnd::kClientClosed,
-            who + " before reading the whole response");
+        End(c, ConnectionEnd::kClientClosed, who + " before reading the whole response");
       } else {
         End(c, ConnectionEnd::kServerClosed, "server responded; " + who);
       }
@@ -757,13 +722,11 @@ void TlsTestServer::Impl::CheckTimers(Connection& c, Clock::time_point now) {
   }
   if (now - c.last_progress >= idle_timeout) {
     End(c, ConnectionEnd::kIdleTimeout,
-        "no progress for " + std::to_string(idle_timeout.count()) + " ms " +
-            StageName(c.stage));
+        "no progress for " + std::to_string(idle_timeout.count()) + " ms " + StageName(c.stage));
   }
 }
 
-void TlsTestServer::Impl::End(Connection& c, ConnectionEnd end,
-                              std::string detail) {
+void TlsTestServer::Impl::End(Connection& c, ConnectionEnd end, std::string detail) {
   if (c.stage == Stage::kDone) {
     return;
   }
@@ -772,8 +735,8 @@ void TlsTestServer::Impl::End(Connection& c, ConnectionEnd end,
     // response.
     QueueTlsOutput(c);
     if (c.out_sent < c.out.size()) {
-      ssize_t n = send(c.fd.get(), c.out.data() + c.out_sent,
-                       c.out.size() - c.out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t n = send(c.fd.get(), c.out.data() + c.out_sent, c.out.size() - c.out_sent,
+                       MSG_NOSIGNAL | MSG_DONTWAIT);
       (void)n;
     }
   }
@@ -815,17 +778,15 @@ void TlsTestServer::Impl::Publish() {
   }
 }
 
-TlsTestServer::TlsTestServer(std::unique_ptr<Impl> impl)
-    : impl_(std::move(impl)) {}
+TlsTestServer::TlsTestServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TlsTestServer::~TlsTestServer() { Stop(); }
 
-Result<std::unique_ptr<TlsTestServer>> TlsTestServer::Start(
-    const TlsServerConfig& config, std::function<void()> on_event) {
+Result<std::unique_ptr<TlsTestServer>> TlsTestServer::Start(const TlsServerConfig& config,
+                                                            std::function<void()> on_event) {
   auto impl = std::make_unique<Impl>();
   impl->tls = config.tls;
-  impl->idle_timeout =
-      std::max(config.idle_timeout, std::chrono::milliseconds(1));
+  impl->idle_timeout = std::max(config.idle_timeout, std::chrono::milliseconds(1));
   impl->on_event = std::move(on_event);
   if (config.tls) {
     Status made = impl->MakeContext(config);
@@ -841,8 +802,7 @@ Result<std::unique_ptr<TlsTestServer>> TlsTestServer::Start(
   try {
     impl->thread = std::thread([raw] { raw->Run(); });
   } catch (const std::system_error& e) {
-    return MakeError(ErrorCode::kIo,
-                     std::string("TLS server: thread: ") + e.what());
+    return MakeError(ErrorCode::kIo, std::string("TLS server: thread: ") + e.what());
   }
   return std::unique_ptr<TlsTestServer>(new TlsTestServer(std::move(impl)));
 }
@@ -858,9 +818,8 @@ bool TlsTestServer::WaitUntil(
     const std::function<bool(const std::vector<ServerObservation>&)>& done,
     std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->changed.wait_for(lock, timeout, [&] {
-    return impl_->stopped || done(impl_->observations);
-  });
+  impl_->changed.wait_for(lock, timeout,
+                          [&] { return impl_->stopped || done(impl_->observations); });
   return done(impl_->observations);
 }
 

@@ -70,8 +70,8 @@ class TlsTestServer {
   // call only requests the stop. Returns an Error when the chain or key is
   // missing or inconsistent (naming the reason), or when a socket or the thread
   // cannot be made.
-  static Result<std::unique_ptr<TlsTestServer>> Start(
-      const TlsServerConfig& config, std::function<void()> on_event = {});
+  static Result<std::unique_ptr<TlsTestServer>> Start(const TlsServerConfig& config,
+                                                      std::function<void()> on_event = {});
 
   TlsTestServer(const TlsTestServer&) = delete;
   TlsTestServer& operator=(const TlsTestServer&) = delete;
@@ -89,9 +89,8 @@ class TlsTestServer {
   // WaitUntil blocks until `done(observations)` holds, `timeout` passes or the
   // server stops; returns whether `done` holds. `done` runs under the server's
   // lock: keep it short.
-  bool WaitUntil(
-      const std::function<bool(const std::vector<ServerObservation>&)>& done,
-      std::chrono::milliseconds timeout) const;
+  bool WaitUntil(const std::function<bool(const std::vector<ServerObservation>&)>& done,
+                 std::chrono::milliseconds timeout) const;
 
   // Stop records every open connection as kServerStopped, closes it and the
   // listener, and joins the thread. Idempotent, thread-safe, and bounded: it

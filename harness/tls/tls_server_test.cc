@@ -41,8 +41,7 @@ const bool kSigpipeIgnored = [] {
 }();
 
 constexpr milliseconds kWait{5000};
-constexpr std::string_view kRequest =
-    "GET /path HTTP/1.1\r\nHost: localhost\r\n\r\n";
+constexpr std::string_view kRequest = "GET /path HTTP/1.1\r\nHost: localhost\r\n\r\n";
 
 // TestCert returns the certificate `name` of the test PKI (certs/pki.json, generated once per
 // process); aborts when the PKI cannot be made or lacks it, as no test could run then.
@@ -87,10 +86,10 @@ std::unique_ptr<TlsTestServer> MustStart(const TlsServerConfig& config,
 
 // ClientOptions: how the test client behaves in the TLS handshake.
 struct ClientOptions {
-  X509* trust = nullptr;           // trusted root; null: no verification at all
-  std::string host = "localhost";  // checked against the leaf when verifying
-  std::string sni;                 // empty: no server_name extension
-  int max_version = 0;             // 0: OpenSSL's default
+  X509* trust = nullptr;            // trusted root; null: no verification at all
+  std::string host = "localhost";   // checked against the leaf when verifying
+  std::string sni;                  // empty: no server_name extension
+  int max_version = 0;              // 0: OpenSSL's default
   bool reject_in_callback = false;  // the verify callback returns 0
 };
 
@@ -121,8 +120,7 @@ class TestClient {
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     addr.sin_port = htons(port);
-    if (connect(client->fd_, reinterpret_cast<sockaddr*>(&addr),
-                sizeof(addr)) != 0) {
+    if (connect(client->fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
       return nullptr;
     }
     return client;
@@ -142,10 +140,8 @@ class TestClient {
     if (options.trust != nullptr) {
       X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx_.get()), options.trust);
     }
-    SSL_CTX_set_verify(
-        ctx_.get(),
-        options.trust != nullptr ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
-        options.reject_in_callback ? RejectAll : nullptr);
+    SSL_CTX_set_verify(ctx_.get(), options.trust != nullptr ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+                       options.reject_in_callback ? RejectAll : nullptr);
     SSL_CTX_set_info_callback(ctx_.get(), InfoCallback);
     ssl_.reset(SSL_new(ctx_.get()));
     if (ssl_ == nullptr) {
@@ -168,12 +164,10 @@ class TestClient {
   // Send writes all of `data` (through TLS once the handshake is done).
   bool Send(std::string_view data) {
     if (ssl_ != nullptr) {
-      return SSL_write(ssl_.get(), data.data(),
-                       static_cast<int>(data.size())) ==
+      return SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size())) ==
              static_cast<int>(data.size());
     }
-    return send(fd_, data.data(), data.size(), MSG_NOSIGNAL) ==
-           static_cast<ssize_t>(data.size());
+    return send(fd_, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
   }
 
   // Read returns what arrives until `stop` is seen, end of stream, or an error.
@@ -181,9 +175,8 @@ class TestClient {
     std::string out;
     char buf[4096];
     while (stop.empty() || out.find(stop) == std::string::npos) {
-      int n = ssl_ != nullptr
-                  ? SSL_read(ssl_.get(), buf, sizeof(buf))
-                  : static_cast<int>(recv(fd_, buf, sizeof(buf), 0));
+      int n = ssl_ != nullptr ? SSL_read(ssl_.get(), buf, sizeof(buf))
+                              : static_cast<int>(recv(fd_, buf, sizeof(buf), 0));
       if (n <= 0) {
         break;
       }
@@ -276,22 +269,10 @@ struct AcceptCase {
 
 TEST(TlsServerTest, VerifyingClientCompletesHandshakeAndRequest) {
   const std::vector<AcceptCase> cases = {
-      {"tls13-ecdsa-sni",
-       TlsVersion::kTls13,
-       Leaf::kEcdsa,
-       0,
-       "localhost",
-       "TLSv1.3",
-       {}},
+      {"tls13-ecdsa-sni", TlsVersion::kTls13, Leaf::kEcdsa, 0, "localhost", "TLSv1.3", {}},
       {"tls12-ecdsa", TlsVersion::kTls12, Leaf::kEcdsa, 0, "", "TLSv1.2", {}},
       {"tls13-rsa", TlsVersion::kTls13, Leaf::kRsa, 0, "", "TLSv1.3", {}},
-      {"tls12-rsa-sni",
-       TlsVersion::kTls12,
-       Leaf::kRsa,
-       0,
-       "other.example",
-       "TLSv1.2",
-       {}},
+      {"tls12-rsa-sni", TlsVersion::kTls12, Leaf::kRsa, 0, "other.example", "TLSv1.2", {}},
       {"any-client-tls12",
        TlsVersion::kAny,
        Leaf::kEcdsa,
@@ -299,13 +280,7 @@ TEST(TlsServerTest, VerifyingClientCompletesHandshakeAndRequest) {
        "",
        "TLSv1.2",
        {"TLSv1.2"}},
-      {"any-client-default",
-       TlsVersion::kAny,
-       Leaf::kRsa,
-       0,
-       "localhost",
-       "TLSv1.3",
-       {}},
+      {"any-client-default", TlsVersion::kAny, Leaf::kRsa, 0, "localhost", "TLSv1.3", {}},
   };
   for (const AcceptCase& tc : cases) {
     SCOPED_TRACE(tc.name);
@@ -321,8 +296,7 @@ TEST(TlsServerTest, VerifyingClientCompletesHandshakeAndRequest) {
     ASSERT_TRUE(client->Send(kRequest));
     std::string response = client->Read();  // until the server closes
     EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
-    EXPECT_NE(response.find("Content-Length: 3\r\n"), std::string::npos)
-        << response;
+    EXPECT_NE(response.find("Content-Length: 3\r\n"), std::string::npos) << response;
     client->CloseNotify();
     client->Close();
 
@@ -342,20 +316,18 @@ TEST(TlsServerTest, VerifyingClientCompletesHandshakeAndRequest) {
     EXPECT_EQ(o.first_request_line, "GET /path HTTP/1.1");
     EXPECT_FALSE(o.websocket_upgrade);
     EXPECT_FALSE(o.alert_received.has_value());
-    EXPECT_TRUE(o.end == ConnectionEnd::kServerClosed ||
-                o.end == ConnectionEnd::kClientClosed)
+    EXPECT_TRUE(o.end == ConnectionEnd::kServerClosed || o.end == ConnectionEnd::kClientClosed)
         << ConnectionEndName(o.end);
-    EXPECT_TRUE(IsSet(o.accepted_at) && IsSet(o.handshake_done_at) &&
-                IsSet(o.first_data_at) && IsSet(o.ended_at));
+    EXPECT_TRUE(IsSet(o.accepted_at) && IsSet(o.handshake_done_at) && IsSet(o.first_data_at) &&
+                IsSet(o.ended_at));
     EXPECT_LE(o.accepted_at, o.handshake_done_at);
     EXPECT_LE(o.handshake_done_at, o.first_data_at);
     EXPECT_LE(o.first_data_at, o.ended_at);
-    EXPECT_EQ(Describe(o).rfind("handshake completed (" +
-                                    std::string(tc.want_version) + "), " +
-                                    std::to_string(kRequest.size()) +
-                                    " bytes: GET /path HTTP/1.1; ",
-                                0),
-              0u)
+    EXPECT_EQ(
+        Describe(o).rfind("handshake completed (" + std::string(tc.want_version) + "), " +
+                              std::to_string(kRequest.size()) + " bytes: GET /path HTTP/1.1; ",
+                          0),
+        0u)
         << Describe(o);
   }
 }
@@ -382,8 +354,7 @@ TEST(TlsServerTest, ClientAlertIsRecorded) {
     auto client = TestClient::Connect(server->port());
     ASSERT_NE(client, nullptr);
     ClientOptions options;
-    options.trust = tc.reject_in_callback ? Root()
-                                          : OtherRoot();
+    options.trust = tc.reject_in_callback ? Root() : OtherRoot();
     options.reject_in_callback = tc.reject_in_callback;
     EXPECT_FALSE(client->Handshake(options));
     ASSERT_GT(client->alert_sent(), 0);
@@ -394,8 +365,7 @@ TEST(TlsServerTest, ClientAlertIsRecorded) {
     EXPECT_FALSE(o.handshake_completed);
     ASSERT_TRUE(o.alert_received.has_value());
     EXPECT_EQ(*o.alert_received, client->alert_sent());
-    EXPECT_EQ(o.alert_description,
-              SSL_alert_desc_string_long(client->alert_sent()));
+    EXPECT_EQ(o.alert_description, SSL_alert_desc_string_long(client->alert_sent()));
     if (!tc.reject_in_callback) {
       EXPECT_EQ(*o.alert_received, SSL_AD_UNKNOWN_CA);
       EXPECT_EQ(o.alert_description, "unknown CA");
@@ -403,10 +373,10 @@ TEST(TlsServerTest, ClientAlertIsRecorded) {
     EXPECT_EQ(o.end, ConnectionEnd::kClientAlert);
     EXPECT_EQ(o.app_bytes, 0u);
     EXPECT_FALSE(o.detail.empty());
-    EXPECT_EQ(Describe(o).rfind("handshake aborted by client alert " +
-                                    o.alert_description + " (TLSv1.3, TLSv1.2",
-                                0),
-              0u)
+    EXPECT_EQ(
+        Describe(o).rfind(
+            "handshake aborted by client alert " + o.alert_description + " (TLSv1.3, TLSv1.2", 0),
+        0u)
         << Describe(o);
   }
 }
@@ -455,8 +425,7 @@ TEST(TlsServerTest, ClientEndingAfterTheResponseIsServerClosed) {
     ServerObservation o = WaitEnded(*server);
     EXPECT_EQ(o.end, ConnectionEnd::kServerClosed) << o.detail;
     if (tc.how == How::kReset) {
-      EXPECT_NE(o.detail.find("client closed with a reset"), std::string::npos)
-          << o.detail;
+      EXPECT_NE(o.detail.find("client closed with a reset"), std::string::npos) << o.detail;
     }
     EXPECT_EQ(o.app_bytes, kRequest.size());
     EXPECT_LT(o.ended_at - o.accepted_at, milliseconds(1000));
@@ -497,8 +466,7 @@ TEST(TlsServerTest, HandshakeThenCloseWithoutData) {
     EXPECT_EQ(o.app_bytes, 0u);
     EXPECT_EQ(o.end, ConnectionEnd::kClientClosed) << o.detail;
     EXPECT_FALSE(o.alert_received.has_value());
-    EXPECT_NE(Describe(o).find("no application data; client closed"),
-              std::string::npos)
+    EXPECT_NE(Describe(o).find("no application data; client closed"), std::string::npos)
         << Describe(o);
   }
 }
@@ -517,8 +485,7 @@ TEST(TlsServerTest, NoClientHello) {
       {"reset-at-once", "", true, ConnectionEnd::kReset},
       {"garbage", "this is not TLS at all, just text\r\n\r\n", false,
        ConnectionEnd::kProtocolError},
-      {"http-to-tls", std::string(kRequest), false,
-       ConnectionEnd::kProtocolError},
+      {"http-to-tls", std::string(kRequest), false, ConnectionEnd::kProtocolError},
   };
   for (const Case& tc : cases) {
     SCOPED_TRACE(tc.name);
@@ -543,8 +510,7 @@ TEST(TlsServerTest, NoClientHello) {
     EXPECT_EQ(o.app_bytes, 0u);
     EXPECT_EQ(o.end, tc.want) << ConnectionEndName(o.end) << ": " << o.detail;
     EXPECT_FALSE(o.detail.empty());
-    EXPECT_NE(Describe(o).find("ClientHello"), std::string::npos)
-        << Describe(o);
+    EXPECT_NE(Describe(o).find("ClientHello"), std::string::npos) << Describe(o);
   }
 }
 
@@ -565,12 +531,10 @@ TEST(TlsServerTest, VersionMismatchIsAProtocolError) {
   EXPECT_EQ(o.offered_versions, std::vector<std::string>{"TLSv1.2"});
   EXPECT_FALSE(o.handshake_completed);
   EXPECT_EQ(o.end, ConnectionEnd::kProtocolError);
-  EXPECT_NE(o.detail.find("unsupported protocol"), std::string::npos)
-      << o.detail;
+  EXPECT_NE(o.detail.find("unsupported protocol"), std::string::npos) << o.detail;
   ASSERT_TRUE(o.alert_sent.has_value());
   EXPECT_EQ(*o.alert_sent, SSL_AD_PROTOCOL_VERSION);
-  EXPECT_EQ(Describe(o).rfind("handshake failed: protocol error: ", 0), 0u)
-      << Describe(o);
+  EXPECT_EQ(Describe(o).rfind("handshake failed: protocol error: ", 0), 0u) << Describe(o);
 }
 
 // --- WebSocket upgrade, over TLS and plain TCP. ---
@@ -595,23 +559,19 @@ TEST(TlsServerTest, WebSocketUpgradeGetsAcceptValue) {
     }
     ASSERT_TRUE(client->Send(kUpgrade));
     std::string response = client->Read("\r\n\r\n");
-    EXPECT_EQ(response.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u)
-        << response;
+    EXPECT_EQ(response.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << response;
     // RFC 6455 section 1.3's example key and accept value.
-    EXPECT_NE(response.find(
-                  "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+    EXPECT_NE(response.find("\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
               std::string::npos)
         << response;
-    EXPECT_NE(response.find("\r\nUpgrade: websocket\r\n"), std::string::npos)
-        << response;
+    EXPECT_NE(response.find("\r\nUpgrade: websocket\r\n"), std::string::npos) << response;
 
     // The connection stays open; frames are counted as application data.
     const std::string frame = "\x81\x85\x00\x00\x00\x00hello";
     ASSERT_TRUE(client->Send(frame));
     ASSERT_TRUE(server->WaitUntil(
         [&](const std::vector<ServerObservation>& all) {
-          return all.size() == 1 &&
-                 all[0].app_bytes == kUpgrade.size() + frame.size();
+          return all.size() == 1 && all[0].app_bytes == kUpgrade.size() + frame.size();
         },
         kWait));
     ServerObservation open = server->Observations()[0];
@@ -624,8 +584,7 @@ TEST(TlsServerTest, WebSocketUpgradeGetsAcceptValue) {
     ServerObservation o = WaitEnded(*server);
     EXPECT_EQ(o.end, ConnectionEnd::kClientClosed) << o.detail;
     EXPECT_EQ(o.handshake_completed, tls);
-    EXPECT_NE(Describe(o).find("(WebSocket upgrade)"), std::string::npos)
-        << Describe(o);
+    EXPECT_NE(Describe(o).find("(WebSocket upgrade)"), std::string::npos) << Describe(o);
   }
 }
 
@@ -688,8 +647,7 @@ TEST(TlsServerTest, LaterChainsArePresentedPerHandshake) {
     ASSERT_NE(probe, nullptr);
     probe->Close();
     WaitEnded(*server, 0);
-    const std::vector<std::vector<X509*>> want = {
-        {ec, inter}, {rsa, inter}, {ec}, {ec}};
+    const std::vector<std::vector<X509*>> want = {{ec, inter}, {rsa, inter}, {ec}, {ec}};
     for (size_t n = 0; n < want.size(); ++n) {
       SCOPED_TRACE("handshake " + std::to_string(n + 1));
       auto client = TestClient::Connect(server->port());
@@ -733,8 +691,7 @@ TEST(TlsServerTest, PlainHttp) {
   ASSERT_TRUE(client->Send(kRequest));
   std::string response = client->Read();
   EXPECT_EQ(response.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << response;
-  EXPECT_NE(response.find("Connection: close\r\n"), std::string::npos)
-      << response;
+  EXPECT_NE(response.find("Connection: close\r\n"), std::string::npos) << response;
   client->Close();
   ServerObservation o = WaitEnded(*server);
   EXPECT_FALSE(o.tls);
@@ -761,8 +718,7 @@ TEST(TlsServerTest, RequestLineIsBoundedAndPartialLinesAreKept) {
       {"long-line", "GET /" + std::string(1000, 'a') + " HTTP/1.1\r\n\r\n",
        "GET /" + std::string(507, 'a'), true},
       {"bare-lf", "GET /lf HTTP/1.0\n\n", "GET /lf HTTP/1.0", true},
-      {"oversized-head", "GET / HTTP/1.1\r\nX: " + std::string(20000, 'x'),
-       "GET / HTTP/1.1", true},
+      {"oversized-head", "GET / HTTP/1.1\r\nX: " + std::string(20000, 'x'), "GET / HTTP/1.1", true},
   };
   for (const Case& tc : cases) {
     SCOPED_TRACE(tc.name);
@@ -818,8 +774,7 @@ TEST(TlsServerTest, IdleConnectionsTimeOut) {
     EXPECT_EQ(o.end, ConnectionEnd::kIdleTimeout) << o.detail;
     EXPECT_EQ(o.handshake_completed, tc.handshake);
     EXPECT_GE(o.ended_at - o.accepted_at, milliseconds(100));
-    EXPECT_NE(o.detail.find("no progress for 100 ms"), std::string::npos)
-        << o.detail;
+    EXPECT_NE(o.detail.find("no progress for 100 ms"), std::string::npos) << o.detail;
   }
 }
 
@@ -832,12 +787,10 @@ TEST(TlsServerTest, StopWithSilentClientsIsPrompt) {
   auto after_handshake = TestClient::Connect(server->port());
   ASSERT_NE(silent, nullptr);
   ASSERT_NE(after_handshake, nullptr);
-  ASSERT_TRUE(after_handshake->Handshake(ClientOptions{}))
-      << after_handshake->error();
+  ASSERT_TRUE(after_handshake->Handshake(ClientOptions{})) << after_handshake->error();
   ASSERT_TRUE(server->WaitUntil(
       [](const std::vector<ServerObservation>& all) {
-        return all.size() == 2 &&
-               (all[0].handshake_completed || all[1].handshake_completed);
+        return all.size() == 2 && (all[0].handshake_completed || all[1].handshake_completed);
       },
       kWait));
   auto start = Clock::now();
@@ -867,18 +820,12 @@ TEST(TlsServerTest, InconsistentConfigurationIsAnError) {
   const std::vector<Case> cases = {
       {"empty-chain", {}, EcLeafKey(), "chain is empty"},
       {"no-key", {EcLeaf()}, nullptr, "no private key"},
-      {"null-certificate",
-       {EcLeaf(), nullptr},
-       EcLeafKey(),
-       "chain[1] is null"},
+      {"null-certificate", {EcLeaf(), nullptr}, EcLeafKey(), "chain[1] is null"},
       {"key-of-another-ec-certificate",
        {EcLeaf()},
        TestCert("intermediate").key.get(),
        "does not match the leaf"},
-      {"key-of-another-type",
-       {EcLeaf()},
-       RsaLeafKey(),
-       "does not match the leaf"},
+      {"key-of-another-type", {EcLeaf()}, RsaLeafKey(), "does not match the leaf"},
   };
   for (const Case& tc : cases) {
     SCOPED_TRACE(tc.name);
@@ -888,8 +835,7 @@ TEST(TlsServerTest, InconsistentConfigurationIsAnError) {
     auto server = TlsTestServer::Start(config);
     ASSERT_FALSE(server.ok());
     EXPECT_EQ(server.error().code, ErrorCode::kInvalidInput);
-    EXPECT_NE(server.error().message.find(tc.want), std::string::npos)
-        << server.error().message;
+    EXPECT_NE(server.error().message.find(tc.want), std::string::npos) << server.error().message;
   }
   ERR_clear_error();
 }
@@ -905,8 +851,7 @@ TEST(TlsServerTest, OnEventSeesConsistentSnapshots) {
     for (size_t i = 0; i < all.size(); ++i) {
       const ServerObservation& o = all[i];
       bool ok = o.index == i && IsSet(o.accepted_at) &&
-                (!o.handshake_completed ||
-                 (o.client_hello_seen && IsSet(o.handshake_done_at))) &&
+                (!o.handshake_completed || (o.client_hello_seen && IsSet(o.handshake_done_at))) &&
                 (o.app_bytes == 0 || IsSet(o.first_data_at)) &&
                 ((o.end == ConnectionEnd::kOpen) != IsSet(o.ended_at));
       if (!ok) {
@@ -953,10 +898,9 @@ TEST(TlsServerTest, OnEventSeesConsistentSnapshots) {
   EXPECT_TRUE(server->WaitUntil(
       [](const std::vector<ServerObservation>& all) {
         return all.size() == kClients &&
-               std::all_of(all.begin(), all.end(),
-                           [](const ServerObservation& o) {
-                             return o.end != ConnectionEnd::kOpen;
-                           });
+               std::all_of(all.begin(), all.end(), [](const ServerObservation& o) {
+                 return o.end != ConnectionEnd::kOpen;
+               });
       },
       kWait));
   done = true;
@@ -996,9 +940,9 @@ TEST(TlsServerTest, ManyServersInParallel) {
     threads.emplace_back([&, t] {
       std::vector<std::unique_ptr<TlsTestServer>> servers;
       for (int i = 0; i < kServersPerThread; ++i) {
-        auto server = TlsTestServer::Start(
-            ServerConfig(i % 2 == 0 ? TlsVersion::kTls13 : TlsVersion::kTls12,
-                         (t == 0 && i == 0) ? Leaf::kRsa : Leaf::kEcdsa));
+        auto server =
+            TlsTestServer::Start(ServerConfig(i % 2 == 0 ? TlsVersion::kTls13 : TlsVersion::kTls12,
+                                              (t == 0 && i == 0) ? Leaf::kRsa : Leaf::kEcdsa));
         if (!server.ok()) {
           failures++;
           continue;
@@ -1007,8 +951,7 @@ TEST(TlsServerTest, ManyServersInParallel) {
       }
       for (auto& server : servers) {
         auto client = TestClient::Connect(server->port());
-        if (client == nullptr || !client->Handshake(ClientOptions{}) ||
-            !client->Send(kRequest) ||
+        if (client == nullptr || !client->Handshake(ClientOptions{}) || !client->Send(kRequest) ||
             client->Read().rfind("HTTP/1.1 200 OK", 0) != 0) {
           failures++;
         }
@@ -1064,8 +1007,7 @@ TEST(TlsServerTest, StartStopCyclesLeaveNothingBehind) {
   // A joined thread can stay listed for a moment while the kernel finishes its
   // exit.
   auto deadline = Clock::now() + kWait;
-  while (CountEntries("/proc/self/task") != tasks_before &&
-         Clock::now() < deadline) {
+  while (CountEntries("/proc/self/task") != tasks_before && Clock::now() < deadline) {
     sched_yield();
   }
   EXPECT_EQ(CountEntries("/proc/self/task"), tasks_before);
@@ -1114,8 +1056,7 @@ TEST(TlsServerTest, OutOfDescriptorsPausesAcceptingWithoutSpinning) {
   int connected = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   double cpu_before = CpuMillis();
   bool accepted = server->WaitUntil(
-      [](const std::vector<ServerObservation>& all) { return all.size() > 1; },
-      milliseconds(200));
+      [](const std::vector<ServerObservation>& all) { return all.size() > 1; }, milliseconds(200));
   double cpu_used = CpuMillis() - cpu_before;
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
   ASSERT_EQ(connected, 0);
