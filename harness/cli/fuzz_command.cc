@@ -44,23 +44,25 @@ struct GeneratedCase {
 class FuzzSession {
  public:
   FuzzSession(const FuzzGenerator& generator, const ReferenceExpectation& expectation,
-              const TargetDescriptor& target, const RunEnvironment& environment)
+              const TargetDescriptor& target, const RunEnvironment& environment,
+              ProfileChoices profile)
       : generator_(generator),
         expectation_(expectation),
         target_(target),
-        environment_(environment) {}
+        environment_(environment),
+        profile_(std::move(profile)) {}
 
   // Make returns the runnable case for `c`, or an Error when its readings cannot be
   // expressed as one scenario.
   Result<GeneratedCase> Make(const FuzzCase& c) const {
     FuzzCase made = c;
-    Result<json> completed = expectation_.Complete(generator_.Readings(made));
+    Result<json> completed = expectation_.Complete(generator_.Readings(made), Choice(made));
     if (!completed.ok() && made.dims.count("reconnect") != 0) {
       // A configuration choice beside a per-handshake sequence cannot be one scenario: the
       // case is run without the reconnect.
       made.dims.erase("reconnect");
       made.dims.erase("second");
-      completed = expectation_.Complete(generator_.Readings(made));
+      completed = expectation_.Complete(generator_.Readings(made), Choice(made));
     }
     if (!completed.ok()) {
       return completed.take_error();
@@ -89,10 +91,19 @@ class FuzzSession {
   }
 
  private:
+  // Choice returns what the product's profile says at the case's choice point, when the
+  // case has exactly one at which a product may refuse the file.
+  ProfileChoice Choice(const FuzzCase& c) const {
+    std::vector<std::string> points = generator_.ExitChoicePoints(c);
+    auto it = points.size() == 1 ? profile_.find(points.front()) : profile_.end();
+    return it == profile_.end() ? ProfileChoice::kNone : it->second;
+  }
+
   const FuzzGenerator& generator_;
   const ReferenceExpectation& expectation_;
   const TargetDescriptor& target_;
   const RunEnvironment& environment_;
+  const ProfileChoices profile_;
 };
 
 // Finding: one case that failed, before and after minimisation.
@@ -181,7 +192,15 @@ int RunFuzzCommand(const FuzzOptions& options, const Paths& paths) {
   if (options.mutate_configs) {
     generator.SetMutations(LoadConfigMutations(paths.data_dir / "fuzz" / "corpus"));
   }
-  FuzzSession session(generator, **expectation, the_target, **env);
+  ProfileChoices profile;
+  if (!options.profile.empty()) {
+    Result<ProfileChoices> loaded = LoadProfileChoices(options.profile, the_target.name);
+    if (!loaded.ok()) {
+      return FuzzInputError("--profile " + loaded.error().message);
+    }
+    profile = std::move(*loaded);
+  }
+  FuzzSession session(generator, **expectation, the_target, **env, std::move(profile));
 
   const int threads =
       options.jobs > 0 ? options.jobs : static_cast<int>(std::thread::hardware_concurrency());

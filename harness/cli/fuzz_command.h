@@ -31,6 +31,9 @@ struct FuzzOptions {
   // built-in list and fuzz/corpus); the product must exit cleanly or decide as the
   // reference does on the same file.
   bool mutate_configs = false;
+  // A JSON report of a catalog run against the same target (run --json): at a case's only
+  // exit choice point, the product must make the choice its profile shows there.
+  std::string profile;
 };
 
 // RunFuzzCommand runs the command and returns its exit status: 0 no finding, 1 findings (or

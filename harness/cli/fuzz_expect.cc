@@ -70,6 +70,57 @@ Outcome DecideChain(const certs::Pki& pki, const ref::VerifyPolicy& policy,
 
 }  // namespace
 
+Result<ProfileChoices> LoadProfileChoices(const fs::path& report, const std::string& target) {
+  Result<std::string> text = ReadFile(report);
+  if (!text.ok()) {
+    return text.take_error();
+  }
+  json doc = json::parse(*text, nullptr, false);
+  if (!doc.is_object() || !doc.contains("profile") || !doc["profile"].is_array()) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     report.string() + ": profile: missing; want a report of fpconform run --json");
+  }
+  ProfileChoices out;
+  bool seen = false;
+  for (size_t i = 0; i < doc["profile"].size(); ++i) {
+    const json& entry = doc["profile"][i];
+    const std::string where = report.string() + ": profile[" + std::to_string(i) + "]";
+    if (!entry.is_object() || !entry.contains("target") || !entry["target"].is_string() ||
+        !entry.contains("clause") || !entry["clause"].is_string() ||
+        !entry.contains("scenarios") || !entry["scenarios"].is_array()) {
+      return MakeError(ErrorCode::kInvalidInput,
+                       where + ": want an object with target, clause and scenarios");
+    }
+    if (entry["target"] != target) {
+      continue;
+    }
+    seen = true;
+    bool any_exit = false, any_start = false;
+    for (const json& scenario : entry["scenarios"]) {
+      if (!scenario.is_object() || !scenario.contains("shown") || !scenario["shown"].is_array()) {
+        return MakeError(ErrorCode::kInvalidInput, where + ": scenarios: want objects with shown");
+      }
+      for (const json& shown : scenario["shown"]) {
+        // "exit", or one outcome per connection ("edge exit, edge2 exit").
+        bool exit = shown.is_string() && shown.get<std::string>().find("exit") != std::string::npos;
+        any_exit = any_exit || exit;
+        any_start = any_start || !exit;
+      }
+    }
+    const bool unstable = entry.value("unstable", false);
+    out[entry["clause"].get<std::string>()] =
+        unstable || any_exit == any_start ? ProfileChoice::kNone
+        : any_exit                        ? ProfileChoice::kExits
+                                          : ProfileChoice::kStarts;
+  }
+  if (!seen) {
+    return MakeError(ErrorCode::kInvalidInput,
+                     report.string() + ": profile: no entry for target " + target +
+                         " (want a report of fpconform run --json --target " + target + ")");
+  }
+  return out;
+}
+
 Result<std::unique_ptr<ReferenceExpectation>> ReferenceExpectation::Create(
     const certs::Pki* pki, fs::path fixtures_dir, Product product, std::string template_text,
     std::string template_name, ScenarioVocabulary vocabulary) {
@@ -195,7 +246,8 @@ Result<ReferenceExpectation::ReadingOutcomes> ReferenceExpectation::Decide(
   return out;
 }
 
-Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings) const {
+Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings,
+                                            ProfileChoice profile) const {
   if (readings.empty()) {
     return MakeError(ErrorCode::kInvalidInput, "no reading");
   }
@@ -214,6 +266,32 @@ Result<json> ReferenceExpectation::Complete(const std::vector<Reading>& readings
     }
     decided.push_back(std::move(*outcomes));
     exit_allowed = exit_allowed || reading.exit_allowed;
+  }
+  // The product's own choice at the case's choice point (LoadProfileChoices).
+  auto refuses = [](const ReadingOutcomes& r) {
+    return std::all_of(r.begin(), r.end(), [](const auto& entry) {
+      return entry.second.size() == 1 && entry.second.front() == Outcome::kExit;
+    });
+  };
+  if (profile == ProfileChoice::kExits) {
+    for (ReadingOutcomes& r : decided) {
+      for (auto& [connection, outcomes] : r) {
+        outcomes = {Outcome::kExit};
+      }
+    }
+  } else if (profile == ProfileChoice::kStarts) {
+    exit_allowed = false;
+    std::vector<ReadingOutcomes> started;
+    for (ReadingOutcomes& r : decided) {
+      if (!refuses(r)) {
+        started.push_back(std::move(r));
+      }
+    }
+    if (!started.empty()) {  // else the reference refuses the file for another reason
+      decided = std::move(started);
+    } else {
+      decided.resize(1);
+    }
   }
   // Edge endpoints may wait for the platform (the variant edges-after-platform, C8): where
   // the platform is refused, an edge that is never dialled is allowed.

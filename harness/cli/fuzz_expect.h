@@ -28,6 +28,24 @@
 
 namespace fpconform::harness {
 
+// ProfileChoice: what a product showed at one implementation-defined clause in a catalog
+// run (its profile, harness/run/README.md), as far as the configuration exit goes.
+enum class ProfileChoice {
+  kNone,    // not shown, unstable, or both: every allowed outcome stays allowed
+  kExits,   // it refused every configuration with that choice point
+  kStarts,  // it started on every one
+};
+
+// ProfileChoices: clause id ("D3") -> what the product showed there.
+using ProfileChoices = std::map<std::string, ProfileChoice>;
+
+// LoadProfileChoices reads the profile of `target` from a JSON report (fpconform run
+// --json): per clause, kExits when every repeat of every scenario showed only exits,
+// kStarts when none showed one, kNone otherwise or when the entry is unstable. The Error
+// names the file and the field, or says that the report has no profile entry for `target`.
+Result<ProfileChoices> LoadProfileChoices(const std::filesystem::path& report,
+                                          const std::string& target);
+
 // ReferenceExpectation: decides the `expect` of generated cases for one product.
 class ReferenceExpectation {
  public:
@@ -43,7 +61,10 @@ class ReferenceExpectation {
   // when no exit is allowed) from the reference's decisions on every reading. Returns a
   // kInvalidInput Error when the readings disagree in a way a scenario cannot express (a
   // configuration exit beside a per-handshake sequence) or the scenario does not render.
-  Result<nlohmann::json> Complete(const std::vector<Reading>& readings) const;
+  // `profile` narrows a case's only exit choice point to the product's own choice: kExits
+  // expects the exit, kStarts drops the readings that exit and allows no exit.
+  Result<nlohmann::json> Complete(const std::vector<Reading>& readings,
+                                  ProfileChoice profile = ProfileChoice::kNone) const;
 
   // FirstConfig returns the configuration text rendered for the first reading of the last
   // Complete call (the file a finding keeps).

@@ -520,7 +520,6 @@ json FuzzGenerator::ScenarioJson(const FuzzCase& c) const {
 
 std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
   const FuzzDims& d = c.dims;
-  const bool ems = c.product == Product::kEms;
   std::vector<EntryChoice> entry_choices = {EntryChoice::kAsWritten};
   std::string point = EntryChoicePoint(d);
   if (point == "D1" || point == "D2" || point == "D3") {
@@ -529,12 +528,16 @@ std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
   if (!point.empty()) {
     entry_choices.push_back(EntryChoice::kNeverMatch);
   }
-  const bool empty_item = !ems && Get(d, "empty_item") == "yes" && Get(d, "listed") != "empty";
-  const bool doc = !ems && Get(d, "lsr_form") == "doc-multiline";
+  const std::vector<std::string> exit_points = ExitChoicePoints(c);
+  auto has = [&](const char* p) {
+    return std::find(exit_points.begin(), exit_points.end(), p) != exit_points.end();
+  };
+  const bool empty_item = has("D6");
+  const bool doc = has("D9");
   const bool validate_off = Get(d, "validate") == "false";
   const bool self_signed = Get(d, "self_signed") == "true";
   // A mutated configuration may always be refused (with a clean exit).
-  const bool exit_allowed = !point.empty() || empty_item || doc || d.count("mutation") != 0;
+  const bool exit_allowed = !exit_points.empty();
   auto issuers = [this](const std::string& name) { return IssuersOf(name); };
   std::vector<Reading> out;
   for (EntryChoice entry : entry_choices) {
@@ -548,6 +551,25 @@ std::vector<Reading> FuzzGenerator::Readings(const FuzzCase& c) const {
         }
       }
     }
+  }
+  return out;
+}
+
+std::vector<std::string> FuzzGenerator::ExitChoicePoints(const FuzzCase& c) const {
+  const FuzzDims& d = c.dims;
+  const bool ems = c.product == Product::kEms;
+  std::vector<std::string> out;
+  if (std::string point = EntryChoicePoint(d); !point.empty()) {
+    out.push_back(point);
+  }
+  if (!ems && Get(d, "empty_item") == "yes" && Get(d, "listed") != "empty") {
+    out.push_back("D6");
+  }
+  if (!ems && Get(d, "lsr_form") == "doc-multiline") {
+    out.push_back("D9");
+  }
+  if (d.count("mutation") != 0) {
+    out.push_back("mutation");
   }
   return out;
 }

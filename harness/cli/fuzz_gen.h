@@ -90,6 +90,11 @@ class FuzzGenerator {
   // choice point is present.
   std::vector<Reading> Readings(const FuzzCase& c) const;
 
+  // ExitChoicePoints returns the choice points of `c` at which a product may refuse the
+  // configuration: the entry's form ("D1", "D2", "D3" or "I5"), "D6", "D9", and "mutation"
+  // for a mutated file; in that order, each once.
+  std::vector<std::string> ExitChoicePoints(const FuzzCase& c) const;
+
   // Dimensions returns the names of every dimension of `product`, in generation order.
   static std::vector<std::string> Dimensions(Product product);
 

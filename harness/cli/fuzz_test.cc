@@ -238,6 +238,65 @@ TEST_F(FuzzExpectTest, AnExitBesideAReconnectIsInexpressible) {
   EXPECT_EQ((*got)["expect"]["edge"], (json{{"sequence", {"reject", "accept"}}})) << got->dump();
 }
 
+// A profile narrows the case's only exit choice point to the product's own choice.
+TEST_F(FuzzExpectTest, AProfileNarrowsTheChoicePoint) {
+  FuzzGenerator generator(*description_);
+  std::unique_ptr<ReferenceExpectation> expectation = Expectation(Product::kEms);
+  ASSERT_NE(expectation, nullptr);
+  FuzzCase c;
+  c.product = Product::kEms;
+  c.dims = {{"style", "spaces"}};
+  ASSERT_EQ(generator.ExitChoicePoints(c), std::vector<std::string>{"D3"});
+  auto edge = [&](ProfileChoice choice) {
+    Result<json> got = expectation->Complete(generator.Readings(c), choice);
+    EXPECT_TRUE(got.ok()) << got.error().message;
+    json want = got.ok() ? (*got)["expect"]["edge"] : json();
+    std::set<std::string> out;
+    for (const json& o : want.is_array() ? want : json::array({want})) {
+      out.insert(o.get<std::string>());
+    }
+    return out;
+  };
+  EXPECT_EQ(edge(ProfileChoice::kNone), (std::set<std::string>{"accept", "reject", "exit"}));
+  EXPECT_EQ(edge(ProfileChoice::kExits), (std::set<std::string>{"exit"}));
+  EXPECT_EQ(edge(ProfileChoice::kStarts), (std::set<std::string>{"accept", "reject"}));
+  // Two exit choice points: the profile of one says nothing about the other.
+  c.dims["mutation"] = "0";
+  EXPECT_EQ(generator.ExitChoicePoints(c), (std::vector<std::string>{"D3", "mutation"}));
+}
+
+TEST(FuzzProfileTest, LoadsTheChoicesOfOneTarget) {
+  Result<TempDir> dir = TempDir::Create("fuzz-profile-");
+  ASSERT_TRUE(dir.ok());
+  auto entry = [](const char* target, const char* clause, json shown, bool unstable = false) {
+    return json{{"target", target},
+                {"clause", clause},
+                {"scenarios", json::array({json{{"scenario", "s"}, {"shown", shown}}})},
+                {"unstable", unstable}};
+  };
+  json report{{"profile",
+               json::array({entry("p", "D1", {"accept", "accept"}),
+                            entry("p", "D3", {"exit", "edge exit, edge2 exit"}),
+                            entry("p", "D6", {"exit", "accept"}), entry("p", "D9", {"exit"}, true),
+                            entry("other", "D2", {"exit"})})}};
+  fs::path file = dir->path() / "report.json";
+  ASSERT_TRUE(WriteFile(file, report.dump()).ok());
+  Result<ProfileChoices> got = LoadProfileChoices(file, "p");
+  ASSERT_TRUE(got.ok()) << got.error().message;
+  EXPECT_EQ(*got, (ProfileChoices{{"D1", ProfileChoice::kStarts},
+                                  {"D3", ProfileChoice::kExits},
+                                  {"D6", ProfileChoice::kNone},
+                                  {"D9", ProfileChoice::kNone}}));
+  Result<ProfileChoices> none = LoadProfileChoices(file, "q");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("no entry for target q"), std::string::npos);
+  ASSERT_TRUE(WriteFile(file, R"({"profile": [{"target": "p"}]})").ok());
+  Result<ProfileChoices> bad = LoadProfileChoices(file, "p");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("report.json: profile[0]: want an object"), std::string::npos)
+      << bad.error().message;
+}
+
 TEST_F(FuzzExpectTest, GeneratedCasesParseAsScenarios) {
   FuzzGenerator generator(*description_);
   for (Product product : {Product::kEms, Product::kLsr}) {
@@ -361,6 +420,39 @@ TEST(FuzzCommandTest, MutatedConfigurationsFindACrash) {
     configs += e.path().extension() == ".lua" ? 1 : 0;
   }
   EXPECT_EQ(configs, 1) << r.out;
+}
+
+// --profile: the reference's own catalog profile finds nothing; a profile that says the
+// product starts on D3 forms (which the reference refuses) makes the reference a finding.
+TEST(FuzzCommandTest, AProductMustKeepTheChoicesOfItsProfile) {
+  Result<TempDir> dir = TempDir::Create("fuzz-profile-");
+  ASSERT_TRUE(dir.ok());
+  fs::path own = dir->path() / "own.json";
+  CommandResult run = Fpconform({"run", "--target", "reference-ems", "--filter", "syntax/*",
+                                 "--jobs", "2", "--json", own.string()});
+  ASSERT_EQ(run.status, 0) << run.out << run.err;
+  CommandResult r = Fpconform({"fuzz", "--target", "reference-ems", "--profile", own.string(),
+                               "--cases", "60", "--seed", "5", "--jobs", "2"});
+  EXPECT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("0 findings"), std::string::npos) << r.out;
+
+  fs::path other = dir->path() / "other.json";
+  json profile{{"profile", json::array({json{
+                               {"target", "reference-ems"},
+                               {"clause", "D3"},
+                               {"scenarios", json::array({json{{"scenario", "syntax/x"},
+                                                               {"shown", {"accept"}}}})}}})}};
+  ASSERT_TRUE(WriteFile(other, profile.dump()).ok());
+  r = Fpconform({"fuzz", "--target", "reference-ems", "--profile", other.string(), "--cases",
+                 "200", "--seed", "5", "--jobs", "2", "--max-findings", "1"});
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FINDING "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("style="), std::string::npos) << r.out;
+
+  r = Fpconform({"fuzz", "--target", "reference-lsr", "--profile", other.string(), "--cases",
+                 "1"});
+  EXPECT_EQ(r.status, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("no entry for target reference-lsr"), std::string::npos) << r.err;
 }
 
 TEST(FuzzCommandTest, RefusesClientTargets) {
