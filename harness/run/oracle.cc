@@ -298,6 +298,13 @@ ConnectionVerdict JudgeSequence(const ConnectionEvidence& evidence,
       if (o.tls) {
         line = "chain " + std::to_string(o.chain_index + 1) + ", " + line;
       }
+      if (outcome == Outcome::kTimeout && k >= steps.size()) {
+        // A retry past the scenario's steps, caught mid-handshake when the window closed:
+        // every step was decided before it, so it is shown but not judged.
+        cv.evidence += "; handshake " + std::to_string(k + 1) + " not judged (a retry past " +
+                       "the steps, still in progress at the end): " + line;
+        continue;
+      }
     } else if (k == 0 && garbage != nullptr) {
       outcome = Outcome::kNotTls;
       line = Describe(*garbage);

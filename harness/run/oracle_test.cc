@@ -579,6 +579,12 @@ TEST(OracleTest, JudgesHandshakeSequences) {
        false,
        Outcome::kTimeout,
        "still open"},
+      {"a retry past the steps still open at the end",
+       {Hello(Accepted(), 0, 0, 0), Hello(Alerted(), 1, 1, 1), Hello(StillOpen(), 2, 1, 2)},
+       Running(),
+       true,
+       Outcome::kReject,
+       "handshake 3 not judged (a retry past the steps, still in progress at the end)"},
       {"exit before any handshake", {}, Exited(1), false, Outcome::kExit, "no handshake"},
       {"garbage", {garbage}, Running(), false, Outcome::kNotTls, "handshake 1 not-tls"},
   };
