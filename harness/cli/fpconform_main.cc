@@ -851,9 +851,10 @@ int Main(int argc, char** argv) {
   fuzz_cmd->add_flag("--mutate-configs", fuzz.mutate_configs,
                      "Also mutate each configuration (built-in mutations and fuzz/corpus); "
                      "the product must exit cleanly or decide as the reference does");
-  fuzz_cmd->add_option("--profile", fuzz.profile,
-                       "JSON report of a catalog run against the same target (run --json): "
-                       "the product must keep the choices its profile shows")
+  fuzz_cmd
+      ->add_option("--profile", fuzz.profile,
+                   "JSON report of a catalog run against the same target (run --json): "
+                   "the product must keep the choices its profile shows")
       ->check(CLI::ExistingFile);
   add_common(fuzz_cmd);
   std::vector<Subcommand> subcommands = {AddMergeCommand(app), AddCompareCommand(app),

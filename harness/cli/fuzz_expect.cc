@@ -86,8 +86,8 @@ Result<ProfileChoices> LoadProfileChoices(const fs::path& report, const std::str
     const json& entry = doc["profile"][i];
     const std::string where = report.string() + ": profile[" + std::to_string(i) + "]";
     if (!entry.is_object() || !entry.contains("target") || !entry["target"].is_string() ||
-        !entry.contains("clause") || !entry["clause"].is_string() ||
-        !entry.contains("scenarios") || !entry["scenarios"].is_array()) {
+        !entry.contains("clause") || !entry["clause"].is_string() || !entry.contains("scenarios") ||
+        !entry["scenarios"].is_array()) {
       return MakeError(ErrorCode::kInvalidInput,
                        where + ": want an object with target, clause and scenarios");
     }
@@ -108,10 +108,10 @@ Result<ProfileChoices> LoadProfileChoices(const fs::path& report, const std::str
       }
     }
     const bool unstable = entry.value("unstable", false);
-    out[entry["clause"].get<std::string>()] =
-        unstable || any_exit == any_start ? ProfileChoice::kNone
-        : any_exit                        ? ProfileChoice::kExits
-                                          : ProfileChoice::kStarts;
+    out[entry["clause"].get<std::string>()] = unstable || any_exit == any_start
+                                                  ? ProfileChoice::kNone
+                                              : any_exit ? ProfileChoice::kExits
+                                                         : ProfileChoice::kStarts;
   }
   if (!seen) {
     return MakeError(ErrorCode::kInvalidInput,

@@ -274,11 +274,11 @@ TEST(FuzzProfileTest, LoadsTheChoicesOfOneTarget) {
                 {"scenarios", json::array({json{{"scenario", "s"}, {"shown", shown}}})},
                 {"unstable", unstable}};
   };
-  json report{{"profile",
-               json::array({entry("p", "D1", {"accept", "accept"}),
-                            entry("p", "D3", {"exit", "edge exit, edge2 exit"}),
-                            entry("p", "D6", {"exit", "accept"}), entry("p", "D9", {"exit"}, true),
-                            entry("other", "D2", {"exit"})})}};
+  json report{
+      {"profile", json::array({entry("p", "D1", {"accept", "accept"}),
+                               entry("p", "D3", {"exit", "edge exit, edge2 exit"}),
+                               entry("p", "D6", {"exit", "accept"}),
+                               entry("p", "D9", {"exit"}, true), entry("other", "D2", {"exit"})})}};
   fs::path file = dir->path() / "report.json";
   ASSERT_TRUE(WriteFile(file, report.dump()).ok());
   Result<ProfileChoices> got = LoadProfileChoices(file, "p");
@@ -437,20 +437,20 @@ TEST(FuzzCommandTest, AProductMustKeepTheChoicesOfItsProfile) {
   EXPECT_NE(r.out.find("0 findings"), std::string::npos) << r.out;
 
   fs::path other = dir->path() / "other.json";
-  json profile{{"profile", json::array({json{
-                               {"target", "reference-ems"},
-                               {"clause", "D3"},
-                               {"scenarios", json::array({json{{"scenario", "syntax/x"},
-                                                               {"shown", {"accept"}}}})}}})}};
+  json profile{
+      {"profile",
+       json::array({json{
+           {"target", "reference-ems"},
+           {"clause", "D3"},
+           {"scenarios", json::array({json{{"scenario", "syntax/x"}, {"shown", {"accept"}}}})}}})}};
   ASSERT_TRUE(WriteFile(other, profile.dump()).ok());
-  r = Fpconform({"fuzz", "--target", "reference-ems", "--profile", other.string(), "--cases",
-                 "200", "--seed", "5", "--jobs", "2", "--max-findings", "1"});
+  r = Fpconform({"fuzz", "--target", "reference-ems", "--profile", other.string(), "--cases", "200",
+                 "--seed", "5", "--jobs", "2", "--max-findings", "1"});
   EXPECT_EQ(r.status, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("FINDING "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("style="), std::string::npos) << r.out;
 
-  r = Fpconform({"fuzz", "--target", "reference-lsr", "--profile", other.string(), "--cases",
-                 "1"});
+  r = Fpconform({"fuzz", "--target", "reference-lsr", "--profile", other.string(), "--cases", "1"});
   EXPECT_EQ(r.status, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("no entry for target reference-lsr"), std::string::npos) << r.err;
 }
