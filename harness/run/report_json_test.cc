@@ -146,11 +146,12 @@ class ReportFixture : public ::testing::Test {
     RunInfo info = info_;
     info.started_at = started_at;
     Configurations configurations;
-    for (const auto& [key, text] : configurations_) {
+    for (const auto& entry : configurations_) {
+      const auto& key = entry.first;
       if (std::any_of(results.begin(), results.end(), [&](const JobResult& r) {
             return r.target->name == key.first && r.scenario->id == key.second;
           })) {
-        configurations[key] = text;
+        configurations[key] = entry.second;
       }
     }
     ReportInputs in{&results, &targets_, &selected, &clauses_, duration};
